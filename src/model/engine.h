@@ -1,0 +1,70 @@
+// Engine: the Llama forward pass on the CPU for a batch of sequences, prefill or decode alike.
+// All tokens of all spans are projected together (one GEMM per weight), attention runs per
+// sequence against the KV cache. Reads top to bottom like the paper:
+//   x = embed(tokens)
+//   per layer: h = rmsnorm(x); q,k,v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ; RoPE(q, k); cache <- k, v;
+//              x += attention(q, cache)·Woᵀ; x += (silu(h'·Wgᵀ) ⊙ h'·Wuᵀ)·Wdᵀ with h' = rmsnorm(x)
+//   logits = rmsnorm(x)·Woutᵀ
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "cache/dense_kv_cache.h"
+#include "model/hooks.h"
+#include "model/model.h"
+
+namespace lrkv {
+
+// New tokens for one sequence; they go at positions [cache.length(seq), ... + n).
+struct SeqSpan {
+  int seq = 0;
+  const int* tokens = nullptr;
+  int n = 0;
+};
+
+enum class LogitsMode {
+  kLast,  // one row per span: the last token's next-token logits
+  kAll,   // one row per token, spans in order
+  kNone,  // only fill the cache
+};
+
+class Engine {
+ public:
+  // `model` must outlive the engine.
+  explicit Engine(const Model& model);
+  const LlamaConfig& config() const { return cfg_; }
+  const Model& model() const { return model_; }
+
+  // A dense cache for this model: n_seq sequences of up to `capacity` tokens.
+  Result<std::unique_ptr<DenseKvCache>> make_dense_cache(int n_seq, int capacity,
+                                                         DType dtype = DType::kF32) const;
+
+  // Runs the spans (distinct sequences) through the model, appending to `cache` and committing
+  // the new tokens. `logits` is resized to [rows, n_vocab] per `mode`.
+  Status forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
+                 std::vector<float>* logits);
+
+  // Activation hooks (see hooks.h); pass nullptr to remove.
+  void set_hook(HookFn fn) { hook_ = std::move(fn); }
+
+ private:
+  Status check_spans(const std::vector<SeqSpan>& spans, const KvCache& cache) const;
+  void embed(const std::vector<SeqSpan>& spans);
+  void attention_layer(int layer, const std::vector<SeqSpan>& spans, DenseKvCache& cache);
+  void ffn_layer(int layer);
+  void compute_logits(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits);
+  void emit(int layer, HookPoint point, const float* data, int64_t cols, int64_t ld) const;
+
+  const Model& model_;
+  const LlamaConfig& cfg_;
+  std::vector<float> inv_freq_;  // [head_dim/2]
+  HookFn hook_;
+  // Per-call scratch, T = total tokens in the batch.
+  int64_t T_ = 0;
+  std::vector<int> pos_, seq_of_;             // [T]
+  std::vector<float> x_, h_, q_, k_, v_, att_;  // x,h: [T, d]; q, att: [T, q_dim]; k, v: [T, kv_dim]
+  std::vector<float> gate_, up_;                // [T, d_ff]
+};
+
+}  // namespace lrkv

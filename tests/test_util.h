@@ -1,0 +1,42 @@
+// Helpers shared by the unit tests: paths to ../shared assets, temp dirs, tolerances.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/llama_config.h"
+#include "model/model.h"
+
+namespace lrkv::test {
+
+// Absolute path of a file under ../shared (e.g. "models/stories260K/stories260K.bin").
+std::string shared_path(const std::string& rel);
+bool shared_exists(const std::string& rel);
+// A fresh empty directory under the system temp dir, removed at process exit.
+std::string temp_dir();
+// Path of the built lrkv CLI binary.
+std::string cli_path();
+// Runs a shell command, returns its exit code; stdout+stderr captured into *output.
+int run_command(const std::string& cmd, std::string* output);
+
+// A tiny random Llama config (GQA, awkward sizes) for unit tests.
+LlamaConfig tiny_config(int n_layer = 2, int n_head = 4, int n_kv_head = 2, int head_dim = 6);
+
+// max |a - b| and the index where it occurs.
+struct MaxDiff {
+  double value = 0.0;
+  size_t index = 0;
+};
+MaxDiff max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
+
+}  // namespace lrkv::test
+
+// Skips the current test when a shared asset is absent.
+#define LRKV_REQUIRE_SHARED(rel)                                                           \
+  do {                                                                                    \
+    if (!::lrkv::test::shared_exists(rel)) GTEST_SKIP() << "missing shared asset " << (rel) \
+                                                        << " (see ../shared/README.md)";  \
+  } while (0)

@@ -1,0 +1,27 @@
+#include <cstdio>
+
+#include "commands.h"
+
+namespace lrkv::cli {
+
+namespace {
+int g_exit_code = 0;
+}
+
+int exit_code() { return g_exit_code; }
+
+void finish(const Status& status) {
+  if (status.ok()) return;
+  std::fprintf(stderr, "lrkv: error: %s\n", status.to_string().c_str());
+  g_exit_code = status.code() == ErrorCode::kInternal ? 1 : 2;
+}
+
+void register_all(CLI::App& app) {
+  register_info(app);
+  register_generate(app);
+  register_perplexity(app);
+  register_convert(app);
+  register_synth(app);
+}
+
+}  // namespace lrkv::cli

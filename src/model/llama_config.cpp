@@ -21,6 +21,10 @@ Status LlamaConfig::validate(const std::string& source) const {
   if (head_dim % 2 != 0) return bad(fmt::format("head_dim {} must be even for RoPE", head_dim));
   if (!(norm_eps > 0) || !(rope_theta > 0)) return bad("norm_eps and rope_theta must be > 0");
   if (n_vocab > (1 << 24) || d_model > (1 << 20) || n_layer > 4096) return bad("sizes implausibly large");
+  if (!rope_freq_factors.empty() && static_cast<int>(rope_freq_factors.size()) != head_dim / 2) {
+    return bad(fmt::format("rope_freq_factors has {} entries, expected head_dim/2 = {}",
+                           rope_freq_factors.size(), head_dim / 2));
+  }
   if (bos_id >= n_vocab || eos_id >= n_vocab) {
     return bad(fmt::format("bos {} / eos {} outside vocab {}", bos_id, eos_id, n_vocab));
   }
@@ -32,7 +36,9 @@ void rope_inverse_frequencies(const LlamaConfig& cfg, float* inv_freq) {
   const RopeScaling& s = cfg.rope_scaling;
   for (int i = 0; i < half; ++i) {
     double f = std::pow(static_cast<double>(cfg.rope_theta), -2.0 * i / cfg.head_dim);
-    if (s.llama3) {
+    if (!cfg.rope_freq_factors.empty()) {
+      f /= cfg.rope_freq_factors[i];
+    } else if (s.llama3) {
       // Llama 3.1: long wavelengths divided by factor, short kept, smooth blend in between.
       const double low_wavelen = s.original_max_position / s.low_freq_factor;
       const double high_wavelen = s.original_max_position / s.high_freq_factor;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -39,6 +40,9 @@ struct LlamaConfig {
   float rope_theta = 10000.0f;
   RopeLayout rope_layout = RopeLayout::kInterleaved;
   RopeScaling rope_scaling;
+  // Optional per-pair divisors of the inverse frequencies ([head_dim/2], GGUF "rope_freqs.weight",
+  // how llama.cpp stores Llama-3 scaling). Applied instead of rope_scaling when non-empty.
+  std::vector<float> rope_freq_factors;
   bool tied_embeddings = false;
   bool qkv_bias = false;
   int bos_id = 1;

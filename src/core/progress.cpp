@@ -42,10 +42,11 @@ void Progress::set(int64_t done) {
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
-  if (enabled_ && done_ > 0) draw(true);
+  if (enabled_ && done_ > 0 && (tty_ || last_drawn_ != done_)) draw(true);
 }
 
 void Progress::draw(bool final) {
+  last_drawn_ = done_;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? done_ / elapsed : 0.0;
   const double eta = rate > 0 ? (total_ - done_) / rate : 0.0;

@@ -17,6 +17,7 @@ class Progress {
   void set(int64_t done);
   void set_note(std::string note) { note_ = std::move(note); }  // e.g. "loss 2.31"
   void finish();
+  void disable() { enabled_ = false; }
 
  private:
   void draw(bool final);
@@ -25,6 +26,7 @@ class Progress {
   bool tty_, finished_ = false, enabled_;
   std::chrono::steady_clock::time_point start_, last_draw_;
   int last_decile_ = -1;
+  int64_t last_drawn_ = -1;
 };
 
 std::string format_duration(double seconds);  // "1:02:03" or "2:03"

@@ -32,19 +32,22 @@ void matmul_half_rows(const MatmulParams& p) {
 void matmul_half_tiled(const MatmulParams& p) {
   constexpr int64_t kTileBytes = 8 << 20;
   const int64_t tile_rows = std::max<int64_t>(16, kTileBytes / (4 * p.k));
-  thread_local std::vector<float> tile;
-  tile.resize(static_cast<size_t>(std::min(tile_rows, p.n) * p.k));
+  // Scratch of the calling thread; workers write into it through this pointer (a thread_local
+  // named inside the lambda would resolve to each worker's own, empty, instance).
+  thread_local std::vector<float> scratch;
+  scratch.resize(static_cast<size_t>(std::min(tile_rows, p.n) * p.k));
+  float* tile = scratch.data();
   const int64_t row_bytes = dtype_bytes(p.w_type, p.ldw);
   for (int64_t j0 = 0; j0 < p.n; j0 += tile_rows) {
     const int64_t nr = std::min(tile_rows, p.n - j0);
     global_pool().parallel_for(nr, 8, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         load_row(static_cast<const uint8_t*>(p.w) + (j0 + r) * row_bytes, p.w_type,
-                 tile.data() + r * p.k, p.k);
+                 tile + r * p.k, p.k);
       }
     });
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(p.m), static_cast<int>(nr),
-                static_cast<int>(p.k), 1.0f, p.x, static_cast<int>(p.ldx), tile.data(),
+                static_cast<int>(p.k), 1.0f, p.x, static_cast<int>(p.ldx), tile,
                 static_cast<int>(p.k), p.accumulate ? 1.0f : 0.0f, p.y + j0, static_cast<int>(p.ldy));
   }
 }

@@ -1,0 +1,88 @@
+#include "eval/logits_file.h"
+
+#include <cstring>
+
+#include "core/dtype.h"
+#include "eval/perplexity.h"
+
+namespace lrkv {
+
+namespace {
+constexpr char kMagic[8] = {'L', 'R', 'K', 'V', 'L', 'G', 'P', '1'};
+constexpr char kEnd[8] = {'L', 'R', 'K', 'V', 'E', 'N', 'D', '1'};
+constexpr uint64_t kHeader = 16, kTrailer = 16;
+}  // namespace
+
+Result<LogitsWriter> LogitsWriter::create(const std::string& path, int n_vocab) {
+  LRKV_ASSIGN_OR_RETURN(AtomicFile f, AtomicFile::create(path));
+  LogitsWriter w(std::move(f), n_vocab);
+  const uint32_t head[2] = {static_cast<uint32_t>(n_vocab), 0};
+  LRKV_RETURN_IF_ERROR(w.file_.write(kMagic, 8));
+  LRKV_RETURN_IF_ERROR(w.file_.write(head, 8));
+  return w;
+}
+
+Status LogitsWriter::add(int64_t index, int id, const float* logits) {
+  lp_.resize(n_vocab_);
+  half_.resize(n_vocab_);
+  log_softmax(logits, n_vocab_, lp_.data());
+  convert_f32_to_f16(lp_.data(), half_.data(), n_vocab_);
+  const uint64_t idx = static_cast<uint64_t>(index);
+  const uint32_t tid = static_cast<uint32_t>(id);
+  LRKV_RETURN_IF_ERROR(file_.write(&idx, 8));
+  LRKV_RETURN_IF_ERROR(file_.write(&tid, 4));
+  LRKV_RETURN_IF_ERROR(file_.write(half_.data(), half_.size() * 2));
+  ++rows_;
+  return Status::Ok();
+}
+
+Status LogitsWriter::finish() {
+  LRKV_RETURN_IF_ERROR(file_.write(&rows_, 8));
+  LRKV_RETURN_IF_ERROR(file_.write(kEnd, 8));
+  return file_.commit();
+}
+
+Result<LogitsReader> LogitsReader::open(const std::string& path) {
+  LogitsReader r;
+  LRKV_ASSIGN_OR_RETURN(r.file_, MappedFile::open(path));
+  const uint8_t* p = r.file_->data();
+  const uint64_t size = r.file_->size();
+  if (size < kHeader + kTrailer || std::memcmp(p, kMagic, 8) != 0) {
+    return make_error(ErrorCode::kCorruptFile, "{}: not an lrkv logits file (expected magic "
+                      "'LRKVLGP1' and at least {} bytes)", path, kHeader + kTrailer);
+  }
+  uint32_t nv;
+  std::memcpy(&nv, p + 8, 4);
+  std::memcpy(&r.n_rows_, p + size - kTrailer, 8);
+  if (std::memcmp(p + size - 8, kEnd, 8) != 0) {
+    return make_error(ErrorCode::kCorruptFile, "{}: truncated logits file (no end marker)", path);
+  }
+  r.n_vocab_ = static_cast<int>(nv);
+  r.row_bytes_ = 12 + 2 * uint64_t{nv};
+  if (nv == 0 || kHeader + r.n_rows_ * r.row_bytes_ + kTrailer != size) {
+    return make_error(ErrorCode::kCorruptFile, "{}: size {} does not match {} rows of vocabulary {}",
+                      path, size, r.n_rows_, nv);
+  }
+  return r;
+}
+
+uint64_t LogitsReader::index(uint64_t row) const {
+  uint64_t v;
+  std::memcpy(&v, file_->data() + kHeader + row * row_bytes_, 8);
+  return v;
+}
+
+int LogitsReader::target(uint64_t row) const {
+  uint32_t v;
+  std::memcpy(&v, file_->data() + kHeader + row * row_bytes_ + 8, 4);
+  return static_cast<int>(v);
+}
+
+void LogitsReader::log_probs(uint64_t row, float* out) const {
+  const uint8_t* src = file_->data() + kHeader + row * row_bytes_ + 12;
+  std::vector<uint16_t> h(n_vocab_);
+  std::memcpy(h.data(), src, h.size() * 2);
+  convert_f16_to_f32(h.data(), out, n_vocab_);
+}
+
+}  // namespace lrkv

@@ -84,8 +84,10 @@ Result<Model> load_llama2c(const std::string& path, const LoadOptions& options) 
   if (cfg.max_seq <= 0) return make_error(ErrorCode::kCorruptFile, "{}: seq_len {} must be positive", path, cfg.max_seq);
 
   const int64_t L = cfg.n_layer, d = cfg.d_model, q = cfg.q_dim(), kv = cfg.kv_dim(), ff = cfg.d_ff;
+  // v0 files also hold the legacy RoPE tables freq_cis_real/imag [seq_len, head_dim/2] x 2.
+  const int64_t freq_cis = v1 ? 0 : int64_t{cfg.max_seq} * cfg.head_dim;
   const int64_t expected = 4 * (cfg.n_vocab * d * (shared ? 1 : 2) +
-                                L * (2 * d + q * d + 2 * kv * d + d * q + 3 * ff * d) + d);
+                                L * (2 * d + q * d + 2 * kv * d + d * q + 3 * ff * d) + d + freq_cis);
   if (r.remaining() < static_cast<uint64_t>(expected)) {
     return make_error(ErrorCode::kCorruptFile, "{}: truncated: the header implies at least {} bytes "
                       "of weights after offset {}, file has {}", path, expected, r.offset(), r.remaining());

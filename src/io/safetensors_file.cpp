@@ -22,6 +22,8 @@ bool parse_dtype(const std::string& s, DType* out) {
     *out = DType::kF16;
   else if (s == "BF16")
     *out = DType::kBF16;
+  else if (s == "F64")  // calibration statistics
+    *out = DType::kF64;
   else
     return false;
   return true;
@@ -52,8 +54,8 @@ Result<Tensor> parse_entry(const std::string& name, const json& e, const uint8_t
   DType dtype;
   if (!parse_dtype(dt->get<std::string>(), &dtype)) {
     return make_error(ErrorCode::kUnsupported,
-                      "{}: tensor '{}' has dtype {} (only F32, F16 and "
-                      "BF16 are supported)",
+                      "{}: tensor '{}' has dtype {} (only F32, F16, BF16 "
+                      "and F64 are supported)",
                       source, name, dt->get<std::string>());
   }
   std::vector<int64_t> shape, offs;
@@ -161,6 +163,8 @@ const char* safetensors_dtype_name(DType t) {
       return "F16";
     case DType::kBF16:
       return "BF16";
+    case DType::kF64:
+      return "F64";
     default:
       return nullptr;
   }

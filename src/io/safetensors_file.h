@@ -23,7 +23,7 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;  // "__metadata__"
 };
 
-// Maps and parses `path`. Only F32/F16/BF16 tensors are accepted (others: kUnsupported naming the
+// Maps and parses `path`. Only F32/F16/BF16/F64 tensors are accepted (others: kUnsupported naming the
 // tensor and dtype). All errors are one line naming the file (and tensor where relevant).
 Result<SafetensorsFile> read_safetensors(const std::string& path);
 
@@ -38,7 +38,7 @@ struct SafetensorsEntry {
   const Tensor* tensor;
 };
 
-// Writes `entries` (F32/F16/BF16 only) atomically to `path`. The header is padded with spaces to
+// Writes `entries` (F32/F16/BF16/F64 only) atomically to `path`. The header is padded with spaces to
 // a multiple of 8 bytes; tensors are laid out contiguously, widest dtype first, so every tensor is
 // aligned to its element size. `metadata` becomes "__metadata__".
 Status write_safetensors(const std::string& path, const std::vector<SafetensorsEntry>& entries,

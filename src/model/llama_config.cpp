@@ -20,7 +20,11 @@ Status LlamaConfig::validate(const std::string& source) const {
   }
   if (head_dim % 2 != 0) return bad(fmt::format("head_dim {} must be even for RoPE", head_dim));
   if (!(norm_eps > 0) || !(rope_theta > 0)) return bad("norm_eps and rope_theta must be > 0");
-  if (n_vocab > (1 << 24) || d_model > (1 << 20) || n_layer > 4096) return bad("sizes implausibly large");
+  // Caps keep products such as n_head * head_dim and capacity * kv_dim far from int overflow.
+  if (n_vocab > (1 << 24) || d_model > (1 << 20) || n_layer > 4096 || n_head > 4096 ||
+      head_dim > 4096 || d_ff > (1 << 22) || max_seq > (1 << 24) || int64_t{n_head} * head_dim > (1 << 20)) {
+    return bad("sizes implausibly large");
+  }
   if (!rope_freq_factors.empty() && static_cast<int>(rope_freq_factors.size()) != head_dim / 2) {
     return bad(fmt::format("rope_freq_factors has {} entries, expected head_dim/2 = {}",
                            rope_freq_factors.size(), head_dim / 2));

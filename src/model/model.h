@@ -24,7 +24,7 @@ struct Model {
   ModelFormat source_format = ModelFormat::kGguf;
   // Tensors beyond the Llama set (e.g. lrkv compression factors), by name.
   std::map<std::string, Tensor> extra_tensors;
-  // String metadata beyond the Llama set, key -> JSON-encoded value (e.g. "lrkv.plan").
+  // String metadata beyond the Llama set, key -> string value (e.g. "lrkv.plan" holds JSON).
   std::map<std::string, std::string> extra_metadata;
 };
 

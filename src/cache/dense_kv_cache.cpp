@@ -4,6 +4,7 @@
 
 #include <new>
 
+#include "core/tensor.h"
 #include "kernels/elem.h"
 
 namespace lrkv {
@@ -24,7 +25,7 @@ Result<std::unique_ptr<DenseKvCache>> DenseKvCache::create(int n_layer, int n_se
   }
   std::unique_ptr<DenseKvCache> c(new DenseKvCache(n_layer, n_seq, capacity, kv_dim, dtype));
   const int64_t total = c->allocated_bytes();
-  c->storage_.reset(new (std::nothrow) uint8_t[total]);
+  c->storage_.reset(static_cast<uint8_t*>(alloc_aligned(static_cast<size_t>(total))));
   if (!c->storage_) {
     return make_error(ErrorCode::kInvalidArgument, "cannot allocate a {:.1f} MiB KV cache ({} seqs x {} "
                       "tokens); lower --ctx or the batch", total / 1048576.0, n_seq, capacity);

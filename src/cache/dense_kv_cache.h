@@ -2,6 +2,7 @@
 // Storage per (layer, seq): K and V buffers of [capacity, kv_dim], allocated up front.
 #pragma once
 
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -35,7 +36,10 @@ class DenseKvCache final : public KvCache {
   int n_layer_, capacity_, kv_dim_;
   DType dtype_;
   int64_t slot_bytes_;
-  std::unique_ptr<uint8_t[]> storage_;
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> storage_;
 };
 
 }  // namespace lrkv

@@ -59,6 +59,10 @@ class Tensor {
 
 std::string shape_to_string(const std::vector<int64_t>& shape);
 
+// Aligned heap memory for tensors and caches (64 B; 2 MiB + huge pages for large buffers).
+// Release with std::free.
+void* alloc_aligned(size_t bytes);
+
 // Dequantises / converts `n` elements of `src` (any dtype) to f32. Implemented in io/quants.cpp
 // for block types; returns an error for types that cannot be converted.
 Status dequantize_to_f32(DType src_type, const void* src, float* dst, int64_t n);

@@ -46,7 +46,7 @@ TEST_P(ConvertRoundTrip, GgufAndSafetensorsGiveTheSameLogits) {
     } else {
       EXPECT_LT(d.value, 1e-6 * (*hi - *lo)) << ext;
     }
-    ::testing::Test::RecordProperty(GetParam() + ext + "_max_abs_diff", std::to_string(d.value));
+    ::testing::Test::RecordProperty(GetParam() + ext + "_max_abs_diff", fmt::format("{:.3e}", d.value));
   }
 }
 

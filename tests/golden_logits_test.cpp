@@ -64,8 +64,8 @@ void check_model(const Model& model, const Golden& g) {
         << g.model_file << " case " << c.name << ": worst |diff| " << d.value << " at position "
         << d.index / V << " token " << d.index % V << " (got " << logits[d.index] << ", want "
         << c.logits[d.index] << "), logit range " << range;
-    ::testing::Test::RecordProperty(c.name + "_max_abs_err", std::to_string(d.value));
-    ::testing::Test::RecordProperty(c.name + "_rel_to_range", std::to_string(d.value / range));
+    ::testing::Test::RecordProperty(c.name + "_max_abs_err", fmt::format("{:.3e}", d.value));
+    ::testing::Test::RecordProperty(c.name + "_rel_to_range", fmt::format("{:.3e}", d.value / range));
   }
 }
 

@@ -90,7 +90,7 @@ Status run_ppl(PplArgs a) {
   if (base) {
     if (row != base->n_rows()) log_warn("{}: {} of {} base rows used", a.kl_base, row, base->n_rows());
     const KlStats s = kl.stats();
-    std::printf("KL(base||model): mean %.6f +/- %.6f, p99 %.6f, max %.6f; top-1 agreement %.2f%%; "
+    std::printf("KL(base||model): mean %.4g +/- %.2g, p99 %.4g, max %.4g; top-1 agreement %.2f%%; "
                 "ppl base %.4f model %.4f\n", s.mean_kl, s.kl_stderr, s.kl_p99, s.kl_max,
                 100.0 * s.top1_agreement, s.base_ppl, s.model_ppl);
     j["kl"] = {{"mean", s.mean_kl}, {"stderr", s.kl_stderr}, {"p99", s.kl_p99}, {"max", s.kl_max},

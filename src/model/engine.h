@@ -10,8 +10,9 @@
 #include <memory>
 #include <vector>
 
-#include "cache/dense_kv_cache.h"
+#include "cache/row_kv_cache.h"
 #include "model/hooks.h"
+#include "model/latent_layer.h"
 #include "model/model.h"
 
 namespace lrkv {
@@ -31,14 +32,21 @@ enum class LogitsMode {
 
 class Engine {
  public:
-  // `model` must outlive the engine.
+  // `model` must outlive the engine. A compressed model whose factors do not match its plan
+  // leaves the engine unusable: status() says why and forward()/make_cache() return it.
   explicit Engine(const Model& model);
   const LlamaConfig& config() const { return cfg_; }
   const Model& model() const { return model_; }
+  const Status& status() const { return status_; }
+  bool compressed() const { return !latent_.empty(); }
+  const std::vector<LatentLayer>& latent_layers() const { return latent_; }
 
-  // A dense cache for this model: n_seq sequences of up to `capacity` tokens.
-  Result<std::unique_ptr<DenseKvCache>> make_dense_cache(int n_seq, int capacity,
-                                                         DType dtype = DType::kF32) const;
+  // The cache this model runs with (dense, or latent for a compressed model): n_seq sequences
+  // of up to `capacity` tokens, elements stored as `dtype` (f32/f16/bf16).
+  Result<std::unique_ptr<RowKvCache>> make_cache(int n_seq, int capacity, DType dtype = DType::kF32) const;
+  // A dense cache (uncompressed models only).
+  Result<std::unique_ptr<RowKvCache>> make_dense_cache(int n_seq, int capacity,
+                                                       DType dtype = DType::kF32) const;
 
   // Runs the spans (distinct sequences) through the model, appending to `cache` and committing
   // the new tokens. `logits` is resized to [rows, n_vocab] per `mode`.
@@ -51,13 +59,18 @@ class Engine {
  private:
   Status check_spans(const std::vector<SeqSpan>& spans, const KvCache& cache) const;
   void embed(const std::vector<SeqSpan>& spans);
-  void attention_layer(int layer, const std::vector<SeqSpan>& spans, DenseKvCache& cache);
+  void attention_dense(int layer, const std::vector<SeqSpan>& spans, RowKvCache& cache);
+  void attention_latent(int layer, const std::vector<SeqSpan>& spans, RowKvCache& cache);
+  void project_queries(int layer);  // q_ = RoPE(h_ Wqᵀ + bq), with hooks
+  void absorb_queries(int layer);   // qk_ = per head P_gᵀ q_h (absorbed key mode)
   void ffn_layer(int layer);
   void compute_logits(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits);
   void emit(int layer, HookPoint point, const float* data, int64_t cols, int64_t ld) const;
 
   const Model& model_;
   const LlamaConfig& cfg_;
+  Status status_;
+  std::vector<LatentLayer> latent_;  // empty for an uncompressed model
   std::vector<float> inv_freq_;  // [head_dim/2]
   HookFn hook_;
   // Per-call scratch, T = total tokens in the batch.
@@ -65,6 +78,8 @@ class Engine {
   std::vector<int> pos_, seq_of_;             // [T]
   std::vector<float> x_, h_, q_, k_, v_, att_;  // x,h: [T, d]; q, att: [T, q_dim]; k, v: [T, kv_dim]
   std::vector<float> gate_, up_;                // [T, d_ff]
+  std::vector<float> ck_, cv_, qk_, z_, krec_;   // latent path: key/value latents, absorbed
+                                                // queries, attention output, rebuilt keys
 };
 
 }  // namespace lrkv

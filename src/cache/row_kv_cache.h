@@ -27,6 +27,7 @@ class RowKvCache : public KvCache {
   int n_seq() const override { return static_cast<int>(lengths_.size()); }
   int capacity() const override { return capacity_; }
   int64_t bytes_per_token(int layer) const override;
+  using KvCache::bytes_per_token;
   int64_t allocated_bytes() const override { return total_bytes_; }
 
   // Writes n rows of k ([n, k_width] f32, stride ldk) and v at positions [pos, pos + n).

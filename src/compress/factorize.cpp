@@ -13,13 +13,15 @@ Status check_rank(int rank, int64_t max_rank, const char* what) {
   return Status::Ok();
 }
 
-// A = sqrt(S_r) V_rᵀ (· post), B = U_r sqrt(S_r) from an SVD.
+// A = sqrt(S_r) V_rᵀ, B = U_r sqrt(S_r) from an SVD. Ranks above min(n, d) (a group wider than
+// the model, e.g. joint K of a narrow toy model) are padded with zero directions.
 LowRankFactor split_svd(const Svd& s, int r) {
   LowRankFactor f;
   const int64_t n = s.U.rows, d = s.Vt.cols;
   f.down = Mat(r, d);
   f.up = Mat(n, r);
-  for (int i = 0; i < r; ++i) {
+  const int kept = std::min<int>(r, static_cast<int>(s.s.size()));
+  for (int i = 0; i < kept; ++i) {
     const double sq = std::sqrt(s.s[i]);
     for (int64_t c = 0; c < d; ++c) f.down(i, c) = sq * s.Vt(i, c);
     for (int64_t c = 0; c < n; ++c) f.up(c, i) = s.U(c, i) * sq;
@@ -31,13 +33,13 @@ LowRankFactor split_svd(const Svd& s, int r) {
 }  // namespace
 
 Result<LowRankFactor> plain_svd_factor(const Mat& W, int rank) {
-  LRKV_RETURN_IF_ERROR(check_rank(rank, std::min(W.rows, W.cols), "plain SVD"));
+  LRKV_RETURN_IF_ERROR(check_rank(rank, W.rows, "plain SVD"));
   LRKV_ASSIGN_OR_RETURN(Svd s, svd(W));
   return split_svd(s, rank);
 }
 
 Result<LowRankFactor> whitened_svd_factor(const Mat& W, const Mat& xtx, int rank) {
-  LRKV_RETURN_IF_ERROR(check_rank(rank, std::min(W.rows, W.cols), "whitened SVD"));
+  LRKV_RETURN_IF_ERROR(check_rank(rank, W.rows, "whitened SVD"));
   if (xtx.rows != W.cols || xtx.cols != W.cols) {
     return make_error(ErrorCode::kShapeMismatch, "whitened SVD: XᵀX is {}x{}, expected {}x{}", xtx.rows,
                       xtx.cols, W.cols, W.cols);

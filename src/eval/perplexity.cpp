@@ -65,9 +65,11 @@ Result<PerplexityResult> run_perplexity(Engine& engine, const std::vector<int>& 
   const int64_t V = cfg.n_vocab;
   const int64_t max_batch_by_mem = std::max<int64_t>(1, (int64_t{1} << 30) / (int64_t{ctx} * V * 4));
   const int batch = static_cast<int>(std::clamp<int64_t>(o.batch, 1, max_batch_by_mem));
-  LRKV_ASSIGN_OR_RETURN(auto cache, engine.make_dense_cache(batch, ctx, o.kv_type));
+  LRKV_ASSIGN_OR_RETURN(auto cache, engine.make_cache(batch, ctx, o.kv_type));
 
   PerplexityResult r;
+  r.cache_kind = cache->kind();
+  r.kv_bytes_per_token = cache->bytes_per_token();
   double sum = 0.0, sum_sq = 0.0;
   std::vector<float> logits;
   int64_t total_targets = 0;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/dtype.h"
@@ -32,6 +33,8 @@ struct PerplexityResult {
   int n_windows = 0;
   double seconds = 0.0;
   double tokens_per_second = 0.0;  // processed tokens / seconds
+  std::string cache_kind;          // e.g. "dense f32", "latent f16 (rebuild keys)"
+  int64_t kv_bytes_per_token = 0;  // measured from the cache itself, all layers
 };
 
 // Called once per scored target, in stream order: index of the target token in `tokens`, the

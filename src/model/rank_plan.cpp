@@ -133,6 +133,11 @@ Result<RankPlan> uniform_plan(const LlamaConfig& cfg, const std::string& method,
   const int full = s * cfg.head_dim, groups = cfg.n_kv_head / s;
   const int64_t slots = int64_t{2} * cfg.n_layer * groups;  // (layer, group, K|V)
   const int64_t target = std::llround(budget * 2.0 * cfg.n_layer * cfg.kv_dim());
+  if (target < slots) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--budget {} keeps {} dimensions, fewer than one per (layer, group, K|V) slot ({}) "
+                      "at granularity '{}'", budget, target, slots, granularity);
+  }
   const int64_t base = std::clamp<int64_t>(target / slots, 1, full);
   int64_t extra = std::clamp<int64_t>(target - base * slots, 0, slots * (full - base));
   for (int l = 0; l < cfg.n_layer; ++l) {

@@ -22,6 +22,8 @@ void register_all(CLI::App& app) {
   register_perplexity(app);
   register_convert(app);
   register_synth(app);
+  register_calibrate(app);
+  register_compress(app);
 }
 
 }  // namespace lrkv::cli

@@ -5,6 +5,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "model/latent_layer.h"
 
 namespace lrkv::cli {
 
@@ -60,6 +61,14 @@ nlohmann::json describe(const Model& m, int ctx) {
                    {"bytes_per_token_per_layer_f16", c.kv_bytes_per_token(2) / c.n_layer},
                    {"context", context},
                    {"bytes_at_context_f16", c.kv_bytes_per_token(2) * context}};
+  if (auto plan = model_rank_plan(m); plan.ok()) {
+    // Latent cache: Σ (rank_k + rank_v) values per token over layers.
+    j["compression"] = {{"method", plan->method}, {"granularity", plan->granularity},
+                        {"planner", plan->planner}, {"budget", plan->budget},
+                        {"kept_fraction", plan->kept_fraction(c)},
+                        {"key_mode", key_mode_name(plan->key_mode)},
+                        {"bytes_per_token_f16", 2 * plan->latent_values_per_token()}};
+  }
   for (const auto& [k, v] : m.extra_metadata) j["metadata"][k] = v;
   for (const auto& [k, t] : m.extra_tensors) j["extra_tensors"][k] = t.shape_str() + " " + std::string(dtype_name(t.dtype()));
   return j;
@@ -98,6 +107,14 @@ void print_text(const nlohmann::json& j) {
                                        kv["bytes_per_token_f32"].get<int64_t>()));
   line("KV at context", fmt::format("{} for {} tokens at f16", human_bytes(kv["bytes_at_context_f16"].get<double>()),
                                     kv["context"].get<int>()));
+  if (j.contains("compression")) {
+    const auto& z = j["compression"];
+    line("compression", fmt::format("{} {} ({} planner), budget {} -> kept {:.4f}, keys {}",
+                                    z["method"].get<std::string>(), z["granularity"].get<std::string>(),
+                                    z["planner"].get<std::string>(), z["budget"].get<double>(),
+                                    z["kept_fraction"].get<double>(), z["key_mode"].get<std::string>()));
+    line("latent KV / token", fmt::format("{} bytes at f16", z["bytes_per_token_f16"].get<int64_t>()));
+  }
   if (j.contains("metadata")) {
     for (const auto& [k, v] : j["metadata"].items()) {
       std::string s = v.get<std::string>();

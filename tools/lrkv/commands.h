@@ -18,5 +18,7 @@ void register_generate(CLI::App& app);
 void register_perplexity(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_synth(CLI::App& app);
+void register_calibrate(CLI::App& app);
+void register_compress(CLI::App& app);
 
 }  // namespace lrkv::cli

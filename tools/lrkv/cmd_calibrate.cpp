@@ -1,0 +1,66 @@
+// lrkv calibrate MODEL --text FILE --tokens N -o calib.safetensors: the activation statistics
+// compression needs (XᵀX at the K/V input, K/V moments pre/post RoPE, per-frequency key moments).
+#include "cli_common.h"
+#include "commands.h"
+#include "compress/calibration.h"
+#include "core/log.h"
+#include "text_args.h"
+
+namespace lrkv::cli {
+
+namespace {
+
+struct CalibArgs {
+  ModelArgs model;
+  TextSourceOptions text;
+  CalibrationOptions calib;
+  std::string out;
+};
+
+}  // namespace
+
+Result<CalibrationStats> calibrate_from_text(const Model& m, const TextSourceOptions& text,
+                                             const CalibrationOptions& options) {
+  if (!m.tokenizer) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE", m.source_path);
+  }
+  LRKV_ASSIGN_OR_RETURN(auto docs, read_documents(text));
+  const std::vector<int> tokens = tokenize_documents(*m.tokenizer, docs, true);
+  log_info("calibration text {}: {} documents, {} tokens (using {})", text.path, docs.size(), tokens.size(),
+           options.max_tokens > 0 ? std::min<int64_t>(options.max_tokens, tokens.size()) : tokens.size());
+  Engine engine(m);
+  LRKV_RETURN_IF_ERROR(engine.status());
+  if (engine.compressed()) {
+    return make_error(ErrorCode::kInvalidArgument, "{} is already compressed; calibrate the original model",
+                      m.source_path);
+  }
+  LRKV_ASSIGN_OR_RETURN(CalibrationStats s, run_calibration(engine, tokens, options));
+  s.text = text.path + (text.range.empty() ? "" : " [" + text.range + "]");
+  return s;
+}
+
+namespace {
+Status run_calibrate(const CalibArgs& a) {
+  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_ASSIGN_OR_RETURN(CalibrationStats s, calibrate_from_text(m, a.text, a.calib));
+  LRKV_RETURN_IF_ERROR(save_calibration(s, a.out));
+  log_info("wrote {} ({} tokens)", a.out, s.n_tokens);
+  return Status::Ok();
+}
+}  // namespace
+
+void register_calibrate(CLI::App& app) {
+  auto a = std::make_shared<CalibArgs>();
+  a->calib.max_tokens = 65536;
+  CLI::App* cmd = app.add_subcommand(
+      "calibrate", "Collect fp64 activation statistics on calibration text (for palu / mkv-pca / gqa)");
+  a->model.add_to(cmd);
+  add_text_options(cmd, &a->text, true, "Calibration text");
+  cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens (0 = the whole text)")->capture_default_str();
+  cmd->add_option("-c,--ctx", a->calib.ctx, "Window length (default: the model's context)");
+  cmd->add_option("-b,--batch", a->calib.batch, "Windows per forward pass")->capture_default_str();
+  cmd->add_option("-o,--output", a->out, "Output statistics file (.safetensors)")->required();
+  cmd->callback([a] { finish(run_calibrate(*a)); });
+}
+
+}  // namespace lrkv::cli

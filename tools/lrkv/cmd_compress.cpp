@@ -1,0 +1,95 @@
+// lrkv compress MODEL --method palu|lorc|mkv-pca --granularity head|group:S|joint --budget B
+//   [--calib FILE | --text FILE --tokens N] [--plan plan.json] -o OUT.gguf
+// Writes one GGUF with the factor tensors and the plan; the input file is only read.
+#include <filesystem>
+#include <optional>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "compress/compressor.h"
+#include "core/log.h"
+#include "core/mmap_file.h"
+#include "text_args.h"
+
+namespace lrkv::cli {
+
+Result<CalibrationStats> calibrate_from_text(const Model& m, const TextSourceOptions& text,
+                                             const CalibrationOptions& options);
+
+namespace {
+
+struct CompressArgs {
+  ModelArgs model;
+  std::string method, granularity, plan_path, calib_path, out;
+  double budget = 0.5;
+  TextSourceOptions text;
+  CalibrationOptions calib;
+};
+
+Result<RankPlan> make_plan(const CompressArgs& a, const LlamaConfig& cfg) {
+  if (!a.plan_path.empty()) {
+    LRKV_ASSIGN_OR_RETURN(std::string text, read_text_file(a.plan_path));
+    LRKV_ASSIGN_OR_RETURN(RankPlan p, RankPlan::parse(text, a.plan_path));
+    LRKV_RETURN_IF_ERROR(p.validate(cfg, a.plan_path));
+    return p;
+  }
+  if (a.method.empty()) return make_error(ErrorCode::kInvalidArgument, "--method is required (or --plan FILE)");
+  std::string gran = a.granularity;
+  if (gran.empty()) {  // Palu's default G-LRD: groups of 4 KV heads, or the largest divisor below
+    int s = std::min(4, cfg.n_kv_head);
+    while (cfg.n_kv_head % s != 0) --s;
+    gran = "group:" + std::to_string(s);
+  }
+  return uniform_plan(cfg, a.method, gran, a.budget);
+}
+
+Status run_compress(const CompressArgs& a) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(a.out) && fs::equivalent(a.out, a.model.path, ec)) {
+    return make_error(ErrorCode::kInvalidArgument, "-o {} is the input model; compressing never overwrites its input", a.out);
+  }
+  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_ASSIGN_OR_RETURN(RankPlan plan, make_plan(a, m.config));
+  std::optional<CalibrationStats> calib;
+  if (!a.calib_path.empty()) {
+    LRKV_ASSIGN_OR_RETURN(calib, load_calibration(a.calib_path));
+    LRKV_RETURN_IF_ERROR(check_calibration_matches(*calib, m.config, a.calib_path));
+  } else if (method_needs_calibration(plan.method)) {
+    if (a.text.path.empty()) {
+      return make_error(ErrorCode::kInvalidArgument, "--method {} needs calibration: pass --calib FILE (from `lrkv "
+                        "calibrate`) or --text FILE", plan.method);
+    }
+    LRKV_ASSIGN_OR_RETURN(calib, calibrate_from_text(m, a.text, a.calib));
+  }
+  log_info("plan: {} {} budget {} -> kept {:.4f} of the KV cache ({} latent values per token)", plan.method,
+           plan.granularity, plan.budget, plan.kept_fraction(m.config), plan.latent_values_per_token());
+  LRKV_ASSIGN_OR_RETURN(Model out, compress_model(m, plan, calib ? &*calib : nullptr));
+  LRKV_RETURN_IF_ERROR(save_model(out, a.out));
+  log_info("wrote {}", a.out);
+  return Status::Ok();
+}
+
+}  // namespace
+
+void register_compress(CLI::App& app) {
+  auto a = std::make_shared<CompressArgs>();
+  a->calib.max_tokens = 65536;
+  CLI::App* cmd = app.add_subcommand(
+      "compress", "Compress a model's KV cache with low-rank projections; writes one GGUF that every "
+                  "lrkv command loads");
+  a->model.add_to(cmd);
+  cmd->add_option("--method", a->method, "palu (whitened SVD), lorc (plain SVD) or mkv-pca (PCA of post-RoPE keys/values)");
+  cmd->add_option("--granularity", a->granularity,
+                  "head, group:S (S consecutive KV heads) or joint (default: group:4, or the largest "
+                  "divisor of the KV heads below 4)");
+  cmd->add_option("--budget", a->budget, "Kept fraction of the KV cache, in (0, 1]")->capture_default_str();
+  cmd->add_option("--plan", a->plan_path, "Rank plan JSON (from `lrkv plan`) instead of method/granularity/budget");
+  cmd->add_option("--calib", a->calib_path, "Calibration statistics from `lrkv calibrate`");
+  add_text_options(cmd, &a->text, false, "Calibration text when no --calib is given");
+  cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens with --text")->capture_default_str();
+  cmd->add_option("-o,--output", a->out, "Output model (.gguf)")->required();
+  cmd->callback([a] { finish(run_compress(*a)); });
+}
+
+}  // namespace lrkv::cli

@@ -77,9 +77,76 @@ void rope(Mat& x, int64_t T, int heads, const LlamaConfig& c, const std::vector<
   }
 }
 
+
+// Keys/values of a compressed layer reconstructed in fp64 (see the header).
+void latent_kv(const Model& m, const LatentLayer& L, int l, const Mat& h, int64_t T, const std::vector<double>& f,
+               Mat* k, Mat* v) {
+  const LlamaConfig& c = m.config;
+  const int64_t kv = c.kv_dim();
+  const LayerWeights& w = m.weights.layers[l];
+  *k = Mat(T * kv, 0.0);
+  *v = Mat(T * kv, 0.0);
+  auto rebuild = [&](const Tensor& down, const Tensor& dbias, const std::vector<Tensor>& ups, const Tensor& ubias,
+                     bool is_k, Mat* out) {
+    const Mat lat = linear(h, T, down, dbias);  // [T, Σ r]
+    const int64_t width = down.dim(0);
+    for (size_t g = 0; g < L.groups.size(); ++g) {
+      const int r = is_k ? L.groups[g].rank_k : L.groups[g].rank_v;
+      const int off = is_k ? L.group_lat_k[g] : L.group_lat_v[g];
+      const int64_t rows = ups[g].dim(0);
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t i = 0; i < rows; ++i) {
+          double acc = ubias.empty() ? 0.0 : ubias.f32()[L.group_row_off[g] + i];
+          for (int e = 0; e < r; ++e) acc += static_cast<double>(ups[g].f32()[i * r + e]) * lat[t * width + off + e];
+          (*out)[t * kv + L.group_row_off[g] + i] = acc;
+        }
+      }
+    }
+  };
+  Tensor v_up_bias;
+  if (auto it = m.extra_tensors.find(factor_name(l, "v_up_bias")); it != m.extra_tensors.end()) v_up_bias = it->second;
+  rebuild(L.v_down, L.v_down_bias, L.v_up, v_up_bias, false, v);
+  if (L.key_mode == KeyMode::kRebuild) {
+    rebuild(L.k_down, L.k_down_bias, L.k_up, L.k_up_bias, true, k);
+    rope(*k, T, c.n_kv_head, c, f);
+    return;
+  }
+  Mat kk = linear(h, T, w.wk, w.bk);
+  rope(kk, T, c.n_kv_head, c, f);
+  for (size_t g = 0; g < L.groups.size(); ++g) {
+    const Tensor& P = L.k_proj[g];
+    const int64_t rows = P.dim(0), r = P.dim(1), o = L.group_row_off[g];
+    for (int64_t t = 0; t < T; ++t) {
+      std::vector<double> y(rows), c2(r, 0.0);
+      for (int64_t i = 0; i < rows; ++i) y[i] = kk[t * kv + o + i] - (L.k_mean.empty() ? 0.0 : L.k_mean.f32()[o + i]);
+      for (int64_t e = 0; e < r; ++e) {
+        for (int64_t i = 0; i < rows; ++i) c2[e] += P.f32()[i * r + e] * y[i];
+      }
+      for (int64_t i = 0; i < rows; ++i) {
+        double acc = L.k_mean.empty() ? 0.0 : L.k_mean.f32()[o + i];
+        for (int64_t e = 0; e < r; ++e) acc += P.f32()[i * r + e] * c2[e];
+        (*k)[t * kv + o + i] = acc;
+      }
+    }
+  }
+}
+
+std::vector<double> forward_impl(const Model& m, const std::vector<LatentLayer>* latent, const std::vector<int>& tokens);
+
 }  // namespace
 
 std::vector<double> reference_forward(const Model& m, const std::vector<int>& tokens) {
+  return forward_impl(m, nullptr, tokens);
+}
+
+std::vector<double> reference_forward_latent(const Model& m, const std::vector<LatentLayer>& latent,
+                                             const std::vector<int>& tokens) {
+  return forward_impl(m, &latent, tokens);
+}
+
+namespace {
+
+std::vector<double> forward_impl(const Model& m, const std::vector<LatentLayer>* latent, const std::vector<int>& tokens) {
   const LlamaConfig& c = m.config;
   const int64_t T = static_cast<int64_t>(tokens.size()), d = c.d_model, hd = c.head_dim;
   const auto f = inv_freqs(c);
@@ -90,9 +157,15 @@ std::vector<double> reference_forward(const Model& m, const std::vector<int>& to
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerWeights& w = m.weights.layers[l];
     Mat h = rmsnorm(x, T, w.attn_norm, c.norm_eps);
-    Mat q = linear(h, T, w.wq, w.bq), k = linear(h, T, w.wk, w.bk), v = linear(h, T, w.wv, w.bv);
+    Mat q = linear(h, T, w.wq, w.bq), k, v;
     rope(q, T, c.n_head, c, f);
-    rope(k, T, c.n_kv_head, c, f);
+    if (latent) {
+      latent_kv(m, (*latent)[l], l, h, T, f, &k, &v);
+    } else {
+      k = linear(h, T, w.wk, w.bk);
+      v = linear(h, T, w.wv, w.bv);
+      rope(k, T, c.n_kv_head, c, f);
+    }
     Mat att(T * c.q_dim(), 0.0);
     const int group = c.n_head / c.n_kv_head;
     for (int64_t t = 0; t < T; ++t) {
@@ -125,4 +198,5 @@ std::vector<double> reference_forward(const Model& m, const std::vector<int>& to
   return linear(h, T, c.tied_embeddings ? m.weights.tok_embd : m.weights.output, Tensor());
 }
 
+}  // namespace
 }  // namespace lrkv::test

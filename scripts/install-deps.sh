@@ -4,7 +4,7 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(g++ cmake ninja-build pkg-config libopenblas-dev liblapacke-dev nlohmann-json3-dev
-      libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libpng-dev)
+      libcli11-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libpng-dev libbz2-dev)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,0 +1,85 @@
+#include "backend/cuda/cublas_gemm.h"
+
+#include <memory>
+
+#include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/elementwise.h"
+
+namespace lrkv::cuda {
+
+const char* cublas_status_name(cublasStatus_t s) {
+  switch (s) {
+    case CUBLAS_STATUS_SUCCESS: return "success";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "not initialized";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "alloc failed";
+    case CUBLAS_STATUS_INVALID_VALUE: return "invalid value";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "arch mismatch";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "execution failed";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "not supported";
+    default: return "error";
+  }
+}
+
+Result<std::unique_ptr<CublasGemm>> CublasGemm::create(cudaStream_t stream, DevicePool* pool, bool split_inputs) {
+  std::unique_ptr<CublasGemm> g(new CublasGemm());
+  const cublasStatus_t s = cublasCreate(&g->handle_);
+  if (s != CUBLAS_STATUS_SUCCESS) return make_error(ErrorCode::kInternal, "cublasCreate: {}", cublas_status_name(s));
+  cublasSetStream(g->handle_, stream);
+  g->stream_ = stream;
+  g->pool_ = pool;
+  g->split_ = split_inputs;
+  return g;
+}
+
+CublasGemm::~CublasGemm() {
+  if (handle_) cublasDestroy(handle_);
+}
+
+Status CublasGemm::matmul(const MatmulParams& p) {
+  if (p.m == 0 || p.n == 0) return Status::Ok();
+  const float alpha = 1.0f, beta = p.accumulate ? 1.0f : 0.0f;
+  // Row-major y[m,n] = x Wᵀ is column-major yᵀ[n,m] = W[n,k] (as k x n column-major, transposed) · xᵀ.
+  cudaDataType_t wt;
+  switch (p.w_type) {
+    case DType::kF32: wt = CUDA_R_32F; break;
+    case DType::kF16: wt = CUDA_R_16F; break;
+    case DType::kBF16: wt = CUDA_R_16BF; break;
+    default: return make_error(ErrorCode::kUnsupported, "CUDA matmul: weights of type {}", dtype_name(p.w_type));
+  }
+  const void* x = p.x;
+  int64_t ldx = p.ldx, m = p.m;
+  void* y = p.y;
+  int64_t ldy = p.ldy;
+  float b = beta;
+  PoolBuffer xb, y2;
+  const bool split = split_ && p.w_type != DType::kF32;
+  if (p.w_type != DType::kF32) {
+    LRKV_ASSIGN_OR_RETURN(xb, pool_->alloc(size_t(p.m) * p.k * 2 * (split ? 2 : 1), stream_));
+    if (split) {
+      LRKV_CUDA_RETURN_IF_ERROR(launch_split_rows(p.x, p.ldx, xb.data(), p.w_type, p.m, p.k, stream_), "split rows");
+      LRKV_ASSIGN_OR_RETURN(y2, pool_->alloc(size_t(2 * p.m) * p.n * sizeof(float), stream_));
+      m = 2 * p.m;
+      y = y2.data();
+      ldy = p.n;
+      b = 0.0f;
+    } else {
+      LRKV_RETURN_IF_ERROR(convert_rows(p.x, p.ldx, xb.data(), p.w_type, p.k, p.m, p.k, stream_));
+    }
+    x = xb.data();
+    ldx = p.k;
+  }
+  const cublasStatus_t s =
+      cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(p.n), static_cast<int>(m),
+                   static_cast<int>(p.k), &alpha, p.w, wt, static_cast<int>(p.ldw), x, wt, static_cast<int>(ldx), &b, y,
+                   CUDA_R_32F, static_cast<int>(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  if (s != CUBLAS_STATUS_SUCCESS) {
+    return make_error(ErrorCode::kInternal, "cublasGemmEx (m {}, n {}, k {}): {}", m, p.n, p.k, cublas_status_name(s));
+  }
+  if (split) {
+    LRKV_CUDA_RETURN_IF_ERROR(launch_add_halves(y2.as<float>(), p.m, p.n, p.y, p.ldy, p.accumulate, stream_),
+                              "add halves");
+  }
+  return Status::Ok();
+}
+
+}  // namespace lrkv::cuda

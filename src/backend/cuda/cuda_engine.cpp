@@ -1,0 +1,312 @@
+#include "backend/cuda/cuda_engine.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "backend/cuda/cuda_engine_step.h"
+#include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/elementwise.h"
+
+namespace lrkv::cuda {
+namespace {
+
+Result<DeviceBuffer> upload_vector(const Tensor& t) {
+  if (t.empty()) return DeviceBuffer{};
+  LRKV_ASSIGN_OR_RETURN(Tensor f, t.to(DType::kF32));
+  LRKV_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::create(f.nbytes()));
+  LRKV_RETURN_IF_ERROR(b.upload(f.data(), f.nbytes()));
+  return b;
+}
+
+Result<CudaEngine::Matrix> upload_matrix(const Tensor& t, DType type) {
+  CudaEngine::Matrix m;
+  if (t.empty()) return m;
+  LRKV_ASSIGN_OR_RETURN(Tensor c, t.to(type));
+  LRKV_ASSIGN_OR_RETURN(m.buf, DeviceBuffer::create(c.nbytes()));
+  LRKV_RETURN_IF_ERROR(m.buf.upload(c.data(), c.nbytes()));
+  m.type = type;
+  m.rows = t.dim(0);
+  m.cols = t.ndim() > 1 ? t.dim(1) : 1;
+  return m;
+}
+
+template <class T>
+Result<PoolBuffer> scratch(DevicePool& pool, int64_t n, cudaStream_t s) {
+  return pool.alloc(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T), s);
+}
+
+}  // namespace
+
+CudaEngine::CudaEngine(const Model& model, const CudaEngineOptions& options)
+    : model_(model), cfg_(model.config), opt_(options) {}
+
+CudaEngine::~CudaEngine() {
+  gemm_.reset();
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const CudaEngineOptions& options) {
+  for (DType t : {options.weight_dtype, options.cache_dtype}) {
+    if (t != DType::kBF16 && t != DType::kF16) {
+      return make_error(ErrorCode::kUnsupported, "CUDA engine: {} (bf16 or f16 weights and cache)", dtype_name(t));
+    }
+  }
+  if (options.factor_dtype != DType::kF32 && options.factor_dtype != options.weight_dtype) {
+    return make_error(ErrorCode::kUnsupported, "CUDA engine: latent factors in f32 or the weight type");
+  }
+  std::string why;
+  if (!device_available(&why)) return make_error(ErrorCode::kUnsupported, "CUDA engine: {}", why);
+  std::unique_ptr<CudaEngine> e(new CudaEngine(model, options));
+  auto plan = model_rank_plan(model);
+  if (plan.ok()) {
+    LRKV_ASSIGN_OR_RETURN(e->latent_, build_latent_layers(model, *plan));
+  } else if (plan.status().code() != ErrorCode::kNotFound) {
+    return plan.status();
+  }
+  LRKV_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&e->stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  LRKV_ASSIGN_OR_RETURN(e->gemm_, CublasGemm::create(e->stream_, &e->pool_, options.split_activations));
+  LRKV_RETURN_IF_ERROR(e->upload());
+  return e;
+}
+
+Status CudaEngine::upload() {
+  const DType wt = opt_.weight_dtype;
+  const LlamaWeights& w = model_.weights;
+  LRKV_ASSIGN_OR_RETURN(tok_embd_, upload_matrix(w.tok_embd, wt));
+  if (!cfg_.tied_embeddings) {
+    LRKV_ASSIGN_OR_RETURN(output_, upload_matrix(w.output, wt));
+  }
+  LRKV_ASSIGN_OR_RETURN(out_norm_, upload_vector(w.out_norm));
+  std::vector<float> inv(cfg_.head_dim / 2);
+  rope_inverse_frequencies(cfg_, inv.data());
+  LRKV_ASSIGN_OR_RETURN(inv_freq_, DeviceBuffer::from_host(inv));
+  layers_.resize(cfg_.n_layer);
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    const LayerWeights& s = w.layers[l];
+    Layer& d = layers_[l];
+    LRKV_ASSIGN_OR_RETURN(d.attn_norm, upload_vector(s.attn_norm));
+    LRKV_ASSIGN_OR_RETURN(d.ffn_norm, upload_vector(s.ffn_norm));
+    LRKV_ASSIGN_OR_RETURN(d.bq, upload_vector(s.bq));
+    LRKV_ASSIGN_OR_RETURN(d.bk, upload_vector(s.bk));
+    LRKV_ASSIGN_OR_RETURN(d.bv, upload_vector(s.bv));
+    LRKV_ASSIGN_OR_RETURN(d.wq, upload_matrix(s.wq, wt));
+    LRKV_ASSIGN_OR_RETURN(d.wo, upload_matrix(s.wo, wt));
+    LRKV_ASSIGN_OR_RETURN(d.w_gate, upload_matrix(s.w_gate, wt));
+    LRKV_ASSIGN_OR_RETURN(d.w_up, upload_matrix(s.w_up, wt));
+    LRKV_ASSIGN_OR_RETURN(d.w_down, upload_matrix(s.w_down, wt));
+    const bool need_kv = !compressed() || latent_[l].key_mode == KeyMode::kAbsorbed;
+    if (need_kv) {
+      LRKV_ASSIGN_OR_RETURN(d.wk, upload_matrix(s.wk, wt));
+    }
+    if (!compressed()) {
+      LRKV_ASSIGN_OR_RETURN(d.wv, upload_matrix(s.wv, wt));
+    }
+  }
+  factors_.resize(latent_.size());
+  const DType ft = opt_.factor_dtype;
+  for (size_t l = 0; l < latent_.size(); ++l) {
+    const LatentLayer& L = latent_[l];
+    LatentFactors& f = factors_[l];
+    if (L.key_mode == KeyMode::kRebuild) {
+      LRKV_ASSIGN_OR_RETURN(f.k_down, upload_matrix(L.k_down, ft));
+      LRKV_ASSIGN_OR_RETURN(f.k_down_bias, upload_vector(L.k_down_bias));
+      LRKV_ASSIGN_OR_RETURN(f.k_up_bias, upload_vector(L.k_up_bias));
+      for (const Tensor& up : L.k_up) {
+        LRKV_ASSIGN_OR_RETURN(DeviceBuffer b, upload_vector(up));
+        f.k_up_ptrs.push_back(b.as<float>());
+        f.k_up.push_back(std::move(b));
+      }
+      const int hd = cfg_.head_dim;
+      if (hd != 64 && hd != 80 && hd != 96 && hd != 128) {
+        return make_error(ErrorCode::kUnsupported, "CUDA engine: rebuild-keys attention needs head_dim 64/80/96/128, "
+                          "the model has {}", hd);
+      }
+    } else {
+      LRKV_ASSIGN_OR_RETURN(f.k_mean, upload_vector(L.k_mean));
+      for (const Tensor& pt : L.k_proj_t) {
+        LRKV_ASSIGN_OR_RETURN(Matrix m, upload_matrix(pt, ft));
+        f.k_proj_t.push_back(std::move(m));
+      }
+    }
+    LRKV_ASSIGN_OR_RETURN(f.v_down, upload_matrix(L.v_down, ft));
+    LRKV_ASSIGN_OR_RETURN(f.v_down_bias, upload_vector(L.v_down_bias));
+    LRKV_ASSIGN_OR_RETURN(f.wo_folded, upload_matrix(L.wo_folded, ft));
+    LRKV_ASSIGN_OR_RETURN(f.o_bias, upload_vector(L.o_bias));
+  }
+  return Status::Ok();
+}
+
+Status CudaEngine::reset_cache(int n_seq, int capacity) {
+  if (n_seq < 1 || capacity < 1) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA engine cache: {} sequences of {} tokens", n_seq, capacity);
+  }
+  k_cache_.clear();
+  v_cache_.clear();
+  const int64_t elem = dtype_bytes(opt_.cache_dtype, 1);
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    const int64_t kw = compressed() ? latent_[l].k_width : cfg_.kv_dim();
+    const int64_t vw = compressed() ? latent_[l].v_width : cfg_.kv_dim();
+    LRKV_ASSIGN_OR_RETURN(DeviceBuffer k, DeviceBuffer::create(size_t(n_seq) * capacity * kw * elem));
+    LRKV_ASSIGN_OR_RETURN(DeviceBuffer v, DeviceBuffer::create(size_t(n_seq) * capacity * vw * elem));
+    k_cache_.push_back(std::move(k));
+    v_cache_.push_back(std::move(v));
+  }
+  n_seq_ = n_seq;
+  capacity_ = capacity;
+  lengths_.assign(n_seq, 0);
+  return Status::Ok();
+}
+
+int64_t CudaEngine::cache_bytes() const {
+  int64_t b = 0;
+  for (size_t l = 0; l < k_cache_.size(); ++l) b += k_cache_[l].bytes() + v_cache_[l].bytes();
+  return b;
+}
+
+Status CudaEngine::check_spans(const std::vector<SeqSpan>& spans) const {
+  if (n_seq_ == 0) return make_error(ErrorCode::kInvalidArgument, "CUDA engine: reset_cache() first");
+  std::unordered_set<int> seen;
+  for (const SeqSpan& s : spans) {
+    if (s.seq < 0 || s.seq >= n_seq_ || !seen.insert(s.seq).second || s.n <= 0) {
+      return make_error(ErrorCode::kInvalidArgument, "CUDA engine: bad span (sequence {}, {} tokens)", s.seq, s.n);
+    }
+    if (lengths_[s.seq] + s.n > capacity_) {
+      return make_error(ErrorCode::kInvalidArgument, "CUDA engine: sequence {}: {} + {} tokens exceed {}", s.seq,
+                        lengths_[s.seq], s.n, capacity_);
+    }
+    for (int i = 0; i < s.n; ++i) {
+      if (s.tokens[i] < 0 || s.tokens[i] >= cfg_.n_vocab) {
+        return make_error(ErrorCode::kInvalidArgument, "CUDA engine: token id {} outside the vocabulary", s.tokens[i]);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status CudaEngine::project(const float* x, int64_t ldx, int64_t m, const Matrix& w, float* y, int64_t ldy,
+                           bool accumulate, int64_t w_row0, int64_t n, int64_t k, int64_t w_col0) {
+  MatmulParams p;
+  p.x = x;
+  p.ldx = ldx;
+  p.w = static_cast<const char*>(w.buf.data()) + dtype_bytes(w.type, w_row0 * w.cols + w_col0);
+  p.ldw = w.cols;
+  p.w_type = w.type;
+  p.y = y;
+  p.ldy = ldy;
+  p.m = m;
+  p.n = n < 0 ? w.rows : n;
+  p.k = k < 0 ? w.cols : k;
+  p.accumulate = accumulate;
+  return gemm_->matmul(p);
+}
+
+Status CudaEngine::project_queries(int l, Step& st) {
+  const Layer& w = layers_[l];
+  const int64_t d = cfg_.d_model, qd = cfg_.q_dim();
+  LRKV_RETURN_IF_ERROR(rmsnorm(RmsNormParams{st.x.as<float>(), w.attn_norm.as<float>(), st.h.as<float>(), st.T, d, d,
+                                             cfg_.norm_eps},
+                               stream_));
+  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, st.T, w.wq, st.q.as<float>(), qd));
+  if (!w.bq.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.q.as<float>(), qd, st.T, qd, w.bq.as<float>(), 1.0f, stream_));
+  RopeParams rp;
+  rp.x = st.q.as<float>();
+  rp.rows = st.T;
+  rp.ld = qd;
+  rp.n_heads = cfg_.n_head;
+  rp.head_dim = cfg_.head_dim;
+  rp.positions = st.pos.as<int>();
+  rp.inv_freq = inv_freq_.as<float>();
+  rp.layout = cfg_.rope_layout;
+  return rope(rp, stream_);
+}
+
+Status CudaEngine::ffn(int l, Step& st) {
+  const Layer& w = layers_[l];
+  const int64_t d = cfg_.d_model, ff = cfg_.d_ff;
+  LRKV_RETURN_IF_ERROR(rmsnorm(RmsNormParams{st.x.as<float>(), w.ffn_norm.as<float>(), st.h.as<float>(), st.T, d, d,
+                                             cfg_.norm_eps},
+                               stream_));
+  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, st.T, w.w_gate, st.gate.as<float>(), ff));
+  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, st.T, w.w_up, st.up.as<float>(), ff));
+  LRKV_RETURN_IF_ERROR(swiglu(SwigluParams{st.gate.as<float>(), st.up.as<float>(), st.gate.as<float>(), st.T, ff, ff},
+                              stream_));
+  return project(st.gate.as<float>(), ff, st.T, w.w_down, st.x.as<float>(), d, /*accumulate=*/true);
+}
+
+Status CudaEngine::logits_out(Step& st, LogitsMode mode, std::vector<float>* logits) {
+  const int64_t d = cfg_.d_model, V = cfg_.n_vocab;
+  LRKV_RETURN_IF_ERROR(rmsnorm(
+      RmsNormParams{st.x.as<float>(), out_norm_.as<float>(), st.h.as<float>(), st.T, d, d, cfg_.norm_eps}, stream_));
+  if (mode == LogitsMode::kNone || logits == nullptr) return Status::Ok();
+  const Matrix& head = cfg_.tied_embeddings ? tok_embd_ : output_;
+  const float* rows = st.h.as<float>();
+  int64_t n_rows = st.T;
+  PoolBuffer last;
+  if (mode == LogitsMode::kLast) {
+    n_rows = static_cast<int64_t>(st.spans.size());
+    LRKV_ASSIGN_OR_RETURN(last, scratch<float>(pool_, n_rows * d, stream_));
+    for (int64_t i = 0; i < n_rows; ++i) {
+      const int64_t t = st.t0[i] + st.spans[i].n - 1;
+      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(last.as<float>() + i * d, st.h.as<float>() + t * d, d * sizeof(float),
+                                                cudaMemcpyDeviceToDevice, stream_),
+                                "gather last rows");
+    }
+    rows = last.as<float>();
+  }
+  LRKV_ASSIGN_OR_RETURN(PoolBuffer out, scratch<float>(pool_, n_rows * V, stream_));
+  LRKV_RETURN_IF_ERROR(project(rows, d, n_rows, head, out.as<float>(), V));
+  logits->resize(n_rows * V);
+  LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits->data(), out.data(), n_rows * V * sizeof(float),
+                                            cudaMemcpyDeviceToHost, stream_),
+                            "download logits");
+  return Status::Ok();
+}
+
+Status CudaEngine::forward(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits) {
+  LRKV_RETURN_IF_ERROR(check_spans(spans));
+  Step st;
+  st.spans = spans;
+  std::vector<int> tokens, pos, seq;
+  for (const SeqSpan& s : spans) {
+    st.t0.push_back(st.T);
+    st.start.push_back(lengths_[s.seq]);
+    for (int i = 0; i < s.n; ++i) {
+      tokens.push_back(s.tokens[i]);
+      pos.push_back(lengths_[s.seq] + i);
+      seq.push_back(s.seq);
+    }
+    st.T += s.n;
+  }
+  const int64_t T = st.T, d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), ff = cfg_.d_ff;
+  int64_t kw = 0, vw = 0, qkw = 0, zw = 0;
+  for (const LatentLayer& L : latent_) {
+    kw = std::max<int64_t>(kw, L.k_width);
+    vw = std::max<int64_t>(vw, L.v_width);
+    qkw = std::max<int64_t>(qkw, L.qk_width);
+    zw = std::max<int64_t>(zw, L.z_width);
+  }
+  LRKV_ASSIGN_OR_RETURN(st.tokens, scratch<int>(pool_, T, stream_));
+  LRKV_ASSIGN_OR_RETURN(st.pos, scratch<int>(pool_, T, stream_));
+  LRKV_ASSIGN_OR_RETURN(st.seq, scratch<int>(pool_, T, stream_));
+  for (auto [buf, n] : {std::pair{&st.x, T * d}, {&st.h, T * d}, {&st.q, T * qd}, {&st.k, T * kvd}, {&st.v, T * kvd},
+                        {&st.att, T * qd}, {&st.gate, T * ff}, {&st.up, T * ff}, {&st.ck, T * kw}, {&st.cv, T * vw},
+                        {&st.qk, T * qkw}, {&st.z, T * zw}}) {
+    LRKV_ASSIGN_OR_RETURN(*buf, scratch<float>(pool_, n, stream_));
+  }
+  for (auto [buf, host] : {std::pair{&st.tokens, &tokens}, {&st.pos, &pos}, {&st.seq, &seq}}) {
+    LRKV_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(buf->data(), host->data(), T * sizeof(int), cudaMemcpyHostToDevice, stream_), "upload ids");
+  }
+  LRKV_RETURN_IF_ERROR(embedding(
+      EmbeddingParams{tok_embd_.buf.data(), tok_embd_.type, d, st.tokens.as<int>(), T, st.x.as<float>(), d}, stream_));
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    LRKV_RETURN_IF_ERROR(compressed() ? attention_latent(l, st) : attention_dense(l, st));
+    LRKV_RETURN_IF_ERROR(ffn(l, st));
+  }
+  LRKV_RETURN_IF_ERROR(logits_out(st, mode, logits));
+  LRKV_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
+  for (const SeqSpan& s : spans) lengths_[s.seq] += s.n;
+  return Status::Ok();
+}
+
+}  // namespace lrkv::cuda

@@ -1,0 +1,282 @@
+// CudaEngine's attention blocks (see cuda_engine.h and model/latent_layer.h for the maths).
+#include <cmath>
+
+#include "backend/cuda/cuda_engine.h"
+#include "backend/cuda/cuda_engine_step.h"
+#include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/latent_attention.h"
+#include "kernels/cuda/rebuild_attention.h"
+
+namespace lrkv::cuda {
+namespace {
+
+// Consecutive spans with equal lengths over consecutive sequences run as one batch.
+struct Run {
+  size_t first = 0, count = 0;
+};
+
+std::vector<Run> batch_runs(const std::vector<SeqSpan>& spans) {
+  std::vector<Run> runs;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (!runs.empty()) {
+      const SeqSpan& prev = spans[i - 1];
+      if (spans[i].n == prev.n && spans[i].seq == prev.seq + 1) {
+        ++runs.back().count;
+        continue;
+      }
+    }
+    runs.push_back(Run{i, 1});
+  }
+  return runs;
+}
+
+int run_max_kv(const std::vector<int>& start, const std::vector<SeqSpan>& spans, const Run& r) {
+  int m = 0;
+  for (size_t i = r.first; i < r.first + r.count; ++i) m = std::max(m, start[i] + spans[i].n);
+  return m;
+}
+
+RopeParams rope_rows(float* x, int64_t rows, int64_t ld, int n_heads, const LlamaConfig& c, const int* pos,
+                     const float* inv_freq) {
+  RopeParams rp;
+  rp.x = x;
+  rp.rows = rows;
+  rp.ld = ld;
+  rp.n_heads = n_heads;
+  rp.head_dim = c.head_dim;
+  rp.positions = pos;
+  rp.inv_freq = inv_freq;
+  rp.layout = c.rope_layout;
+  return rp;
+}
+
+// Rows [T, width] into a cache of `cap` rows per sequence: token rows, or head-major segments.
+CacheWriteParams cache_rows(const float* src, int64_t T, int width, void* dst, DType type, const int* seq,
+                            const int* pos, int cap, int seg) {
+  CacheWriteParams p;
+  p.src = src;
+  p.ld_src = width;
+  p.rows = T;
+  p.width = width;
+  p.dst = dst;
+  p.type = type;
+  p.seq = seq;
+  p.pos = pos;
+  p.seg = seg;
+  p.seq_stride = int64_t{cap} * width;
+  p.row_stride = seg;
+  p.seg_stride = seg == width ? 0 : int64_t{cap} * seg;
+  return p;
+}
+
+Status with_workspace(DevicePool& pool, cudaStream_t s, Result<size_t> bytes, PoolBuffer* ws) {
+  LRKV_RETURN_IF_ERROR(bytes.status());
+  LRKV_ASSIGN_OR_RETURN(*ws, pool.alloc(*bytes, s));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CudaEngine::attention_dense(int l, Step& st) {
+  const Layer& w = layers_[l];
+  const int64_t qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), d = cfg_.d_model, T = st.T;
+  const int hd = cfg_.head_dim, group = cfg_.group_size();
+  LRKV_RETURN_IF_ERROR(project_queries(l, st));
+  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, w.wk, st.k.as<float>(), kvd));
+  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, w.wv, st.v.as<float>(), kvd));
+  if (!w.bk.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, T, kvd, w.bk.as<float>(), 1.0f, stream_));
+  if (!w.bv.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.v.as<float>(), kvd, T, kvd, w.bv.as<float>(), 1.0f, stream_));
+  LRKV_RETURN_IF_ERROR(rope(rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(),
+                                      inv_freq_.as<float>()),
+                            stream_));
+  const DType ct = opt_.cache_dtype;
+  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.k.as<float>(), T, static_cast<int>(kvd), k_cache_[l].data(), ct,
+                                              st.seq.as<int>(), st.pos.as<int>(), capacity_, hd),
+                                   stream_));
+  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.v.as<float>(), T, static_cast<int>(kvd), v_cache_[l].data(), ct,
+                                              st.seq.as<int>(), st.pos.as<int>(), capacity_, hd),
+                                   stream_));
+  // Head-major cache: KV head g of a sequence at g * capacity * hd, row stride hd.
+  std::vector<int> q_off(cfg_.n_head), kv_off(cfg_.n_head), len(cfg_.n_head, hd);
+  for (int h = 0; h < cfg_.n_head; ++h) {
+    q_off[h] = h * hd;
+    kv_off[h] = (h / group) * capacity_ * hd;
+  }
+  const int64_t seq_elems = int64_t{capacity_} * kvd, eb = dtype_bytes(ct, 1);
+  for (const Run& r : batch_runs(st.spans)) {
+    const SeqSpan& s0 = st.spans[r.first];
+    const int64_t t0 = st.t0[r.first];
+    LatentAttentionBatch b;
+    LatentAttentionParams& p = b.p;
+    p.n_q = s0.n;
+    p.q_pos = st.pos.as<int>() + t0;
+    p.n_head = cfg_.n_head;
+    p.qk = st.q.as<float>() + t0 * qd;
+    p.ldqk = qd;
+    p.qk_off = p.z_off = q_off.data();
+    p.k = static_cast<const char*>(k_cache_[l].data()) + s0.seq * seq_elems * eb;
+    p.v = static_cast<const char*>(v_cache_[l].data()) + s0.seq * seq_elems * eb;
+    p.ldk = p.ldv = hd;
+    p.k_type = p.v_type = ct;
+    p.k_off = p.v_off = kv_off.data();
+    p.k_len = p.v_len = len.data();
+    p.z = st.att.as<float>() + t0 * qd;
+    p.ldz = qd;
+    p.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    b.n_seq = static_cast<int>(r.count);
+    b.qk_seq = b.z_seq = int64_t{s0.n} * qd;
+    b.k_seq = b.v_seq = seq_elems;
+    b.max_kv = run_max_kv(st.start, st.spans, r);
+    PoolBuffer ws;
+    LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, latent_attention_workspace_bytes(b), &ws));
+    b.workspace = ws.data();
+    b.workspace_bytes = ws.bytes();
+    LRKV_RETURN_IF_ERROR(latent_attention(b, stream_));
+  }
+  return project(st.att.as<float>(), qd, T, w.wo, st.x.as<float>(), d, /*accumulate=*/true);
+}
+
+Status CudaEngine::latent_keys(int l, Step& st) {
+  const Layer& w = layers_[l];
+  const LatentLayer& L = latent_[l];
+  const LatentFactors& f = factors_[l];
+  const int64_t d = cfg_.d_model, kvd = cfg_.kv_dim(), qd = cfg_.q_dim(), T = st.T;
+  const int hd = cfg_.head_dim;
+  if (L.key_mode == KeyMode::kRebuild) {
+    LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.k_down, st.ck.as<float>(), L.k_width));
+    if (!f.k_down_bias.empty()) {
+      LRKV_RETURN_IF_ERROR(
+          add_row_vector(st.ck.as<float>(), L.k_width, T, L.k_width, f.k_down_bias.as<float>(), 1.0f, stream_));
+    }
+    return Status::Ok();
+  }
+  // Absorbed: c_g = (RoPE(k) - mu)_g P_g, and q̃_h = P_g[h rows]ᵀ q_h.
+  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, w.wk, st.k.as<float>(), kvd));
+  if (!w.bk.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, T, kvd, w.bk.as<float>(), 1.0f, stream_));
+  LRKV_RETURN_IF_ERROR(rope(rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(),
+                                      inv_freq_.as<float>()),
+                            stream_));
+  if (!f.k_mean.empty()) {
+    LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, T, kvd, f.k_mean.as<float>(), -1.0f, stream_));
+  }
+  for (size_t g = 0; g < L.groups.size(); ++g) {
+    const int64_t rows = int64_t{L.groups[g].n_kv_heads} * hd;
+    LRKV_RETURN_IF_ERROR(project(st.k.as<float>() + L.group_row_off[g], kvd, T, f.k_proj_t[g],
+                                 st.ck.as<float>() + L.group_lat_k[g], L.k_width, false, 0, L.groups[g].rank_k, rows));
+  }
+  for (int h = 0; h < cfg_.n_head; ++h) {
+    const int g = L.head_group[h];
+    const int64_t row_h = int64_t{h / cfg_.group_size() - L.groups[g].kv_head_begin} * hd;
+    LRKV_RETURN_IF_ERROR(project(st.q.as<float>() + int64_t{h} * hd, qd, T, f.k_proj_t[g],
+                                 st.qk.as<float>() + L.qk_off[h], L.qk_width, false, 0, L.groups[g].rank_k, hd, row_h));
+  }
+  return Status::Ok();
+}
+
+Status CudaEngine::attention_latent(int l, Step& st) {
+  const LatentLayer& L = latent_[l];
+  const LatentFactors& f = factors_[l];
+  const int64_t d = cfg_.d_model, qd = cfg_.q_dim(), T = st.T;
+  const int hd = cfg_.head_dim;
+  const DType ct = opt_.cache_dtype;
+  LRKV_RETURN_IF_ERROR(project_queries(l, st));
+  LRKV_RETURN_IF_ERROR(latent_keys(l, st));
+  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width));
+  if (!f.v_down_bias.empty()) {
+    LRKV_RETURN_IF_ERROR(add_row_vector(st.cv.as<float>(), L.v_width, T, L.v_width, f.v_down_bias.as<float>(), 1.0f,
+                                        stream_));
+  }
+  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.ck.as<float>(), T, L.k_width, k_cache_[l].data(), ct, st.seq.as<int>(),
+                                              st.pos.as<int>(), capacity_, L.k_width),
+                                   stream_));
+  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.cv.as<float>(), T, L.v_width, v_cache_[l].data(), ct, st.seq.as<int>(),
+                                              st.pos.as<int>(), capacity_, L.v_width),
+                                   stream_));
+  const int G = static_cast<int>(L.groups.size());
+  std::vector<int> q_off(cfg_.n_head), g_rows(G), g_rank(G);
+  for (int h = 0; h < cfg_.n_head; ++h) q_off[h] = h * hd;
+  for (int g = 0; g < G; ++g) {
+    g_rows[g] = L.groups[g].n_kv_heads * hd;
+    g_rank[g] = L.groups[g].rank_k;
+  }
+  const int64_t eb = dtype_bytes(ct, 1), k_seq = int64_t{capacity_} * L.k_width, v_seq = int64_t{capacity_} * L.v_width;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  for (const Run& r : batch_runs(st.spans)) {
+    const SeqSpan& s0 = st.spans[r.first];
+    const int64_t t0 = st.t0[r.first];
+    const void* kc = static_cast<const char*>(k_cache_[l].data()) + s0.seq * k_seq * eb;
+    const void* vc = static_cast<const char*>(v_cache_[l].data()) + s0.seq * v_seq * eb;
+    LatentAttentionParams a;
+    a.n_q = s0.n;
+    a.q_pos = st.pos.as<int>() + t0;
+    a.n_head = cfg_.n_head;
+    a.v = vc;
+    a.ldv = L.v_width;
+    a.v_type = ct;
+    a.v_off = L.v_off.data();
+    a.v_len = L.v_len.data();
+    a.z = st.z.as<float>() + t0 * L.z_width;
+    a.ldz = L.z_width;
+    a.z_off = L.z_off.data();
+    a.scale = scale;
+    PoolBuffer ws;
+    if (L.key_mode == KeyMode::kRebuild) {
+      RebuildAttentionBatch b;
+      b.att = a;
+      b.att.qk = st.q.as<float>() + t0 * qd;
+      b.att.ldqk = qd;
+      b.att.qk_off = q_off.data();
+      RebuildKeysParams& k = b.keys;
+      k.c = kc;
+      k.ldc = L.k_width;
+      k.c_type = ct;
+      k.n_groups = G;
+      k.group_rows = g_rows.data();
+      k.group_row_off = L.group_row_off.data();
+      k.group_lat_off = L.group_lat_k.data();
+      k.group_rank = g_rank.data();
+      k.up = f.k_up_ptrs.data();
+      k.bias = f.k_up_bias.empty() ? nullptr : f.k_up_bias.as<float>();
+      k.head_dim = hd;
+      k.inv_freq = inv_freq_.as<float>();
+      k.layout = cfg_.rope_layout;
+      b.n_kv_head = cfg_.n_kv_head;
+      b.n_seq = static_cast<int>(r.count);
+      b.q_seq = int64_t{s0.n} * qd;
+      b.c_seq = k_seq;
+      b.v_seq = v_seq;
+      b.z_seq = int64_t{s0.n} * L.z_width;
+      b.max_kv = run_max_kv(st.start, st.spans, r);
+      LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, rebuild_attention_workspace_bytes(b), &ws));
+      b.workspace = ws.data();
+      b.workspace_bytes = ws.bytes();
+      LRKV_RETURN_IF_ERROR(rebuild_attention(b, stream_));
+    } else {
+      LatentAttentionBatch b;
+      b.p = a;
+      b.p.qk = st.qk.as<float>() + t0 * L.qk_width;
+      b.p.ldqk = L.qk_width;
+      b.p.qk_off = L.qk_off.data();
+      b.p.k = kc;
+      b.p.ldk = L.k_width;
+      b.p.k_type = ct;
+      b.p.k_off = L.k_off.data();
+      b.p.k_len = L.k_len.data();
+      b.n_seq = static_cast<int>(r.count);
+      b.qk_seq = int64_t{s0.n} * L.qk_width;
+      b.k_seq = k_seq;
+      b.v_seq = v_seq;
+      b.z_seq = int64_t{s0.n} * L.z_width;
+      b.max_kv = run_max_kv(st.start, st.spans, r);
+      LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, latent_attention_workspace_bytes(b), &ws));
+      b.workspace = ws.data();
+      b.workspace_bytes = ws.bytes();
+      LRKV_RETURN_IF_ERROR(latent_attention(b, stream_));
+    }
+  }
+  LRKV_RETURN_IF_ERROR(project(st.z.as<float>(), L.z_width, T, f.wo_folded, st.x.as<float>(), d, /*accumulate=*/true));
+  if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
+  return Status::Ok();
+}
+
+}  // namespace lrkv::cuda

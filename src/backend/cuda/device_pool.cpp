@@ -1,0 +1,45 @@
+#include "backend/cuda/device_pool.h"
+
+#include <cstdint>
+
+#include "kernels/cuda/cuda_status.h"
+
+namespace lrkv::cuda {
+
+void PoolBuffer::release() {
+  if (ptr_) cudaFreeAsync(ptr_, stream_);
+  ptr_ = nullptr;
+  bytes_ = 0;
+}
+
+DevicePool::~DevicePool() {
+  if (pool_) cudaMemPoolDestroy(pool_);
+}
+
+Status DevicePool::init() {
+  if (pool_) return Status::Ok();
+  int dev = 0;
+  LRKV_CUDA_RETURN_IF_ERROR(cudaGetDevice(&dev), "cudaGetDevice");
+  cudaMemPoolProps props{};
+  props.allocType = cudaMemAllocationTypePinned;
+  props.location.type = cudaMemLocationTypeDevice;
+  props.location.id = dev;
+  LRKV_CUDA_RETURN_IF_ERROR(cudaMemPoolCreate(&pool_, &props), "cudaMemPoolCreate");
+  uint64_t keep = UINT64_MAX;  // never trim: steady-state steps reuse their blocks
+  LRKV_CUDA_RETURN_IF_ERROR(cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep),
+                            "cudaMemPoolSetAttribute");
+  return Status::Ok();
+}
+
+Result<PoolBuffer> DevicePool::alloc(size_t bytes, cudaStream_t stream) {
+  LRKV_RETURN_IF_ERROR(init());
+  PoolBuffer b;
+  bytes = (bytes + 255) / 256 * 256;
+  if (bytes == 0) bytes = 256;
+  LRKV_CUDA_RETURN_IF_ERROR(cudaMallocFromPoolAsync(&b.ptr_, bytes, pool_, stream), "cudaMallocFromPoolAsync");
+  b.bytes_ = bytes;
+  b.stream_ = stream;
+  return b;
+}
+
+}  // namespace lrkv::cuda

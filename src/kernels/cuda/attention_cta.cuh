@@ -1,0 +1,117 @@
+// CTA-level pieces shared by the split-K attention kernels (latent and rebuild-keys): the
+// 16 rows of a CTA, query staging into shared memory, and the epilogue that merges the four
+// warps' softmax states and writes either z or the split's partial result.
+#pragma once
+
+#include "kernels/cuda/online_softmax.cuh"
+#include "kernels/cuda/split_attention_args.h"
+
+namespace lrkv::cuda::dev {
+
+// Query t and head of CTA row r (rows beyond n_q * n_heads have t >= n_q).
+__device__ __forceinline__ void cta_row(const ClusterDesc& cl, int rt, int r, int* t, int* head) {
+  const int gi = rt * kRowsPerCta + r;
+  *t = gi / cl.n_heads;
+  *head = cl.head0 + gi % cl.n_heads;
+}
+
+// row_end_s[r] = q_pos + 1 of row r (0 for padding rows). Call from all threads; syncs.
+__device__ __forceinline__ void load_row_ends(const SplitAttentionArgs& a, const ClusterDesc& cl, int seq, int rt,
+                                              int* row_end_s) {
+  if (threadIdx.x < kRowsPerCta) {
+    int t, head;
+    cta_row(cl, rt, threadIdx.x, &t, &head);
+    row_end_s[threadIdx.x] = t < a.n_q ? a.q_pos[static_cast<int64_t>(seq) * a.n_q + t] + 1 : 0;
+  }
+}
+
+// q_hi[r, c] + q_lo[r, c] = q[row r][c] * qscale (hi rounded to T, lo the rounded remainder) for
+// c < len, 0 elsewhere (W columns, row stride ldq): scores from both halves keep the query
+// f32-accurate while the cached rows stay 16-bit.
+template <class T, int W>
+__device__ __forceinline__ void stage_queries(const SplitAttentionArgs& a, const ClusterDesc& cl, int seq, int rt,
+                                              int len, T* q_hi, T* q_lo, int ldq) {
+  for (int i = threadIdx.x; i < kRowsPerCta * W; i += kCtaThreads) {
+    const int r = i / W, c = i % W;
+    int t, head;
+    cta_row(cl, rt, r, &t, &head);
+    float x = 0.0f;
+    if (t < a.n_q && c < len) {
+      x = a.q[static_cast<int64_t>(seq) * a.q_seq + static_cast<int64_t>(t) * a.ldq + a.qk_off[head] + c] * a.qscale;
+    }
+    const T hi = Elem<T>::from_float(x);
+    q_hi[r * ldq + c] = hi;
+    q_lo[r * ldq + c] = Elem<T>::from_float(x - Elem<T>::to_float(hi));
+  }
+}
+
+// Smallest visible-row limit over the CTA's real rows (padding rows excluded: their zero queries
+// give finite scores that are never written). Slices below it need no mask.
+__device__ __forceinline__ int cta_min_limit(const int* row_end_s, int je) {
+  int lim = je;
+#pragma unroll
+  for (int r = 0; r < kRowsPerCta; ++r) {
+    if (row_end_s[r] > 0) lim = min(lim, row_end_s[r]);
+  }
+  return lim;
+}
+
+// A CTA whose chunk holds no visible row: an empty partial state for the merge.
+__device__ __forceinline__ void cta_empty(const SplitAttentionArgs& a, int seq, int split) {
+  if (a.n_splits > 1 && threadIdx.x < kRowsPerCta) {
+    const size_t wsi = (static_cast<size_t>(seq) * gridDim.y + blockIdx.y) * a.n_splits + split;
+    a.ws_ml[wsi * 2 * kRowsPerCta + 2 * threadIdx.x] = -INFINITY;
+    a.ws_ml[wsi * 2 * kRowsPerCta + 2 * threadIdx.x + 1] = 0.0f;
+  }
+}
+
+// Merges the 4 warps' accumulators through shared memory (smem: >= 4*16*(R+4) floats, free to
+// reuse) and writes z (single split) or the split's partial O and (m, l) to the workspace.
+template <class T, int R>
+__device__ __forceinline__ void cta_epilogue(const SplitAttentionArgs& a, const ClusterDesc& cl, int seq, int split,
+                                             int rt, WarpAttention<T, R>& acc, void* smem, const int* row_end_s) {
+  constexpr int kLd = R + 4;
+  __shared__ float ml_s[4][kRowsPerCta][2];
+  float* o_s = static_cast<float*>(smem);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  acc.finish();
+  float* ow = o_s + warp * kRowsPerCta * kLd;
+#pragma unroll
+  for (int i = 0; i < R / 8; ++i) {
+    ow[g * kLd + i * 8 + 2 * t] = acc.o[i][0];
+    ow[g * kLd + i * 8 + 2 * t + 1] = acc.o[i][1];
+    ow[(g + 8) * kLd + i * 8 + 2 * t] = acc.o[i][2];
+    ow[(g + 8) * kLd + i * 8 + 2 * t + 1] = acc.o[i][3];
+  }
+  if (t == 0) {
+    ml_s[warp][g][0] = acc.st[0].m;
+    ml_s[warp][g][1] = acc.st[0].l;
+    ml_s[warp][g + 8][0] = acc.st[1].m;
+    ml_s[warp][g + 8][1] = acc.st[1].l;
+  }
+  __syncthreads();
+  const size_t wsi = (static_cast<size_t>(seq) * gridDim.y + blockIdx.y) * a.n_splits + split;
+  for (int i = threadIdx.x; i < kRowsPerCta * R; i += kCtaThreads) {
+    const int r = i / R, c = i % R;
+    SoftmaxState s;
+    float o = 0.0f;
+#pragma unroll
+    for (int w = 0; w < 4; ++w) {
+      const float2 f = s.merge(SoftmaxState{ml_s[w][r][0], ml_s[w][r][1]});
+      o = o * f.x + o_s[(w * kRowsPerCta + r) * kLd + c] * f.y;
+    }
+    if (a.n_splits > 1) {
+      a.ws_o[(wsi * kRowsPerCta + r) * R + c] = o;
+      if (c == 0) {
+        a.ws_ml[wsi * 2 * kRowsPerCta + 2 * r] = s.m;
+        a.ws_ml[wsi * 2 * kRowsPerCta + 2 * r + 1] = s.l;
+      }
+    } else if (row_end_s[r] > 0 && c < cl.v_len) {
+      int tq, head;
+      cta_row(cl, rt, r, &tq, &head);
+      a.z[static_cast<int64_t>(seq) * a.z_seq + static_cast<int64_t>(tq) * a.ldz + a.z_off[head] + c] = o / s.l;
+    }
+  }
+}
+
+}  // namespace lrkv::cuda::dev

@@ -1,0 +1,18 @@
+// CUDA runtime errors as lrkv Status values.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "core/status.h"
+
+namespace lrkv::cuda {
+
+// Ok for cudaSuccess, else kInternal "what: cudaErrorName: description".
+Status cuda_status(cudaError_t e, const char* what);
+
+// Number of multiprocessors of the current device (cached per process; 1 on error).
+int multiprocessor_count();
+
+}  // namespace lrkv::cuda
+
+#define LRKV_CUDA_RETURN_IF_ERROR(expr, what) LRKV_RETURN_IF_ERROR(::lrkv::cuda::cuda_status((expr), (what)))

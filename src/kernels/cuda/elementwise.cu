@@ -1,0 +1,197 @@
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/elementwise_kernels.h"
+
+namespace lrkv::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+int blocks_for(int64_t n) {
+  const int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<int>(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
+}
+
+__device__ __forceinline__ float load_as_float(const void* p, DType t, int64_t i) {
+  switch (t) {
+    case DType::kF16: return __half2float(static_cast<const __half*>(p)[i]);
+    case DType::kBF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    default: return static_cast<const float*>(p)[i];
+  }
+}
+
+__device__ __forceinline__ void store_from_float(void* p, DType t, int64_t i, float x) {
+  switch (t) {
+    case DType::kF16: static_cast<__half*>(p)[i] = __float2half_rn(x); break;
+    case DType::kBF16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(x); break;
+    default: static_cast<float*>(p)[i] = x;
+  }
+}
+
+__global__ void embedding_kernel(const void* table, DType type, int64_t d, const int* tokens, int64_t n, float* out,
+                                 int64_t ldo) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n * d; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t t = i / d, c = i % d;
+    out[t * ldo + c] = load_as_float(table, type, int64_t{tokens[t]} * d + c);
+  }
+}
+
+__global__ void rmsnorm_kernel(const float* xs, const float* weight, float* ys, int64_t cols, int64_t ld, float eps) {
+  const float* x = xs + blockIdx.x * ld;
+  float* y = ys + blockIdx.x * ld;
+  float ss = 0.0f;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) ss += x[c] * x[c];
+  __shared__ float part[kThreads / 32];
+  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+  if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = ss;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    ss = threadIdx.x < kThreads / 32 ? part[threadIdx.x] : 0.0f;
+    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    if (threadIdx.x == 0) part[0] = ss;
+  }
+  __syncthreads();
+  const float inv = rsqrtf(part[0] / static_cast<float>(cols) + eps);
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) y[c] = x[c] * inv * weight[c];
+}
+
+__global__ void rope_kernel(float* xs, int64_t rows, int64_t ld, int n_heads, int head_dim, const int* positions,
+                            const float* inv_freq, bool half_split, bool inverse) {
+  const int half = head_dim / 2;
+  const int64_t n = rows * n_heads * half;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n; i += int64_t{gridDim.x} * blockDim.x) {
+    const int pair = static_cast<int>(i % half);
+    const int64_t rh = i / half;
+    const int h = static_cast<int>(rh % n_heads);
+    const int64_t r = rh / n_heads;
+    float* x = xs + r * ld + int64_t{h} * head_dim;
+    const int i0 = half_split ? pair : 2 * pair;
+    const int i1 = half_split ? pair + half : 2 * pair + 1;
+    float c, s;
+    dev::rope_sincos(positions[r], inv_freq[pair], &c, &s);
+    if (inverse) s = -s;
+    const float x0 = x[i0], x1 = x[i1];
+    x[i0] = x0 * c - x1 * s;
+    x[i1] = x0 * s + x1 * c;
+  }
+}
+
+__global__ void swiglu_kernel(const float* gate, const float* up, float* out, int64_t rows, int64_t cols, int64_t ld) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * cols; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / cols, c = i % cols;
+    const float g = gate[r * ld + c];
+    out[r * ld + c] = g / (1.0f + __expf(-g)) * up[r * ld + c];
+  }
+}
+
+__global__ void add_row_vector_kernel(float* y, int64_t ld, int64_t rows, int64_t cols, const float* v, float alpha) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * cols; i += int64_t{gridDim.x} * blockDim.x) {
+    y[(i / cols) * ld + i % cols] += alpha * v[i % cols];
+  }
+}
+
+__global__ void convert_kernel(const float* src, int64_t ld_src, void* dst, DType t, int64_t ld_dst, int64_t rows,
+                               int64_t cols) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * cols; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / cols, c = i % cols;
+    store_from_float(dst, t, r * ld_dst + c, src[r * ld_src + c]);
+  }
+}
+
+__global__ void split_rows_kernel(const float* src, int64_t ld_src, void* dst, DType t, int64_t rows, int64_t cols) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * cols; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / cols, c = i % cols;
+    const float x = src[r * ld_src + c];
+    float hi;
+    if (t == DType::kF16) {
+      const __half h = __float2half_rn(x);
+      static_cast<__half*>(dst)[i] = h;
+      hi = __half2float(h);
+    } else {
+      const __nv_bfloat16 h = __float2bfloat16_rn(x);
+      static_cast<__nv_bfloat16*>(dst)[i] = h;
+      hi = __bfloat162float(h);
+    }
+    store_from_float(dst, t, rows * cols + i, x - hi);
+  }
+}
+
+__global__ void add_halves_kernel(const float* y2, int64_t rows, int64_t cols, float* y, int64_t ldy, bool acc) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < rows * cols; i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / cols, c = i % cols;
+    const float s = y2[i] + y2[rows * cols + i];
+    y[r * ldy + c] = acc ? y[r * ldy + c] + s : s;
+  }
+}
+
+__global__ void cache_write_kernel(CacheWriteParams p) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < p.rows * p.width;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / p.width;
+    const int c = static_cast<int>(i % p.width);
+    const int64_t at = int64_t{p.seq[r]} * p.seq_stride + int64_t{p.pos[r]} * p.row_stride +
+                       int64_t{c / p.seg} * p.seg_stride + c % p.seg;
+    store_from_float(p.dst, p.type, at, p.src[r * p.ld_src + c]);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_embedding(const void* table, DType type, int64_t d, const int* tokens, int64_t n, float* out,
+                             int64_t ldo, cudaStream_t stream) {
+  embedding_kernel<<<blocks_for(n * d), kThreads, 0, stream>>>(table, type, d, tokens, n, out, ldo);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_rmsnorm(const float* x, const float* weight, float* y, int64_t rows, int64_t cols, int64_t ld,
+                           float eps, cudaStream_t stream) {
+  rmsnorm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, weight, y, cols, ld, eps);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_rope(float* x, int64_t rows, int64_t ld, int n_heads, int head_dim, const int* positions,
+                        const float* inv_freq, bool half_split, bool inverse, cudaStream_t stream) {
+  rope_kernel<<<blocks_for(rows * n_heads * (head_dim / 2)), kThreads, 0, stream>>>(x, rows, ld, n_heads, head_dim,
+                                                                                  positions, inv_freq, half_split,
+                                                                                  inverse);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_swiglu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols, int64_t ld,
+                          cudaStream_t stream) {
+  swiglu_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(gate, up, out, rows, cols, ld);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_add_row_vector(float* y, int64_t ld, int64_t rows, int64_t cols, const float* v, float alpha,
+                                  cudaStream_t stream) {
+  add_row_vector_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(y, ld, rows, cols, v, alpha);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_convert_rows(const float* src, int64_t ld_src, void* dst, DType type, int64_t ld_dst,
+                                int64_t rows, int64_t cols, cudaStream_t stream) {
+  convert_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(src, ld_src, dst, type, ld_dst, rows, cols);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_split_rows(const float* src, int64_t ld_src, void* dst, DType type, int64_t rows, int64_t cols,
+                              cudaStream_t stream) {
+  split_rows_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(src, ld_src, dst, type, rows, cols);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_add_halves(const float* y2, int64_t rows, int64_t cols, float* y, int64_t ldy, bool accumulate,
+                              cudaStream_t stream) {
+  add_halves_kernel<<<blocks_for(rows * cols), kThreads, 0, stream>>>(y2, rows, cols, y, ldy, accumulate);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_cache_write(const CacheWriteParams& p, cudaStream_t stream) {
+  cache_write_kernel<<<blocks_for(p.rows * p.width), kThreads, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+}  // namespace lrkv::cuda

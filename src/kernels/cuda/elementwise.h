@@ -1,0 +1,50 @@
+// Row-wise operations of the forward pass on the GPU, with the CPU kernels' Params structs where
+// they exist (device pointers everywhere; positions and inverse frequencies too). All f32 except
+// the 16-bit tables/outputs named. Asynchronous on `stream`; errors only for bad launches/shapes.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "kernels/cuda/elementwise_kernels.h"
+#include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
+#include "kernels/swiglu.h"
+
+namespace lrkv::cuda {
+
+// out[t, :d] = table[tokens[t], :d] (table f32/f16/bf16, [n_vocab, d] row-major).
+struct EmbeddingParams {
+  const void* table = nullptr;
+  DType type = DType::kF32;
+  int64_t d = 0;
+  const int* tokens = nullptr;  // [n]
+  int64_t n = 0;
+  float* out = nullptr;         // [n, ldo]
+  int64_t ldo = 0;
+};
+
+Status embedding(const EmbeddingParams& p, cudaStream_t stream);
+// Llama RMSNorm, one block per row (y may alias x).
+Status rmsnorm(const RmsNormParams& p, cudaStream_t stream);
+// RoPE in place, both layouts; angles reduced exactly (see device_utils.cuh rope_sincos).
+Status rope(const RopeParams& p, cudaStream_t stream);
+Status swiglu(const SwigluParams& p, cudaStream_t stream);
+// y[r, :cols] += alpha * v[:cols] for every row (a bias, or minus a mean).
+Status add_row_vector(float* y, int64_t ld, int64_t rows, int64_t cols, const float* v, float alpha,
+                      cudaStream_t stream);
+// dst[r, :cols] = src[r, :cols] converted to `type` (f16/bf16/f32).
+Status convert_rows(const float* src, int64_t ld_src, void* dst, DType type, int64_t ld_dst, int64_t rows,
+                    int64_t cols, cudaStream_t stream);
+
+// Scatter of new K or V rows into a device cache (CacheWriteParams in elementwise_kernels.h).
+// Row r (sequence seq[r], position pos[r]) of src [rows, width] goes to dst + seq * seq_stride +
+// pos * row_stride, split into segments of `seg` columns, segment i at i * seg_stride: seg =
+// width, seg_stride = 0 for token rows ([token][width]); seg = head_dim, seg_stride = capacity *
+// head_dim for head-major caches ([kv head][token][head_dim]).
+Status cache_write(const CacheWriteParams& p, cudaStream_t stream);
+
+}  // namespace lrkv::cuda

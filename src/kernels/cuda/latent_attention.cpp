@@ -1,0 +1,116 @@
+#include "kernels/cuda/latent_attention.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cmath>
+#include <numbers>
+#include <vector>
+
+#include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/split_plan.h"
+
+namespace lrkv::cuda {
+namespace {
+
+struct Plan {
+  SplitAttentionArgs args;
+  int R = 0;
+  bool f16 = false, vec = false;
+};
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// Tiles in flight + 1: 2 (default: smaller tiles, more resident CTAs) or 3; the environment
+// variable LRKV_ATTN_STAGES overrides it (benchmarks compare both in one run).
+int pipeline_stages() {
+  static const int s = [] {
+    const char* e = std::getenv("LRKV_ATTN_STAGES");
+    return e && std::atoi(e) == 3 ? 3 : 2;
+  }();
+  return s;
+}
+
+Status check(const LatentAttentionBatch& b) {
+  const LatentAttentionParams& p = b.p;
+  if (p.n_q < 1 || p.n_head < 1 || b.n_seq < 1) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA latent attention: n_q {}, n_head {}, n_seq {}", p.n_q,
+                      p.n_head, b.n_seq);
+  }
+  if (!p.qk || !p.q_pos || !p.k || !p.v || !p.z || !p.qk_off || !p.k_off || !p.k_len || !p.v_off || !p.v_len ||
+      !p.z_off) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA latent attention: null pointer in the parameters");
+  }
+  if (p.k_type != p.v_type || (p.k_type != DType::kF16 && p.k_type != DType::kBF16)) {
+    return make_error(ErrorCode::kUnsupported, "CUDA latent attention: k {} / v {} (f16 or bf16, equal)",
+                      dtype_name(p.k_type), dtype_name(p.v_type));
+  }
+  for (int h = 0; h < p.n_head; ++h) {
+    if (p.k_len[h] < 1 || p.k_len[h] > 256 || p.v_len[h] < 1 || p.v_len[h] > 256) {
+      return make_error(ErrorCode::kUnsupported, "CUDA latent attention: head {} segments {}/{} (1..256)", h,
+                        p.k_len[h], p.v_len[h]);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<Plan> make_plan(const LatentAttentionBatch& b) {
+  LRKV_RETURN_IF_ERROR(check(b));
+  const LatentAttentionParams& p = b.p;
+  Plan plan;
+  SplitAttentionArgs& a = plan.args;
+  std::vector<HeadSegments> heads(p.n_head);
+  int width = 0;
+  bool vec = aligned16(p.k) && aligned16(p.v) && p.ldk % 8 == 0 && p.ldv % 8 == 0 && b.k_seq % 8 == 0 &&
+             b.v_seq % 8 == 0;
+  for (int h = 0; h < p.n_head; ++h) {
+    heads[h] = HeadSegments{p.k_off[h], p.k_len[h], p.v_off[h], p.v_len[h]};
+    width = std::max({width, p.k_len[h], p.v_len[h]});
+    vec = vec && p.k_off[h] % 8 == 0 && p.v_off[h] % 8 == 0;
+    a.qk_off[h] = p.qk_off[h];
+    a.z_off[h] = p.z_off[h];
+  }
+  a.ldk = p.ldk;
+  a.ldv = p.ldv;
+  LRKV_RETURN_IF_ERROR(plan_clusters(heads, static_cast<int>(p.n_q), &a));
+  plan.R = padded_width(width);
+  plan.f16 = p.k_type == DType::kF16;
+  plan.vec = vec;
+  a.q = p.qk;
+  a.ldq = p.ldqk;
+  a.q_seq = b.qk_seq;
+  a.q_pos = p.q_pos;
+  a.qscale = p.scale * static_cast<float>(std::numbers::log2e);
+  a.k = p.k;
+  a.ldk = p.ldk;
+  a.k_seq = b.k_seq;
+  a.v = p.v;
+  a.ldv = p.ldv;
+  a.v_seq = b.v_seq;
+  a.z = p.z;
+  a.ldz = p.ldz;
+  a.z_seq = b.z_seq;
+  a.stages = pipeline_stages();
+  const int occ = latent_attention_ctas_per_sm(plan.f16, plan.R, plan.vec, a.stages);
+  LRKV_RETURN_IF_ERROR(plan_splits(b.n_seq, b.max_kv, occ, &a));
+  return plan;
+}
+
+}  // namespace
+
+Result<size_t> latent_attention_workspace_bytes(const LatentAttentionBatch& b) {
+  LRKV_ASSIGN_OR_RETURN(Plan plan, make_plan(b));
+  return split_workspace_bytes(plan.args, b.n_seq, plan.R);
+}
+
+Status latent_attention(const LatentAttentionBatch& b, cudaStream_t stream) {
+  LRKV_ASSIGN_OR_RETURN(Plan plan, make_plan(b));
+  LRKV_RETURN_IF_ERROR(bind_workspace(&plan.args, b.n_seq, plan.R, b.workspace, b.workspace_bytes));
+  LRKV_CUDA_RETURN_IF_ERROR(launch_latent_attention(plan.args, b.n_seq, plan.f16, plan.R, plan.vec, stream),
+                            "latent attention launch");
+  if (plan.args.n_splits > 1) {
+    LRKV_CUDA_RETURN_IF_ERROR(launch_split_merge(plan.args, b.n_seq, plan.R, stream), "split merge launch");
+  }
+  return Status::Ok();
+}
+
+}  // namespace lrkv::cuda

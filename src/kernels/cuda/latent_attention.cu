@@ -1,0 +1,172 @@
+// Split-K attention over cached latent rows with the query absorbed (see latent_attention.h):
+// tensor-core scores Q·Kᵀ and P·V per 16-token warp slice, online softmax, cp.async tiles
+// pipelined a.stages deep (2 or 3). Dense flash-decoding is the same kernel with head_dim segments.
+#include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/row_loader.cuh"
+#include "kernels/cuda/split_attention_args.h"
+
+namespace lrkv::cuda {
+namespace {
+
+template <class T, int R>
+constexpr size_t latent_smem_bytes(int stages) {
+  constexpr int kLd = R + 8;
+  const size_t tiles = sizeof(T) * (2 * kRowsPerCta + 2 * stages * kTokenTile) * size_t(kLd);
+  const size_t epilogue = sizeof(float) * 4 * kRowsPerCta * (R + 4);
+  return tiles > epilogue ? tiles : epilogue;
+}
+
+template <class T, int R, class Loader>
+__global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __grid_constant__ SplitAttentionArgs a) {
+  using namespace dev;
+  constexpr int kLd = R + 8;
+  const int stages = a.stages;
+  extern __shared__ uint4 smem_raw[];
+  T* q_s = reinterpret_cast<T*>(smem_raw);  // query hi, then lo halves
+  T* ql_s = q_s + kRowsPerCta * kLd;
+  T* k_s = ql_s + kRowsPerCta * kLd;
+  T* v_s = k_s + stages * kTokenTile * kLd;
+  __shared__ int row_end_s[kRowsPerCta];
+
+  const int split = blockIdx.x, seq = blockIdx.z;
+  const ClusterDesc& cl = a.clusters[blockIdx.y / a.n_row_tiles];
+  const int rt = blockIdx.y % a.n_row_tiles;
+  load_row_ends(a, cl, seq, rt, row_end_s);
+  stage_queries<T, R>(a, cl, seq, rt, cl.k_len, q_s, ql_s, kLd);
+  __syncthreads();
+  int max_end = 0;
+#pragma unroll
+  for (int r = 0; r < kRowsPerCta; ++r) max_end = max(max_end, row_end_s[r]);
+  const int jb = split * a.chunk, je = min(jb + a.chunk, max_end);
+  if (jb >= je) {
+    cta_empty(a, seq, split);
+    return;
+  }
+  const void* krows = static_cast<const T*>(a.k) + static_cast<int64_t>(seq) * a.k_seq;
+  const void* vrows = static_cast<const T*>(a.v) + static_cast<int64_t>(seq) * a.v_seq;
+  const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
+  auto load_tile = [&](int tile) {
+    const int stage = tile % stages, j0 = jb + tile * kTokenTile;
+    Loader::template load<T, R, kTokenTile, kCtaThreads>(k_s + stage * kTokenTile * kLd, kLd, krows, a.ldk,
+                                                         cl.k_off, cl.k_len, j0, je, threadIdx.x,
+                                                         a.k_contiguous != 0);
+    Loader::template load<T, R, kTokenTile, kCtaThreads>(v_s + stage * kTokenTile * kLd, kLd, vrows, a.ldv,
+                                                         cl.v_off, cl.v_len, j0, je, threadIdx.x,
+                                                         a.v_contiguous != 0);
+  };
+  for (int s = 0; s < stages - 1; ++s) {
+    if (s < n_tiles) load_tile(s);
+    cp_async_commit();
+  }
+
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
+  const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);
+  const int no_mask_below = cta_min_limit(row_end_s, je);
+  const int k16 = (cl.k_len + 15) / 16, v16 = (cl.v_len + 15) / 16;
+  WarpAttention<T, R> acc;
+  acc.init();
+  for (int it = 0; it < n_tiles; ++it) {
+    if (stages == 3) {
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    if (it + stages - 1 < n_tiles) load_tile(it + stages - 1);
+    cp_async_commit();
+    const int stage = it % stages;
+    const int tok0 = jb + it * kTokenTile + warp * 16;
+    if (tok0 < je) {
+      const T* kt = k_s + (stage * kTokenTile + warp * 16) * kLd;
+      const T* vt = v_s + (stage * kTokenTile + warp * 16) * kLd;
+      float s[2][4];
+      warp_scores<T, R>(s, q_s, ql_s, kLd, kt, kLd, k16);
+      if (tok0 + 16 > no_mask_below) mask_scores(s, tok0, lim0, lim1);
+      acc.add(s, vt, kLd, v16);
+    }
+  }
+  cp_async_wait<0>();
+  __syncthreads();
+  cta_epilogue<T, R>(a, cl, seq, split, rt, acc, smem_raw, row_end_s);
+}
+
+template <class T, int R, class Loader>
+cudaError_t set_smem_limit() {
+  static const cudaError_t e = cudaFuncSetAttribute(latent_attention_kernel<T, R, Loader>,
+                                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                    static_cast<int>(latent_smem_bytes<T, R>(3)));
+  return e;
+}
+
+template <class T, int R, class Loader>
+cudaError_t launch(const SplitAttentionArgs& a, int n_seq, cudaStream_t stream) {
+  if (a.stages != 2 && a.stages != 3) return cudaErrorInvalidValue;
+  const size_t smem = latent_smem_bytes<T, R>(a.stages);
+  auto kernel = latent_attention_kernel<T, R, Loader>;
+  if (cudaError_t e = set_smem_limit<T, R, Loader>(); e != cudaSuccess) return e;
+  const dim3 grid(a.n_splits, a.n_clusters * a.n_row_tiles, n_seq);
+  kernel<<<grid, kCtaThreads, smem, stream>>>(a);
+  return cudaGetLastError();
+}
+
+// Resident CTAs per multiprocessor for `stages` (queried once per instantiation and stage count).
+template <class T, int R, class Loader>
+int ctas_per_sm(int stages) {
+  auto query = [](int st) {
+    if (set_smem_limit<T, R, Loader>() != cudaSuccess) return 1;
+    int blocks = 1;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, latent_attention_kernel<T, R, Loader>, kCtaThreads,
+                                                      latent_smem_bytes<T, R>(st)) != cudaSuccess) {
+      return 1;
+    }
+    return blocks > 0 ? blocks : 1;
+  };
+  static const int n2 = query(2), n3 = query(3);
+  return stages == 3 ? n3 : n2;
+}
+
+template <class T, class Loader>
+cudaError_t launch_r(const SplitAttentionArgs& a, int n_seq, int R, cudaStream_t stream) {
+  switch (R) {
+    case 64: return launch<T, 64, Loader>(a, n_seq, stream);
+    case 128: return launch<T, 128, Loader>(a, n_seq, stream);
+    case 256: return launch<T, 256, Loader>(a, n_seq, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+template <class T, class Loader>
+int occupancy_r(int R, int stages) {
+  switch (R) {
+    case 64: return ctas_per_sm<T, 64, Loader>(stages);
+    case 128: return ctas_per_sm<T, 128, Loader>(stages);
+    default: return ctas_per_sm<T, 256, Loader>(stages);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_latent_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads,
+                                    cudaStream_t stream) {
+  using dev::AsyncRowLoader16;
+  using dev::ScalarRowLoader;
+  if (f16) {
+    return vec_loads ? launch_r<__half, AsyncRowLoader16>(a, n_seq, R, stream)
+                     : launch_r<__half, ScalarRowLoader>(a, n_seq, R, stream);
+  }
+  return vec_loads ? launch_r<__nv_bfloat16, AsyncRowLoader16>(a, n_seq, R, stream)
+                   : launch_r<__nv_bfloat16, ScalarRowLoader>(a, n_seq, R, stream);
+}
+
+int latent_attention_ctas_per_sm(bool f16, int R, bool vec_loads, int stages) {
+  using dev::AsyncRowLoader16;
+  using dev::ScalarRowLoader;
+  if (f16) {
+    return vec_loads ? occupancy_r<__half, AsyncRowLoader16>(R, stages)
+                     : occupancy_r<__half, ScalarRowLoader>(R, stages);
+  }
+  return vec_loads ? occupancy_r<__nv_bfloat16, AsyncRowLoader16>(R, stages)
+                   : occupancy_r<__nv_bfloat16, ScalarRowLoader>(R, stages);
+}
+
+}  // namespace lrkv::cuda

@@ -1,0 +1,38 @@
+// CUDA latent attention (semantics of LatentAttentionParams, kernels/latent_attention.h) for a
+// batch of sequences: split-K flash-decoding for n_q = 1 and the same tiled online-softmax
+// kernel for prefill chunks. Latents are f16 or bf16; scores and sums accumulate in f32 on the
+// tensor cores (the query and the probabilities are rounded to the latent type).
+//
+// Pointers: qk, q_pos, k, v, z and the workspace are DEVICE pointers; the per-head shape arrays
+// (qk_off, k_off, k_len, v_off, v_len, z_off) are HOST pointers read while planning the launch.
+// Limits (kUnsupported otherwise): n_head <= 64, segment lengths <= 256, at most 64 distinct
+// (k segment, v segment) runs of heads. Asynchronous on `stream`; not thread-safe per stream.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/status.h"
+#include "kernels/latent_attention.h"
+
+namespace lrkv::cuda {
+
+// n_seq problems of one shape: sequence b reads p.qk + b * qk_seq, p.q_pos + b * p.n_q,
+// p.k + b * k_seq, p.v + b * v_seq and writes p.z + b * z_seq (strides in elements).
+struct LatentAttentionBatch {
+  LatentAttentionParams p;
+  int n_seq = 1;
+  int64_t qk_seq = 0, k_seq = 0, v_seq = 0, z_seq = 0;
+  int max_kv = 0;                // host: >= max(q_pos) + 1 over the batch (plans the splits)
+  void* workspace = nullptr;     // device scratch for split-K partials
+  size_t workspace_bytes = 0;
+};
+
+// Scratch the launch needs (0 when it runs unsplit). Errors as latent_attention().
+Result<size_t> latent_attention_workspace_bytes(const LatentAttentionBatch& b);
+// Validates the shapes (can_implement), plans clusters and splits, launches.
+Status latent_attention(const LatentAttentionBatch& b, cudaStream_t stream);
+
+}  // namespace lrkv::cuda

@@ -1,0 +1,68 @@
+// Row-loader policies: copy a tile of cached rows (one segment of each row) into shared memory
+// as 16-bit values, zero-filling rows past the end and columns past the segment up to the
+// kernel's padded width R. The attention kernels are templated on the loader, so a loader that
+// dequantises packed latents (per-token group scales) slots in with the same interface:
+//   static constexpr bool kAsync;  // true: cp.async, completed by the kernel's wait/commit
+//   template <class T, int R, int kRows, int kThreads>
+//   static void load(T* dst, int ld_dst, const void* rows, int64_t ld, int off, int len,
+//                    int j0, int j_end, int tid, bool contiguous);
+// `rows` is row 0 of the sequence; tile row i is cache row j0 + i (valid when < j_end).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cuda/device_utils.cuh"
+
+namespace lrkv::cuda::dev {
+
+// 16-byte cp.async per 8 values. Needs rows, ld and off such that every segment start is
+// 16-byte aligned (checked by the host planner); len may be any value. `contiguous` (ld == len:
+// the segment's rows follow each other) selects 256-byte L2 prefetch, else 128-byte.
+struct AsyncRowLoader16 {
+  static constexpr bool kAsync = true;
+  template <class T, int R, int kRows, int kThreads>
+  __device__ __forceinline__ static void load(T* dst, int ld_dst, const void* rows, int64_t ld, int off, int len,
+                                              int j0, int j_end, int tid, bool contiguous) {
+    if (contiguous) {
+      copy<T, R, kRows, kThreads, true>(dst, ld_dst, rows, ld, off, len, j0, j_end, tid);
+    } else {
+      copy<T, R, kRows, kThreads, false>(dst, ld_dst, rows, ld, off, len, j0, j_end, tid);
+    }
+  }
+  template <class T, int R, int kRows, int kThreads, bool kPrefetch256>
+  __device__ __forceinline__ static void copy(T* dst, int ld_dst, const void* rows, int64_t ld, int off, int len,
+                                              int j0, int j_end, int tid) {
+    constexpr int kChunks = R / 8;
+    const T* src = static_cast<const T*>(rows);
+#pragma unroll
+    for (int i = tid; i < kRows * kChunks; i += kThreads) {
+      const int r = i / kChunks, col = (i % kChunks) * 8;
+      const int j = j0 + r;
+      int bytes = (len - col) * 2;
+      bytes = bytes < 0 ? 0 : (bytes > 16 ? 16 : bytes);
+      if (j >= j_end) bytes = 0;
+      const T* g = bytes > 0 ? src + static_cast<int64_t>(j) * ld + off + col : src;
+      cp_async_16<kPrefetch256>(dst + r * ld_dst + col, g, bytes);
+    }
+  }
+};
+
+// Plain 2-byte loads for segments that are not 16-byte aligned (any offset, stride, length).
+struct ScalarRowLoader {
+  static constexpr bool kAsync = false;
+  template <class T, int R, int kRows, int kThreads>
+  __device__ __forceinline__ static void load(T* dst, int ld_dst, const void* rows, int64_t ld, int off, int len,
+                                              int j0, int j_end, int tid, bool /*contiguous*/) {
+    const uint16_t* src = static_cast<const uint16_t*>(rows);
+    uint16_t* d = reinterpret_cast<uint16_t*>(dst);
+    for (int i = tid; i < kRows * R; i += kThreads) {
+      const int r = i / R, col = i % R;
+      const int j = j0 + r;
+      uint16_t x = 0;
+      if (j < j_end && col < len) x = src[static_cast<int64_t>(j) * ld + off + col];
+      d[r * ld_dst + col] = x;
+    }
+  }
+};
+
+}  // namespace lrkv::cuda::dev

@@ -1,0 +1,75 @@
+// Combines the split-K partial results of the attention kernels: for each row and column,
+//   m = max_s m_s,  l = Σ_s l_s 2^(m_s - m),  z = Σ_s O_s 2^(m_s - m) / l
+// skipping splits that saw no visible row (m_s = -inf). One CTA per (row of a unit, sequence):
+// the split weights are computed once into shared memory, threads run over the columns.
+#include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/split_attention_args.h"
+
+namespace lrkv::cuda {
+namespace {
+
+constexpr int kMergeThreads = 128;
+constexpr int kMaxSplits = 256;  // plan_splits caps n_splits here
+
+__global__ void __launch_bounds__(kMergeThreads) split_merge_kernel(const __grid_constant__ SplitAttentionArgs a, int R) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  cudaGridDependencySynchronize();  // launched early (programmatic dependent launch): wait for the splits
+#endif
+  const int unit = blockIdx.x / kRowsPerCta, r = blockIdx.x % kRowsPerCta, seq = blockIdx.y;
+  const int n_units = gridDim.x / kRowsPerCta;
+  const ClusterDesc& cl = a.clusters[unit / a.n_row_tiles];
+  int t, head;
+  dev::cta_row(cl, unit % a.n_row_tiles, r, &t, &head);
+  if (t >= a.n_q) return;
+  __shared__ float w_s[kMaxSplits];
+  __shared__ float inv_l;
+  const size_t base = (static_cast<size_t>(seq) * n_units + unit) * a.n_splits;
+  if (threadIdx.x < 32) {
+    float m = -INFINITY;
+    for (int s = threadIdx.x; s < a.n_splits; s += 32) m = fmaxf(m, a.ws_ml[(base + s) * 2 * kRowsPerCta + 2 * r]);
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    float l = 0.0f;
+    for (int s = threadIdx.x; s < a.n_splits; s += 32) {
+      const float ms = a.ws_ml[(base + s) * 2 * kRowsPerCta + 2 * r];
+      const float f = ms == -INFINITY ? 0.0f : dev::exp2_approx(ms - m);
+      w_s[s] = f;
+      l += f * a.ws_ml[(base + s) * 2 * kRowsPerCta + 2 * r + 1];
+    }
+    for (int o = 16; o > 0; o >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o);
+    if (threadIdx.x == 0) inv_l = 1.0f / l;
+  }
+  __syncthreads();
+  float* z = a.z + static_cast<int64_t>(seq) * a.z_seq + static_cast<int64_t>(t) * a.ldz + a.z_off[head];
+  for (int c = threadIdx.x; c < cl.v_len; c += kMergeThreads) {
+    float o = 0.0f;
+    for (int s = 0; s < a.n_splits; ++s) {
+      if (w_s[s] != 0.0f) o += a.ws_o[((base + s) * kRowsPerCta + r) * R + c] * w_s[s];
+    }
+    z[c] = o * inv_l;
+  }
+}
+
+}  // namespace
+
+// On sm_90+ the merge is launched with programmatic stream serialization, so its launch overlaps
+// the tail of the split kernel; cudaGridDependencySynchronize() keeps the data dependency.
+cudaError_t launch_split_merge(const SplitAttentionArgs& a, int n_seq, int R, cudaStream_t stream) {
+  if (a.n_splits > kMaxSplits) return cudaErrorInvalidValue;
+  static const bool pdl = [] {
+    int dev = 0, major = 0;
+    return cudaGetDevice(&dev) == cudaSuccess &&
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 9;
+  }();
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(a.n_clusters * a.n_row_tiles * kRowsPerCta, n_seq);
+  cfg.blockDim = dim3(kMergeThreads);
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, split_merge_kernel, a, R);
+}
+
+}  // namespace lrkv::cuda

@@ -17,8 +17,8 @@ struct LatentModelOptions {
   std::string method = "palu";       // palu: rebuild keys; mkv-pca: absorbed keys
   std::string granularity = "head";  // head | group:S | joint
   double budget = 0.5;
-  bool biases = true;                // k_down_bias, k_up_bias / k_mean, v_down_bias, v_up_bias
-  float outlier = 1.0f;              // scale of latent channel 0 of every group (outliers)
+  bool biases = true;    // k_down_bias, k_up_bias / k_mean, v_down_bias, v_up_bias
+  float outlier = 1.0f;  // scale of latent channel 0 of every group (outliers)
   uint64_t seed = 5;
 };
 
@@ -59,9 +59,11 @@ inline Model make_latent_test_model(const LlamaConfig& cfg, const LatentModelOpt
       ok += groups[g].rank_k;
       ov += groups[g].rank_v;
       const float sk = 1.0f / std::sqrt(static_cast<float>(rebuild ? groups[g].rank_k : rows));
-      put(factor_name(l, rebuild ? "k_up" : "k_proj", static_cast<int>(g)), random_tensor({rows, groups[g].rank_k}, sk, rng));
+      put(factor_name(l, rebuild ? "k_up" : "k_proj", static_cast<int>(g)),
+          random_tensor({rows, groups[g].rank_k}, sk, rng));
       put(factor_name(l, "v_up", static_cast<int>(g)),
-          random_tensor({rows, groups[g].rank_v}, 1.0f / std::sqrt(static_cast<float>(groups[g].rank_v)), rng));
+          random_tensor({rows, groups[g].rank_v},
+                        1.0f / std::sqrt(static_cast<float>(groups[g].rank_v)), rng));
     }
     if (rebuild) {
       put(factor_name(l, "k_down"), std::move(kd));

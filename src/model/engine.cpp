@@ -35,18 +35,6 @@ Result<std::unique_ptr<RowKvCache>> Engine::make_dense_cache(int n_seq, int capa
   return make_dense_kv_cache(cfg_.n_layer, n_seq, capacity, cfg_.kv_dim(), dtype);
 }
 
-Result<std::unique_ptr<RowKvCache>> Engine::make_cache(int n_seq, int capacity, DType dtype) const {
-  LRKV_RETURN_IF_ERROR(status_);
-  if (!compressed()) return make_dense_cache(n_seq, capacity, dtype);
-  std::vector<int> kw, vw;
-  for (const LatentLayer& L : latent_) {
-    kw.push_back(L.k_width);
-    vw.push_back(L.v_width);
-  }
-  return RowKvCache::create(n_seq, capacity, std::move(kw), std::move(vw), dtype,
-                            fmt::format("latent {} ({} keys)", dtype_name(dtype), key_mode_name(latent_[0].key_mode)));
-}
-
 void Engine::emit(int layer, HookPoint point, const float* data, int64_t cols, int64_t ld) const {
   if (!hook_) return;
   hook_(HookEvent{layer, point, data, T_, cols, ld, pos_.data(), seq_of_.data()});
@@ -136,20 +124,9 @@ void Engine::compute_logits(const std::vector<SeqSpan>& spans, LogitsMode mode, 
 Status Engine::forward(const std::vector<SeqSpan>& spans, KvCache& cache_base, LogitsMode mode,
                        std::vector<float>* logits) {
   LRKV_RETURN_IF_ERROR(status_);
-  auto* cache = dynamic_cast<RowKvCache*>(&cache_base);
-  if (cache == nullptr) {
-    return make_error(ErrorCode::kUnsupported, "this engine cannot run a '{}' cache", cache_base.kind());
-  }
+  KvCache* cache = &cache_base;
+  LRKV_RETURN_IF_ERROR(check_cache(cache_base));
   LRKV_RETURN_IF_ERROR(check_spans(spans, cache_base));
-  for (int l = 0; l < cfg_.n_layer; ++l) {
-    const int kw = compressed() ? latent_[l].k_width : cfg_.kv_dim();
-    const int vw = compressed() ? latent_[l].v_width : cfg_.kv_dim();
-    if (cache->k_width(l) != kw || cache->v_width(l) != vw) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "cache '{}' layer {} holds rows of {}/{} values, the model needs {}/{} (use make_cache)",
-                        cache->kind(), l, cache->k_width(l), cache->v_width(l), kw, vw);
-    }
-  }
   T_ = 0;
   for (const SeqSpan& s : spans) T_ += s.n;
   pos_.resize(T_);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "cache/kv_cache_spec.h"
 #include "cache/row_kv_cache.h"
 #include "model/hooks.h"
 #include "model/latent_layer.h"
@@ -42,8 +43,9 @@ class Engine {
   const std::vector<LatentLayer>& latent_layers() const { return latent_; }
 
   // The cache this model runs with (dense, or latent for a compressed model): n_seq sequences
-  // of up to `capacity` tokens, elements stored as `dtype` (f32/f16/bf16).
-  Result<std::unique_ptr<RowKvCache>> make_cache(int n_seq, int capacity, DType dtype = DType::kF32) const;
+  // of up to `capacity` tokens, stored as `spec` says (a DType converts to a float cache):
+  // f32/f16/bf16 rows, q8_0/q4_0 rows, KIVI (dense models), quantized latents (compressed).
+  Result<std::unique_ptr<KvCache>> make_cache(int n_seq, int capacity, const KvCacheSpec& spec = {}) const;
   // A dense cache (uncompressed models only).
   Result<std::unique_ptr<RowKvCache>> make_dense_cache(int n_seq, int capacity,
                                                        DType dtype = DType::kF32) const;
@@ -59,8 +61,12 @@ class Engine {
  private:
   Status check_spans(const std::vector<SeqSpan>& spans, const KvCache& cache) const;
   void embed(const std::vector<SeqSpan>& spans);
-  void attention_dense(int layer, const std::vector<SeqSpan>& spans, RowKvCache& cache);
-  void attention_latent(int layer, const std::vector<SeqSpan>& spans, RowKvCache& cache);
+  Status check_cache(const KvCache& cache) const;  // a kind this engine runs, with the model's widths
+  void attention_dense(int layer, const std::vector<SeqSpan>& spans, KvCache& cache);
+  void attention_latent(int layer, const std::vector<SeqSpan>& spans, KvCache& cache);
+  // Quantized caches (engine_quant_attention.cpp): write the span's rows, fill att_ / z_.
+  void attend_dense_quantized(int layer, const std::vector<SeqSpan>& spans, KvCache& cache);
+  void attend_latent_quantized(int layer, const std::vector<SeqSpan>& spans, KvCache& cache);
   void project_queries(int layer);  // q_ = RoPE(h_ Wqᵀ + bq), with hooks
   void absorb_queries(int layer);   // qk_ = per head P_gᵀ q_h (absorbed key mode)
   void ffn_layer(int layer);
@@ -80,6 +86,7 @@ class Engine {
   std::vector<float> gate_, up_;                // [T, d_ff]
   std::vector<float> ck_, cv_, qk_, z_, krec_;   // latent path: key/value latents, absorbed
                                                 // queries, attention output, rebuilt keys
+  std::vector<float> cdec_;                      // quantized latent path: decoded key latents
 };
 
 }  // namespace lrkv

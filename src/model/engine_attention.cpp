@@ -61,7 +61,7 @@ void Engine::project_queries(int l) {
   emit(l, HookPoint::kQPostRope, q_.data(), qd, qd);
 }
 
-void Engine::attention_dense(int l, const std::vector<SeqSpan>& spans, RowKvCache& cache) {
+void Engine::attention_dense(int l, const std::vector<SeqSpan>& spans, KvCache& kv_cache) {
   const LayerWeights& w = model_.weights.layers[l];
   const int64_t qd = cfg_.q_dim(), kvd = cfg_.kv_dim();
   project_queries(l);
@@ -74,6 +74,13 @@ void Engine::attention_dense(int l, const std::vector<SeqSpan>& spans, RowKvCach
   cpu::rope(rope_params(pos_, inv_freq_, cfg_, k_.data(), kvd, cfg_.n_kv_head));
   emit(l, HookPoint::kKPostRope, k_.data(), kvd, kvd);
 
+  if (dynamic_cast<RowKvCache*>(&kv_cache) == nullptr) {  // quantized (check_cache admitted it)
+    attend_dense_quantized(l, spans, kv_cache);
+    emit(l, HookPoint::kAttnOutput, att_.data(), qd, qd);
+    project(att_.data(), T_, w.wo, x_.data(), /*accumulate=*/true);
+    return;
+  }
+  RowKvCache& cache = static_cast<RowKvCache&>(kv_cache);
   int64_t t0 = 0;
   for (const SeqSpan& s : spans) {
     const int start = cache.length(s.seq);
@@ -115,7 +122,7 @@ void Engine::absorb_queries(int l) {
   }
 }
 
-void Engine::attention_latent(int l, const std::vector<SeqSpan>& spans, RowKvCache& cache) {
+void Engine::attention_latent(int l, const std::vector<SeqSpan>& spans, KvCache& kv_cache) {
   const LayerWeights& w = model_.weights.layers[l];
   const LatentLayer& L = latent_[l];
   const int64_t kvd = cfg_.kv_dim();
@@ -147,6 +154,13 @@ void Engine::attention_latent(int l, const std::vector<SeqSpan>& spans, RowKvCac
   project(h_.data(), T_, L.v_down, cv_.data());
   add_bias(cv_.data(), T_, L.v_down_bias);
 
+  if (dynamic_cast<RowKvCache*>(&kv_cache) == nullptr) {  // quantized latents
+    attend_latent_quantized(l, spans, kv_cache);
+    project(z_.data(), T_, L.wo_folded, x_.data(), /*accumulate=*/true);
+    add_bias(x_.data(), T_, L.o_bias);
+    return;
+  }
+  RowKvCache& cache = static_cast<RowKvCache&>(kv_cache);
   z_.resize(T_ * L.z_width);
   std::vector<int> full_off(cfg_.n_head), full_len(cfg_.n_head, cfg_.head_dim), q_off(cfg_.n_head);
   for (int h = 0; h < cfg_.n_head; ++h) {

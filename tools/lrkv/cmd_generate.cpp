@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cache_args.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "core/log.h"
@@ -18,7 +19,7 @@ struct GenerateArgs {
   std::string prompt;
   int n_predict = 128;
   int ctx = 0;
-  std::string kv_type = "f32";
+  CacheArgs cache;
   SamplerOptions sampling;
   bool no_bos = false;
   bool ignore_eos = false;
@@ -30,11 +31,12 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 
 Status run_generate(const GenerateArgs& a) {
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
   if (!m.tokenizer) {
     return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE", a.model.path);
   }
   if (a.n_predict < 0) return make_error(ErrorCode::kInvalidArgument, "-n must be >= 0, got {}", a.n_predict);
-  LRKV_ASSIGN_OR_RETURN(DType kv, parse_dtype_flag("--kv-type", a.kv_type, {DType::kF32, DType::kF16, DType::kBF16}));
+  LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec());
   std::vector<int> ids = m.tokenizer->encode(a.prompt, !a.no_bos);
   if (ids.empty()) return make_error(ErrorCode::kInvalidArgument, "empty prompt and --no-bos: nothing to condition on");
   const int ctx = a.ctx > 0 ? a.ctx : m.config.max_seq;
@@ -42,7 +44,7 @@ Status run_generate(const GenerateArgs& a) {
     return make_error(ErrorCode::kInvalidArgument, "prompt has {} tokens, context is {} (raise --ctx)", ids.size(), ctx);
   }
   Engine engine(m);
-  LRKV_ASSIGN_OR_RETURN(auto cache, engine.make_dense_cache(1, ctx, kv));
+  LRKV_ASSIGN_OR_RETURN(auto cache, engine.make_cache(1, ctx, kv));
   Sampler sampler(a.sampling);
   StreamDecoder out(*m.tokenizer);
   std::printf("%s", a.prompt.c_str());
@@ -83,7 +85,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("-p,--prompt", a->prompt, "Prompt text")->required();
   cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate")->capture_default_str();
   cmd->add_option("--ctx", a->ctx, "Context length (default: the model's)");
-  cmd->add_option("--kv-type", a->kv_type, "KV cache element type: f32, f16, bf16")->capture_default_str();
+  a->cache.add_to(cmd);
   cmd->add_option("--temp", a->sampling.temperature, "Sampling temperature; 0 = greedy")->capture_default_str();
   cmd->add_option("--top-k", a->sampling.top_k, "Keep the k most likely tokens (0 = all)")->capture_default_str();
   cmd->add_option("--top-p", a->sampling.top_p, "Nucleus: smallest set with this probability mass")->capture_default_str();

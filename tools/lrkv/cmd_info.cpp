@@ -5,6 +5,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "model/engine.h"
 #include "model/latent_layer.h"
 
 namespace lrkv::cli {
@@ -16,6 +17,39 @@ struct InfoArgs {
   int ctx = 0;
   bool json = false;
 };
+
+// Bytes per token (all layers, scales and minimums included) of the caches this model can run,
+// measured from the caches themselves. KIVI adds a fixed fp16 window of its residual length.
+nlohmann::json cache_type_bytes(const Model& m) {
+  Engine engine(m);
+  std::vector<KvCacheSpec> specs = {DType::kF32, DType::kF16};
+  auto add = [&](KvQuant q, int latent_bits, bool sym) {
+    KvCacheSpec s;
+    s.quant = q;
+    s.latent.bits = latent_bits;
+    s.latent.symmetric = sym;
+    specs.push_back(s);
+  };
+  add(KvQuant::kQ8_0, 0, false);
+  add(KvQuant::kQ4_0, 0, false);
+  if (engine.compressed()) {
+    for (int b : {8, 4, 3, 2}) add(KvQuant::kNone, b, false);
+    for (int b : {4, 2}) add(KvQuant::kNone, b, true);
+  } else {
+    add(KvQuant::kKivi, 0, false);
+  }
+  nlohmann::json j = nlohmann::json::array();
+  for (const KvCacheSpec& s : specs) {
+    auto c = engine.make_cache(1, 1, s);
+    if (!c.ok()) continue;  // e.g. q4_0 on latent ranks that are not whole blocks
+    nlohmann::json e = {{"type", s.name()}, {"bytes_per_token", (*c)->bytes_per_token()}};
+    if (s.quant == KvQuant::kKivi) {  // the largest fp16 window: R - 1 key rows and R value rows
+      e["window_bytes"] = int64_t{2 * s.kivi.residual - 1} * m.config.kv_dim() * 2 * m.config.n_layer;
+    }
+    j.push_back(e);
+  }
+  return j;
+}
 
 nlohmann::json describe(const Model& m, int ctx) {
   const LlamaConfig& c = m.config;
@@ -69,6 +103,7 @@ nlohmann::json describe(const Model& m, int ctx) {
                         {"key_mode", key_mode_name(plan->key_mode)},
                         {"bytes_per_token_f16", 2 * plan->latent_values_per_token()}};
   }
+  j["kv_cache_types"] = cache_type_bytes(m);
   for (const auto& [k, v] : m.extra_metadata) j["metadata"][k] = v;
   for (const auto& [k, t] : m.extra_tensors) j["extra_tensors"][k] = t.shape_str() + " " + std::string(dtype_name(t.dtype()));
   return j;
@@ -115,6 +150,13 @@ void print_text(const nlohmann::json& j) {
                                     z["kept_fraction"].get<double>(), z["key_mode"].get<std::string>()));
     line("latent KV / token", fmt::format("{} bytes at f16", z["bytes_per_token_f16"].get<int64_t>()));
   }
+  std::string types;
+  for (const auto& e : j["kv_cache_types"]) {
+    types += fmt::format("{}{} {}", types.empty() ? "" : ", ", e["type"].get<std::string>(),
+                         e["bytes_per_token"].get<int64_t>());
+    if (e.contains("window_bytes")) types += fmt::format(" (+{} window)", human_bytes(e["window_bytes"].get<double>()));
+  }
+  line("KV by cache type", types + " B/token");
   if (j.contains("metadata")) {
     for (const auto& [k, v] : j["metadata"].items()) {
       std::string s = v.get<std::string>();

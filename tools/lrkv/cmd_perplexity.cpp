@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "cache_args.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "core/log.h"
@@ -21,17 +22,18 @@ struct PplArgs {
   ModelArgs model;
   TextSourceOptions text;
   PerplexityOptions ppl;
-  std::string kv_type = "f32";
+  CacheArgs cache;
   std::string save_logits, kl_base, json_out;
   bool no_bos = false;
 };
 
 Status run_ppl(PplArgs a) {
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
   if (!m.tokenizer) {
     return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE", a.model.path);
   }
-  LRKV_ASSIGN_OR_RETURN(a.ppl.kv_type, parse_dtype_flag("--kv-type", a.kv_type, {DType::kF32, DType::kF16, DType::kBF16}));
+  LRKV_ASSIGN_OR_RETURN(a.ppl.kv_type, a.cache.spec());
   if (!a.save_logits.empty() && !a.kl_base.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "--save-logits and --kl-base are exclusive");
   }
@@ -82,11 +84,18 @@ Status run_ppl(PplArgs a) {
                       {"tokens", tokens.size()}, {"ctx", ctx}, {"stride", a.ppl.stride > 0 ? a.ppl.stride : ctx},
                       {"scored", r.n_scored}, {"ppl", r.ppl}, {"mean_nll", r.mean_nll},
                       {"nll_stderr", r.nll_stderr}, {"seconds", r.seconds},
-                      {"tokens_per_second", r.tokens_per_second}, {"kv_type", a.kv_type}};
+                      {"tokens_per_second", r.tokens_per_second}, {"kv_type", a.ppl.kv_type.name()}};
   std::printf("perplexity: %.4f (nll %.5f +/- %.5f nats/token) over %lld scored tokens, %d windows of %d\n",
               r.ppl, r.mean_nll, r.nll_stderr, static_cast<long long>(r.n_scored), r.n_windows, ctx);
   std::printf("speed: %.1f tokens/s (%lld tokens in %.2f s)\n", r.tokens_per_second,
               static_cast<long long>(r.n_processed), r.seconds);
+  const double at_ctx = bytes_per_token_at(m.config, a.ppl.kv_type, r.kv_bytes_per_token, ctx);
+  std::printf("kv cache: %s, %lld bytes per token", r.cache_kind.c_str(), static_cast<long long>(r.kv_bytes_per_token));
+  if (at_ctx != r.kv_bytes_per_token) std::printf(" (%.0f per token over %d tokens, fp16 window included)", at_ctx, ctx);
+  std::printf("\n");
+  j["cache"] = r.cache_kind;
+  j["kv_bytes_per_token"] = r.kv_bytes_per_token;
+  j["kv_bytes_per_token_at_ctx"] = at_ctx;
   if (base) {
     if (row != base->n_rows()) log_warn("{}: {} of {} base rows used", a.kl_base, row, base->n_rows());
     const KlStats s = kl.stats();
@@ -118,7 +127,7 @@ void register_perplexity(CLI::App& app) {
   cmd->add_option("--stride", a->ppl.stride, "Window stride (default: --ctx, no overlap)");
   cmd->add_option("-b,--batch", a->ppl.batch, "Windows per forward pass")->capture_default_str();
   cmd->add_option("--max-tokens", a->ppl.max_tokens, "Stop after scoring about this many tokens (0 = all)");
-  cmd->add_option("--kv-type", a->kv_type, "KV cache element type: f32, f16, bf16")->capture_default_str();
+  a->cache.add_to(cmd);
   cmd->add_flag("--no-bos", a->no_bos, "Do not prepend BOS to each document");
   cmd->add_option("--save-logits", a->save_logits, "Save the next-token distributions (f16 log-probs) for --kl-base");
   cmd->add_option("--kl-base", a->kl_base, "Compare with distributions saved by --save-logits: KL, top-1 agreement");

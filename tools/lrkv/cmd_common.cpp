@@ -24,6 +24,9 @@ void register_all(CLI::App& app) {
   register_synth(app);
   register_calibrate(app);
   register_compress(app);
+  register_plan(app);
+  register_eval(app);
+  register_bench(app);
 }
 
 }  // namespace lrkv::cli

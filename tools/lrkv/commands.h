@@ -20,5 +20,10 @@ void register_convert(CLI::App& app);
 void register_synth(CLI::App& app);
 void register_calibrate(CLI::App& app);
 void register_compress(CLI::App& app);
+void register_plan(CLI::App& app);
+void register_tune(CLI::App& app);
+void register_convert_gqa(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace lrkv::cli

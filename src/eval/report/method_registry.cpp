@@ -1,0 +1,125 @@
+#include "eval/report/method_registry.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "compress/compressor.h"
+
+namespace lrkv {
+
+namespace {
+
+// The largest divisor of n_kv_head not above `s`.
+std::string group_default(const LlamaConfig& cfg, int s) {
+  s = std::min(s, cfg.n_kv_head);
+  while (s > 1 && cfg.n_kv_head % s != 0) --s;
+  return s == 1 ? "head" : (s == cfg.n_kv_head ? "joint" : "group:" + std::to_string(s));
+}
+
+// A uniform-plan low-rank method of compress_model (palu, lorc, mkv-pca).
+MethodInfo low_rank(const std::string& name, const std::string& description, bool calib,
+                    std::function<std::string(const LlamaConfig&)> default_granularity) {
+  MethodInfo m;
+  m.name = name;
+  m.description = description;
+  m.needs_calibration = calib;
+  m.normalize_arg = [default_granularity](const std::string& arg,
+                                          const LlamaConfig& cfg) -> Result<std::string> {
+    const std::string g = arg.empty() ? default_granularity(cfg) : arg;
+    LRKV_RETURN_IF_ERROR(parse_granularity(g, cfg.n_kv_head).status());
+    return g;
+  };
+  m.build = [name](const Model& base, const std::string& arg, double budget,
+                   const CalibrationStats* c) -> Result<CompressedModel> {
+    LRKV_ASSIGN_OR_RETURN(RankPlan plan, uniform_plan(base.config, name, arg, budget));
+    LRKV_ASSIGN_OR_RETURN(Model m, compress_model(base, plan, c));
+    return CompressedModel{std::move(m), std::move(plan)};
+  };
+  return m;
+}
+
+std::vector<MethodInfo> make_registry() {
+  std::vector<MethodInfo> r;
+  r.push_back(low_rank("palu", "whitened SVD of W_k/W_v, keys rebuilt before RoPE (Palu)", true,
+                       [](const LlamaConfig& c) { return group_default(c, 4); }));
+  r.push_back(low_rank("lorc", "plain SVD of W_k/W_v, no calibration (LoRC)", false,
+                       [](const LlamaConfig& c) { return group_default(c, c.n_kv_head); }));
+  r.push_back(low_rank("mkv-pca",
+                       "PCA of post-RoPE keys and of values per head (MatryoshkaKV init)", true,
+                       [](const LlamaConfig&) { return std::string("head"); }));
+  return r;
+}
+
+}  // namespace
+
+const std::vector<MethodInfo>& method_registry() {
+  static const std::vector<MethodInfo> r = make_registry();
+  return r;
+}
+
+std::string method_names() {
+  std::string s;
+  for (const MethodInfo& m : method_registry()) s += (s.empty() ? "" : ", ") + m.name;
+  return s;
+}
+
+Result<MethodSpec> parse_method_spec(const std::string& spec, const LlamaConfig& cfg) {
+  const size_t colon = spec.find(':');
+  MethodSpec out;
+  out.method = spec.substr(0, colon);
+  const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  const auto& reg = method_registry();
+  auto it = std::find_if(reg.begin(), reg.end(),
+                         [&](const MethodInfo& m) { return m.name == out.method; });
+  if (it == reg.end()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--methods '{}': unknown method '{}' (known: {})", spec, out.method,
+                      method_names());
+  }
+  auto norm = it->normalize_arg(arg, cfg);
+  if (!norm.ok()) {
+    return make_error(ErrorCode::kInvalidArgument, "--methods '{}': {}", spec,
+                      norm.status().message());
+  }
+  out.arg = *norm;
+  return out;
+}
+
+Result<std::vector<MethodSpec>> parse_method_list(const std::string& list, const LlamaConfig& cfg) {
+  std::vector<MethodSpec> out;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    LRKV_ASSIGN_OR_RETURN(MethodSpec s, parse_method_spec(item, cfg));
+    for (const MethodSpec& o : out) {
+      if (o.spec() == s.spec())
+        return make_error(ErrorCode::kInvalidArgument, "--methods: '{}' given twice", s.spec());
+    }
+    out.push_back(s);
+  }
+  if (out.empty())
+    return make_error(ErrorCode::kInvalidArgument, "--methods '{}': no methods (known: {})", list,
+                      method_names());
+  return out;
+}
+
+const MethodInfo& method_info(const MethodSpec& spec) {
+  for (const MethodInfo& m : method_registry()) {
+    if (m.name == spec.method) return m;
+  }
+  LRKV_CHECK(false, "method '{}' is not in the registry", spec.method);
+  return method_registry().front();
+}
+
+Result<CompressedModel> build_compressed(const Model& base, const MethodSpec& spec, double budget,
+                                         const CalibrationStats* calib) {
+  const MethodInfo& m = method_info(spec);
+  if (m.needs_calibration && calib == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument, "method {} needs calibration statistics",
+                      spec.spec());
+  }
+  return m.build(base, spec.arg, budget, calib);
+}
+
+}  // namespace lrkv

@@ -1,0 +1,61 @@
+// Methods `lrkv eval` can compare, parsed from specs "NAME[:ARG]" (e.g. "palu:group:4",
+// "lorc", "mkv-pca:head"). Each registry entry turns (base model, ARG, budget, calibration)
+// into an in-memory compressed model and its rank plan. Current entries (uniform rank plans):
+//   palu     whitened SVD of W_k/W_v (calibration XᵀX);    ARG granularity, default group:4 (or
+//            the largest divisor of n_kv_head below 4) — Palu's G-LRD
+//   lorc     plain SVD of W_k/W_v (no data);                ARG granularity, default joint — LoRC
+//            factorises each layer's whole K/V projection
+//   mkv-pca  PCA of post-RoPE keys / values (calibration);  ARG granularity, default head —
+//            MatryoshkaKV's per-head projections (PCA init, untrained)
+// To add a method (e.g. "gqa:2"), append an entry in method_registry.cpp: name, description,
+// whether it needs calibration, how to default/validate ARG and how to build the model.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "compress/calibration.h"
+#include "model/model.h"
+#include "model/rank_plan.h"
+
+namespace lrkv {
+
+struct MethodSpec {
+  std::string method;  // registry name, e.g. "palu"
+  std::string arg;     // normalised argument, e.g. "group:4" ("" when the method takes none)
+  std::string spec() const { return arg.empty() ? method : method + ":" + arg; }   // "palu:group:4"
+  std::string label() const { return arg.empty() ? method : method + " " + arg; }  // "palu group:4"
+};
+
+struct CompressedModel {
+  Model model;
+  RankPlan plan;  // what the cache keeps (for heat-maps and the kept fraction)
+};
+
+struct MethodInfo {
+  std::string name;
+  std::string description;
+  bool needs_calibration = false;
+  // Validates ARG for this model and fills in the default when it is empty.
+  std::function<Result<std::string>(const std::string& arg, const LlamaConfig& cfg)> normalize_arg;
+  // Builds the compressed model. `calib` is non-null when needs_calibration.
+  std::function<Result<CompressedModel>(const Model& base, const std::string& arg, double budget,
+                                        const CalibrationStats* calib)>
+      build;
+};
+
+const std::vector<MethodInfo>& method_registry();
+// "palu, lorc, mkv-pca" for messages.
+std::string method_names();
+
+// Parses one spec; errors name the spec and list the known methods.
+Result<MethodSpec> parse_method_spec(const std::string& spec, const LlamaConfig& cfg);
+// Comma-separated specs ("palu:group:4,lorc"); duplicates are an error.
+Result<std::vector<MethodSpec>> parse_method_list(const std::string& list, const LlamaConfig& cfg);
+const MethodInfo& method_info(const MethodSpec& spec);  // the spec must come from parse_method_spec
+
+Result<CompressedModel> build_compressed(const Model& base, const MethodSpec& spec, double budget,
+                                         const CalibrationStats* calib);
+
+}  // namespace lrkv

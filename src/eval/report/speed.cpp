@@ -1,0 +1,90 @@
+#include "eval/report/speed.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+namespace lrkv {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void mean_sd(const std::vector<double>& v, double* mean, double* sd) {
+  double s = 0.0, q = 0.0;
+  for (double x : v) s += x;
+  *mean = v.empty() ? 0.0 : s / v.size();
+  for (double x : v) q += (x - *mean) * (x - *mean);
+  *sd = v.size() > 1 ? std::sqrt(q / (v.size() - 1)) : 0.0;
+}
+
+struct Timing {
+  double prefill_s = 0.0, decode_s = 0.0;
+};
+
+Result<Timing> run_once(Engine& engine, KvCache& cache,
+                        const std::vector<std::vector<int>>& prompts, int n_gen) {
+  const int batch = static_cast<int>(prompts.size());
+  std::vector<SeqSpan> spans;
+  for (int i = 0; i < batch; ++i) {
+    cache.truncate(i, 0);
+    spans.push_back({i, prompts[i].data(), static_cast<int>(prompts[i].size())});
+  }
+  std::vector<float> logits;
+  Timing t;
+  auto t0 = std::chrono::steady_clock::now();
+  LRKV_RETURN_IF_ERROR(engine.forward(spans, cache, LogitsMode::kLast, &logits));
+  t.prefill_s = seconds_since(t0);
+  const int64_t V = engine.config().n_vocab;
+  std::vector<int> next(batch);
+  t0 = std::chrono::steady_clock::now();
+  for (int step = 0; step < n_gen; ++step) {
+    spans.clear();
+    for (int i = 0; i < batch; ++i) {
+      const float* x = logits.data() + i * V;
+      next[i] = static_cast<int>(std::max_element(x, x + V) - x);
+      spans.push_back({i, &next[i], 1});
+    }
+    LRKV_RETURN_IF_ERROR(engine.forward(spans, cache, LogitsMode::kLast, &logits));
+  }
+  t.decode_s = seconds_since(t0);
+  return t;
+}
+
+}  // namespace
+
+Result<SpeedResult> measure_speed(Engine& engine, const SpeedOptions& o) {
+  if (o.ctx < 1 || o.batch < 1 || o.n_gen < 0 || o.reps < 1) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "speed test: ctx {}, batch {}, n_gen {}, reps {} must be positive", o.ctx,
+                      o.batch, o.n_gen, o.reps);
+  }
+  const LlamaConfig& cfg = engine.config();
+  LRKV_ASSIGN_OR_RETURN(auto cache, engine.make_cache(o.batch, o.ctx + o.n_gen, o.kv_type));
+  std::mt19937_64 rng(o.seed);
+  std::vector<std::vector<int>> prompts(o.batch, std::vector<int>(o.ctx));
+  for (auto& p : prompts) {
+    for (int& t : p) t = static_cast<int>(rng() % static_cast<uint64_t>(cfg.n_vocab));
+  }
+  if (o.warmup)
+    LRKV_RETURN_IF_ERROR(run_once(engine, *cache, prompts, std::min(o.n_gen, 2)).status());
+  std::vector<double> pp, tg;
+  for (int r = 0; r < o.reps; ++r) {
+    LRKV_ASSIGN_OR_RETURN(Timing t, run_once(engine, *cache, prompts, o.n_gen));
+    pp.push_back(static_cast<double>(o.batch) * o.ctx / std::max(t.prefill_s, 1e-12));
+    if (o.n_gen > 0)
+      tg.push_back(static_cast<double>(o.batch) * o.n_gen / std::max(t.decode_s, 1e-12));
+  }
+  SpeedResult s;
+  mean_sd(pp, &s.prefill_tps, &s.prefill_tps_sd);
+  mean_sd(tg, &s.decode_tps, &s.decode_tps_sd);
+  s.kv_bytes_per_token = cache->bytes_per_token();
+  s.kv_bytes = s.kv_bytes_per_token * o.batch * (o.ctx + o.n_gen);
+  s.cache_kind = cache->kind();
+  return s;
+}
+
+}  // namespace lrkv

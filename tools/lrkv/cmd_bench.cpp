@@ -1,0 +1,153 @@
+// lrkv bench MODEL [--ctx 512,2048] [--batch 1,4] [-n 32] [-r 3] [--kv-type f16] [-o md|json]
+// llama-bench style throughput table for a dense or compressed model: for every (ctx, batch),
+// prefill ("pp<ctx>": batch prompts of ctx tokens in one pass) and decode ("tg<n>": n tokens per
+// sequence after the prompt) tokens/s as mean ± sd over the repetitions, with the KV cache's
+// bytes per token and its size at ctx + n tokens for the batch.
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cache_args.h"
+#include "cli_common.h"
+#include "commands.h"
+#include "core/log.h"
+#include "eval/report/speed.h"
+
+namespace lrkv::cli {
+
+namespace {
+
+struct BenchArgs {
+  ModelArgs model;
+  CacheArgs cache;
+  std::vector<int> ctx = {512};
+  std::vector<int> batch = {1};
+  int n_gen = 32, reps = 3;
+  uint64_t seed = 1;
+  std::string output = "md";
+};
+
+struct Row {
+  int ctx, batch;
+  SpeedResult r;
+};
+
+int64_t param_count(const LlamaConfig& c) {
+  const int64_t d = c.d_model;
+  const int64_t per_layer =
+      d * (c.q_dim() + 2 * c.kv_dim()) + int64_t{c.q_dim()} * d + 3 * d * c.d_ff + 2 * d;
+  return int64_t{c.n_vocab} * d * (c.tied_embeddings ? 1 : 2) + c.n_layer * per_layer + d;
+}
+
+void print_markdown(const Model& m, const std::vector<Row>& rows, int n_gen) {
+  const std::filesystem::path p(m.source_path);
+  const std::string name = (p.parent_path().filename() / p.filename()).string();
+  std::printf("| model | params | cache | KV bytes/token | batch | test | t/s | KV cache |\n");
+  std::printf("|---|---:|---|---:|---:|---:|---:|---:|\n");
+  for (const Row& row : rows) {
+    const std::string common =
+        fmt::format("| {} | {} | {} | {} | {} ", name, human_count(param_count(m.config)),
+                    row.r.cache_kind, row.r.kv_bytes_per_token, row.batch);
+    std::printf("%s| pp%d | %.1f ± %.1f | %s |\n", common.c_str(), row.ctx, row.r.prefill_tps,
+                row.r.prefill_tps_sd, human_bytes(static_cast<double>(row.r.kv_bytes)).c_str());
+    if (n_gen > 0) {
+      std::printf("%s| tg%d@%d | %.1f ± %.1f | %s |\n", common.c_str(), n_gen, row.ctx,
+                  row.r.decode_tps, row.r.decode_tps_sd,
+                  human_bytes(static_cast<double>(row.r.kv_bytes)).c_str());
+    }
+  }
+}
+
+void print_json(const Model& m, const std::vector<Row>& rows, int n_gen, int reps) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Row& row : rows) {
+    out.push_back({{"model", m.source_path},
+                   {"params", param_count(m.config)},
+                   {"cache", row.r.cache_kind},
+                   {"kv_bytes_per_token", row.r.kv_bytes_per_token},
+                   {"kv_bytes", row.r.kv_bytes},
+                   {"ctx", row.ctx},
+                   {"batch", row.batch},
+                   {"n_gen", n_gen},
+                   {"reps", reps},
+                   {"prefill_tps", row.r.prefill_tps},
+                   {"prefill_tps_sd", row.r.prefill_tps_sd},
+                   {"decode_tps", row.r.decode_tps},
+                   {"decode_tps_sd", row.r.decode_tps_sd}});
+  }
+  std::printf("%s\n", out.dump(2).c_str());
+}
+
+Status run_bench(const BenchArgs& a) {
+  if (a.output != "md" && a.output != "json") {
+    return make_error(ErrorCode::kInvalidArgument, "-o '{}': expected md or json", a.output);
+  }
+  for (int c : a.ctx) {
+    if (c < 1) return make_error(ErrorCode::kInvalidArgument, "--ctx {}: must be >= 1", c);
+  }
+  for (int b : a.batch) {
+    if (b < 1) return make_error(ErrorCode::kInvalidArgument, "--batch {}: must be >= 1", b);
+  }
+  if (a.n_gen < 0 || a.reps < 1) {
+    return make_error(ErrorCode::kInvalidArgument, "-n {} must be >= 0 and -r {} >= 1", a.n_gen,
+                      a.reps);
+  }
+  LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec());
+  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
+  Engine engine(m);
+  LRKV_RETURN_IF_ERROR(engine.status());
+  std::vector<Row> rows;
+  for (int c : a.ctx) {
+    if (c + a.n_gen > m.config.max_seq) {
+      log_warn(
+          "ctx {} + {} generated tokens exceeds the model's trained context {} (speed is still "
+          "valid)",
+          c, a.n_gen, m.config.max_seq);
+    }
+    for (int b : a.batch) {
+      SpeedOptions so;
+      so.ctx = c;
+      so.batch = b;
+      so.n_gen = a.n_gen;
+      so.reps = a.reps;
+      so.seed = a.seed;
+      so.kv_type = kv;
+      log_info("bench ctx {} batch {}", c, b);
+      LRKV_ASSIGN_OR_RETURN(SpeedResult r, measure_speed(engine, so));
+      rows.push_back({c, b, r});
+    }
+  }
+  if (a.output == "md") {
+    print_markdown(m, rows, a.n_gen);
+  } else {
+    print_json(m, rows, a.n_gen, a.reps);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench",
+      "Prefill and decode tokens/s and KV memory, llama-bench style (dense or compressed models)");
+  a->model.add_to(cmd);
+  a->cache.add_to(cmd);
+  cmd->add_option("--ctx", a->ctx, "Prompt lengths, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Sequences per pass, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("-n,--n-gen", a->n_gen, "Decoded tokens per sequence (0 = prefill only)")
+      ->capture_default_str();
+  cmd->add_option("-r,--reps", a->reps, "Timed repetitions (after one warm-up)")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the random prompt tokens")->capture_default_str();
+  cmd->add_option("-o,--output", a->output, "Output format: md or json")->capture_default_str();
+  cmd->callback([a] { finish(run_bench(*a)); });
+}
+
+}  // namespace lrkv::cli

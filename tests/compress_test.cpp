@@ -21,16 +21,7 @@ std::vector<int> some_tokens(int n, int vocab, int salt = 0) {
   return t;
 }
 
-std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens, DType kv = DType::kF32) {
-  Engine engine(m);
-  EXPECT_TRUE(engine.status().ok()) << engine.status().to_string();
-  auto cache = engine.make_cache(1, static_cast<int>(tokens.size()), kv);
-  EXPECT_TRUE(cache.ok()) << cache.status().to_string();
-  std::vector<float> out;
-  Status s = engine.forward({{0, tokens.data(), static_cast<int>(tokens.size())}}, **cache, LogitsMode::kAll, &out);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  return out;
-}
+using test::logits_of;
 
 double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;

@@ -10,15 +10,7 @@
 namespace lrkv {
 namespace {
 
-std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens) {
-  Engine engine(m);
-  auto cache = engine.make_dense_cache(1, static_cast<int>(tokens.size()));
-  EXPECT_TRUE(cache.ok());
-  std::vector<float> out;
-  EXPECT_TRUE(engine.forward({{0, tokens.data(), static_cast<int>(tokens.size())}}, **cache,
-                             LogitsMode::kAll, &out).ok());
-  return out;
-}
+using test::logits_of;
 
 class ConvertRoundTrip : public ::testing::TestWithParam<std::string> {};
 

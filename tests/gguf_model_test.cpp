@@ -20,16 +20,7 @@
 namespace lrkv {
 namespace {
 
-std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens) {
-  Engine engine(m);
-  auto cache = engine.make_dense_cache(1, static_cast<int>(tokens.size()));
-  EXPECT_TRUE(cache.ok());
-  std::vector<float> logits;
-  Status s = engine.forward({{0, tokens.data(), static_cast<int>(tokens.size())}}, **cache,
-                            LogitsMode::kAll, &logits);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  return logits;
-}
+using test::logits_of;
 
 const std::vector<int> kTokens = {1, 5, 77, 299, 3, 42, 260, 8};
 

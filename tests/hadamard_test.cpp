@@ -98,18 +98,7 @@ TEST(Hadamard, FoldKeepsTheProductOfTheFactors) {
   }
 }
 
-std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens,
-                             const KvCacheSpec& spec = {}) {
-  Engine engine(m);
-  EXPECT_TRUE(engine.status().ok()) << engine.status().to_string();
-  auto cache = engine.make_cache(1, static_cast<int>(tokens.size()), spec);
-  EXPECT_TRUE(cache.ok()) << cache.status().to_string();
-  std::vector<float> out;
-  Status s = engine.forward({{0, tokens.data(), static_cast<int>(tokens.size())}}, **cache,
-                            LogitsMode::kAll, &out);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  return out;
-}
+using test::logits_of;
 
 double max_abs(const std::vector<float>& v) {
   double m = 0;

@@ -17,16 +17,7 @@ namespace lrkv {
 namespace {
 namespace fs = std::filesystem;
 
-std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens) {
-  Engine engine(m);
-  auto cache = engine.make_dense_cache(1, static_cast<int>(tokens.size()));
-  EXPECT_TRUE(cache.ok());
-  std::vector<float> logits;
-  Status s = engine.forward({{0, tokens.data(), static_cast<int>(tokens.size())}}, **cache,
-                            LogitsMode::kAll, &logits);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  return logits;
-}
+using test::logits_of;
 
 // Same logits up to fp32 reordering of the head-dim sums (q/k rows may have been permuted).
 void expect_same_logits(const Model& a, const Model& b, const std::vector<int>& tokens) {

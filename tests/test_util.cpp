@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "model/engine.h"
+
 namespace lrkv::test {
 
 namespace fs = std::filesystem;
@@ -58,6 +60,18 @@ LlamaConfig tiny_config(int n_layer, int n_head, int n_kv_head, int head_dim) {
   c.d_ff = 36;
   c.max_seq = 64;
   return c;
+}
+
+std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens, const KvCacheSpec& spec) {
+  Engine engine(m);
+  EXPECT_TRUE(engine.status().ok()) << engine.status().to_string();
+  auto cache = engine.make_cache(1, static_cast<int>(tokens.size()), spec);
+  EXPECT_TRUE(cache.ok()) << cache.status().to_string();
+  if (!cache.ok()) return {};
+  std::vector<float> out;
+  Status s = engine.forward({{0, tokens.data(), static_cast<int>(tokens.size())}}, **cache, LogitsMode::kAll, &out);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  return out;
 }
 
 MaxDiff max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {

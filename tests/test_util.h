@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/kv_cache_spec.h"
 #include "model/llama_config.h"
 #include "model/model.h"
 
@@ -24,6 +25,10 @@ int run_command(const std::string& cmd, std::string* output);
 
 // A tiny random Llama config (GQA, awkward sizes) for unit tests.
 LlamaConfig tiny_config(int n_layer = 2, int n_head = 4, int n_kv_head = 2, int head_dim = 6);
+
+// Logits [n_tokens, n_vocab] of one sequence run through the engine with the model's own cache
+// kind (dense or latent) stored as `spec`; failures are reported as test failures.
+std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens, const KvCacheSpec& spec = {});
 
 // max |a - b| and the index where it occurs.
 struct MaxDiff {

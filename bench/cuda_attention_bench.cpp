@@ -1,7 +1,8 @@
 // Decode attention on the GPU, one layer, random data: the full f16 cache (our split-K
 // flash-decoding) against compressed caches at 50% budget (absorbed latents, per-head and
 // group:4; rebuild-keys per head), Llama-2-7B (32x128 MHA) and Llama-3-8B (32/8 GQA) shapes,
-// contexts 4K..128K, batches 1 and 16. Reports the median time of a call, bytes moved (cache
+// contexts 4K..128K, batches 1 and 16; and quantized absorbed latents (50% rank + 4-bit / 8-bit,
+// 30% rank + 4-bit, kernels/cuda/quant_latent_attention.h). Reports the median time of a call, bytes moved (cache
 // read once + queries + outputs), achieved GB/s and its fraction of the device copy bandwidth
 // measured in the same run. Caches smaller than 1 GiB rotate among copies so L2 cannot serve them.
 // Run: cuda_attention_bench [--contexts 4096,...] [--batches 1,16] [--csv out.csv]
@@ -21,6 +22,7 @@
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/fill.h"
 #include "kernels/cuda/latent_attention.h"
+#include "kernels/cuda/quant_latent_attention.h"
 #include "kernels/cuda/rebuild_attention.h"
 
 namespace lrkv::bench {
@@ -357,6 +359,102 @@ void bench_rebuild(const Context& c) {
   record(c, "rebuild50-head", ms, cache + 4.0 * c.batch * (qd + zw), bad ? "NON-FINITE OUTPUT" : "");
 }
 
+// Quantized absorbed latents, per-KV-head groups of rank `rank` for K and V, `bits`-bit affine
+// codes with an fp16 scale and minimum per 32 values (kernels/quant_row.h), segment-major
+// ([group][token][segment bytes] per sequence, the CudaEngine layout for equal ranks). Bytes
+// moved = codes + scales + minimums of K and V, + queries and outputs. The contents are real
+// encodings (cuda::quant_encode_rows) of random f32 rows in [-1, 1): random bytes would put
+// NaN/Inf patterns into the fp16 scales of segments at odd byte offsets.
+void encode_random_cache(DeviceBuffer& dst, int copies, int batch, int ctx, int G, int rank, int64_t seg,
+                         const QuantFormat& f, uint64_t seed) {
+  constexpr int kChunk = 8192, kShift = 509;  // rows per encoder launch; source offsets rotate
+  const int64_t width = int64_t{G} * rank;
+  DeviceBuffer src = random_buffer(size_t(kChunk + kShift) * width, cuda::FillType::kF32, seed);
+  std::vector<int> col(G), len(G, rank);
+  std::vector<int64_t> sdst(G);
+  for (int s = 0; s < G; ++s) {
+    col[s] = s * rank;
+    sdst[s] = int64_t{s} * ctx * seg;
+  }
+  const int64_t row = seg * G;
+  int launch = 0;
+  for (int cp = 0; cp < copies; ++cp) {
+    for (int b = 0; b < batch; ++b) {
+      for (int j0 = 0; j0 < ctx; j0 += kChunk, ++launch) {
+        cuda::QuantEncodeParams p;
+        p.src = src.as<float>() + int64_t{(launch * 131) % kShift} * width;
+        p.ld_src = width;
+        p.rows = std::min(kChunk, ctx - j0);
+        p.format = f;
+        p.n_segments = G;
+        p.seg_col = col.data();
+        p.seg_len = len.data();
+        p.seg_dst = sdst.data();
+        p.dst = dst.as<char>() + ((int64_t{cp} * batch + b) * ctx * row + int64_t{j0} * seg);
+        p.row_bytes = seg;
+        p.seq_bytes = 0;
+        BENCH_CHECK(cuda::quant_encode_rows(p, nullptr));
+      }
+    }
+  }
+  BENCH_CUDA(cudaDeviceSynchronize());
+}
+
+void bench_quant(const Context& c, int rank, int bits) {
+  const Shape& s = c.s;
+  const int gs = s.n_head / s.n_kv_head, G = s.n_kv_head;
+  const QuantFormat f{QuantScheme::kAffine, bits, 32};
+  const int64_t seg = segment_bytes(f, rank), row = seg * G;
+  const double cache = 2.0 * c.batch * c.ctx * row;
+  const int copies = copies_for(cache);
+  const size_t per_copy = size_t(c.batch) * c.ctx * row;
+  DeviceBuffer k = alloc(size_t(copies) * per_copy), v = alloc(size_t(copies) * per_copy);
+  encode_random_cache(k, copies, c.batch, c.ctx, G, rank, seg, f, 13);
+  encode_random_cache(v, copies, c.batch, c.ctx, G, rank, seg, f, 14);
+  const int64_t qw = int64_t{s.n_head} * rank;
+  DeviceBuffer q = random_buffer(c.batch * qw, cuda::FillType::kF32, 15), z = alloc(c.batch * qw * 4);
+  DeviceBuffer pos = positions(c.batch, c.ctx);
+  std::vector<int> qk_off(s.n_head), len(s.n_head, rank);
+  std::vector<int64_t> off(s.n_head);
+  for (int h = 0; h < s.n_head; ++h) {
+    qk_off[h] = h * rank;
+    off[h] = int64_t{h / gs} * c.ctx * seg;
+  }
+  cuda::QuantLatentAttentionBatch b;
+  b.n_q = 1;
+  b.q_pos = pos.as<int>();
+  b.n_head = s.n_head;
+  b.qk = q.as<float>();
+  b.ldqk = qw;
+  b.qk_seq = qw;
+  b.qk_off = qk_off.data();
+  b.k = cuda::QuantRows{k.data(), seg, int64_t{c.ctx} * row, f, off.data(), len.data()};
+  b.v = cuda::QuantRows{v.data(), seg, int64_t{c.ctx} * row, f, off.data(), len.data()};
+  b.z = z.as<float>();
+  b.ldz = qw;
+  b.z_seq = qw;
+  b.z_off = qk_off.data();
+  b.scale = 1.0f / std::sqrt(float(s.head_dim));
+  b.n_seq = c.batch;
+  b.max_kv = c.ctx;
+  auto wsb = cuda::quant_latent_attention_workspace_bytes(b);
+  BENCH_CHECK(wsb.status());
+  DeviceBuffer ws = alloc(std::max<size_t>(*wsb, 16));
+  b.workspace = ws.data();
+  b.workspace_bytes = ws.bytes();
+  auto op = [&](int i) {
+    cuda::QuantLatentAttentionBatch bi = b;
+    bi.k.rows = k.as<char>() + i * per_copy;
+    bi.v.rows = v.as<char>() + i * per_copy;
+    return cuda::quant_latent_attention(bi, nullptr);
+  };
+  const double ms = time_ms(op, copies, c.iters);
+  const size_t bad = count_non_finite(z, c.batch * qw);
+  const int pct = static_cast<int>(std::lround(100.0 * rank / s.head_dim));
+  record(c, "q" + std::to_string(bits) + "-" + std::to_string(pct) + "-head", ms, cache + 8.0 * c.batch * qw,
+         bad ? "NON-FINITE OUTPUT" : "");
+}
+
 std::vector<int> parse_ints(const std::string& s) {
   std::vector<int> v;
   size_t i = 0;
@@ -372,7 +470,7 @@ std::vector<int> parse_ints(const std::string& s) {
 int run(int argc, char** argv) {
   CLI::App app{"CUDA decode attention: dense f16 cache vs 50% latent caches"};
   std::string contexts = "4096,8192,16384,32768,65536,131072", batches = "1,16", models = "llama2-7b,llama3-8b";
-  std::string csv, variants = "dense,dense-rows,absorbed-head,absorbed-rows,absorbed-g4,rebuild";
+  std::string csv, variants = "dense,dense-rows,absorbed-head,absorbed-rows,absorbed-g4,rebuild,q4-50,q8-50,q4-30";
   int iters = 30;
   double max_gb = 40.0;
   app.add_option("--contexts", contexts);
@@ -381,7 +479,7 @@ int run(int argc, char** argv) {
   app.add_option("--iters", iters);
   app.add_option("--max-dense-gb", max_gb, "skip shapes whose dense cache exceeds this");
   app.add_option("--csv", csv);
-  app.add_option("--variants", variants, "subset of dense,dense-rows,absorbed-head,absorbed-rows,absorbed-g4,rebuild");
+  app.add_option("--variants", variants, "subset of dense,dense-rows,absorbed-head,absorbed-rows,absorbed-g4,rebuild,q4-50,q8-50,q4-30,q2-50");
   CLI11_PARSE(app, argc, argv);
   std::string why;
   if (!cuda::device_available(&why)) {
@@ -416,6 +514,10 @@ int run(int argc, char** argv) {
         if (want("absorbed-rows")) bench_absorbed(c, 1, false);
         if (want("absorbed-g4")) bench_absorbed(c, 4, true);
         if (want("rebuild")) bench_rebuild(c);
+        if (want("q4-50")) bench_quant(c, s.head_dim / 2, 4);
+        if (want("q8-50")) bench_quant(c, s.head_dim / 2, 8);
+        if (want("q4-30")) bench_quant(c, static_cast<int>(std::lround(0.3 * s.head_dim)), 4);
+        if (want("q2-50")) bench_quant(c, s.head_dim / 2, 2);
       }
     }
   }

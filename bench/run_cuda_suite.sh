@@ -3,7 +3,10 @@
 # -DLRKV_CUDA=ON and copied into BIN): GPU state, the CUDA unit tests, the kernel benchmark and
 # its PyTorch SDPA peer in the same run, and Nsight Compute evidence for the decode kernels.
 # Results go to $OUT (default ./cuda-out): nvidia-smi.txt tests.log bench.log ours.csv sdpa.csv
-# sdpa.log ncu.txt ours_stages3.csv. Usage: bash bench/run_cuda_suite.sh BIN [tests|bench|stages3|ncu ...]
+# sdpa.log ncu.txt ours_stages3.csv e2e.csv e2e.log.
+# Usage: bash bench/run_cuda_suite.sh BIN [tests|bench|stages3|ncu|e2e ...]
+# BENCH_ARGS go to both sides of the kernel benchmark (--contexts, --batches, --models, --iters),
+# OURS_ARGS to ours only (--variants), E2E_ARGS to cuda_e2e_bench.
 set -u
 BIN=${1:?usage: run_cuda_suite.sh BIN [steps]}
 shift
@@ -21,8 +24,11 @@ for step in $STEPS; do
       "$BIN/lrkv_cuda_tests" 2>&1 | tee "$OUT/tests.log" | grep -E "^\[(latent|dense|rebuild|engine)|FAILED|PASSED|SKIPPED|Failure|Expected|Which is|rror" | head -150
       ;;
     bench)
-      "$BIN/cuda_attention_bench" --csv "$OUT/ours.csv" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log" | tail -5
+      "$BIN/cuda_attention_bench" --csv "$OUT/ours.csv" ${BENCH_ARGS:-} ${OURS_ARGS:-} 2>&1 | tee "$OUT/bench.log" | tail -5
       python3 bench/sdpa_peer.py --csv "$OUT/sdpa.csv" --ours "$OUT/ours.csv" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/sdpa.log" | grep -v "^llama"
+      ;;
+    e2e)  # end-to-end decode tokens/s, 8B shapes: full fp16 cache vs 50% latents vs 50% + int4
+      "$BIN/cuda_e2e_bench" --csv "$OUT/e2e.csv" ${E2E_ARGS:-} 2>&1 | tee "$OUT/e2e.log" | tail -20
       ;;
     stages3)  # the latent kernel with 3 pipeline stages instead of 2, long contexts, batch 1
       LRKV_ATTN_STAGES=3 "$BIN/cuda_attention_bench" --batches 1 --contexts 65536,131072 \

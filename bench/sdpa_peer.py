@@ -109,6 +109,30 @@ def table(ours_csv, peer_rows, copy_bw):
             us = float(r["us"])
             cells.append(f"{us:.1f} us, {sd / us:.2f}x, {100 * float(r['frac_copy']):.0f}%")
         print(f"| {key[0]} | {key[1]} | {key[2]} | {sd:.1f} ({be}) | " + " | ".join(cells) + " |")
+    qvars = [("q4-50-head", "50% + int4"), ("q8-50-head", "50% + int8"), ("q4-30-head", "30% + int4"),
+             ("q2-50-head", "50% + int2")]
+    qvars = [q for q in qvars if any(k[3] == q[0] for k in ours)]
+    if not qvars:
+        return
+    print("\nQuantized absorbed latents (per-KV-head groups, affine codes, fp16 scale + min per 32 values). "
+          "Cell: time, x = SDPA time / ours, % of copy bandwidth, bytes moved (codes + scales + mins of K and V, "
+          "+ q + out).")
+    print("\n| model | batch | ctx | SDPA best (us), dense bytes | " + " | ".join(q[1] for q in qvars) + " |")
+    print("|---|---|---|---|" + "---|" * len(qvars))
+    for key in sorted(best):
+        sd, be = best[key]
+        dense = next((r for r in peer_rows if (r["model"], r["batch"], r["ctx"]) == key and r["us"] != ""), None)
+        cells = []
+        for var, _ in qvars:
+            r = ours.get(key + (var,))
+            if r is None:
+                cells.append("-")
+                continue
+            us = float(r["us"])
+            cells.append(f"{us:.1f} us, {sd / us:.2f}x, {100 * float(r['frac_copy']):.0f}%, "
+                         f"{float(r['bytes']) / 1e6:.1f} MB")
+        db = f"{float(dense['bytes']) / 1e6:.0f} MB" if dense else ""
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {sd:.1f} ({be}), {db} | " + " | ".join(cells) + " |")
 
 
 def main():

@@ -18,7 +18,7 @@ file(GLOB_RECURSE LRKV_CUDA_SOURCES CONFIGURE_DEPENDS
      ${CMAKE_SOURCE_DIR}/src/kernels/cuda/*.cu ${CMAKE_SOURCE_DIR}/src/kernels/cuda/*.cpp
      ${CMAKE_SOURCE_DIR}/src/backend/cuda/*.cu ${CMAKE_SOURCE_DIR}/src/backend/cuda/*.cpp)
 add_library(lrkv_cuda STATIC ${LRKV_CUDA_SOURCES})
-target_link_libraries(lrkv_cuda PUBLIC lrkv CUDA::cudart_static CUDA::cublas)
+target_link_libraries(lrkv_cuda PUBLIC lrkv CUDA::cudart_static CUDA::cublas CUDA::cusolver)
 target_compile_definitions(lrkv_cuda PUBLIC LRKV_HAVE_CUDA=1)
 # -lineinfo for profilers; LRKV_CUDA_VERBOSE=ON prints ptxas register/spill reports.
 option(LRKV_CUDA_VERBOSE "Print ptxas resource usage of every kernel" OFF)

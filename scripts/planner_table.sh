@@ -13,6 +13,8 @@ LRKV=${LRKV:-./build/lrkv}
 BUDGETS=${BUDGETS:-"0.5 0.25"}
 PLANNERS=${PLANNERS:-"uniform progressive fisher energy greedy-kl"}
 FACTS=${FACTS:-"palu:group:2 palu:joint"}
+SEEDS=${SEEDS:-1}        # 0: skip the seed papers' recipe rows (to resume a partial table)
+BASELINE=${BASELINE:-1}  # 0: skip the uncompressed row
 mkdir -p "$OUT"
 export LRKV_LOG=warn
 C4="$SHARED/data/c4-validation-2k.jsonl"
@@ -37,13 +39,17 @@ row() {  # method gran planner budget label
   rm -f "$model"
 }
 printf '| recipe | factorisation | planner | budget | ppl TinyStories | ppl C4 | planning time |\n|---|---|---|---|---|---|---|\n'
-read -r p1 p2 <<<"$(eval_ppl "$MODEL")"
-printf '| uncompressed | - | - | 1.0 | %.3f | %.3f | - |\n' "$p1" "$p2"
+if [ "$BASELINE" = 1 ]; then
+  read -r p1 p2 <<<"$(eval_ppl "$MODEL")"
+  printf '| uncompressed | - | - | 1.0 | %.3f | %.3f | - |\n' "$p1" "$p2"
+fi
 for b in $BUDGETS; do
   for f in $FACTS; do
     for p in $PLANNERS; do row "${f%%:*}" "${f#*:}" "$p" "$b" "grid"; done
   done
   # The seed papers' own recipes (Palu's, Fisher + G-LRD, is the grid row palu group:2 fisher).
-  row lorc joint progressive "$b" "LoRC (progressive SVD)"
-  row mkv-pca head greedy-kl "$b" "MatryoshkaKV PCA (greedy KL)"
+  if [ "$SEEDS" = 1 ]; then
+    row lorc joint progressive "$b" "LoRC (progressive SVD)"
+    row mkv-pca head greedy-kl "$b" "MatryoshkaKV PCA (greedy KL)"
+  fi
 done

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/mmap_file.h"
 #include "test_util.h"
 
@@ -30,8 +32,46 @@ class CompressCli : public ::testing::Test {
     EXPECT_EQ(std::count(last.begin(), last.end(), '\n'), 1) << last;
     EXPECT_NE(last.find(fragment), std::string::npos) << last;
   }
+  // (perplexity, KV bytes per token) from `lrkv perplexity MODEL FLAGS --json`.
+  std::pair<double, double> ppl(const std::string& model, const std::string& flags = "") {
+    const std::string json = dir_ + "/ppl.json";
+    EXPECT_EQ(run("perplexity " + model + " --text " + text_ + " --ctx 64 --max-tokens 300 --kv-type f16 " + flags +
+                  " --json " + json), 0) << out_;
+    auto text = read_text_file(json);
+    EXPECT_TRUE(text.ok()) << json;
+    auto j = nlohmann::json::parse(text.ok() ? *text : std::string(), nullptr, false);
+    EXPECT_TRUE(j.is_object() && j.contains("ppl") && j.contains("kv_bytes_per_token")) << j.dump();
+    if (!j.is_object()) return {-1, -1};
+    return {j.value("ppl", -1.0), j.value("kv_bytes_per_token", -1.0)};
+  }
   std::string dir_, model_, text_, out_;
 };
+
+// `compress --hadamard --latent-bits 4` = compress, then fold the rotation and quantise at load:
+// the stored default is what every command uses, and --latent-bits 0 still gives float latents.
+TEST_F(CompressCli, StoredLatentQuantisationIsTheDefault) {
+  const std::string plain = dir_ + "/plain.gguf", quant = dir_ + "/quant.gguf";
+  const std::string common = "compress " + model_ + " --method lorc --granularity head --budget 0.5 ";
+  ASSERT_EQ(run(common + "-o " + plain), 0) << out_;
+  ASSERT_EQ(run(common + "--hadamard --latent-bits 4 --latent-group 8 -o " + quant), 0) << out_;
+  ASSERT_EQ(run("info " + quant), 0) << out_;
+  EXPECT_NE(out_.find("lrkv.latent_quant"), std::string::npos) << out_;
+  EXPECT_NE(out_.find("lrkv.hadamard"), std::string::npos) << out_;
+  const auto stored = ppl(quant);
+  EXPECT_NE(out_.find("stored by lrkv compress"), std::string::npos) << out_;
+  const auto at_load = ppl(plain, "--hadamard --latent-bits 4 --latent-group 8");
+  const auto floats = ppl(plain);
+  const auto stored_floats = ppl(quant, "--latent-bits 0");
+  // Same rotation (folded in f32 either way) and the same codec: the same numbers.
+  EXPECT_NEAR(stored.first, at_load.first, 1e-6 * at_load.first);
+  EXPECT_EQ(stored.second, at_load.second);
+  // The rotation alone changes nothing but float rounding; 4-bit latents with an fp16 scale and
+  // minimum per 8 values take 4 + 4 bytes per 8 values, half of f16's 16.
+  EXPECT_NEAR(stored_floats.first, floats.first, 1e-4 * floats.first);
+  EXPECT_EQ(stored_floats.second, floats.second);
+  EXPECT_EQ(stored.second, 0.5 * floats.second);
+  expect_one_line_error(common + "--latent-bits 5 -o " + dir_ + "/x.gguf", "--latent-bits");
+}
 
 TEST_F(CompressCli, CompressesWithoutTouchingTheInput) {
   const auto before = read_text_file(model_);

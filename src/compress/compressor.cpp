@@ -1,6 +1,7 @@
 #include "compress/compressor.h"
 
 #include "compress/factorize.h"
+#include "compress/truncate.h"
 #include "core/progress.h"
 #include "model/latent_layer.h"
 
@@ -49,8 +50,9 @@ struct DownBuilder {
 
 class LayerCompressor {
  public:
-  LayerCompressor(const Model& m, const RankPlan& plan, const CalibrationStats* calib, int l)
-      : m_(m), c_(m.config), plan_(plan), calib_(calib), l_(l) {}
+  LayerCompressor(const Model& m, const RankPlan& plan, const CalibrationStats* calib, int l,
+                  const Factorizer& fz)
+      : m_(m), c_(m.config), plan_(plan), calib_(calib), l_(l), fz_(fz) {}
 
   Status run(std::map<std::string, Tensor>* out) {
     const LayerWeights& w = m_.weights.layers[l_];
@@ -102,22 +104,22 @@ class LayerCompressor {
   }
 
   Result<LowRankFactor> key_factor(const Mat& wk, int64_t row0, int64_t rows, int r) {
-    if (plan_.method == "lorc") return plain_svd_factor(wk, r);
-    if (plan_.method == "palu") return whitened_svd_factor(wk, calib_->layers[l_].xtx, r);
+    if (plan_.method == "lorc") return fz_.plain_svd(wk, r);
+    if (plan_.method == "palu") return fz_.whitened_svd(wk, calib_->layers[l_].xtx, r);
     // mkv-pca: principal directions of post-RoPE keys of the group.
     const MomentStats& k = calib_->layers[l_].k_post;
     const std::vector<double> mean_all = k.mean(calib_->n_tokens);
-    return pca_factor(k.covariance(calib_->n_tokens, row0, rows),
-                      std::vector<double>(mean_all.begin() + row0, mean_all.begin() + row0 + rows), r);
+    return fz_.pca(k.covariance(calib_->n_tokens, row0, rows),
+                   std::vector<double>(mean_all.begin() + row0, mean_all.begin() + row0 + rows), r, Mat());
   }
 
   Result<LowRankFactor> value_factor(const Mat& wv, int64_t row0, int64_t rows, int r) {
-    if (plan_.method == "lorc") return plain_svd_factor(wv, r);
-    if (plan_.method == "palu") return whitened_svd_factor(wv, calib_->layers[l_].xtx, r);
+    if (plan_.method == "lorc") return fz_.plain_svd(wv, r);
+    if (plan_.method == "palu") return fz_.whitened_svd(wv, calib_->layers[l_].xtx, r);
     const MomentStats& v = calib_->layers[l_].v;
     const std::vector<double> mean_all = v.mean(calib_->n_tokens);
     std::vector<double> mean(mean_all.begin() + row0, mean_all.begin() + row0 + rows);
-    LRKV_ASSIGN_OR_RETURN(LowRankFactor f, pca_factor(v.covariance(calib_->n_tokens, row0, rows), mean, r, wv));
+    LRKV_ASSIGN_OR_RETURN(LowRankFactor f, fz_.pca(v.covariance(calib_->n_tokens, row0, rows), mean, r, wv));
     // v = W x + b: the latent Pᵀ(v - mu) = Pᵀ W x + Pᵀ (b - mu); pca_factor added -Pᵀ mu.
     const Tensor& b = m_.weights.layers[l_].bv;
     if (!b.empty()) {
@@ -141,23 +143,34 @@ class LayerCompressor {
   const RankPlan& plan_;
   const CalibrationStats* calib_;
   int l_;
+  const Factorizer& fz_;
 };
+
+// `base` is already compressed (e.g. a full-rank `lrkv tune` model, method "mkv"): its ordered
+// factors are reused, truncated to `plan` (same method and groups, ranks not above the model's).
+Result<Model> truncate_compressed_model(const Model& base, const RankPlan& plan) {
+  LRKV_ASSIGN_OR_RETURN(RankPlan have, model_rank_plan(base));
+  if (have.method != plan.method) {
+    return make_error(ErrorCode::kInvalidArgument, "{} is already compressed with {}, not {}", base.source_path,
+                      have.method, plan.method);
+  }
+  return truncate_to_plan(base, plan);
+}
 
 }  // namespace
 
 bool method_needs_calibration(const std::string& method) { return method == "palu" || method == "mkv-pca"; }
 
-Result<Model> compress_model(const Model& base, const RankPlan& plan, const CalibrationStats* calib) {
+Result<Model> compress_model(const Model& base, const RankPlan& plan, const CalibrationStats* calib,
+                             const Factorizer& factorizer) {
   LRKV_RETURN_IF_ERROR(plan.validate(base.config, "rank plan"));
+  if (base.extra_metadata.count("lrkv.plan")) return truncate_compressed_model(base, plan);
   if (method_needs_calibration(plan.method) && calib == nullptr) {
     return make_error(ErrorCode::kInvalidArgument, "method '{}' needs calibration statistics (--calib or --text)",
                       plan.method);
   }
   if (plan.method != "palu" && plan.method != "lorc" && plan.method != "mkv-pca") {
     return make_error(ErrorCode::kInvalidArgument, "unknown method '{}': expected palu, lorc or mkv-pca", plan.method);
-  }
-  if (base.extra_metadata.count("lrkv.plan")) {
-    return make_error(ErrorCode::kInvalidArgument, "{} is already compressed", base.source_path);
   }
   if (calib) LRKV_RETURN_IF_ERROR(check_calibration_matches(*calib, base.config, "calibration"));
   Model out;
@@ -172,7 +185,7 @@ Result<Model> compress_model(const Model& base, const RankPlan& plan, const Cali
   }
   Progress progress("compress", base.config.n_layer, "layer");
   for (int l = 0; l < base.config.n_layer; ++l) {
-    LayerCompressor lc(base, plan, calib, l);
+    LayerCompressor lc(base, plan, calib, l, factorizer);
     Status s = lc.run(&out.extra_tensors);
     if (!s.ok()) return s.with_context(fmt::format("layer {}", l));
     progress.add(1);

@@ -8,7 +8,10 @@
 // save_model() writes it as one GGUF file that every lrkv command loads like any model.
 #pragma once
 
+#include <functional>
+
 #include "compress/calibration.h"
+#include "compress/factorize.h"
 #include "model/model.h"
 #include "model/rank_plan.h"
 
@@ -17,7 +20,21 @@ namespace lrkv {
 // Methods that need calibration statistics (palu, mkv-pca).
 bool method_needs_calibration(const std::string& method);
 
+// The factorisations compress_model calls, one group at a time (never concurrently). The defaults
+// are factorize.h's CPU (LAPACK) ones; a backend plugs in others with the same contracts, e.g.
+// lrkv::cuda::gpu_factorizer() (backend/cuda/cuda_factorize.h, cuSOLVER) with -DLRKV_CUDA=ON.
+struct Factorizer {
+  std::function<Result<LowRankFactor>(const Mat& W, int rank)> plain_svd = plain_svd_factor;
+  std::function<Result<LowRankFactor>(const Mat& W, const Mat& xtx, int rank)> whitened_svd = whitened_svd_factor;
+  std::function<Result<LowRankFactor>(const Mat& cov, const std::vector<double>& mean, int rank, const Mat& W)> pca =
+      pca_factor;
+  std::string name = "cpu";
+};
+
 // `calib` may be null for methods that need none. Shows a progress bar over layers.
-Result<Model> compress_model(const Model& base, const RankPlan& plan, const CalibrationStats* calib);
+// A `base` that is already compressed (e.g. `lrkv tune`'s full-rank "mkv" model) is truncated to
+// `plan` instead (truncate_to_plan; the plan must have its method and groups).
+Result<Model> compress_model(const Model& base, const RankPlan& plan, const CalibrationStats* calib,
+                             const Factorizer& factorizer = Factorizer());
 
 }  // namespace lrkv

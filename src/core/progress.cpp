@@ -26,6 +26,11 @@ Progress::~Progress() { finish(); }
 
 void Progress::add(int64_t n) { set(done_ + n); }
 
+void Progress::skip(int64_t done) {
+  base_ = std::min(std::max<int64_t>(done, 0), total_);
+  done_ = std::max(done_, base_);
+}
+
 void Progress::set(int64_t done) {
   done_ = std::min(done, total_);
   if (!enabled_) return;
@@ -48,7 +53,7 @@ void Progress::finish() {
 void Progress::draw(bool final) {
   last_drawn_ = done_;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double rate = elapsed > 0 ? done_ / elapsed : 0.0;
+  const double rate = elapsed > 0 ? (done_ - base_) / elapsed : 0.0;
   const double eta = rate > 0 ? (total_ - done_) / rate : 0.0;
   constexpr int kWidth = 24;
   const int fill = static_cast<int>(kWidth * done_ / total_);

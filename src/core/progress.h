@@ -15,6 +15,8 @@ class Progress {
   ~Progress();
   void add(int64_t n = 1);
   void set(int64_t done);
+  // Work done before this run (e.g. resumed from a checkpoint): counted as done, not in the rate.
+  void skip(int64_t done);
   void set_note(std::string note) { note_ = std::move(note); }  // e.g. "loss 2.31"
   void finish();
   void disable() { enabled_ = false; }
@@ -22,7 +24,7 @@ class Progress {
  private:
   void draw(bool final);
   std::string label_, unit_, note_;
-  int64_t total_, done_ = 0;
+  int64_t total_, done_ = 0, base_ = 0;
   bool tty_, finished_ = false, enabled_;
   std::chrono::steady_clock::time_point start_, last_draw_;
   int last_decile_ = -1;

@@ -3,6 +3,7 @@
 #include "cache/kivi_kv_cache.h"
 #include "core/log.h"
 #include "model/latent_hadamard.h"
+#include "model/latent_quant_default.h"
 
 namespace lrkv::cli {
 
@@ -11,10 +12,10 @@ void CacheArgs::add_to(CLI::App* cmd) {
                   "KV cache: f32, f16, bf16 (float rows), q8_0, q4_0 (llama.cpp blocks of "
                   "32), kivi2, kivi4 (KIVI, dense models)")
       ->capture_default_str();
-  cmd->add_option("--latent-bits", latent.bits,
-                  "Compressed models: quantize latents to 8, 4, 3 or 2 bits "
-                  "(0 = keep --kv-type floats)")
-      ->capture_default_str();
+  latent_bits_flag = cmd->add_option("--latent-bits", latent.bits,
+                                     "Compressed models: quantize latents to 8, 4, 3 or 2 bits (0 = keep "
+                                     "--kv-type floats; default: the model's own, if `lrkv compress "
+                                     "--latent-bits` stored one, else 0)");
   cmd->add_option("--latent-group", latent.group,
                   "Latent values per fp16 scale inside a group slice (0 = the "
                   "whole slice)")
@@ -44,9 +45,18 @@ Status CacheArgs::prepare(Model& m) const {
   return fold_hadamard_factors(m);
 }
 
-Result<KvCacheSpec> CacheArgs::spec() const {
+Result<KvCacheSpec> CacheArgs::spec(const Model* model) const {
   LRKV_ASSIGN_OR_RETURN(KvCacheSpec s, parse_kv_type("--kv-type", kv_type));
   s.latent = latent;
+  const bool explicit_bits = latent_bits_flag != nullptr && latent_bits_flag->count() > 0;
+  if (model != nullptr && !explicit_bits) {
+    LRKV_ASSIGN_OR_RETURN(std::optional<LatentQuantParams> stored, default_latent_quant(*model));
+    if (stored) {
+      s.latent = *stored;
+      log_info("{}: latent cache {}-bit g{} {} (stored by lrkv compress; --latent-bits 0 for floats)",
+               model->source_path, stored->bits, stored->group, stored->symmetric ? "sym" : "asym");
+    }
+  }
   if (s.quant == KvQuant::kKivi) {
     const int bits = s.kivi.bits;
     s.kivi = kivi;

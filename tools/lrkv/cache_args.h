@@ -17,11 +17,13 @@ struct CacheArgs {
   LatentQuantParams latent;
   KiviParams kivi;
   bool hadamard = false;
+  CLI::Option* latent_bits_flag = nullptr;  // set by add_to: was --latent-bits given?
   void add_to(CLI::App* cmd);
   // Applies --hadamard to a loaded model (error on a dense model; no-op when already rotated).
   Status prepare(Model& m) const;
-  // The validated spec; errors name the flag and its allowed values.
-  Result<KvCacheSpec> spec() const;
+  // The validated spec; errors name the flag and its allowed values. Without --latent-bits, a
+  // compressed `model`'s stored default (`lrkv compress --latent-bits`) is used.
+  Result<KvCacheSpec> spec(const Model* model = nullptr) const;
 };
 
 // Bytes per token averaged over a full window of `ctx` tokens, all layers: KIVI counts its fp16

@@ -92,8 +92,8 @@ Status run_bench(const BenchArgs& a) {
     return make_error(ErrorCode::kInvalidArgument, "-n {} must be >= 0 and -r {} >= 1", a.n_gen,
                       a.reps);
   }
-  LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec());
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec(&m));
   LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
   Engine engine(m);
   LRKV_RETURN_IF_ERROR(engine.status());

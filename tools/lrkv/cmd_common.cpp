@@ -25,6 +25,8 @@ void register_all(CLI::App& app) {
   register_calibrate(app);
   register_compress(app);
   register_plan(app);
+  register_tune(app);
+  register_convert_gqa(app);
   register_eval(app);
   register_bench(app);
 }

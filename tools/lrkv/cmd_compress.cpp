@@ -1,14 +1,21 @@
 // lrkv compress MODEL --method palu|lorc|mkv-pca --granularity head|group:S|joint --budget B
-//   [--calib FILE | --text FILE --tokens N] [--plan plan.json] -o OUT.gguf
-// Writes one GGUF with the factor tensors and the plan; the input file is only read.
+//   [--calib FILE | --text FILE --tokens N] [--plan plan.json] [--hadamard]
+//   [--latent-bits 8|4|3|2 --latent-group G --latent-sym] -o OUT.gguf
+// Writes one GGUF with the factor tensors and the plan; the input file is only read. An input that
+// is already compressed at higher rank (e.g. from `lrkv tune`) is truncated to the plan instead.
 #include <filesystem>
 #include <optional>
 
 #include "cli_common.h"
 #include "commands.h"
 #include "compress/compressor.h"
+#include "compress/truncate.h"
+#include "model/latent_hadamard.h"
+#include "model/latent_layer.h"
+#include "model/latent_quant_default.h"
 #include "core/log.h"
 #include "core/mmap_file.h"
+#include "device_args.h"
 #include "text_args.h"
 
 namespace lrkv::cli {
@@ -24,7 +31,18 @@ struct CompressArgs {
   double budget = 0.5;
   TextSourceOptions text;
   CalibrationOptions calib;
+  bool hadamard = false;
+  LatentQuantParams latent;
+  std::string device = "cpu";  // where factorisations (and --text calibration) run
 };
+
+// --hadamard folds the rotation into the factors; --latent-bits records the latent quantisation
+// every lrkv command uses for this model's cache unless told otherwise.
+Status finish_model(const CompressArgs& a, Model& out) {
+  if (a.hadamard && !has_hadamard(out)) LRKV_RETURN_IF_ERROR(fold_hadamard_factors(out));
+  if (a.latent.bits > 0) LRKV_RETURN_IF_ERROR(set_default_latent_quant(out, a.latent));
+  return Status::Ok();
+}
 
 Result<RankPlan> make_plan(const CompressArgs& a, const LlamaConfig& cfg) {
   if (!a.plan_path.empty()) {
@@ -43,13 +61,42 @@ Result<RankPlan> make_plan(const CompressArgs& a, const LlamaConfig& cfg) {
   return uniform_plan(cfg, a.method, gran, a.budget);
 }
 
+// The input is already compressed (e.g. a full-rank `lrkv tune` model): keep the leading
+// components of its ordered factors, per --plan or a uniform plan at --budget.
+Status truncate_compressed(const CompressArgs& a, const Model& m) {
+  LRKV_ASSIGN_OR_RETURN(RankPlan full, model_rank_plan(m));
+  if (!a.method.empty() && a.method != full.method) {
+    return make_error(ErrorCode::kInvalidArgument, "--method {}: {} is already compressed with {}", a.method,
+                      a.model.path, full.method);
+  }
+  CompressArgs b = a;
+  b.method = full.method;
+  if (b.granularity.empty()) b.granularity = full.granularity;
+  LRKV_ASSIGN_OR_RETURN(RankPlan plan, make_plan(b, m.config));
+  plan.method = full.method;  // the factors are the input's
+  log_info("truncating {} ({} {}) to kept {:.4f} of the KV cache", a.model.path, full.method, full.granularity,
+           plan.kept_fraction(m.config));
+  LRKV_ASSIGN_OR_RETURN(Model out, truncate_to_plan(m, plan));
+  LRKV_RETURN_IF_ERROR(finish_model(a, out));
+  LRKV_RETURN_IF_ERROR(save_model(out, a.out));
+  log_info("wrote {}", a.out);
+  return Status::Ok();
+}
+
 Status run_compress(const CompressArgs& a) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::exists(a.out) && fs::equivalent(a.out, a.model.path, ec)) {
     return make_error(ErrorCode::kInvalidArgument, "-o {} is the input model; compressing never overwrites its input", a.out);
   }
+  if (a.latent.bits > 0) {  // check the flags before any long work
+    KvCacheSpec probe(DType::kF16);
+    probe.latent = a.latent;
+    LRKV_RETURN_IF_ERROR(probe.validate());
+  }
+  LRKV_ASSIGN_OR_RETURN(Factorizer factorizer, make_factorizer(a.device));  // fails fast without CUDA
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  if (m.extra_metadata.count("lrkv.plan")) return truncate_compressed(a, m);
   LRKV_ASSIGN_OR_RETURN(RankPlan plan, make_plan(a, m.config));
   std::optional<CalibrationStats> calib;
   if (!a.calib_path.empty()) {
@@ -60,11 +107,12 @@ Status run_compress(const CompressArgs& a) {
       return make_error(ErrorCode::kInvalidArgument, "--method {} needs calibration: pass --calib FILE (from `lrkv "
                         "calibrate`) or --text FILE", plan.method);
     }
-    LRKV_ASSIGN_OR_RETURN(calib, calibrate_from_text(m, a.text, a.calib));
+    LRKV_ASSIGN_OR_RETURN(calib, calibrate_from_text_on(m, a.text, a.calib, a.device));
   }
   log_info("plan: {} {} budget {} -> kept {:.4f} of the KV cache ({} latent values per token)", plan.method,
            plan.granularity, plan.budget, plan.kept_fraction(m.config), plan.latent_values_per_token());
-  LRKV_ASSIGN_OR_RETURN(Model out, compress_model(m, plan, calib ? &*calib : nullptr));
+  LRKV_ASSIGN_OR_RETURN(Model out, compress_model(m, plan, calib ? &*calib : nullptr, factorizer));
+  LRKV_RETURN_IF_ERROR(finish_model(a, out));
   LRKV_RETURN_IF_ERROR(save_model(out, a.out));
   log_info("wrote {}", a.out);
   return Status::Ok();
@@ -88,6 +136,20 @@ void register_compress(CLI::App& app) {
   cmd->add_option("--calib", a->calib_path, "Calibration statistics from `lrkv calibrate`");
   add_text_options(cmd, &a->text, false, "Calibration text when no --calib is given");
   cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens with --text")->capture_default_str();
+  cmd->add_flag("--hadamard", a->hadamard,
+                "Fold the Walsh-Hadamard rotation into the latent factors (spreads outliers before "
+                "--latent-bits quantisation; unquantised results are unchanged)");
+  cmd->add_option("--latent-bits", a->latent.bits,
+                  "Store 8, 4, 3 or 2 as the model's default latent quantisation (used by every "
+                  "command unless its own --latent-bits is given; 0 = none)")
+      ->capture_default_str();
+  cmd->add_option("--latent-group", a->latent.group, "With --latent-bits: values per fp16 scale (0 = whole slice)")
+      ->capture_default_str();
+  cmd->add_flag("--latent-sym", a->latent.symmetric, "With --latent-bits: symmetric quantisation");
+  cmd->add_option("--device", a->device,
+                  "cpu, or cuda: factorisations (cuSOLVER) and --text calibration on the GPU (needs a "
+                  "-DLRKV_CUDA=ON build)")
+      ->capture_default_str();
   cmd->add_option("-o,--output", a->out, "Output model (.gguf)")->required();
   cmd->callback([a] { finish(run_compress(*a)); });
 }

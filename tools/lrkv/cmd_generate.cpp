@@ -36,7 +36,7 @@ Status run_generate(const GenerateArgs& a) {
     return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE", a.model.path);
   }
   if (a.n_predict < 0) return make_error(ErrorCode::kInvalidArgument, "-n must be >= 0, got {}", a.n_predict);
-  LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec());
+  LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec(&m));
   std::vector<int> ids = m.tokenizer->encode(a.prompt, !a.no_bos);
   if (ids.empty()) return make_error(ErrorCode::kInvalidArgument, "empty prompt and --no-bos: nothing to condition on");
   const int ctx = a.ctx > 0 ? a.ctx : m.config.max_seq;

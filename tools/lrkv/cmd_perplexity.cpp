@@ -33,7 +33,7 @@ Status run_ppl(PplArgs a) {
   if (!m.tokenizer) {
     return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE", a.model.path);
   }
-  LRKV_ASSIGN_OR_RETURN(a.ppl.kv_type, a.cache.spec());
+  LRKV_ASSIGN_OR_RETURN(a.ppl.kv_type, a.cache.spec(&m));
   if (!a.save_logits.empty() && !a.kl_base.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "--save-logits and --kl-base are exclusive");
   }

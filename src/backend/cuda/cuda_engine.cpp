@@ -6,6 +6,7 @@
 #include "backend/cuda/cuda_engine_step.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/fill.h"
 
 namespace lrkv::cuda {
 namespace {
@@ -53,6 +54,9 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   }
   if (options.factor_dtype != DType::kF32 && options.factor_dtype != options.weight_dtype) {
     return make_error(ErrorCode::kUnsupported, "CUDA engine: latent factors in f32 or the weight type");
+  }
+  if (options.latent_bits != 0 && (options.latent_bits < 1 || options.latent_bits > 8)) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA engine: latent_bits {} (0, or 1..8)", options.latent_bits);
   }
   std::string why;
   if (!device_available(&why)) return make_error(ErrorCode::kUnsupported, "CUDA engine: {}", why);
@@ -142,6 +146,55 @@ Status CudaEngine::reset_cache(int n_seq, int capacity) {
   }
   k_cache_.clear();
   v_cache_.clear();
+  k_quant_.clear();
+  v_quant_.clear();
+  if (quantized()) {
+    if (!compressed()) {
+      return make_error(ErrorCode::kInvalidArgument, "CUDA engine: quantized latents need a compressed model");
+    }
+    const QuantFormat f{opt_.latent_symmetric ? QuantScheme::kSymmetric : QuantScheme::kAffine, opt_.latent_bits,
+                        opt_.latent_group};
+    for (int l = 0; l < cfg_.n_layer; ++l) {
+      const LatentLayer& L = latent_[l];
+      if (L.key_mode != KeyMode::kAbsorbed) {
+        return make_error(ErrorCode::kUnsupported,
+                          "CUDA engine: quantized latents with rebuilt keys (layer {}); absorbed keys only", l);
+      }
+      std::vector<int> kl, vl;
+      for (const GroupPlan& g : L.groups) {
+        kl.push_back(g.rank_k);
+        vl.push_back(g.rank_v);
+      }
+      for (int kv = 0; kv < 2; ++kv) {
+        auto codec = RowCodec::create(f, kv == 0 ? kl : vl);
+        if (!codec.ok()) {
+          return make_error(ErrorCode::kInvalidArgument, "CUDA engine: layer {} latents as {}: {}", l, f.name(),
+                            codec.status().message());
+        }
+        QuantLayout q;
+        q.codec = std::move(codec).value();
+        q.seg_major = true;
+        for (const RowSegment& seg : q.codec.segments) q.seg_major = q.seg_major && seg.len == q.codec.segments[0].len;
+        const int64_t seg_bytes = segment_bytes(f, q.codec.segments[0].len);
+        q.row_stride = q.seg_major ? seg_bytes : q.codec.row_bytes;
+        // Segment-major regions start 256-byte aligned so the kernel copies whole tiles with
+        // 16-byte cp.async whatever the capacity.
+        const int64_t region = (int64_t{capacity} * seg_bytes + 255) / 256 * 256;
+        for (size_t g = 0; g < q.codec.segments.size(); ++g) {
+          q.seg_off.push_back(q.seg_major ? static_cast<int64_t>(g) * region : q.codec.segments[g].byte);
+        }
+        q.seq_bytes = q.seg_major ? region * static_cast<int64_t>(q.codec.segments.size())
+                                  : int64_t{capacity} * q.codec.row_bytes;
+        LRKV_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::create(size_t(n_seq) * q.seq_bytes));
+        (kv == 0 ? k_cache_ : v_cache_).push_back(std::move(b));
+        (kv == 0 ? k_quant_ : v_quant_).push_back(std::move(q));
+      }
+    }
+    n_seq_ = n_seq;
+    capacity_ = capacity;
+    lengths_.assign(n_seq, 0);
+    return Status::Ok();
+  }
   const int64_t elem = dtype_bytes(opt_.cache_dtype, 1);
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const int64_t kw = compressed() ? latent_[l].k_width : cfg_.kv_dim();
@@ -154,6 +207,37 @@ Status CudaEngine::reset_cache(int n_seq, int capacity) {
   n_seq_ = n_seq;
   capacity_ = capacity;
   lengths_.assign(n_seq, 0);
+  return Status::Ok();
+}
+
+void CudaEngine::set_latent_quant(int bits, int group, bool symmetric) {
+  opt_.latent_bits = bits;
+  opt_.latent_group = group;
+  opt_.latent_symmetric = symmetric;
+  k_cache_.clear();
+  v_cache_.clear();
+  k_quant_.clear();
+  v_quant_.clear();
+  n_seq_ = 0;
+}
+
+Status CudaEngine::fill_cache_random(int length, uint64_t seed) {
+  if (n_seq_ == 0 || length < 0 || length > capacity_) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA engine: fill_cache_random({}) with capacity {}", length,
+                      capacity_);
+  }
+  // 16-bit values in [-1, 1) everywhere; in quantized rows the fp16 scales and minimums then lie
+  // in [-1, 1) and the codes are arbitrary bits, so every decoded value is finite.
+  const FillType t = opt_.cache_dtype == DType::kBF16 && !quantized() ? FillType::kBF16 : FillType::kF16;
+  for (size_t l = 0; l < k_cache_.size(); ++l) {
+    for (DeviceBuffer* b : {&k_cache_[l], &v_cache_[l]}) {
+      LRKV_CUDA_RETURN_IF_ERROR(fill_uniform(b->data(), t, static_cast<int64_t>(b->bytes() / 2), seed + 2 * l, 1.0f,
+                                             stream_),
+                                "fill cache");
+    }
+  }
+  LRKV_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "fill cache");
+  lengths_.assign(n_seq_, length);
   return Status::Ok();
 }
 

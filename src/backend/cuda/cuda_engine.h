@@ -9,17 +9,19 @@
 // split-K flash-decoding kernel; compressed models keep latent rows ([seq][token][Σ rank]) read by
 // the rebuild-keys or absorbed latent kernels. Activations stay f32; GEMM inputs go to the tensor
 // cores as hi + lo 16-bit halves (CudaEngineOptions::split_activations) or rounded to the weight
-// type. One stream; not thread-safe. Hooks are not supported.
+// type. One stream; not thread-safe. CPU hooks are not supported (calibration: set_device_hook).
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "backend/cuda/cublas_gemm.h"
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/device_pool.h"
+#include "kernels/quant_row.h"
 #include "model/engine.h"
 #include "model/latent_layer.h"
 #include "model/model.h"
@@ -35,6 +37,15 @@ struct CudaEngineOptions {
   // Latent factors (k_down, v_down, Pᵀ, folded W_o): f32 by default, as the CPU engine keeps
   // them (at 50% budget they take the bytes of the bf16 W_k, W_v, W_o they replace).
   DType factor_dtype = DType::kF32;
+  // Quantized latents (compressed models with absorbed keys): 0 keeps 16-bit latent rows
+  // (cache_dtype); 8/4/3/2 stores kernels/quant_row.h rows (affine, or symmetric, `latent_group`
+  // values per fp16 scale), encoded on the device as tokens are written and dequantised inside
+  // the attention kernel (kernels/cuda/quant_latent_attention.h). Each side of a layer is
+  // segment-major ([seq][group][token][segment bytes]) when its groups have equal ranks, else
+  // token rows ([seq][token][row bytes], the CPU QuantizedRowCache row layout).
+  int latent_bits = 0;
+  int latent_group = 32;
+  bool latent_symmetric = false;
 };
 
 class CudaEngine {
@@ -51,9 +62,21 @@ class CudaEngine {
   Status reset_cache(int n_seq, int capacity);
   int length(int seq) const { return lengths_[seq]; }
   int64_t cache_bytes() const;
+  // Changes the latent quantisation (CudaEngineOptions::latent_bits/group/symmetric); the cache
+  // must be reset afterwards.
+  void set_latent_quant(int bits, int group, bool symmetric);
+  // Benchmarks only: every sequence gets `length` tokens of random cache contents (finite
+  // values of no model), as if prefilled.
+  Status fill_cache_random(int length, uint64_t seed);
   // Runs the spans (distinct sequences) through the model, appending to the cache. `logits` is
   // resized to [rows, n_vocab] per `mode` (as Engine::forward). Synchronous.
   Status forward(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits);
+  // Calibration capture (uncompressed models): called inside forward, in order on the engine's
+  // stream, with device f32 rows [n_rows, cols] (row stride ld) at the CPU Engine's hook points
+  // kKvInput, kKPreRope, kV, kKPostRope (model/hooks.h) of every layer. An error ends the forward.
+  using DeviceHookFn = std::function<Status(int layer, HookPoint point, const float* rows, int64_t n_rows,
+                                            int64_t cols, int64_t ld, cudaStream_t stream)>;
+  void set_device_hook(DeviceHookFn fn) { device_hook_ = std::move(fn); }
 
   // Device weights: [rows, cols] row-major in `type`.
   struct Matrix {
@@ -99,9 +122,24 @@ class CudaEngine {
   cudaStream_t stream_ = nullptr;
   DevicePool pool_;
   std::unique_ptr<CublasGemm> gemm_;
+  DeviceHookFn device_hook_;
   int n_seq_ = 0, capacity_ = 0;
   std::vector<int> lengths_;
   std::vector<DeviceBuffer> k_cache_, v_cache_;  // per layer
+  // Quantized latents: per layer codecs of the K and V rows and their layout.
+  struct QuantLayout {
+    RowCodec codec;
+    bool seg_major = false;     // segment-major (equal ranks) or token rows
+    int64_t row_stride = 0;     // bytes between rows of a segment
+    int64_t seq_bytes = 0;      // bytes between sequences (segment regions padded to 256 bytes)
+    std::vector<int64_t> seg_off;  // per group: byte offset of its segment (within a sequence)
+  };
+  std::vector<QuantLayout> k_quant_, v_quant_;
+  bool quantized() const { return opt_.latent_bits > 0; }
+  Status attention_latent_quantized(int l, Step& st);
+  static constexpr int64_t kSegmentProjectMaxRows = 64;  // steps up to this many rows use absorb_segments
+  bool absorb_in_one_launch(int l) const;
+  Status absorb_segments(int l, Step& st);
 };
 
 }  // namespace lrkv::cuda

@@ -3,8 +3,10 @@
 
 #include "backend/cuda/cuda_engine.h"
 #include "backend/cuda/cuda_engine_step.h"
+#include "kernels/cuda/segment_project.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/latent_attention.h"
+#include "kernels/cuda/quant_latent_attention.h"
 #include "kernels/cuda/rebuild_attention.h"
 
 namespace lrkv::cuda {
@@ -86,9 +88,15 @@ Status CudaEngine::attention_dense(int l, Step& st) {
   LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, w.wv, st.v.as<float>(), kvd));
   if (!w.bk.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, T, kvd, w.bk.as<float>(), 1.0f, stream_));
   if (!w.bv.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.v.as<float>(), kvd, T, kvd, w.bv.as<float>(), 1.0f, stream_));
+  if (device_hook_) {
+    LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKvInput, st.h.as<float>(), T, d, d, stream_));
+    LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPreRope, st.k.as<float>(), T, kvd, kvd, stream_));
+    LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kV, st.v.as<float>(), T, kvd, kvd, stream_));
+  }
   LRKV_RETURN_IF_ERROR(rope(rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(),
                                       inv_freq_.as<float>()),
                             stream_));
+  if (device_hook_) LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPostRope, st.k.as<float>(), T, kvd, kvd, stream_));
   const DType ct = opt_.cache_dtype;
   LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.k.as<float>(), T, static_cast<int>(kvd), k_cache_[l].data(), ct,
                                               st.seq.as<int>(), st.pos.as<int>(), capacity_, hd),
@@ -136,6 +144,62 @@ Status CudaEngine::attention_dense(int l, Step& st) {
   return project(st.att.as<float>(), qd, T, w.wo, st.x.as<float>(), d, /*accumulate=*/true);
 }
 
+// Decode-sized steps: the per-group key latents and the per-head query absorption as one
+// segment_project launch each instead of one cuBLAS GEMM per group / head.
+bool CudaEngine::absorb_in_one_launch(int l) const {
+  const LatentLayer& L = latent_[l];
+  const LatentFactors& f = factors_[l];
+  if (cfg_.n_head > kSegProjMaxSegments || static_cast<int>(L.groups.size()) > kSegProjMaxSegments) return false;
+  for (const Matrix& m : f.k_proj_t) {
+    if (m.type != f.k_proj_t[0].type || m.cols > 4096) return false;
+  }
+  return true;
+}
+
+Status CudaEngine::absorb_segments(int l, Step& st) {
+  const LatentLayer& L = latent_[l];
+  const LatentFactors& f = factors_[l];
+  const int64_t kvd = cfg_.kv_dim(), qd = cfg_.q_dim(), T = st.T;
+  const int hd = cfg_.head_dim;
+  SegmentProjectParams c;  // c_g = P_gᵀ (k - μ)_g
+  c.x = st.k.as<float>();
+  c.ldx = kvd;
+  c.rows = T;
+  c.y = st.ck.as<float>();
+  c.ldy = L.k_width;
+  c.w_type = f.k_proj_t[0].type;
+  c.n_seg = static_cast<int>(L.groups.size());
+  for (int g = 0; g < c.n_seg; ++g) {
+    c.w[g] = f.k_proj_t[g].buf.data();
+    c.ldw[g] = static_cast<int>(f.k_proj_t[g].cols);
+    c.in_len[g] = L.groups[g].n_kv_heads * hd;
+    c.out_len[g] = L.groups[g].rank_k;
+    c.x_off[g] = static_cast<int>(L.group_row_off[g]);
+    c.y_off[g] = static_cast<int>(L.group_lat_k[g]);
+  }
+  LRKV_RETURN_IF_ERROR(segment_project(c, stream_));
+  SegmentProjectParams q;  // q̃_h = P_g[rows of h]ᵀ q_h
+  q.x = st.q.as<float>();
+  q.ldx = qd;
+  q.rows = T;
+  q.y = st.qk.as<float>();
+  q.ldy = L.qk_width;
+  q.w_type = c.w_type;
+  q.n_seg = cfg_.n_head;
+  for (int h = 0; h < cfg_.n_head; ++h) {
+    const int g = L.head_group[h];
+    const int64_t row_h = int64_t{h / cfg_.group_size() - L.groups[g].kv_head_begin} * hd;
+    const Matrix& P = f.k_proj_t[g];
+    q.w[h] = static_cast<const char*>(P.buf.data()) + dtype_bytes(P.type, row_h);
+    q.ldw[h] = static_cast<int>(P.cols);
+    q.in_len[h] = hd;
+    q.out_len[h] = L.groups[g].rank_k;
+    q.x_off[h] = h * hd;
+    q.y_off[h] = static_cast<int>(L.qk_off[h]);
+  }
+  return segment_project(q, stream_);
+}
+
 Status CudaEngine::latent_keys(int l, Step& st) {
   const Layer& w = layers_[l];
   const LatentLayer& L = latent_[l];
@@ -159,6 +223,7 @@ Status CudaEngine::latent_keys(int l, Step& st) {
   if (!f.k_mean.empty()) {
     LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, T, kvd, f.k_mean.as<float>(), -1.0f, stream_));
   }
+  if (T <= kSegmentProjectMaxRows && absorb_in_one_launch(l)) return absorb_segments(l, st);
   for (size_t g = 0; g < L.groups.size(); ++g) {
     const int64_t rows = int64_t{L.groups[g].n_kv_heads} * hd;
     LRKV_RETURN_IF_ERROR(project(st.k.as<float>() + L.group_row_off[g], kvd, T, f.k_proj_t[g],
@@ -185,6 +250,13 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   if (!f.v_down_bias.empty()) {
     LRKV_RETURN_IF_ERROR(add_row_vector(st.cv.as<float>(), L.v_width, T, L.v_width, f.v_down_bias.as<float>(), 1.0f,
                                         stream_));
+  }
+  if (quantized()) {
+    LRKV_RETURN_IF_ERROR(attention_latent_quantized(l, st));
+    LRKV_RETURN_IF_ERROR(
+        project(st.z.as<float>(), L.z_width, T, f.wo_folded, st.x.as<float>(), d, /*accumulate=*/true));
+    if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
+    return Status::Ok();
   }
   LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.ck.as<float>(), T, L.k_width, k_cache_[l].data(), ct, st.seq.as<int>(),
                                               st.pos.as<int>(), capacity_, L.k_width),
@@ -276,6 +348,80 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   }
   LRKV_RETURN_IF_ERROR(project(st.z.as<float>(), L.z_width, T, f.wo_folded, st.x.as<float>(), d, /*accumulate=*/true));
   if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
+  return Status::Ok();
+}
+
+// Quantized latents: encode the new rows' ck / cv into the byte cache, then attention with the
+// dequantisation fused into the kernel. Absorbed keys only (checked in reset_cache).
+Status CudaEngine::attention_latent_quantized(int l, Step& st) {
+  const LatentLayer& L = latent_[l];
+  const int64_t T = st.T;
+  const int G = static_cast<int>(L.groups.size());
+  const QuantLayout* side[2] = {&k_quant_[l], &v_quant_[l]};
+  const float* src[2] = {st.ck.as<float>(), st.cv.as<float>()};
+  const int width[2] = {L.k_width, L.v_width};
+  DeviceBuffer* cache[2] = {&k_cache_[l], &v_cache_[l]};
+  for (int kv = 0; kv < 2; ++kv) {
+    const QuantLayout& q = *side[kv];
+    std::vector<int> col(G), len(G);
+    for (int g = 0; g < G; ++g) {
+      col[g] = q.codec.segments[g].col;
+      len[g] = q.codec.segments[g].len;
+    }
+    QuantEncodeParams e;
+    e.src = src[kv];
+    e.ld_src = width[kv];
+    e.rows = T;
+    e.format = q.codec.format;
+    e.n_segments = G;
+    e.seg_col = col.data();
+    e.seg_len = len.data();
+    e.seg_dst = q.seg_off.data();
+    e.dst = cache[kv]->data();
+    e.row_bytes = q.row_stride;
+    e.seq_bytes = q.seq_bytes;
+    e.seq = st.seq.as<int>();
+    e.pos = st.pos.as<int>();
+    LRKV_RETURN_IF_ERROR(quant_encode_rows(e, stream_));
+  }
+  std::vector<int64_t> k_byte(cfg_.n_head), v_byte(cfg_.n_head);
+  std::vector<int> k_len(cfg_.n_head), v_len(cfg_.n_head);
+  for (int h = 0; h < cfg_.n_head; ++h) {
+    const int g = L.head_group[h];
+    k_byte[h] = k_quant_[l].seg_off[g];
+    v_byte[h] = v_quant_[l].seg_off[g];
+    k_len[h] = k_quant_[l].codec.segments[g].len;
+    v_len[h] = v_quant_[l].codec.segments[g].len;
+  }
+  const int64_t k_seq = k_quant_[l].seq_bytes, v_seq = v_quant_[l].seq_bytes;
+  for (const Run& r : batch_runs(st.spans)) {
+    const SeqSpan& s0 = st.spans[r.first];
+    const int64_t t0 = st.t0[r.first];
+    QuantLatentAttentionBatch b;
+    b.n_q = s0.n;
+    b.q_pos = st.pos.as<int>() + t0;
+    b.n_head = cfg_.n_head;
+    b.qk = st.qk.as<float>() + t0 * L.qk_width;
+    b.ldqk = L.qk_width;
+    b.qk_seq = int64_t{s0.n} * L.qk_width;
+    b.qk_off = L.qk_off.data();
+    b.k = QuantRows{static_cast<const char*>(k_cache_[l].data()) + s0.seq * k_seq, k_quant_[l].row_stride, k_seq,
+                    k_quant_[l].codec.format, k_byte.data(), k_len.data()};
+    b.v = QuantRows{static_cast<const char*>(v_cache_[l].data()) + s0.seq * v_seq, v_quant_[l].row_stride, v_seq,
+                    v_quant_[l].codec.format, v_byte.data(), v_len.data()};
+    b.z = st.z.as<float>() + t0 * L.z_width;
+    b.ldz = L.z_width;
+    b.z_seq = int64_t{s0.n} * L.z_width;
+    b.z_off = L.z_off.data();
+    b.scale = 1.0f / std::sqrt(static_cast<float>(cfg_.head_dim));
+    b.n_seq = static_cast<int>(r.count);
+    b.max_kv = run_max_kv(st.start, st.spans, r);
+    PoolBuffer ws;
+    LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, quant_latent_attention_workspace_bytes(b), &ws));
+    b.workspace = ws.data();
+    b.workspace_bytes = ws.bytes();
+    LRKV_RETURN_IF_ERROR(quant_latent_attention(b, stream_));
+  }
   return Status::Ok();
 }
 

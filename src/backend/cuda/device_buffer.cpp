@@ -10,6 +10,7 @@ Result<DeviceBuffer> DeviceBuffer::create(size_t bytes) {
   const cudaError_t e = cudaMalloc(&b.ptr_, bytes);
   if (e != cudaSuccess) {
     b.ptr_ = nullptr;
+    (void)cudaGetLastError();  // out of memory is not sticky: clear it so later launches do not report it
     return make_error(ErrorCode::kInternal, "cudaMalloc of {} bytes: {}", bytes, cudaGetErrorString(e));
   }
   b.bytes_ = bytes;

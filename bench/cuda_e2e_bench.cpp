@@ -1,0 +1,211 @@
+// End-to-end decode speed of CudaEngine on an 8B-shape model (preset llama3-8b: d 4096, 32 query
+// / 8 KV heads of 128, d_ff 14336, vocab 128256; random bf16 weights, `--layers` of them) with
+// three caches: the full fp16 cache, 50% latents (mkv-pca absorbed keys, per-KV-head rank 64 for
+// keys and values, random factors, fp16 latent rows), and the same latents as 4-bit affine codes
+// with an fp16 scale + min per 32 values (kernels/cuda/quant_latent_attention.h). The cache is
+// filled with random contents of `ctx` tokens (fill_cache_random: no prefill), then `--steps`
+// batched decode steps (one token per sequence, logits of the last token downloaded) are timed
+// after 2 warm-ups. tokens/s = batch * steps / seconds.
+// Run: cuda_e2e_bench [--layers 32] [--contexts 4096,32768] [--batches 1,16] [--steps 20] [--csv f]
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/cuda_engine.h"
+#include "model/latent_layer.h"
+#include "model/rank_plan.h"
+#include "model/synth.h"
+
+namespace lrkv::bench {
+namespace {
+
+#define E2E_CHECK(expr)                                                                  \
+  do {                                                                                   \
+    const ::lrkv::Status s_ = (expr);                                                    \
+    if (!s_.ok()) {                                                                      \
+      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, s_.to_string().c_str());   \
+      std::exit(1);                                                                      \
+    }                                                                                    \
+  } while (0)
+
+std::vector<int> parse_ints(const std::string& s) {
+  std::vector<int> v;
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t j = s.find(',', i);
+    v.push_back(std::stoi(s.substr(i, j == std::string::npos ? std::string::npos : j - i)));
+    if (j == std::string::npos) break;
+    i = j + 1;
+  }
+  return v;
+}
+
+Tensor random_tensor(std::vector<int64_t> shape, float stddev, std::mt19937& rng) {
+  Tensor t = Tensor::zeros(DType::kF32, std::move(shape));
+  std::normal_distribution<float> d(0.0f, stddev);
+  for (int64_t i = 0; i < t.numel(); ++i) t.f32()[i] = d(rng);
+  return t;
+}
+
+// Random absorbed-key latent factors of a uniform mkv-pca plan (as tests/latent_test_model.h).
+Status add_latent_factors(Model& m, double budget) {
+  const LlamaConfig& cfg = m.config;
+  LRKV_ASSIGN_OR_RETURN(RankPlan plan, uniform_plan(cfg, "mkv-pca", "head", budget));
+  m.extra_metadata["lrkv.plan"] = plan.to_json().dump();
+  std::mt19937 rng(11);
+  const int64_t d = cfg.d_model, hd = cfg.head_dim;
+  for (int l = 0; l < cfg.n_layer; ++l) {
+    const auto& groups = plan.layers[l].groups;
+    int64_t rv = 0;
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const int64_t rows = groups[g].n_kv_heads * hd;
+      rv += groups[g].rank_v;
+      m.extra_tensors[factor_name(l, "k_proj", static_cast<int>(g))] =
+          random_tensor({rows, groups[g].rank_k}, 1.0f / std::sqrt(static_cast<float>(rows)), rng);
+      m.extra_tensors[factor_name(l, "v_up", static_cast<int>(g))] =
+          random_tensor({rows, groups[g].rank_v}, 1.0f / std::sqrt(static_cast<float>(groups[g].rank_v)), rng);
+    }
+    m.extra_tensors[factor_name(l, "v_down")] = random_tensor({rv, d}, 1.0f / std::sqrt(static_cast<float>(d)), rng);
+  }
+  return Status::Ok();
+}
+
+struct Row {
+  std::string variant;
+  int batch, ctx;
+  double ms_per_step, tok_s;
+  int64_t cache_bytes;
+  std::string note;
+};
+
+void run_engine(cuda::CudaEngine& e, const std::string& variant, const std::vector<int>& batches,
+                const std::vector<int>& contexts, int steps, std::vector<Row>* rows) {
+  for (int batch : batches) {
+    for (int ctx : contexts) {
+      Row r{variant, batch, ctx, 0, 0, 0, ""};
+      const Status rs = e.reset_cache(batch, ctx + steps + 4);
+      if (!rs.ok()) {
+        r.note = "skipped: " + rs.to_string().substr(0, 80);
+        std::printf("%-12s b=%-2d ctx=%-6d %s\n", variant.c_str(), batch, ctx, r.note.c_str());
+        rows->push_back(r);
+        continue;
+      }
+      E2E_CHECK(e.fill_cache_random(ctx, 7));
+      r.cache_bytes = e.cache_bytes();
+      std::vector<int> tok(batch);
+      std::vector<SeqSpan> spans(batch);
+      for (int b = 0; b < batch; ++b) tok[b] = 3 + b;
+      for (int b = 0; b < batch; ++b) spans[b] = SeqSpan{b, &tok[b], 1};
+      std::vector<float> logits;
+      for (int i = 0; i < 2; ++i) E2E_CHECK(e.forward(spans, LogitsMode::kLast, &logits));
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < steps; ++i) E2E_CHECK(e.forward(spans, LogitsMode::kLast, &logits));
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      size_t bad = 0;
+      for (float x : logits) bad += !std::isfinite(x);
+      r.ms_per_step = 1e3 * s / steps;
+      r.tok_s = batch * steps / s;
+      if (bad) r.note = "NON-FINITE LOGITS";
+      std::printf("%-12s b=%-2d ctx=%-6d %8.2f ms/step %9.1f tok/s  cache %.2f GB %s\n", variant.c_str(), batch, ctx,
+                  r.ms_per_step, r.tok_s, r.cache_bytes / 1e9, r.note.c_str());
+      std::fflush(stdout);
+      rows->push_back(r);
+    }
+  }
+  E2E_CHECK(e.reset_cache(1, 1));  // free the big cache before the next variant
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"CudaEngine decode tokens/s: fp16 cache vs 50% latents vs 50% + int4 latents"};
+  std::string preset = "llama3-8b", contexts = "4096,32768", batches = "1,16", csv;
+  std::string variants = "dense,latent50,latent50-q4";
+  int layers = 32, steps = 20;
+  std::string factor_type = "f32";
+  app.add_option("--preset", preset);
+  app.add_option("--layers", layers, "layers of the model (fewer: faster set-up)");
+  app.add_option("--contexts", contexts);
+  app.add_option("--batches", batches);
+  app.add_option("--steps", steps);
+  app.add_option("--variants", variants);
+  app.add_option("--csv", csv);
+  app.add_option("--factor-dtype", factor_type, "latent factors: f32 (the engine default) or bf16 (the weights' type)");
+  CLI11_PARSE(app, argc, argv);
+  if (factor_type != "f32" && factor_type != "bf16") {
+    std::fprintf(stderr, "--factor-dtype %s: expected f32 or bf16\n", factor_type.c_str());
+    return 2;
+  }
+  auto cfg = preset_config(preset);
+  E2E_CHECK(cfg.status());
+  cfg->n_layer = layers;
+  cfg->max_seq = std::max(cfg->max_seq, 1 << 17);
+  const auto tb = std::chrono::steady_clock::now();
+  auto model = make_random_model(*cfg, 1, DType::kBF16);
+  E2E_CHECK(model.status());
+  std::printf("model %s, %d layers, random bf16 weights (%.1f s to build)\n", preset.c_str(), layers,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count());
+  const auto want = [&](const char* v) { return ("," + variants + ",").find("," + std::string(v) + ",") != std::string::npos; };
+  std::vector<Row> rows;
+  cuda::CudaEngineOptions opt;
+  opt.cache_dtype = DType::kF16;
+  opt.factor_dtype = factor_type == "bf16" ? DType::kBF16 : DType::kF32;
+  std::printf("latent factors %s\n", factor_type.c_str());
+  const auto B = parse_ints(batches), C = parse_ints(contexts);
+  if (want("dense")) {
+    auto e = cuda::CudaEngine::create(*model, opt);
+    E2E_CHECK(e.status());
+    run_engine(**e, "dense-f16", B, C, steps, &rows);
+  }
+  if (want("latent50") || want("latent50-q4")) {
+    E2E_CHECK(add_latent_factors(*model, 0.5));
+    auto e = cuda::CudaEngine::create(*model, opt);
+    E2E_CHECK(e.status());
+    if (want("latent50")) run_engine(**e, "latent50-f16", B, C, steps, &rows);
+    if (want("latent50-q4")) {
+      (*e)->set_latent_quant(4, 32, false);
+      run_engine(**e, "latent50-int4", B, C, steps, &rows);
+    }
+  }
+  std::printf("\n| batch | ctx | fp16 cache | 50%% latents (fp16) | 50%% + int4 |\n|---|---|---|---|---|\n");
+  for (int b : B) {
+    for (int c : C) {
+      std::string cells;
+      for (const char* v : {"dense-f16", "latent50-f16", "latent50-int4"}) {
+        std::string cell = "-";
+        for (const Row& r : rows) {
+          if (r.variant == v && r.batch == b && r.ctx == c) {
+            char buf[160];
+            if (r.tok_s > 0) {
+              std::snprintf(buf, sizeof buf, "%.1f tok/s (%.2f ms/step, cache %.2f GB)", r.tok_s, r.ms_per_step,
+                            r.cache_bytes / 1e9);
+            } else {
+              std::snprintf(buf, sizeof buf, "%s", r.note.c_str());
+            }
+            cell = buf;
+          }
+        }
+        cells += " | " + cell;
+      }
+      std::printf("| %d | %d%s |\n", b, c, cells.c_str());
+    }
+  }
+  if (!csv.empty()) {
+    std::ofstream f(csv);
+    f << "variant,batch,ctx,ms_per_step,tok_s,cache_bytes,layers,note\n";
+    for (const Row& r : rows) {
+      f << r.variant << ',' << r.batch << ',' << r.ctx << ',' << r.ms_per_step << ',' << r.tok_s << ','
+        << r.cache_bytes << ',' << layers << ',' << r.note << '\n';
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace lrkv::bench
+
+int main(int argc, char** argv) { return lrkv::bench::run(argc, argv); }

@@ -1,0 +1,276 @@
+#include "kernels/cuda/quant_latent_attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <numbers>
+
+#include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/quant_attention_args.h"
+#include "kernels/cuda/split_plan.h"
+
+namespace lrkv::cuda {
+namespace {
+
+constexpr int kStages = 3;  // packed tiles are small: two in flight per CTA for the DRAM latency
+
+constexpr int kFragStages = 4;  // register-fragment kernel: three packed tiles in flight
+
+struct Plan {
+  QuantAttentionArgs qa;
+  int R = 0;
+  size_t smem = 0;
+  bool frag = false;  // quant_frag_kernel (decode into mma fragments) instead of the f16-tile kernel
+  bool any = false;   // frag: rows not aligned for vector loads in shared memory
+};
+
+// The register-fragment kernel applies (quant_attention_args.h); LRKV_QUANT_FRAG=0 disables it.
+bool frag_supported(int R, const QuantSide& k, const QuantSide& v) {
+  static const bool enabled = [] {
+    const char* e = std::getenv("LRKV_QUANT_FRAG");
+    return !(e && e[0] == '0');
+  }();
+  if (!enabled || (R != 64 && R != 128)) return false;
+  if (k.bits != v.bits || k.group != v.group || k.sym != v.sym) return false;
+  if (k.bits != 2 && k.bits != 4 && k.bits != 8) return false;
+  return k.group == 0 || k.group % 16 == 0;
+}
+
+// Whether every packed row in shared memory (and its header) sits at multiples of
+// min(2 * bits, 8) bytes, as the frag kernel's vector loads need.
+bool frag_aligned(const QuantSide& q, const SplitAttentionArgs& a, bool keys) {
+  const int A = std::min(2 * q.bits, 8);
+  if (q.raw_ld % A != 0) return false;
+  for (int c = 0; c < a.n_clusters; ++c) {
+    const int len = keys ? a.clusters[c].k_len : a.clusters[c].v_len;
+    const int gs = q.group > 0 ? q.group : len;
+    const int hdr = (len + gs - 1) / gs * (q.sym ? 2 : 4);
+    if (hdr % A != 0) return false;
+  }
+  return true;
+}
+
+// Resident CTAs per SM, cached per kernel and shared-memory size (the query costs microseconds).
+int cached_occupancy(int kernel, size_t smem, int (*query)(int, size_t)) {
+  static std::mutex mu;
+  static std::map<std::pair<int, size_t>, int> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find({kernel, smem});
+  if (it != cache.end()) return it->second;
+  const int n = query(kernel, smem);
+  cache[{kernel, smem}] = n;
+  return n;
+}
+
+bool scaled(const QuantFormat& f) { return f.scheme == QuantScheme::kAffine || f.scheme == QuantScheme::kSymmetric; }
+
+Status check_side(const QuantRows& s, int n_head, const char* name) {
+  LRKV_RETURN_IF_ERROR(s.format.validate());
+  if (!scaled(s.format)) {
+    return make_error(ErrorCode::kUnsupported, "CUDA quantized attention: {} as {} (affine or symmetric only)", name,
+                      s.format.name());
+  }
+  if (!s.rows || !s.seg_byte || !s.seg_len || s.row_bytes <= 0 || s.seq_bytes < 0) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: {} rows not described", name);
+  }
+  for (int h = 0; h < n_head; ++h) {
+    if (s.seg_len[h] < 1 || s.seg_len[h] > 256) {
+      return make_error(ErrorCode::kUnsupported, "CUDA quantized attention: head {} {} segment of {} values (1..256)",
+                        h, name, s.seg_len[h]);
+    }
+    if (s.seg_byte[h] < 0 || s.seg_byte[h] > 0x7fffffff) {
+      return make_error(ErrorCode::kUnsupported, "CUDA quantized attention: head {} {} segment at byte {}", h, name,
+                        s.seg_byte[h]);
+    }
+  }
+  return Status::Ok();
+}
+
+int pow2_align(int64_t x) {
+  if (x == 0) return 16;
+  int a = 1;
+  while (a < 16 && x % (2 * a) == 0) a *= 2;
+  return a;
+}
+
+// Codec and tile copy strategy of one side, from the clusters' segments.
+QuantSide plan_side(const QuantRows& s, int n_seq, const SplitAttentionArgs& a, bool keys) {
+  QuantSide q;
+  q.bits = s.format.bits;
+  q.group = s.format.group;
+  q.sym = s.format.scheme == QuantScheme::kSymmetric;
+  // Block copies start at tile rows j0 = 64i (64 * segment bytes: a multiple of 16), so they need
+  // only the segment starts aligned; per-row copies need the row stride aligned too.
+  int align = pow2_align(static_cast<int64_t>(reinterpret_cast<uintptr_t>(s.rows)));
+  if (n_seq > 1) align = std::min(align, pow2_align(s.seq_bytes));
+  bool consecutive = true;
+  int max_seg = 0;
+  for (int c = 0; c < a.n_clusters; ++c) {
+    const ClusterDesc& cl = a.clusters[c];
+    const int len = keys ? cl.k_len : cl.v_len, off = keys ? cl.k_off : cl.v_off;
+    const int bytes = static_cast<int>(segment_bytes(s.format, len));
+    max_seg = std::max(max_seg, bytes);
+    consecutive = consecutive && bytes == s.row_bytes;
+    align = std::min(align, pow2_align(off));
+  }
+  if (consecutive && align >= 16) {
+    q.mode = kQLoadBlock16;
+    q.raw_ld = max_seg;
+  } else {
+    align = std::min(align, pow2_align(s.row_bytes));
+    q.mode = align >= 16 ? kQLoadRows16 : align >= 8 ? kQLoadRows8 : align >= 4 ? kQLoadRows4 : kQLoadBytes;
+    q.raw_ld = (max_seg + 15) / 16 * 16;
+  }
+  q.stage_bytes = (kTokenTile * q.raw_ld + 16 + 15) / 16 * 16;
+  return q;
+}
+
+Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
+  if (b.n_q < 1 || b.n_head < 1 || b.n_seq < 1) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: n_q {}, n_head {}, n_seq {}", b.n_q,
+                      b.n_head, b.n_seq);
+  }
+  if (!b.qk || !b.q_pos || !b.z || !b.qk_off || !b.z_off) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: null pointer in the parameters");
+  }
+  if (b.n_head > kMaxHeads) {
+    return make_error(ErrorCode::kUnsupported, "CUDA quantized attention: {} heads (1..{})", b.n_head, kMaxHeads);
+  }
+  LRKV_RETURN_IF_ERROR(check_side(b.k, b.n_head, "key"));
+  LRKV_RETURN_IF_ERROR(check_side(b.v, b.n_head, "value"));
+  Plan plan;
+  SplitAttentionArgs& a = plan.qa.a;
+  std::vector<HeadSegments> heads(b.n_head);
+  int width = 0;
+  for (int h = 0; h < b.n_head; ++h) {
+    heads[h] = HeadSegments{static_cast<int>(b.k.seg_byte[h]), b.k.seg_len[h], static_cast<int>(b.v.seg_byte[h]),
+                            b.v.seg_len[h]};
+    width = std::max({width, b.k.seg_len[h], b.v.seg_len[h]});
+    a.qk_off[h] = b.qk_off[h];
+    a.z_off[h] = b.z_off[h];
+  }
+  a.ldk = a.ldv = -1;  // byte strides: the 16-bit contiguity flags do not apply
+  LRKV_RETURN_IF_ERROR(plan_clusters(heads, static_cast<int>(b.n_q), &a));
+  a.k_contiguous = a.v_contiguous = 0;
+  plan.R = padded_width(width);
+  a.q = b.qk;
+  a.ldq = b.ldqk;
+  a.q_seq = b.qk_seq;
+  a.q_pos = b.q_pos;
+  a.qscale = b.scale * static_cast<float>(std::numbers::log2e);
+  a.k = b.k.rows;
+  a.ldk = b.k.row_bytes;
+  a.k_seq = b.k.seq_bytes;
+  a.v = b.v.rows;
+  a.ldv = b.v.row_bytes;
+  a.v_seq = b.v.seq_bytes;
+  a.z = b.z;
+  a.ldz = b.ldz;
+  a.z_seq = b.z_seq;
+  a.stages = kStages;
+  plan.qa.k = plan_side(b.k, b.n_seq, a, true);
+  plan.qa.v = plan_side(b.v, b.n_seq, a, false);
+  plan.frag = frag_supported(plan.R, plan.qa.k, plan.qa.v);
+  int occ = 1;
+  if (plan.frag) {
+    plan.any = !(frag_aligned(plan.qa.k, a, true) && frag_aligned(plan.qa.v, a, false));
+    for (QuantSide* q : {&plan.qa.k, &plan.qa.v}) q->stage_bytes = (kTokenTile * q->raw_ld + 32 + 15) / 16 * 16;
+    a.stages = kFragStages;
+    plan.smem = quant_frag_smem_bytes(plan.R, a.stages, plan.qa.k, plan.qa.v);
+    if (plan.smem > quant_attention_smem_limit()) plan.frag = false;
+  }
+  if (plan.frag) {
+    const int key = plan.R * 16 + plan.qa.k.bits * 2 + (plan.any ? 1 : 0);
+    occ = cached_occupancy(key, plan.smem, [](int k, size_t smem) {
+      return quant_frag_ctas_per_sm(k / 16, (k % 16) / 2, (k & 1) != 0, smem);
+    });
+  } else {
+    plan.qa.k = plan_side(b.k, b.n_seq, a, true);
+    plan.qa.v = plan_side(b.v, b.n_seq, a, false);
+    a.stages = kStages;
+    plan.smem = quant_attention_smem_bytes(plan.R, kStages, plan.qa.k, plan.qa.v);
+    if (plan.smem > quant_attention_smem_limit()) {
+      return make_error(ErrorCode::kUnsupported, "CUDA quantized attention: {} bytes of shared memory (limit {})",
+                        plan.smem, quant_attention_smem_limit());
+    }
+    occ = cached_occupancy(plan.R, plan.smem, [](int r, size_t smem) {
+      return quant_latent_attention_ctas_per_sm(r, smem);
+    });
+  }
+  LRKV_RETURN_IF_ERROR(plan_splits(b.n_seq, b.max_kv, occ, &a));
+  return plan;
+}
+
+}  // namespace
+
+Result<size_t> quant_latent_attention_workspace_bytes(const QuantLatentAttentionBatch& b) {
+  LRKV_ASSIGN_OR_RETURN(Plan plan, make_plan(b));
+  return split_workspace_bytes(plan.qa.a, b.n_seq, plan.R);
+}
+
+Status quant_latent_attention(const QuantLatentAttentionBatch& b, cudaStream_t stream) {
+  LRKV_ASSIGN_OR_RETURN(Plan plan, make_plan(b));
+  LRKV_RETURN_IF_ERROR(bind_workspace(&plan.qa.a, b.n_seq, plan.R, b.workspace, b.workspace_bytes));
+  if (plan.frag) {
+    LRKV_CUDA_RETURN_IF_ERROR(launch_quant_frag_attention(plan.qa, b.n_seq, plan.R, plan.any, plan.smem, stream),
+                              "quantized latent attention launch");
+  } else {
+    LRKV_CUDA_RETURN_IF_ERROR(launch_quant_latent_attention(plan.qa, b.n_seq, plan.R, plan.smem, stream),
+                              "quantized latent attention launch");
+  }
+  if (plan.qa.a.n_splits > 1) {
+    LRKV_CUDA_RETURN_IF_ERROR(launch_split_merge(plan.qa.a, b.n_seq, plan.R, stream), "split merge launch");
+  }
+  return Status::Ok();
+}
+
+void codec_segments(const RowCodec& codec, const int* seg, int n_head, std::vector<int64_t>* seg_byte,
+                    std::vector<int>* seg_len) {
+  seg_byte->resize(n_head);
+  seg_len->resize(n_head);
+  for (int h = 0; h < n_head; ++h) {
+    (*seg_byte)[h] = codec.segments[seg[h]].byte;
+    (*seg_len)[h] = codec.segments[seg[h]].len;
+  }
+}
+
+Status quant_encode_rows(const QuantEncodeParams& p, cudaStream_t stream) {
+  const QuantFormat& f = p.format;
+  LRKV_RETURN_IF_ERROR(f.validate());
+  if (!scaled(f)) {
+    return make_error(ErrorCode::kUnsupported, "CUDA quant encode: {} (affine or symmetric only)", f.name());
+  }
+  if (p.n_segments < 1 || p.n_segments > kEncodeMaxSegments || !p.src || !p.dst || !p.seg_col || !p.seg_len ||
+      !p.seg_dst) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA quant encode: {} segments (1..{}) or null pointers",
+                      p.n_segments, kEncodeMaxSegments);
+  }
+  if (p.rows <= 0) return Status::Ok();
+  if (p.rows > 0x7fffffff) return make_error(ErrorCode::kUnsupported, "CUDA quant encode: {} rows", p.rows);
+  EncodeArgs e;
+  e.src = p.src;
+  e.ld_src = p.ld_src;
+  e.bits = f.bits;
+  e.group = f.group;
+  e.sym = f.scheme == QuantScheme::kSymmetric;
+  e.n_seg = p.n_segments;
+  e.dst = static_cast<uint8_t*>(p.dst);
+  e.row_bytes = p.row_bytes;
+  e.seq_bytes = p.seq_bytes;
+  e.seq = p.seq;
+  e.pos = p.pos;
+  for (int s = 0; s < p.n_segments; ++s) {
+    if (p.seg_len[s] < 1 || p.seg_len[s] > kEncodeMaxLen) {
+      return make_error(ErrorCode::kUnsupported, "CUDA quant encode: segment {} of {} values (1..{})", s, p.seg_len[s],
+                        kEncodeMaxLen);
+    }
+    e.seg_col[s] = p.seg_col[s];
+    e.seg_len[s] = p.seg_len[s];
+    e.seg_dst[s] = p.seg_dst[s];
+  }
+  return cuda_status(launch_quant_encode(e, p.rows, stream), "quant encode launch");
+}
+
+}  // namespace lrkv::cuda

@@ -1,0 +1,89 @@
+// CUDA latent attention over QUANTIZED cached rows (the byte layout of kernels/quant_row.h:
+// per segment fp16 scale[n_groups] | fp16 min[n_groups] (affine) | b-bit codes packed LSB first),
+// and the encoder that writes such rows on the device, bit-identical to lrkv::encode_segment.
+//
+// Semantics: lrkv::ref::quant_attention (kernels/quant_attention.h) with quantized K and V rows,
+// for a batch of sequences, split-K decode and prefill chunks as cuda::latent_attention. The
+// kernel streams the packed bytes of 64-row tiles into shared memory (cp.async), each warp
+// dequantises its 16 rows into f16 tiles (half2 arithmetic: x = s*u + m, or s*(u - q)), and the
+// f16 tensor-core score/softmax/PV pipeline of latent_attention runs on them. The query is f32
+// (kept as f16 hi + lo halves), accumulation f32.
+//
+// Layout of one side (keys or values): row j of sequence b, segment read by head h, starts at
+//   rows + b * seq_bytes + j * row_bytes + seg_byte[h]
+// Token rows as written by the CPU codec: row_bytes = codec.row_bytes, seg_byte[h] =
+// codec.segments[seg[h]].byte. Segment-major (each segment's rows contiguous, the fast path):
+// row_bytes = segment bytes, seg_byte[h] = segment * capacity * segment bytes.
+// Pointers: qk, q_pos, rows, z, workspace are DEVICE pointers; per-head arrays are HOST pointers.
+// Limits (kUnsupported otherwise): affine 1..8 or symmetric 2..8 bits (q8_0/q4_0 not here),
+// segments <= 256 values, n_head <= 64, <= 64 distinct segment runs, byte offsets < 2^31,
+// shared-memory tiles of the widest segment <= 227 KB. Asynchronous on `stream`.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "kernels/quant_row.h"
+
+namespace lrkv::cuda {
+
+struct QuantRows {
+  const void* rows = nullptr;  // device
+  int64_t row_bytes = 0;       // bytes between consecutive rows of a segment
+  int64_t seq_bytes = 0;       // bytes between sequences
+  QuantFormat format;
+  const int64_t* seg_byte = nullptr;  // host [n_head]
+  const int* seg_len = nullptr;       // host [n_head] values
+};
+
+struct QuantLatentAttentionBatch {
+  int64_t n_q = 1;
+  const int* q_pos = nullptr;  // [n_seq * n_q]
+  int n_head = 0;
+  const float* qk = nullptr;  // sequence b, query t: qk + b * qk_seq + t * ldqk + qk_off[h]
+  int64_t ldqk = 0, qk_seq = 0;
+  const int* qk_off = nullptr;
+  QuantRows k, v;
+  float* z = nullptr;  // z + b * z_seq + t * ldz + z_off[h], seg_len of v values
+  int64_t ldz = 0, z_seq = 0;
+  const int* z_off = nullptr;
+  float scale = 1.0f;
+  int n_seq = 1;
+  int max_kv = 0;  // host: >= max(q_pos) + 1
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+};
+
+Result<size_t> quant_latent_attention_workspace_bytes(const QuantLatentAttentionBatch& b);
+Status quant_latent_attention(const QuantLatentAttentionBatch& b, cudaStream_t stream);
+
+// Per-head segment offsets and lengths of token rows encoded with `codec` (head h reads
+// segment seg[h]).
+void codec_segments(const RowCodec& codec, const int* seg, int n_head, std::vector<int64_t>* seg_byte,
+                    std::vector<int>* seg_len);
+
+// Encoder: row r of src [rows, ld_src] f32 (device) goes to
+//   dst + seq[r] * seq_bytes + pos[r] * row_bytes + seg_dst[s]   for every segment s,
+// encoding src columns [seg_col[s], + seg_len[s]) with `format` exactly as encode_segment does.
+// seq/pos are device arrays (null seq: all rows in sequence 0; null pos: pos = r). Host arrays
+// of at most 64 segments of <= 1024 values. Affine/symmetric formats; inputs must be finite.
+struct QuantEncodeParams {
+  const float* src = nullptr;
+  int64_t ld_src = 0, rows = 0;
+  QuantFormat format;
+  int n_segments = 0;
+  const int* seg_col = nullptr;
+  const int* seg_len = nullptr;
+  const int64_t* seg_dst = nullptr;
+  void* dst = nullptr;
+  int64_t row_bytes = 0, seq_bytes = 0;
+  const int* seq = nullptr;
+  const int* pos = nullptr;
+};
+Status quant_encode_rows(const QuantEncodeParams& p, cudaStream_t stream);
+
+}  // namespace lrkv::cuda

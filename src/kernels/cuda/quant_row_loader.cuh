@@ -1,0 +1,222 @@
+// Quantized-row pieces of the latent attention kernel (quant_latent_attention.cu):
+//  - load_raw_tile: packed bytes of 64 cached rows of one segment into a shared-memory stage
+//    (cp.async, completed by the kernel's commit/wait like the 16-bit row loaders; rows past the
+//    end are zero-filled, and zero bytes decode to 0);
+//  - decode_warp: a warp turns its 16 rows into an f16 tile [16][ld] for the tensor cores.
+//    Lane (row0 + k*rstep, 8 columns) decodes 8 values per step. Fast path (2/4/8 bits, the 8
+//    values in one quantisation group): the codes are placed into the mantissa of 1024.0 with
+//    byte_perm + mask (exact), then per half2  x = (c - (1024 + q)) * s + m  (hsub2 exact, one
+//    hfma2 rounding; q = 0 affine, 2^(b-1) - 1 symmetric with m = 0). Other widths and chunks
+//    across group edges: f32 per value. Row layout as kernels/quant_row.h.
+#pragma once
+
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/quant_attention_args.h"
+
+namespace lrkv::cuda::dev {
+
+__host__ __device__ __forceinline__ int quant_seg_groups(int len, int group) {
+  return group > 0 ? (len + group - 1) / group : 1;
+}
+__host__ __device__ __forceinline__ int quant_seg_header(int len, const QuantSide& q) {
+  return quant_seg_groups(len, q.group) * (q.sym ? 2 : 4);
+}
+__host__ __device__ __forceinline__ int quant_seg_bytes(int len, const QuantSide& q) {
+  return quant_seg_header(len, q) + (len * q.bits + 7) / 8;
+}
+
+// A-byte cp.async (A = 4, 8: .ca; 16: .cg), bytes beyond src_bytes zero-filled.
+template <int A>
+__device__ __forceinline__ void cp_async_n(void* dst, const void* src, int src_bytes) {
+  if constexpr (A == 16) {
+    asm volatile("cp.async.cg.shared.global.L2::128B [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+                 "r"(src_bytes));
+  } else {
+    asm volatile("cp.async.ca.shared.global.L2::128B [%0], [%1], %2, %3;\n" ::"r"(smem_addr(dst)), "l"(src), "n"(A),
+                 "r"(src_bytes));
+  }
+}
+
+template <int A>
+__device__ __forceinline__ void load_rows_async(uint8_t* dst, int raw_ld, const uint8_t* rows, int64_t ld, int seg,
+                                                int j0, int nrows, int tid) {
+  const int per_row = (seg + A - 1) / A;
+  for (int i = tid; i < kTokenTile * per_row; i += kCtaThreads) {
+    const int r = i / per_row, p = i - r * per_row;
+    int b = seg - p * A;
+    b = b > A ? A : b;
+    if (r >= nrows) b = 0;
+    const uint8_t* s = b > 0 ? rows + static_cast<int64_t>(j0 + r) * ld + p * A : rows;
+    cp_async_n<A>(dst + r * raw_ld + p * A, s, b);
+  }
+}
+
+// Tile rows j0 .. j0+63 (valid below je) of the segment whose row 0 is `rows` (seg bytes per
+// row, row stride ld) into dst (row stride q.raw_ld).
+__device__ __forceinline__ void load_raw_tile(uint8_t* dst, const QuantSide& q, const uint8_t* rows, int64_t ld,
+                                              int seg, int j0, int je, int tid) {
+  const int nrows = min(kTokenTile, je - j0);
+  switch (q.mode) {
+    case kQLoadBlock16: {
+      const uint8_t* src = rows + static_cast<int64_t>(j0) * seg;
+      const int valid = nrows * seg, pieces = kTokenTile * seg / 16;
+      for (int i = tid; i < pieces; i += kCtaThreads) {
+        int b = valid - 16 * i;
+        b = b < 0 ? 0 : (b > 16 ? 16 : b);
+        cp_async_16<true>(dst + 16 * i, b > 0 ? src + 16 * i : src, b);
+      }
+      break;
+    }
+    case kQLoadRows16:
+      load_rows_async<16>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
+      break;
+    case kQLoadRows8:
+      load_rows_async<8>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
+      break;
+    case kQLoadRows4:
+      load_rows_async<4>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
+      break;
+    default:
+      for (int i = tid; i < kTokenTile * seg; i += kCtaThreads) {
+        const int r = i / seg, c = i - r * seg;
+        dst[r * q.raw_ld + c] = r < nrows ? rows[static_cast<int64_t>(j0 + r) * ld + c] : uint8_t{0};
+      }
+      break;
+  }
+}
+
+// 32 bits from any byte address of shared memory (little-endian).
+__device__ __forceinline__ uint32_t lds_u32_any(const uint8_t* p) {
+  const uintptr_t u = reinterpret_cast<uintptr_t>(p);
+  if ((u & 3) == 0) return *reinterpret_cast<const uint32_t*>(p);
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(u & ~uintptr_t{3});
+  return __funnelshift_r(w[0], w[1], static_cast<uint32_t>(u & 3) * 8);
+}
+__device__ __forceinline__ uint16_t lds_u16_any(const uint8_t* p) {
+  const uintptr_t u = reinterpret_cast<uintptr_t>(p);
+  if ((u & 1) == 0) return *reinterpret_cast<const uint16_t*>(p);
+  return static_cast<uint16_t>(p[0] | (p[1] << 8));
+}
+
+// What one lane decodes of a segment (fixed for a CTA: one cluster, one codec).
+struct DecodeLane {
+  int row0 = 16, rstep = 1;  // tile rows row0, row0 + rstep, ... < 16
+  int col = 0;               // first of the lane's 8 columns
+  int kind = 0;              // 0: all 8 columns past the segment (zeros), 1: fast, 2: generic
+  int code_off = 0;          // byte offset of the chunk's codes in a row
+  int s_off = 0, m_off = 0;  // fast: byte offsets of the chunk's scale and minimum
+  int len = 0, ng = 0, gs = 1;
+  __half2 off2;              // fast: 1024 + q
+};
+
+__device__ __forceinline__ DecodeLane decode_lane(const QuantSide& q, int len, int lane) {
+  DecodeLane d;
+  const int w8 = ((len + 15) >> 4) * 2;  // 8-column chunks, padded to whole 16-column blocks
+  d.rstep = 32 / w8;
+  d.row0 = lane < d.rstep * w8 ? lane / w8 : 16;
+  d.col = (lane % w8) * 8;
+  d.len = len;
+  d.gs = q.group > 0 ? q.group : len;
+  d.ng = (len + d.gs - 1) / d.gs;
+  const int hdr = d.ng * (q.sym ? 2 : 4);
+  d.code_off = hdr + ((d.col * q.bits) >> 3);
+  const int g0 = d.col / d.gs;
+  d.s_off = 2 * g0;
+  d.m_off = 2 * (d.ng + g0);
+  const bool one_group = d.col + 8 <= len && g0 == (d.col + 7) / d.gs;
+  const bool fast_bits = q.bits == 2 || q.bits == 4 || q.bits == 8;
+  d.kind = d.col >= len ? 0 : (one_group && fast_bits ? 1 : 2);
+  const int qz = q.sym ? (1 << (q.bits - 1)) - 1 : 0;
+  d.off2 = __half2half2(__int2half_rn(1024 + qz));
+  return d;
+}
+
+__device__ __forceinline__ uint32_t h2_bits(__half2 h) { return *reinterpret_cast<uint32_t*>(&h); }
+__device__ __forceinline__ __half2 bits_h2(uint32_t u) { return *reinterpret_cast<__half2*>(&u); }
+
+// (c - off) * s + m for the two 1024-biased codes in x.
+__device__ __forceinline__ uint32_t affine2(uint32_t x, __half2 off, __half2 s, __half2 m) {
+  return h2_bits(__hfma2(__hsub2(bits_h2(x), off), s, m));
+}
+
+__device__ __forceinline__ uint4 decode8_fast(const uint8_t* row, const DecodeLane& d, const QuantSide& q) {
+  const __half2 s2 = __half2half2(__ushort_as_half(lds_u16_any(row + d.s_off)));
+  const __half2 m2 = q.sym ? __half2half2(__ushort_as_half(0)) : __half2half2(__ushort_as_half(lds_u16_any(row + d.m_off)));
+  constexpr uint32_t kMagic = 0x64006400u;  // 1024.0 in both halves
+  uint4 o;
+  if (q.bits == 4) {
+    const uint32_t w = lds_u32_any(row + d.code_off), t = w >> 4;
+    // byte p of w (low nibble) -> half 0, byte p of w >> 4 (high nibble) -> half 1.
+    o.x = affine2((__byte_perm(w, t, 0x0400) & 0x000F000Fu) | kMagic, d.off2, s2, m2);
+    o.y = affine2((__byte_perm(w, t, 0x0501) & 0x000F000Fu) | kMagic, d.off2, s2, m2);
+    o.z = affine2((__byte_perm(w, t, 0x0602) & 0x000F000Fu) | kMagic, d.off2, s2, m2);
+    o.w = affine2((__byte_perm(w, t, 0x0703) & 0x000F000Fu) | kMagic, d.off2, s2, m2);
+  } else if (q.bits == 8) {
+    const uint32_t w0 = lds_u32_any(row + d.code_off), w1 = lds_u32_any(row + d.code_off + 4);
+    // bytes (2p, 2p+1) into the low bytes of the halves, 0x64 above them.
+    o.x = affine2(__byte_perm(w0, 0x64646464u, 0x4140), d.off2, s2, m2);
+    o.y = affine2(__byte_perm(w0, 0x64646464u, 0x4342), d.off2, s2, m2);
+    o.z = affine2(__byte_perm(w1, 0x64646464u, 0x4140), d.off2, s2, m2);
+    o.w = affine2(__byte_perm(w1, 0x64646464u, 0x4342), d.off2, s2, m2);
+  } else {  // 2 bits: code k at bits 2k of the 16-bit chunk
+    const uint32_t w = lds_u32_any(row + d.code_off), a2 = w >> 2, a4 = w >> 4, a6 = w >> 6;
+    o.x = affine2((__byte_perm(w, a2, 0x0400) & 0x00030003u) | kMagic, d.off2, s2, m2);
+    o.y = affine2((__byte_perm(a4, a6, 0x0400) & 0x00030003u) | kMagic, d.off2, s2, m2);
+    o.z = affine2((__byte_perm(w, a2, 0x0501) & 0x00030003u) | kMagic, d.off2, s2, m2);
+    o.w = affine2((__byte_perm(a4, a6, 0x0501) & 0x00030003u) | kMagic, d.off2, s2, m2);
+  }
+  return o;
+}
+
+__device__ __forceinline__ uint4 decode8_generic(const uint8_t* row, const DecodeLane& d, const QuantSide& q) {
+  const uint32_t lo = lds_u32_any(row + d.code_off), hi = lds_u32_any(row + d.code_off + 4);
+  const uint64_t bits = (static_cast<uint64_t>(hi) << 32) | lo;
+  const uint32_t mask = (1u << q.bits) - 1u;
+  const int qz = (1 << (q.bits - 1)) - 1;
+  float v[8];
+#pragma unroll
+  for (int k = 0; k < 8; ++k) {
+    const int c = d.col + k;
+    float x = 0.0f;
+    if (c < d.len) {
+      const uint32_t u = static_cast<uint32_t>(bits >> (k * q.bits)) & mask;
+      const int g = c / d.gs;
+      const float s = __half2float(__ushort_as_half(lds_u16_any(row + 2 * g)));
+      x = q.sym ? s * static_cast<float>(static_cast<int>(u) - qz)
+                : fmaf(s, static_cast<float>(u), __half2float(__ushort_as_half(lds_u16_any(row + 2 * (d.ng + g)))));
+    }
+    v[k] = x;
+  }
+  uint4 o;
+  o.x = h2_bits(__floats2half2_rn(v[0], v[1]));
+  o.y = h2_bits(__floats2half2_rn(v[2], v[3]));
+  o.z = h2_bits(__floats2half2_rn(v[4], v[5]));
+  o.w = h2_bits(__floats2half2_rn(v[6], v[7]));
+  return o;
+}
+
+// Zero columns past the segment (kind 0); once per CTA, the decodes never write them.
+__device__ __forceinline__ void decode_zero_pad(__half* dst, int ld, const DecodeLane& d) {
+  if (d.kind != 0) return;
+  for (int r = d.row0; r < 16; r += d.rstep) *reinterpret_cast<uint4*>(dst + r * ld + d.col) = make_uint4(0, 0, 0, 0);
+}
+
+// The warp's 16 rows (raw: row 0 of them, row stride q.raw_ld) into dst [16][ld] f16.
+__device__ __forceinline__ void decode_warp(__half* dst, int ld, const uint8_t* raw, const QuantSide& q,
+                                            const DecodeLane& d) {
+  if (d.kind == 1) {
+    for (int r = d.row0; r < 16; r += d.rstep) {
+      *reinterpret_cast<uint4*>(dst + r * ld + d.col) = decode8_fast(raw + r * q.raw_ld, d, q);
+    }
+  } else if (d.kind == 2) {
+    for (int r = d.row0; r < 16; r += d.rstep) {
+      *reinterpret_cast<uint4*>(dst + r * ld + d.col) = decode8_generic(raw + r * q.raw_ld, d, q);
+    }
+  }
+}
+
+}  // namespace lrkv::cuda::dev

@@ -1,0 +1,20 @@
+// Many small projections in one launch (decode-sized batches): for every segment s and row t,
+//   y[t, y_off[s] + j] = Σ_{i < in_len[s]} x[t, x_off[s] + i] · W_s[j, i],   j < out_len[s],
+// W_s row-major with leading dimension ldw[s] (f32, f16 or bf16, one type for all segments), f32
+// accumulation. Used for the per-head query absorption q̃_h = P_gᵀ q_h and the per-group key
+// latents c_g = P_gᵀ (k - μ)_g, which as separate GEMMs cost one cuBLAS launch per head.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/status.h"
+#include "kernels/cuda/segment_project_args.h"
+
+namespace lrkv::cuda {
+
+// Errors name the bad field (segment count, lengths up to 4096 inputs, null pointers, type).
+Status segment_project(const SegmentProjectParams& p, cudaStream_t stream);
+
+}  // namespace lrkv::cuda

@@ -1,0 +1,36 @@
+// Parameters of segment_project (segment_project.h), kept free of Status/fmt so the .cu sees
+// only this.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace lrkv::cuda {
+
+constexpr int kSegProjMaxSegments = 128;
+constexpr int kSegProjMaxIn = 4096;  // inputs per segment (staged in shared memory)
+
+struct SegmentProjectParams {
+  const float* x = nullptr;  // [rows, ldx]
+  int64_t ldx = 0;
+  int64_t rows = 0;
+  float* y = nullptr;        // [rows, ldy]; written, not accumulated
+  int64_t ldy = 0;
+  DType w_type = DType::kF32;
+  int n_seg = 0;
+  const void* w[kSegProjMaxSegments] = {};
+  int ldw[kSegProjMaxSegments] = {};
+  int in_len[kSegProjMaxSegments] = {};
+  int out_len[kSegProjMaxSegments] = {};
+  int x_off[kSegProjMaxSegments] = {};
+  int y_off[kSegProjMaxSegments] = {};
+};
+
+// The launch behind segment_project (segment_project.cu), parameters already checked;
+// max_in = the largest in_len.
+cudaError_t launch_segment_project(const SegmentProjectParams& p, int max_in, cudaStream_t stream);
+
+}  // namespace lrkv::cuda

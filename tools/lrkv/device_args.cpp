@@ -1,0 +1,65 @@
+#include "device_args.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+
+#ifdef LRKV_HAVE_CUDA
+#include "backend/cuda/cuda_calibration.h"
+#include "backend/cuda/cuda_engine.h"
+#include "backend/cuda/cuda_factorize.h"
+#endif
+
+namespace lrkv::cli {
+
+Result<CalibrationStats> calibrate_from_text(const Model& m, const TextSourceOptions& text,
+                                             const CalibrationOptions& options);
+
+Status check_compute_device(const std::string& device) {
+  if (device == "cpu") return Status::Ok();
+  if (device != "cuda") {
+    return make_error(ErrorCode::kInvalidArgument, "--device {}: expected cpu or cuda", device);
+  }
+#ifdef LRKV_HAVE_CUDA
+  std::string why;
+  if (!cuda::device_available(&why)) return make_error(ErrorCode::kUnsupported, "--device cuda: {}", why);
+  return Status::Ok();
+#else
+  return make_error(ErrorCode::kUnsupported, "--device cuda: lrkv was built without CUDA (configure with -DLRKV_CUDA=ON)");
+#endif
+}
+
+Result<Factorizer> make_factorizer(const std::string& device) {
+  LRKV_RETURN_IF_ERROR(check_compute_device(device));
+#ifdef LRKV_HAVE_CUDA
+  if (device == "cuda") return cuda::gpu_factorizer();
+#endif
+  return Factorizer();
+}
+
+Result<CalibrationStats> calibrate_from_text_on(const Model& m, const TextSourceOptions& text,
+                                                const CalibrationOptions& options, const std::string& device) {
+  LRKV_RETURN_IF_ERROR(check_compute_device(device));
+  if (device == "cpu") return calibrate_from_text(m, text, options);
+#ifdef LRKV_HAVE_CUDA
+  if (!m.tokenizer) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE", m.source_path);
+  }
+  LRKV_ASSIGN_OR_RETURN(auto docs, read_documents(text));
+  const std::vector<int> tokens = tokenize_documents(*m.tokenizer, docs, true);
+  log_info("calibration text {} (GPU): {} documents, {} tokens (using {})", text.path, docs.size(), tokens.size(),
+           options.max_tokens > 0 ? std::min<int64_t>(options.max_tokens, tokens.size()) : tokens.size());
+  LRKV_ASSIGN_OR_RETURN(auto engine, cuda::CudaEngine::create(m));
+  if (engine->compressed()) {
+    return make_error(ErrorCode::kInvalidArgument, "{} is already compressed; calibrate the original model",
+                      m.source_path);
+  }
+  LRKV_ASSIGN_OR_RETURN(CalibrationStats s, cuda::run_calibration_cuda(*engine, tokens, options));
+  s.text = text.path + (text.range.empty() ? "" : " [" + text.range + "]");
+  return s;
+#else
+  return make_error(ErrorCode::kInternal, "unreachable");
+#endif
+}
+
+}  // namespace lrkv::cli

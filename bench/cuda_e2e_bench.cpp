@@ -4,8 +4,9 @@
 // keys and values, random factors, fp16 latent rows), and the same latents as 4-bit affine codes
 // with an fp16 scale + min per 32 values (kernels/cuda/quant_latent_attention.h). The cache is
 // filled with random contents of `ctx` tokens (fill_cache_random: no prefill), then `--steps`
-// batched decode steps (one token per sequence, logits of the last token downloaded) are timed
-// after 2 warm-ups. tokens/s = batch * steps / seconds.
+// batched decode steps (one token per sequence) are timed
+// after 2 warm-ups, greedy tokens picked on the GPU (CudaEngine::forward_sample: ids, not
+// logits, come back). tokens/s = batch * steps / seconds.
 // Run: cuda_e2e_bench [--layers 32] [--contexts 4096,32768] [--batches 1,16] [--steps 20] [--csv f]
 #include <CLI/CLI.hpp>
 
@@ -19,6 +20,7 @@
 
 #include "backend/cuda/cuda_engine.h"
 #include "model/latent_layer.h"
+#include "model/sampler.h"
 #include "model/rank_plan.h"
 #include "model/synth.h"
 
@@ -102,11 +104,15 @@ void run_engine(cuda::CudaEngine& e, const std::string& variant, const std::vect
       std::vector<SeqSpan> spans(batch);
       for (int b = 0; b < batch; ++b) tok[b] = 3 + b;
       for (int b = 0; b < batch; ++b) spans[b] = SeqSpan{b, &tok[b], 1};
-      std::vector<float> logits;
-      for (int i = 0; i < 2; ++i) E2E_CHECK(e.forward(spans, LogitsMode::kLast, &logits));
+      // Greedy decoding as a serving loop runs it: the argmax on the GPU, token ids downloaded.
+      std::vector<Sampler> greedy(batch, Sampler(SamplerOptions{0.0f, 0, 1.0f, 1}));
+      std::vector<int> next;
+      for (int i = 0; i < 2; ++i) E2E_CHECK(e.forward_sample(spans, &greedy, &next));
       const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < steps; ++i) E2E_CHECK(e.forward(spans, LogitsMode::kLast, &logits));
+      for (int i = 0; i < steps; ++i) E2E_CHECK(e.forward_sample(spans, &greedy, &next));
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::vector<float> logits;  // one more step with logits, for the finiteness check
+      E2E_CHECK(e.forward(spans, LogitsMode::kLast, &logits));
       size_t bad = 0;
       for (float x : logits) bad += !std::isfinite(x);
       r.ms_per_step = 1e3 * s / steps;

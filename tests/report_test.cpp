@@ -285,6 +285,28 @@ TEST_F(ReportCli, EvalAndBenchEndToEnd) {
   EXPECT_NE(out_.find("\"decode_tps\""), std::string::npos) << out_;
 }
 
+// MHA->GQA in the comparison: g = 1/budget (the tiny model has 2 KV heads, so only 0.5 applies;
+// 0.375 is skipped with a message), a standard model at half the dense cache bytes.
+TEST_F(ReportCli, GqaCellsAtBudgetsOneOverG) {
+  ASSERT_EQ(run("eval " + model_ + " --text " + dir_ + "/text.txt --split-paragraphs --calib-text " + dir_ +
+                "/text.txt --calib-tokens 500 --no-passkey --decode-ctx 16 --decode-tokens 4 --methods gqa,lorc "
+                "--budgets 0.5,0.375 -o " + dir_ + "/g"),
+            0)
+      << out_;
+  EXPECT_NE(out_.find("gqa at budget 0.375: not supported"), std::string::npos) << out_;
+  auto report = load_report(dir_ + "/g/report.json");
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  const CellResult* gqa = report->find("gqa@0.5");
+  ASSERT_NE(gqa, nullptr);
+  EXPECT_EQ(report->find("gqa@0.375"), nullptr);
+  EXPECT_NE(report->find("lorc:joint@0.375"), nullptr);
+  EXPECT_EQ(gqa->kv_bytes_per_token * 2, report->dense()->kv_bytes_per_token);
+  EXPECT_DOUBLE_EQ(gqa->kept_fraction, 0.5);
+  ASSERT_TRUE(gqa->kl.has_value());
+  EXPECT_GT(gqa->kl->mean_kl, 0.0);
+  expect_error("eval " + model_ + " --text " + dir_ + "/text.txt --methods gqa:2 -o " + dir_ + "/bad", "gqa:2");
+}
+
 TEST_F(ReportCli, BadFlagsAreNamedErrors) {
   const std::string base = "eval " + model_ + " --text " + dir_ + "/text.txt -o " + dir_ + "/bad ";
   expect_error(base + "--methods foo", "unknown method 'foo'");

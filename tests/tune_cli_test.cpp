@@ -71,6 +71,15 @@ TEST_F(TuneCli, TunedModelTruncatesAndResumes) {
       << out_;
   ASSERT_EQ(run("compress " + out + " --plan " + plan + " -o " + planned), 0) << out_;
   EXPECT_GT(ppl(planned), 1.0);
+  // Without --method/--granularity the tuned model's own are used; planners that need the
+  // original model are refused by name.
+  ASSERT_EQ(run("plan " + out + " --planner greedy-kl --budget 0.375 --text " + text_ +
+                " --held-ctx 32 --held-windows 2 -o " + plan),
+            0)
+      << out_;
+  expect_one_line_error("plan " + out + " --planner fisher --budget 0.5 --text " + text_ + " -o " + plan,
+                        "--planner fisher");
+  expect_one_line_error("plan " + out + " --method palu --budget 0.5 -o " + plan, "already compressed");
 }
 
 TEST_F(TuneCli, TuneFlagErrors) {

@@ -19,6 +19,16 @@ class Sampler {
   explicit Sampler(SamplerOptions o) : o_(o), rng_(o.seed) {}
   // Picks a token from logits[n].
   int sample(const float* logits, int n);
+  // The top-k logits of a row, sorted descending as (logit, token) — what sample() keeps after
+  // its partial sort (e.g. selected on the GPU): applies temperature, top-p and the draw exactly
+  // as sample() does. Needs temperature > 0 and a non-empty list.
+  int sample_candidates(const std::vector<std::pair<float, int>>& sorted_top_k);
+  // The k sample() keeps for a vocabulary of n (0 = greedy).
+  int candidates_for(int n) const {
+    if (o_.temperature <= 0.0f) return 0;
+    return (o_.top_k > 0 && o_.top_k < n) ? o_.top_k : n;
+  }
+  const SamplerOptions& options() const { return o_; }
 
  private:
   SamplerOptions o_;

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/mmap_file.h"
 #include "eval/plot/rank_heatmap.h"
+#include "model/latent_layer.h"
 #include "model/train/fisher.h"
 #include "text_args.h"
 
@@ -29,7 +30,32 @@ struct PlanArgs {
   CalibrationOptions calib;
   int held_windows = 4, held_ctx = 128, fisher_batches = 8;
   bool show = false, fisher_per_group = false;
+  CLI::Option *method_flag = nullptr, *granularity_flag = nullptr;
 };
+
+// An already-compressed input (e.g. `lrkv tune`'s full-rank model): plan over its own ordered
+// factors, so the method and granularity are the model's; only planners that need nothing but
+// the model itself apply.
+Status adopt_compressed_model(PlanArgs& a, const Model& m) {
+  LRKV_ASSIGN_OR_RETURN(RankPlan have, model_rank_plan(m));
+  if (a.method_flag->count() > 0 && a.in.method != have.method) {
+    return make_error(ErrorCode::kInvalidArgument, "--method {}: {} is already compressed with {}", a.in.method,
+                      a.model.path, have.method);
+  }
+  if (a.granularity_flag->count() > 0 && a.in.granularity != have.granularity) {
+    return make_error(ErrorCode::kInvalidArgument, "--granularity {}: {} is already compressed at {}",
+                      a.in.granularity, a.model.path, have.granularity);
+  }
+  if (a.in.planner != "uniform" && a.in.planner != "greedy-kl") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--planner {}: {} is already compressed; plan its factors with uniform or greedy-kl (the "
+                      "others read the original model)", a.in.planner, a.model.path);
+  }
+  a.in.method = have.method;
+  a.in.granularity = have.granularity;
+  log_info("{} is compressed ({} {}): planning over its factors", a.model.path, have.method, have.granularity);
+  return Status::Ok();
+}
 
 void print_plan(const RankPlan& p, const LlamaConfig& c) {
   std::printf("plan: %s %s, planner %s, budget %.4g -> kept %.4f (%lld of %lld dims per token)\n",
@@ -74,6 +100,7 @@ Result<std::vector<double>> fisher_importance(const PlanArgs& a, const Model& m,
 Status run_plan(PlanArgs a) {
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
   a.in.model = &m;
+  if (m.extra_metadata.count("lrkv.plan")) LRKV_RETURN_IF_ERROR(adopt_compressed_model(a, m));
   std::optional<CalibrationStats> calib;
   std::vector<int> tokens;
   if (!a.text.path.empty()) {
@@ -126,8 +153,13 @@ void register_plan(CLI::App& app) {
   a->model.add_to(cmd);
   cmd->add_option("--planner", a->in.planner, "Planner: " + planner_names())->capture_default_str();
   cmd->add_option("--budget", a->in.budget, "Kept fraction of the KV cache, in (0, 1]")->capture_default_str();
-  cmd->add_option("--method", a->in.method, "Factorisation the plan is for: palu, lorc, mkv-pca")->capture_default_str();
-  cmd->add_option("--granularity", a->in.granularity, "head, group:S or joint")->capture_default_str();
+  a->method_flag = cmd->add_option("--method", a->in.method,
+                                   "Factorisation the plan is for: palu, lorc, mkv-pca (a compressed MODEL, "
+                                   "e.g. from `lrkv tune`: its own)")
+                       ->capture_default_str();
+  a->granularity_flag =
+      cmd->add_option("--granularity", a->in.granularity, "head, group:S or joint (a compressed MODEL: its own)")
+          ->capture_default_str();
   cmd->add_option("--calib", a->calib_path, "Calibration statistics from `lrkv calibrate`");
   add_text_options(cmd, &a->text, false, "Calibration / held-out text (greedy-kl and fisher samples)");
   cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens taken from --text")->capture_default_str();

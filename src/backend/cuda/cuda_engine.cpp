@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "backend/cuda/cuda_engine_step.h"
+#include "kernels/cuda/sampling.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/fill.h"
@@ -317,11 +318,58 @@ Status CudaEngine::ffn(int l, Step& st) {
   return project(st.gate.as<float>(), ff, st.T, w.w_down, st.x.as<float>(), d, /*accumulate=*/true);
 }
 
-Status CudaEngine::logits_out(Step& st, LogitsMode mode, std::vector<float>* logits) {
+struct CudaEngine::SampleJob {
+  std::vector<Sampler>* samplers = nullptr;
+  // Per row: 0 = argmax (id in ids[r * kTopKMax]), k = top-k candidates, -1 = whole row in `rows`.
+  std::vector<int> k;
+  std::vector<int> ids;        // [rows, kTopKMax] host
+  std::vector<float> values;   // [rows, kTopKMax] host
+  std::vector<float> rows;     // [rows, n_vocab] host (fallback rows only)
+  PoolBuffer d_ids, d_values;
+};
+
+// Fills the job's host arrays asynchronously (the caller synchronises the stream).
+Status CudaEngine::select_on_device(const float* logits, int64_t n_rows, SampleJob* job) {
+  const int V = static_cast<int>(cfg_.n_vocab);
+  job->k.assign(n_rows, 0);
+  job->ids.assign(n_rows * kTopKMax, 0);
+  job->values.assign(n_rows * kTopKMax, 0.0f);
+  bool whole_rows = false;  // sized once, before any asynchronous copy into it
+  for (int64_t r = 0; r < n_rows; ++r) whole_rows = whole_rows || (*job->samplers)[r].candidates_for(V) > kTopKMax;
+  job->rows.assign(whole_rows ? n_rows * static_cast<int64_t>(V) : 0, 0.0f);
+  LRKV_ASSIGN_OR_RETURN(job->d_ids, scratch<int>(pool_, n_rows * kTopKMax, stream_));
+  LRKV_ASSIGN_OR_RETURN(job->d_values, scratch<float>(pool_, n_rows * kTopKMax, stream_));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const int k = (*job->samplers)[r].candidates_for(V);
+    const SampleRows row{logits + r * V, V, 1, V};
+    int* ids = job->d_ids.as<int>() + r * kTopKMax;
+    float* vals = job->d_values.as<float>() + r * kTopKMax;
+    if (k == 0) {
+      LRKV_RETURN_IF_ERROR(argmax_rows(row, ids, stream_));
+      job->k[r] = 0;
+      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->ids.data() + r * kTopKMax, ids, sizeof(int),
+                                                cudaMemcpyDeviceToHost, stream_), "download argmax");
+    } else if (k <= kTopKMax) {
+      LRKV_RETURN_IF_ERROR(top_k_rows(row, k, vals, ids, stream_));
+      job->k[r] = k;
+      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->ids.data() + r * kTopKMax, ids, k * sizeof(int),
+                                                cudaMemcpyDeviceToHost, stream_), "download top-k ids");
+      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->values.data() + r * kTopKMax, vals, k * sizeof(float),
+                                                cudaMemcpyDeviceToHost, stream_), "download top-k values");
+    } else {
+      job->k[r] = -1;
+      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->rows.data() + r * V, logits + r * V, V * sizeof(float),
+                                                cudaMemcpyDeviceToHost, stream_), "download logits row");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CudaEngine::logits_out(Step& st, LogitsMode mode, std::vector<float>* logits, SampleJob* sample) {
   const int64_t d = cfg_.d_model, V = cfg_.n_vocab;
   LRKV_RETURN_IF_ERROR(rmsnorm(
       RmsNormParams{st.x.as<float>(), out_norm_.as<float>(), st.h.as<float>(), st.T, d, d, cfg_.norm_eps}, stream_));
-  if (mode == LogitsMode::kNone || logits == nullptr) return Status::Ok();
+  if (mode == LogitsMode::kNone || (logits == nullptr && sample == nullptr)) return Status::Ok();
   const Matrix& head = cfg_.tied_embeddings ? tok_embd_ : output_;
   const float* rows = st.h.as<float>();
   int64_t n_rows = st.T;
@@ -339,6 +387,7 @@ Status CudaEngine::logits_out(Step& st, LogitsMode mode, std::vector<float>* log
   }
   LRKV_ASSIGN_OR_RETURN(PoolBuffer out, scratch<float>(pool_, n_rows * V, stream_));
   LRKV_RETURN_IF_ERROR(project(rows, d, n_rows, head, out.as<float>(), V));
+  if (sample != nullptr) return select_on_device(out.as<float>(), n_rows, sample);
   logits->resize(n_rows * V);
   LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits->data(), out.data(), n_rows * V * sizeof(float),
                                             cudaMemcpyDeviceToHost, stream_),
@@ -347,6 +396,39 @@ Status CudaEngine::logits_out(Step& st, LogitsMode mode, std::vector<float>* log
 }
 
 Status CudaEngine::forward(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits) {
+  return run_forward(spans, mode, logits, nullptr);
+}
+
+Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, std::vector<Sampler>* samplers,
+                                  std::vector<int>* next) {
+  if (samplers == nullptr || next == nullptr || samplers->size() != spans.size()) {
+    return make_error(ErrorCode::kInvalidArgument, "forward_sample: {} samplers for {} spans",
+                      samplers ? samplers->size() : 0, spans.size());
+  }
+  SampleJob job;
+  job.samplers = samplers;
+  LRKV_RETURN_IF_ERROR(run_forward(spans, LogitsMode::kLast, nullptr, &job));
+  const int V = static_cast<int>(cfg_.n_vocab);
+  next->resize(spans.size());
+  std::vector<std::pair<float, int>> cand;
+  for (size_t r = 0; r < spans.size(); ++r) {
+    Sampler& s = (*samplers)[r];
+    const int k = job.k[r];
+    if (k == 0) {
+      (*next)[r] = job.ids[r * kTopKMax];
+    } else if (k > 0) {
+      cand.resize(k);
+      for (int i = 0; i < k; ++i) cand[i] = {job.values[r * kTopKMax + i], job.ids[r * kTopKMax + i]};
+      (*next)[r] = s.sample_candidates(cand);
+    } else {
+      (*next)[r] = s.sample(job.rows.data() + r * V, V);
+    }
+  }
+  return Status::Ok();
+}
+
+Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits,
+                               SampleJob* sample) {
   LRKV_RETURN_IF_ERROR(check_spans(spans));
   Step st;
   st.spans = spans;
@@ -387,7 +469,7 @@ Status CudaEngine::forward(const std::vector<SeqSpan>& spans, LogitsMode mode, s
     LRKV_RETURN_IF_ERROR(compressed() ? attention_latent(l, st) : attention_dense(l, st));
     LRKV_RETURN_IF_ERROR(ffn(l, st));
   }
-  LRKV_RETURN_IF_ERROR(logits_out(st, mode, logits));
+  LRKV_RETURN_IF_ERROR(logits_out(st, mode, logits, sample));
   LRKV_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
   for (const SeqSpan& s : spans) lengths_[s.seq] += s.n;
   return Status::Ok();

@@ -25,6 +25,7 @@
 #include "model/engine.h"
 #include "model/latent_layer.h"
 #include "model/model.h"
+#include "model/sampler.h"
 
 namespace lrkv::cuda {
 
@@ -71,6 +72,12 @@ class CudaEngine {
   // Runs the spans (distinct sequences) through the model, appending to the cache. `logits` is
   // resized to [rows, n_vocab] per `mode` (as Engine::forward). Synchronous.
   Status forward(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits);
+  // The same step, then one next token per span drawn by samplers[i] from the last row's
+  // logits without downloading them: greedy = argmax on the GPU; otherwise the sampler's top-k
+  // (k <= 1024) is selected and sorted on the GPU and Sampler::sample_candidates draws from it
+  // (so the tokens are those the CPU Sampler draws from the same logits); larger k (or top_k 0
+  // with a large vocabulary) downloads that row's logits. Synchronous.
+  Status forward_sample(const std::vector<SeqSpan>& spans, std::vector<Sampler>* samplers, std::vector<int>* next);
   // Calibration capture (uncompressed models): called inside forward, in order on the engine's
   // stream, with device f32 rows [n_rows, cols] (row stride ld) at the CPU Engine's hook points
   // kKvInput, kKPreRope, kV, kKPostRope (model/hooks.h) of every layer. An error ends the forward.
@@ -109,7 +116,11 @@ class CudaEngine {
   Status attention_latent(int l, Step& st);
   Status latent_keys(int l, Step& st);  // ck (and qk for absorbed keys) of the new tokens
   Status ffn(int l, Step& st);
-  Status logits_out(Step& st, LogitsMode mode, std::vector<float>* logits);
+  struct SampleJob;  // per-row candidates of forward_sample, downloaded before the stream syncs
+  Status run_forward(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits,
+                     SampleJob* sample);
+  Status logits_out(Step& st, LogitsMode mode, std::vector<float>* logits, SampleJob* sample);
+  Status select_on_device(const float* logits, int64_t n_rows, SampleJob* job);
 
   const Model& model_;
   const LlamaConfig& cfg_;

@@ -166,11 +166,18 @@ struct PendingCell {
 
 // The cells still to run: unfinished (or all with force); the dense cell comes first and is
 // redone when its saved log-probs are gone and compressed cells need them for KL.
-std::vector<PendingCell> pending_cells(const Report& report, const EvalOptions& o,
+std::vector<PendingCell> pending_cells(const Report& report, const EvalOptions& o, const LlamaConfig& cfg,
                                        const std::string& base_logits) {
   std::vector<PendingCell> cells = {{std::nullopt, 1.0, cell_key("dense", 1.0)}};
   for (const MethodSpec& m : o.methods) {
-    for (double b : o.budgets) cells.push_back({m, b, cell_key(m.spec(), b)});
+    const MethodInfo& info = method_info(m);
+    for (double b : o.budgets) {
+      if (info.supports_budget && !info.supports_budget(b, cfg)) {
+        log_info("{} at budget {}: not supported by this method on this model, skipped", m.spec(), b);
+        continue;
+      }
+      cells.push_back({m, b, cell_key(m.spec(), b)});
+    }
   }
   std::vector<PendingCell> todo;
   for (const PendingCell& c : cells) {
@@ -214,8 +221,8 @@ Result<CellResult> run_cell(const Model& base, const PendingCell& pc, const Shar
   cell.label = pc.method->label();
   const CalibrationStats* calib = shared.calib ? &*shared.calib : nullptr;
   LRKV_ASSIGN_OR_RETURN(CompressedModel cm, build_compressed(base, *pc.method, pc.budget, calib));
-  cell.plan = cm.plan.to_json();
-  cell.kept_fraction = cm.plan.kept_fraction(base.config);
+  if (cm.plan) cell.plan = cm.plan->to_json();
+  cell.kept_fraction = cm.kept_fraction;
   Status s = measure_cell(cm.model, in, o, &cell);
   if (!s.ok()) return s.with_context(pc.key);
   return cell;
@@ -252,7 +259,7 @@ Status run_eval(const Model& base, const EvalOptions& o) {
   LRKV_ASSIGN_OR_RETURN(Report report,
                         open_report(report_path, make_settings(base, o), o.force, &resumed));
   report.model = model_summary(base);
-  const std::vector<PendingCell> todo = pending_cells(report, o, base_logits);
+  const std::vector<PendingCell> todo = pending_cells(report, o, base.config, base_logits);
 
   SharedInputs shared;  // inputs first: their errors come before any long computation
   if (!o.text.path.empty() && !todo.empty()) {

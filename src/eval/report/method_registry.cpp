@@ -1,9 +1,11 @@
 #include "eval/report/method_registry.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "compress/compressor.h"
+#include "compress/gqa_merge.h"
 
 namespace lrkv {
 
@@ -33,7 +35,41 @@ MethodInfo low_rank(const std::string& name, const std::string& description, boo
                    const CalibrationStats* c) -> Result<CompressedModel> {
     LRKV_ASSIGN_OR_RETURN(RankPlan plan, uniform_plan(base.config, name, arg, budget));
     LRKV_ASSIGN_OR_RETURN(Model m, compress_model(base, plan, c));
-    return CompressedModel{std::move(m), std::move(plan)};
+    const double kept = plan.kept_fraction(base.config);
+    return CompressedModel{std::move(m), std::move(plan), kept};
+  };
+  return m;
+}
+
+// g = 1/budget when that is an integer dividing n_kv_head (and > 1), else 0.
+int gqa_groups(double budget, const LlamaConfig& cfg) {
+  if (!(budget > 0.0 && budget < 1.0)) return 0;
+  const long g = std::lround(1.0 / budget);
+  if (g < 2 || std::fabs(1.0 / static_cast<double>(g) - budget) > 1e-9 || cfg.n_kv_head % g != 0) return 0;
+  return static_cast<int>(g);
+}
+
+MethodInfo gqa_method() {
+  MethodInfo m;
+  m.name = "gqa";
+  m.description = "MHA->GQA: merge g = 1/budget KV heads by activation PCA (RoPE-commuting for keys)";
+  m.needs_calibration = true;
+  m.normalize_arg = [](const std::string& arg, const LlamaConfig&) -> Result<std::string> {
+    if (!arg.empty()) {
+      return make_error(ErrorCode::kInvalidArgument, "gqa:{}: gqa takes no argument (g = 1/budget)", arg);
+    }
+    return std::string();
+  };
+  m.supports_budget = [](double budget, const LlamaConfig& cfg) { return gqa_groups(budget, cfg) > 0; };
+  m.build = [](const Model& base, const std::string&, double budget,
+               const CalibrationStats* c) -> Result<CompressedModel> {
+    const int g = gqa_groups(budget, base.config);
+    if (g == 0) {
+      return make_error(ErrorCode::kInvalidArgument, "gqa: budget {} is not 1/g for a divisor g > 1 of {} KV heads",
+                        budget, base.config.n_kv_head);
+    }
+    LRKV_ASSIGN_OR_RETURN(Model merged, merge_kv_heads(base, *c, g));
+    return CompressedModel{std::move(merged), std::nullopt, 1.0 / g};
   };
   return m;
 }
@@ -47,6 +83,7 @@ std::vector<MethodInfo> make_registry() {
   r.push_back(low_rank("mkv-pca",
                        "PCA of post-RoPE keys and of values per head (MatryoshkaKV init)", true,
                        [](const LlamaConfig&) { return std::string("head"); }));
+  r.push_back(gqa_method());
   return r;
 }
 

@@ -7,11 +7,15 @@
 //            factorises each layer's whole K/V projection
 //   mkv-pca  PCA of post-RoPE keys / values (calibration);  ARG granularity, default head —
 //            MatryoshkaKV's per-head projections (PCA init, untrained)
-// To add a method (e.g. "gqa:2"), append an entry in method_registry.cpp: name, description,
-// whether it needs calibration, how to default/validate ARG and how to build the model.
+//   gqa      MHA->GQA: groups of g = 1/budget KV heads merged by activation PCA (RoPE-commuting
+//            complex PCA for keys), a standard GQA model; no ARG; budgets that are not 1/g for
+//            a divisor g of n_kv_head are skipped
+// To add a method, append an entry in method_registry.cpp: name, description, whether it needs
+// calibration, how to default/validate ARG, which budgets it supports and how to build the model.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +34,8 @@ struct MethodSpec {
 
 struct CompressedModel {
   Model model;
-  RankPlan plan;  // what the cache keeps (for heat-maps and the kept fraction)
+  std::optional<RankPlan> plan;  // what a latent cache keeps (heat-maps); none for merged heads
+  double kept_fraction = 1.0;    // of the original KV cache
 };
 
 struct MethodInfo {
@@ -39,6 +44,8 @@ struct MethodInfo {
   bool needs_calibration = false;
   // Validates ARG for this model and fills in the default when it is empty.
   std::function<Result<std::string>(const std::string& arg, const LlamaConfig& cfg)> normalize_arg;
+  // Whether a budget can be met exactly (null: every budget in (0, 1]).
+  std::function<bool(double budget, const LlamaConfig& cfg)> supports_budget;
   // Builds the compressed model. `calib` is non-null when needs_calibration.
   std::function<Result<CompressedModel>(const Model& base, const std::string& arg, double budget,
                                         const CalibrationStats* calib)>

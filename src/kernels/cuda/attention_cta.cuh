@@ -67,7 +67,9 @@ __device__ __forceinline__ void cta_empty(const SplitAttentionArgs& a, int seq, 
 
 // Merges the 4 warps' accumulators through shared memory (smem: >= 4*16*(R+4) floats, free to
 // reuse) and writes z (single split) or the split's partial O and (m, l) to the workspace.
-template <class T, int R>
+// kVPerm: the accumulator tiles hold permuted value columns (quantized kernel, values decoded
+// straight into mma fragments): tile i, C column n is value column 64 (i / 8) + 8 n + i % 8.
+template <class T, int R, bool kVPerm = false>
 __device__ __forceinline__ void cta_epilogue(const SplitAttentionArgs& a, const ClusterDesc& cl, int seq, int split,
                                              int rt, WarpAttention<T, R>& acc, void* smem, const int* row_end_s) {
   constexpr int kLd = R + 4;
@@ -78,10 +80,12 @@ __device__ __forceinline__ void cta_epilogue(const SplitAttentionArgs& a, const 
   float* ow = o_s + warp * kRowsPerCta * kLd;
 #pragma unroll
   for (int i = 0; i < R / 8; ++i) {
-    ow[g * kLd + i * 8 + 2 * t] = acc.o[i][0];
-    ow[g * kLd + i * 8 + 2 * t + 1] = acc.o[i][1];
-    ow[(g + 8) * kLd + i * 8 + 2 * t] = acc.o[i][2];
-    ow[(g + 8) * kLd + i * 8 + 2 * t + 1] = acc.o[i][3];
+    const int c0 = kVPerm ? (i >> 3) * 64 + 16 * t + (i & 7) : i * 8 + 2 * t;
+    const int c1 = kVPerm ? c0 + 8 : c0 + 1;
+    ow[g * kLd + c0] = acc.o[i][0];
+    ow[g * kLd + c1] = acc.o[i][1];
+    ow[(g + 8) * kLd + c0] = acc.o[i][2];
+    ow[(g + 8) * kLd + c1] = acc.o[i][3];
   }
   if (t == 0) {
     ml_s[warp][g][0] = acc.st[0].m;

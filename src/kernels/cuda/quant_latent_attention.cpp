@@ -16,7 +16,9 @@ namespace {
 
 constexpr int kStages = 3;  // packed tiles are small: two in flight per CTA for the DRAM latency
 
-constexpr int kFragStages = 4;  // register-fragment kernel: three packed tiles in flight
+constexpr int kFragStages = 3;  // register-fragment kernel: two 128-row packed tiles in flight
+// quant_frag_kernel's tile rows for padded width R (kFragSlicesR * kTokenTile).
+int frag_tile_rows(int R) { return (R == 64 ? 2 : 1) * kTokenTile; }
 
 struct Plan {
   QuantAttentionArgs qa;
@@ -176,7 +178,7 @@ Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
   int occ = 1;
   if (plan.frag) {
     plan.any = !(frag_aligned(plan.qa.k, a, true) && frag_aligned(plan.qa.v, a, false));
-    for (QuantSide* q : {&plan.qa.k, &plan.qa.v}) q->stage_bytes = (kTokenTile * q->raw_ld + 32 + 15) / 16 * 16;
+    for (QuantSide* q : {&plan.qa.k, &plan.qa.v}) q->stage_bytes = (frag_tile_rows(plan.R) * q->raw_ld + 32 + 15) / 16 * 16;
     a.stages = kFragStages;
     plan.smem = quant_frag_smem_bytes(plan.R, a.stages, plan.qa.k, plan.qa.v);
     if (plan.smem > quant_attention_smem_limit()) plan.frag = false;

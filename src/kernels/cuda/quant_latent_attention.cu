@@ -132,6 +132,12 @@ int occupancy(size_t smem) {
 // 2t, 2t+1, 2t+8, 2t+9; the epilogue undoes the permutation (cta_epilogue<.., true>).
 // ANY: rows at any byte offset in shared memory (aligned 32-bit loads + funnel shifts).
 
+// R = 64: tiles of 128 rows, each warp takes two 16-token slices per tile (half the barriers
+// and cp.async bookkeeping per token, twice the bytes per stage in flight). R = 128: 64 rows
+// (two slices would spill). quant_frag_tile_rows() on the host.
+template <int R>
+inline constexpr int kFragSlicesR = R == 64 ? 2 : 1;
+
 template <bool ANY>
 __device__ __forceinline__ uint32_t q_ld4(const uint8_t* p) {
   if constexpr (!ANY) {
@@ -229,11 +235,13 @@ __device__ __forceinline__ void q_value_codes(const uint8_t* pa, const uint8_t* 
 }
 
 template <int R, int BITS, bool ANY>
-__global__ void __launch_bounds__(kCtaThreads, 4) quant_frag_kernel(const __grid_constant__ QuantAttentionArgs qa) {
+__global__ void __launch_bounds__(kCtaThreads, R == 64 ? 4 : 3) quant_frag_kernel(const __grid_constant__ QuantAttentionArgs qa) {
   using namespace dev;
   using T = __half;
   constexpr int kLd = R + 8;
   constexpr int kH = R / 64;
+  constexpr int kFragSlices = kFragSlicesR<R>;
+  constexpr int kFragTile = kFragSlices * kTokenTile;
   const SplitAttentionArgs& a = qa.a;
   const int stages = a.stages;
   extern __shared__ uint4 smem_raw[];
@@ -260,11 +268,11 @@ __global__ void __launch_bounds__(kCtaThreads, 4) quant_frag_kernel(const __grid
   const uint8_t* krows = static_cast<const uint8_t*>(a.k) + static_cast<int64_t>(seq) * a.k_seq + cl.k_off;
   const uint8_t* vrows = static_cast<const uint8_t*>(a.v) + static_cast<int64_t>(seq) * a.v_seq + cl.v_off;
   const int kseg = quant_seg_bytes(cl.k_len, qa.k), vseg = quant_seg_bytes(cl.v_len, qa.v);
-  const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
+  const int n_tiles = (je - jb + kFragTile - 1) / kFragTile;
   auto load_tile = [&](int tile) {
-    const int stage = tile % stages, j0 = jb + tile * kTokenTile;
-    load_raw_tile(kraw + stage * qa.k.stage_bytes, qa.k, krows, a.ldk, kseg, j0, je, threadIdx.x);
-    load_raw_tile(vraw + stage * qa.v.stage_bytes, qa.v, vrows, a.ldv, vseg, j0, je, threadIdx.x);
+    const int stage = tile % stages, j0 = jb + tile * kFragTile;
+    load_raw_tile<kFragTile>(kraw + stage * qa.k.stage_bytes, qa.k, krows, a.ldk, kseg, j0, je, threadIdx.x);
+    load_raw_tile<kFragTile>(vraw + stage * qa.v.stage_bytes, qa.v, vrows, a.ldv, vseg, j0, je, threadIdx.x);
   };
   for (int s = 0; s < stages - 1; ++s) {
     if (s < n_tiles) load_tile(s);
@@ -330,10 +338,12 @@ __global__ void __launch_bounds__(kCtaThreads, 4) quant_frag_kernel(const __grid
     if (it + stages - 1 < n_tiles) load_tile(it + stages - 1);
     cp_async_commit();
     const int stage = it % stages;
-    const int tok0 = jb + it * kTokenTile + warp * 16;
-    if (tok0 >= je) continue;
-    const uint8_t* kt = kraw + stage * qa.k.stage_bytes + warp * 16 * kld;
-    const uint8_t* vt = vraw + stage * qa.v.stage_bytes + warp * 16 * vld;
+#pragma unroll
+    for (int sl = 0; sl < kFragSlices; ++sl) {
+    const int tok0 = jb + it * kFragTile + (warp * kFragSlices + sl) * 16;
+    if (tok0 >= je) break;
+    const uint8_t* kt = kraw + stage * qa.k.stage_bytes + (warp * kFragSlices + sl) * 16 * kld;
+    const uint8_t* vt = vraw + stage * qa.v.stage_bytes + (warp * kFragSlices + sl) * 16 * vld;
     // Scores: n-tile n = tokens 8n .. 8n + 7, this lane's B column is token 8n + g.
     float s2[2][2][4] = {};
 #pragma unroll
@@ -455,6 +465,7 @@ __global__ void __launch_bounds__(kCtaThreads, 4) quant_frag_kernel(const __grid
 #pragma unroll
       for (int j = 0; j < 8; ++j) Elem<T>::mma(acc.o[8 * h + j], pa, vb[0][j], vb[1][j]);
     }
+    }  // slices
   }
   cp_async_wait<0>();
   __syncthreads();

@@ -41,11 +41,11 @@ __device__ __forceinline__ void cp_async_n(void* dst, const void* src, int src_b
   }
 }
 
-template <int A>
+template <int A, int kRows = kTokenTile>
 __device__ __forceinline__ void load_rows_async(uint8_t* dst, int raw_ld, const uint8_t* rows, int64_t ld, int seg,
                                                 int j0, int nrows, int tid) {
   const int per_row = (seg + A - 1) / A;
-  for (int i = tid; i < kTokenTile * per_row; i += kCtaThreads) {
+  for (int i = tid; i < kRows * per_row; i += kCtaThreads) {
     const int r = i / per_row, p = i - r * per_row;
     int b = seg - p * A;
     b = b > A ? A : b;
@@ -57,13 +57,15 @@ __device__ __forceinline__ void load_rows_async(uint8_t* dst, int raw_ld, const 
 
 // Tile rows j0 .. j0+63 (valid below je) of the segment whose row 0 is `rows` (seg bytes per
 // row, row stride ld) into dst (row stride q.raw_ld).
+// kRows: tile rows (64, or 128 in the register-fragment kernel).
+template <int kRows = kTokenTile>
 __device__ __forceinline__ void load_raw_tile(uint8_t* dst, const QuantSide& q, const uint8_t* rows, int64_t ld,
                                               int seg, int j0, int je, int tid) {
-  const int nrows = min(kTokenTile, je - j0);
+  const int nrows = min(kRows, je - j0);
   switch (q.mode) {
     case kQLoadBlock16: {
       const uint8_t* src = rows + static_cast<int64_t>(j0) * seg;
-      const int valid = nrows * seg, pieces = kTokenTile * seg / 16;
+      const int valid = nrows * seg, pieces = kRows * seg / 16;
       for (int i = tid; i < pieces; i += kCtaThreads) {
         int b = valid - 16 * i;
         b = b < 0 ? 0 : (b > 16 ? 16 : b);
@@ -72,16 +74,16 @@ __device__ __forceinline__ void load_raw_tile(uint8_t* dst, const QuantSide& q, 
       break;
     }
     case kQLoadRows16:
-      load_rows_async<16>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
+      load_rows_async<16, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
       break;
     case kQLoadRows8:
-      load_rows_async<8>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
+      load_rows_async<8, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
       break;
     case kQLoadRows4:
-      load_rows_async<4>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
+      load_rows_async<4, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
       break;
     default:
-      for (int i = tid; i < kTokenTile * seg; i += kCtaThreads) {
+      for (int i = tid; i < kRows * seg; i += kCtaThreads) {
         const int r = i / seg, c = i - r * seg;
         dst[r * q.raw_ld + c] = r < nrows ? rows[static_cast<int64_t>(j0 + r) * ld + c] : uint8_t{0};
       }

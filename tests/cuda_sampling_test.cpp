@@ -1,0 +1,130 @@
+// GPU token selection (kernels/cuda/sampling.h) against the host: argmax = std::max_element
+// (first index of the maximum), top-k = a full sort by (value desc, index asc), exactly, on rows
+// with ties, negative values, -inf and vocabulary sizes up to 128256; CudaEngine::forward_sample
+// draws the same tokens as the CPU Sampler on the downloaded logits of the same engine.
+#ifdef LRKV_HAVE_CUDA
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "backend/cuda/cuda_engine.h"
+#include "cuda_test_util.h"
+#include "test_util.h"
+#include "kernels/cuda/sampling.h"
+#include "model/sampler.h"
+#include "model/synth.h"
+
+namespace lrkv {
+namespace {
+
+using cuda::DeviceBuffer;
+
+std::vector<float> test_rows(int rows, int n, uint32_t seed) {
+  auto x = test::cuda_randn(size_t(rows) * n, seed, 3.0f);
+  if (rows > 1) {  // row 1: few distinct values (ties everywhere), a -inf
+    for (int i = 0; i < n; ++i) x[size_t(n) + i] = static_cast<float>((i * 7) % 5) - 2.0f;
+    x[size_t(n)] = -INFINITY;
+  }
+  if (rows > 2) {  // row 2: the maximum twice, far apart
+    x[size_t(2) * n + n / 3] = 100.0f;
+    x[size_t(2) * n + n - 1] = 100.0f;
+  }
+  return x;
+}
+
+TEST(CudaSampling, ArgmaxAndTopKMatchHostExactly) {
+  LRKV_REQUIRE_CUDA();
+  const int rows = 4;
+  for (int n : {1, 7, 1000, 32000, 128256}) {
+    const auto x = test_rows(rows, n, 11 + n);
+    auto dx = DeviceBuffer::from_host(x);
+    ASSERT_TRUE(dx.ok());
+    const cuda::SampleRows p{dx->as<float>(), n, rows, n};
+    auto dids = DeviceBuffer::from_host(std::vector<int>(size_t(rows) * cuda::kTopKMax, -1));
+    auto dvals = DeviceBuffer::from_host(std::vector<float>(size_t(rows) * cuda::kTopKMax, NAN));
+    ASSERT_TRUE(dids.ok() && dvals.ok());
+    LRKV_ASSERT_OK(cuda::argmax_rows(p, dids->as<int>(), nullptr));
+    std::vector<int> ids(size_t(rows) * cuda::kTopKMax);
+    LRKV_ASSERT_OK(dids->download(ids.data(), rows * sizeof(int)));
+    for (int r = 0; r < rows; ++r) {
+      const float* row = x.data() + size_t(r) * n;
+      EXPECT_EQ(ids[r], std::max_element(row, row + n) - row) << "n " << n << " row " << r;
+    }
+    for (int k : {1, 40, 1000, 1024}) {
+      if (k > n) continue;
+      LRKV_ASSERT_OK(cuda::top_k_rows(p, k, dvals->as<float>(), dids->as<int>(), nullptr));
+      std::vector<float> vals(size_t(rows) * k);
+      LRKV_ASSERT_OK(dids->download(ids.data(), size_t(rows) * k * sizeof(int)));
+      LRKV_ASSERT_OK(dvals->download(vals.data(), vals.size() * sizeof(float)));
+      for (int r = 0; r < rows; ++r) {
+        const float* row = x.data() + size_t(r) * n;
+        std::vector<int> order(n);
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return row[a] > row[b]; });
+        for (int i = 0; i < k; ++i) {
+          ASSERT_EQ(ids[size_t(r) * k + i], order[i]) << "n " << n << " k " << k << " row " << r << " rank " << i;
+          ASSERT_EQ(vals[size_t(r) * k + i], row[order[i]]);
+        }
+      }
+    }
+  }
+}
+
+TEST(CudaSampling, BadParametersAreErrors) {
+  LRKV_REQUIRE_CUDA();
+  auto d = DeviceBuffer::from_host(std::vector<float>(64, 0.0f));
+  ASSERT_TRUE(d.ok());
+  const cuda::SampleRows p{d->as<float>(), 16, 2, 16};
+  EXPECT_FALSE(cuda::top_k_rows(p, 17, d->as<float>(), reinterpret_cast<int*>(d->as<float>()), nullptr).ok());
+  EXPECT_FALSE(cuda::top_k_rows(p, 0, d->as<float>(), reinterpret_cast<int*>(d->as<float>()), nullptr).ok());
+  EXPECT_FALSE(cuda::argmax_rows(cuda::SampleRows{nullptr, 16, 2, 16}, nullptr, nullptr).ok());
+}
+
+// Two engines on the same model and prompts: one downloads logits and samples on the host, the
+// other selects on the GPU; the same seeds must give the same tokens at every step.
+TEST(CudaSampling, ForwardSampleEqualsHostSampler) {
+  LRKV_REQUIRE_CUDA();
+  LlamaConfig c = test::tiny_config(2, 8, 4, 64);
+  c.d_model = 256;
+  c.d_ff = 384;
+  c.n_vocab = 3000;
+  c.max_seq = 128;
+  auto m = make_random_model(c, 5, DType::kBF16);
+  ASSERT_TRUE(m.ok());
+  auto a = cuda::CudaEngine::create(*m, {});
+  auto b = cuda::CudaEngine::create(*m, {});
+  ASSERT_TRUE(a.ok() && b.ok());
+  // greedy; temperature + top-k 40 + top-p; top-k 0 over a 3000-token vocabulary (host fallback)
+  const std::vector<SamplerOptions> opts = {{0.0f, 40, 0.95f, 1}, {0.9f, 40, 0.9f, 2}, {1.2f, 0, 1.0f, 3}};
+  LRKV_ASSERT_OK((*a)->reset_cache(3, 64));
+  LRKV_ASSERT_OK((*b)->reset_cache(3, 64));
+  std::vector<Sampler> host, gpu;
+  for (const auto& o : opts) {
+    host.emplace_back(o);
+    gpu.emplace_back(o);
+  }
+  std::vector<std::vector<int>> seqs = {{1, 5, 9}, {1, 77}, {1, 300, 301, 302}};
+  for (int step = 0; step < 6; ++step) {
+    std::vector<SeqSpan> spans;
+    for (int s = 0; s < 3; ++s) {
+      const int from = step == 0 ? 0 : static_cast<int>(seqs[s].size()) - 1;
+      spans.push_back(SeqSpan{s, seqs[s].data() + from, static_cast<int>(seqs[s].size()) - from});
+    }
+    std::vector<float> logits;
+    LRKV_ASSERT_OK((*a)->forward(spans, LogitsMode::kLast, &logits));
+    std::vector<int> next;
+    LRKV_ASSERT_OK((*b)->forward_sample(spans, &gpu, &next));
+    ASSERT_EQ(next.size(), 3u);
+    for (int s = 0; s < 3; ++s) {
+      const int want = host[s].sample(logits.data() + size_t(s) * c.n_vocab, c.n_vocab);
+      ASSERT_EQ(next[s], want) << "step " << step << " sequence " << s;
+      seqs[s].push_back(want);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lrkv
+
+#endif  // LRKV_HAVE_CUDA

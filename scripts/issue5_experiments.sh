@@ -4,7 +4,7 @@
 # 0.375, 0.25 (uniform per-head ranks 32/24/16 of 64), MHA->GQA g = 2, 4 before/after recovery
 # tuning, and the exported GQA files (GGUF, safetensors) loaded back.
 # Usage: LRKV=/tmp/lrkv-issue5 OUT=/tmp/issue5 bash scripts/issue5_experiments.sh [step...]
-#   steps: calib base pca tune_c4 tune_ts mkv gqa gqa_tune table (default: all, in order).
+#   steps: calib base pca tune_c4 tune_ts mkv mkv_greedy gqa gqa_tune table (default: all, in order).
 # Every step skips outputs that already exist, so an interrupted run can be restarted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +64,17 @@ step_mkv() {
     done
   done
 }
+# The greedy-KL planner over the C4-trained model's factors (held windows from the C4 docs).
+step_mkv_greedy() {
+  [[ -f $OUT/mkv_c4.gguf ]] || return 0
+  for b in 0.5 0.25; do
+    [[ -f $OUT/plan-mkvc4-greedy-$b.json ]] || $LRKV plan "$OUT/mkv_c4.gguf" --planner greedy-kl --budget $b \
+        --text "$C4" --docs 0:1800 --held-windows 4 --held-ctx 128 -o "$OUT/plan-mkvc4-greedy-$b.json"
+    [[ -f $OUT/mkvc4_greedy_$b.gguf ]] || $LRKV compress "$OUT/mkv_c4.gguf" --plan "$OUT/plan-mkvc4-greedy-$b.json" \
+        -o "$OUT/mkvc4_greedy_$b.gguf"
+    ppl "$OUT/mkvc4_greedy_$b.gguf" mkvc4_greedy_$b
+  done
+}
 step_gqa() {
   for g in 2 4; do
     [[ -f $OUT/gqa$g.gguf ]] || $LRKV convert-gqa "$M" --groups $g --calib "$OUT/calib.safetensors" -o "$OUT/gqa$g.gguf"
@@ -97,5 +108,5 @@ step_table() {
 }
 
 steps=("$@")
-[[ ${#steps[@]} -gt 0 ]] || steps=(calib base pca tune_c4 tune_ts mkv gqa gqa_tune table)
+[[ ${#steps[@]} -gt 0 ]] || steps=(calib base pca tune_c4 tune_ts mkv mkv_greedy gqa gqa_tune table)
 for s in "${steps[@]}"; do "step_$s"; done

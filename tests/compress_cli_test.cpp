@@ -71,6 +71,17 @@ TEST_F(CompressCli, StoredLatentQuantisationIsTheDefault) {
   EXPECT_EQ(stored_floats.second, floats.second);
   EXPECT_EQ(stored.second, 0.5 * floats.second);
   expect_one_line_error(common + "--latent-bits 5 -o " + dir_ + "/x.gguf", "--latent-bits");
+  // A plan made for 4-bit latents: the budget is bytes (a quarter of the dense f16 cache), and the
+  // compressed model carries the quantisation.
+  const std::string plan = dir_ + "/q.json", planned = dir_ + "/planned.gguf";
+  ASSERT_EQ(run("plan " + model_ + " --method lorc --granularity head --planner uniform --budget 0.25 "
+                "--latent-bits 4 --latent-group 8 --show -o " + plan), 0) << out_;
+  EXPECT_NE(out_.find("latents int4 asym g8"), std::string::npos) << out_;
+  ASSERT_EQ(run("compress " + model_ + " --plan " + plan + " -o " + planned), 0) << out_;
+  const auto dense = ppl(model_);
+  const auto q = ppl(planned);
+  EXPECT_LE(q.second, 0.25 * dense.second);
+  EXPECT_GT(q.second, 0.25 * dense.second - 16);
 }
 
 TEST_F(CompressCli, CompressesWithoutTouchingTheInput) {

@@ -1,5 +1,6 @@
 // Rank planners: every planner meets the budget exactly, is deterministic, never lowers the total
 // for a larger budget, and behaves as its rule says on constructed inputs.
+#include <cmath>
 #include <numeric>
 
 #include "compress/calibration.h"
@@ -119,6 +120,54 @@ TEST_F(PlannersTest, ProgressiveKeepsMoreInShallowLayers) {
   EXPECT_GE(first.rank_k, last.rank_k);
   EXPECT_GE(first.rank_v, last.rank_v);
   EXPECT_GT(first.rank_k + first.rank_v, last.rank_k + last.rank_v);
+}
+
+// --latent-bits: the budget is bytes of the dense f16 cache; every planner's plan fits it with
+// the packed codes and scales counted exactly, fills it to within one slot's increment, grows
+// with the budget, is deterministic, and the plan JSON keeps the format.
+TEST_F(PlannersTest, QuantizedLatentBudgetsAreExactBytes) {
+  const LlamaConfig& c = model_.config;
+  const double dense_bytes = 2.0 * c.n_layer * c.kv_dim() * 2.0;
+  auto ranks_of = [](const RankPlan& p) {
+    std::vector<int> r;
+    for (const auto& l : p.layers) {
+      for (const auto& g : l.groups) {
+        r.push_back(g.rank_k);
+        r.push_back(g.rank_v);
+      }
+    }
+    return r;
+  };
+  for (const std::string planner : {"uniform", "progressive", "energy", "fisher"}) {
+    int64_t prev = 0;
+    for (double b : {0.2, 0.3, 0.45}) {
+      PlannerInputs in = inputs(planner, "palu", "group:2", b);
+      in.latent_bits = 4;
+      in.latent_group = 8;
+      auto p = run_planner(in);
+      ASSERT_TRUE(p.ok()) << planner << " " << b << ": " << p.status().to_string();
+      EXPECT_TRUE(p->validate(c, "plan").ok());
+      const int64_t target = std::llround(b * dense_bytes);
+      const int64_t bytes = quantized_latent_bytes(ranks_of(*p), 4, 8, false);
+      EXPECT_LE(bytes, target) << planner << " " << b;
+      EXPECT_GT(bytes, target - 16) << planner << " " << b;  // one 16-wide slot at 4 bits / 8 = 16 bytes
+      EXPECT_GE(bytes, prev) << planner << " " << b;
+      prev = bytes;
+      auto again = run_planner(in);
+      ASSERT_TRUE(again.ok());
+      EXPECT_EQ(again->to_json(), p->to_json()) << planner << " is not deterministic";
+      auto back = RankPlan::from_json(p->to_json(), "plan");
+      ASSERT_TRUE(back.ok());
+      EXPECT_EQ(back->latent_bits, 4);
+      EXPECT_EQ(back->latent_group, 8);
+    }
+  }
+  PlannerInputs greedy = inputs("greedy-kl", "palu", "joint", 0.3);
+  greedy.latent_bits = 4;
+  EXPECT_FALSE(run_planner(greedy).ok());
+  PlannerInputs tiny = inputs("uniform", "palu", "group:2", 0.01);  // 4 bytes: not even the scales
+  tiny.latent_bits = 4;
+  EXPECT_FALSE(run_planner(tiny).ok());
 }
 
 TEST_F(PlannersTest, BadRequestsAreErrors) {

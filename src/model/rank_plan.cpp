@@ -76,6 +76,11 @@ Status RankPlan::validate(const LlamaConfig& cfg, const std::string& src) const 
 nlohmann::json RankPlan::to_json() const {
   nlohmann::json j = {{"method", method}, {"granularity", granularity}, {"planner", planner},
                       {"budget", budget}, {"key_mode", key_mode_name(key_mode)}};
+  if (latent_bits > 0) {
+    j["latent_bits"] = latent_bits;
+    j["latent_group"] = latent_group;
+    j["latent_symmetric"] = latent_symmetric;
+  }
   j["layers"] = nlohmann::json::array();
   for (const auto& l : layers) {
     nlohmann::json gl = nlohmann::json::array();
@@ -98,6 +103,12 @@ Result<RankPlan> RankPlan::from_json(const nlohmann::json& j, const std::string&
     const std::string km = j.at("key_mode").get<std::string>();
     if (km != "rebuild" && km != "absorbed") throw std::runtime_error("key_mode must be rebuild or absorbed");
     p.key_mode = km == "rebuild" ? KeyMode::kRebuild : KeyMode::kAbsorbed;
+    p.latent_bits = j.value("latent_bits", 0);
+    p.latent_group = j.value("latent_group", 32);
+    p.latent_symmetric = j.value("latent_symmetric", false);
+    if (p.latent_bits < 0 || p.latent_bits > 8 || p.latent_group < 0) {
+      throw std::runtime_error("latent_bits must be 0..8 and latent_group >= 0");
+    }
     for (const auto& l : j.at("layers")) {
       LayerPlan lp;
       for (const auto& g : l.at("groups")) {

@@ -43,6 +43,10 @@ struct RankPlan {
   std::string planner = "uniform";
   double budget = 1.0;      // the requested budget
   KeyMode key_mode = KeyMode::kRebuild;
+  // The latent quantisation a byte budget was planned for (`lrkv plan --latent-bits`); 0 = float
+  // latents (budget in kept dimensions). Written to the JSON only when set.
+  int latent_bits = 0, latent_group = 32;
+  bool latent_symmetric = false;
   std::vector<LayerPlan> layers;
 
   int64_t latent_values_per_token() const;        // Σ (rank_k + rank_v) over layers and groups

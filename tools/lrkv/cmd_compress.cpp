@@ -38,9 +38,13 @@ struct CompressArgs {
 
 // --hadamard folds the rotation into the factors; --latent-bits records the latent quantisation
 // every lrkv command uses for this model's cache unless told otherwise.
-Status finish_model(const CompressArgs& a, Model& out) {
+// A plan made for quantized latents (`lrkv plan --latent-bits`) brings its quantisation along
+// unless --latent-bits is given.
+Status finish_model(const CompressArgs& a, const RankPlan& plan, Model& out) {
   if (a.hadamard && !has_hadamard(out)) LRKV_RETURN_IF_ERROR(fold_hadamard_factors(out));
-  if (a.latent.bits > 0) LRKV_RETURN_IF_ERROR(set_default_latent_quant(out, a.latent));
+  LatentQuantParams q = a.latent;
+  if (q.bits == 0 && plan.latent_bits > 0) q = LatentQuantParams{plan.latent_bits, plan.latent_group, plan.latent_symmetric};
+  if (q.bits > 0) LRKV_RETURN_IF_ERROR(set_default_latent_quant(out, q));
   return Status::Ok();
 }
 
@@ -77,7 +81,7 @@ Status truncate_compressed(const CompressArgs& a, const Model& m) {
   log_info("truncating {} ({} {}) to kept {:.4f} of the KV cache", a.model.path, full.method, full.granularity,
            plan.kept_fraction(m.config));
   LRKV_ASSIGN_OR_RETURN(Model out, truncate_to_plan(m, plan));
-  LRKV_RETURN_IF_ERROR(finish_model(a, out));
+  LRKV_RETURN_IF_ERROR(finish_model(a, plan, out));
   LRKV_RETURN_IF_ERROR(save_model(out, a.out));
   log_info("wrote {}", a.out);
   return Status::Ok();
@@ -112,7 +116,7 @@ Status run_compress(const CompressArgs& a) {
   log_info("plan: {} {} budget {} -> kept {:.4f} of the KV cache ({} latent values per token)", plan.method,
            plan.granularity, plan.budget, plan.kept_fraction(m.config), plan.latent_values_per_token());
   LRKV_ASSIGN_OR_RETURN(Model out, compress_model(m, plan, calib ? &*calib : nullptr, factorizer));
-  LRKV_RETURN_IF_ERROR(finish_model(a, out));
+  LRKV_RETURN_IF_ERROR(finish_model(a, plan, out));
   LRKV_RETURN_IF_ERROR(save_model(out, a.out));
   log_info("wrote {}", a.out);
   return Status::Ok();

@@ -61,6 +61,19 @@ void print_plan(const RankPlan& p, const LlamaConfig& c) {
   std::printf("plan: %s %s, planner %s, budget %.4g -> kept %.4f (%lld of %lld dims per token)\n",
               p.method.c_str(), p.granularity.c_str(), p.planner.c_str(), p.budget, p.kept_fraction(c),
               static_cast<long long>(p.latent_values_per_token()), 2LL * c.n_layer * c.kv_dim());
+  if (p.latent_bits > 0) {
+    std::vector<int> ranks;
+    for (const auto& l : p.layers) {
+      for (const auto& g : l.groups) {
+        ranks.push_back(g.rank_k);
+        ranks.push_back(g.rank_v);
+      }
+    }
+    const int64_t bytes = quantized_latent_bytes(ranks, p.latent_bits, p.latent_group, p.latent_symmetric);
+    std::printf("latents int%d %s g%d: %lld bytes per token = %.4f of the dense f16 cache (%lld bytes)\n",
+                p.latent_bits, p.latent_symmetric ? "sym" : "asym", p.latent_group, static_cast<long long>(bytes),
+                static_cast<double>(bytes) / (4.0 * c.n_layer * c.kv_dim()), 4LL * c.n_layer * c.kv_dim());
+  }
   std::printf("| layer |");
   for (size_t g = 0; g < p.layers[0].groups.size(); ++g) std::printf(" g%zu k/v |", g);
   std::printf(" layer total |\n|---|");
@@ -170,6 +183,13 @@ void register_plan(CLI::App& app) {
   cmd->add_option("--round-to", a->in.round_to, "fisher: rank granularity (Palu: 32)")->capture_default_str();
   cmd->add_option("--fisher-batches", a->fisher_batches, "fisher: batches of 2 samples")->capture_default_str();
   cmd->add_flag("--fisher-per-group", a->fisher_per_group, "fisher: importance per group instead of per matrix");
+  cmd->add_option("--latent-bits", a->in.latent_bits,
+                  "Plan for latents quantized to 8, 4, 3 or 2 bits: --budget is then a fraction of the dense "
+                  "f16 cache's BYTES, codes + scales counted exactly (not with greedy-kl; 0 = float latents)")
+      ->capture_default_str();
+  cmd->add_option("--latent-group", a->in.latent_group, "With --latent-bits: values per fp16 scale (0 = whole slice)")
+      ->capture_default_str();
+  cmd->add_flag("--latent-sym", a->in.latent_symmetric, "With --latent-bits: symmetric quantisation");
   cmd->add_option("-o,--output", a->out, "Plan file (.json)")->required();
   cmd->add_flag("--show", a->show, "Print the ranks per layer as a table");
   cmd->add_option("--png", a->png, "Write a rank heat-map PNG");

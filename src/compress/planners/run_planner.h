@@ -1,5 +1,7 @@
 // One entry point for every planner (see planners.h): builds the slots of the method's
-// granularity, runs the planner and assembles the RankPlan.
+// granularity, runs the planner and assembles the RankPlan. With quantized latents the planner
+// runs at the largest total of kept dimensions whose exact packed bytes fit the byte budget
+// (bisection on that total; the bytes of a planner's allocation grow with it).
 #pragma once
 
 #include <string>
@@ -20,7 +22,16 @@ struct PlannerInputs {
   GreedyKlOptions greedy;                  // greedy-kl: held samples
   std::vector<double> fisher_importance;   // fisher: one value per slot (enumerate_slots order)
   int round_to = 32;                       // fisher: rank granularity
+  // Quantized latents (bits 8/4/3/2, values per scale, symmetric): the budget is then in BYTES,
+  // budget × the dense f16 cache, counting codes + scales (+ minimums) exactly
+  // (kernels/quant_row.h segment_bytes, one segment per slot). 0 = float latents, budget in
+  // kept dimensions. Not for greedy-kl (its search moves dimensions).
+  int latent_bits = 0, latent_group = 32;
+  bool latent_symmetric = false;
 };
+
+// Bytes per token of the latent rows of `ranks` (one segment per slot) in format bits/group/sym.
+int64_t quantized_latent_bytes(const std::vector<int>& ranks, int bits, int group, bool symmetric);
 
 // "uniform, progressive, fisher, energy, greedy-kl".
 std::string planner_names();

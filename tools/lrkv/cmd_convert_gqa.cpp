@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "cli_common.h"
+#include "device_args.h"
 #include "commands.h"
 #include "compress/gqa_merge.h"
 #include "compress/tune/gqa_task.h"
@@ -67,6 +68,7 @@ Status recover(const ConvertGqaArgs& a, const Model& original, Model* merged) {
   LRKV_ASSIGN_OR_RETURN(TrainForward teacher, TrainForward::create(original));
   log_info("recovery tuning: W_q, W_k, W_v, W_o of {} layers, {} steps, lr {}",
            merged->config.n_layer, a.train.o.steps, a.train.o.adam.lr);
+  LRKV_RETURN_IF_ERROR(use_training_device(a.train.device));
   LRKV_ASSIGN_OR_RETURN(DistillReport r, run_distillation(teacher, *task, batches, a.train.o));
   const int64_t n = static_cast<int64_t>(r.losses.size()), k = std::min<int64_t>(20, n);
   log_info("loss: first {} steps {:.4f}, last {} steps {:.4f}", k, r.mean_total(0, k), k,

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "cli_common.h"
+#include "device_args.h"
 #include "commands.h"
 #include "compress/tune/mkv_export.h"
 #include "compress/tune/mkv_task.h"
@@ -87,6 +88,7 @@ Status run_tune(const TuneArgs& a) {
   for (int r : set) ranks += (ranks.empty() ? "" : ",") + std::to_string(r);
   log_info("MatryoshkaKV: {} heads x K|V, ranks sampled from {{{}}}, {} steps, lr {}",
            init.heads.size(), ranks, a.train.o.steps, a.train.o.adam.lr);
+  LRKV_RETURN_IF_ERROR(use_training_device(a.train.device));
   LRKV_ASSIGN_OR_RETURN(DistillReport report, run_distillation(teacher, *task, batches, a.train.o));
   const int64_t n = static_cast<int64_t>(report.losses.size()), k = std::min<int64_t>(20, n);
   log_info("loss: first {} steps {:.4f}, last {} steps {:.4f}", k, report.mean_total(0, k), k,

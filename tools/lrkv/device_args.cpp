@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda_calibration.h"
 #include "backend/cuda/cuda_engine.h"
 #include "backend/cuda/cuda_factorize.h"
+#include "backend/cuda/cuda_train_gemm.h"
 #endif
 
 namespace lrkv::cli {
@@ -35,6 +36,17 @@ Result<Factorizer> make_factorizer(const std::string& device) {
   if (device == "cuda") return cuda::gpu_factorizer();
 #endif
   return Factorizer();
+}
+
+Status use_training_device(const std::string& device) {
+  LRKV_RETURN_IF_ERROR(check_compute_device(device));
+#ifdef LRKV_HAVE_CUDA
+  if (device == "cuda") {
+    LRKV_RETURN_IF_ERROR(cuda::enable_training_gemm());
+    log_info("training GEMMs of at least 4e7 FLOPs run on the GPU (cuBLAS fp32)");
+  }
+#endif
+  return Status::Ok();
 }
 
 Result<CalibrationStats> calibrate_from_text_on(const Model& m, const TextSourceOptions& text,

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "device_args.h"
 #include "compress/tune/distill.h"
 #include "core/log.h"
 #include "eval/text_source.h"
@@ -16,6 +17,7 @@ struct DistillArgs {
   int batch = 4;           // windows per step
   int ctx = 256;           // tokens per window
   int64_t max_tokens = 0;  // training tokens used (0 = all)
+  std::string device = "cpu";  // cpu, or cuda: the training GEMMs on cuBLAS (device_args.h)
   DistillOptions o;
 
   // `lr` is the default learning rate of the command.
@@ -46,6 +48,10 @@ struct DistillArgs {
     cmd->add_option("--checkpoint-every", o.checkpoint_every, "Steps between checkpoints")
         ->capture_default_str();
     cmd->add_flag("--resume", o.resume, "Continue from --checkpoint");
+    cmd->add_option("--device", device,
+                    "cpu, or cuda: the training products (LM head, projections) on the GPU with cuBLAS "
+                    "fp32, the rest on the CPU (needs a -DLRKV_CUDA=ON build)")
+        ->capture_default_str();
   }
 
   Status check() const {
@@ -61,7 +67,7 @@ struct DistillArgs {
       return make_error(ErrorCode::kInvalidArgument, "--warmup {} must be >= 0", o.warmup);
     if (!(o.adam.clip_norm >= 0.0))
       return make_error(ErrorCode::kInvalidArgument, "--clip {} must be >= 0", o.adam.clip_norm);
-    return Status::Ok();
+    return check_compute_device(device);  // before any long work
   }
 
   // Tokenizes the text (BOS per document) into windows of ctx tokens, `batch` per step.

@@ -62,14 +62,7 @@ void print_plan(const RankPlan& p, const LlamaConfig& c) {
               p.method.c_str(), p.granularity.c_str(), p.planner.c_str(), p.budget, p.kept_fraction(c),
               static_cast<long long>(p.latent_values_per_token()), 2LL * c.n_layer * c.kv_dim());
   if (p.latent_bits > 0) {
-    std::vector<int> ranks;
-    for (const auto& l : p.layers) {
-      for (const auto& g : l.groups) {
-        ranks.push_back(g.rank_k);
-        ranks.push_back(g.rank_v);
-      }
-    }
-    const int64_t bytes = quantized_latent_bytes(ranks, p.latent_bits, p.latent_group, p.latent_symmetric);
+    const int64_t bytes = quantized_latent_bytes(p);
     std::printf("latents int%d %s g%d: %lld bytes per token = %.4f of the dense f16 cache (%lld bytes)\n",
                 p.latent_bits, p.latent_symmetric ? "sym" : "asym", p.latent_group, static_cast<long long>(bytes),
                 static_cast<double>(bytes) / (4.0 * c.n_layer * c.kv_dim()), 4LL * c.n_layer * c.kv_dim());

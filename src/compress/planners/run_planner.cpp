@@ -89,6 +89,17 @@ int64_t quantized_latent_bytes(const std::vector<int>& ranks, int bits, int grou
   return b;
 }
 
+int64_t quantized_latent_bytes(const RankPlan& plan) {
+  std::vector<int> ranks;
+  for (const LayerPlan& l : plan.layers) {
+    for (const GroupPlan& g : l.groups) {
+      ranks.push_back(g.rank_k);
+      ranks.push_back(g.rank_v);
+    }
+  }
+  return quantized_latent_bytes(ranks, plan.latent_bits, plan.latent_group, plan.latent_symmetric);
+}
+
 Result<RankPlan> run_planner(const PlannerInputs& in) {
   const Model& m = *in.model;
   const LlamaConfig& c = m.config;

@@ -32,6 +32,8 @@ struct PlannerInputs {
 
 // Bytes per token of the latent rows of `ranks` (one segment per slot) in format bits/group/sym.
 int64_t quantized_latent_bytes(const std::vector<int>& ranks, int bits, int group, bool symmetric);
+// The same for a plan made with latent_bits > 0 (its K and V ranks in slot order, its format).
+int64_t quantized_latent_bytes(const RankPlan& plan);
 
 // "uniform, progressive, fisher, energy, greedy-kl".
 std::string planner_names();

@@ -15,6 +15,26 @@ __device__ __forceinline__ void cta_row(const ClusterDesc& cl, int rt, int r, in
   *head = cl.head0 + gi % cl.n_heads;
 }
 
+// The CTA's place in the grid: split of the cached rows (blockIdx.x), head cluster and 16-row
+// tile of it (blockIdx.y), sequence (blockIdx.z).
+struct CtaPos {
+  int split, seq, rt;
+  const ClusterDesc* cl;
+};
+__device__ __forceinline__ CtaPos cta_pos(const SplitAttentionArgs& a) {
+  return CtaPos{static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.z),
+                static_cast<int>(blockIdx.y) % a.n_row_tiles, &a.clusters[blockIdx.y / a.n_row_tiles]};
+}
+
+// End of the cached rows the split starting at jb covers: its chunk, cut at the longest row's
+// end (row_end_s loaded and synced). jb >= the result: nothing to attend (cta_empty).
+__device__ __forceinline__ int split_end(const SplitAttentionArgs& a, const int* row_end_s, int jb) {
+  int max_end = 0;
+#pragma unroll
+  for (int r = 0; r < kRowsPerCta; ++r) max_end = max(max_end, row_end_s[r]);
+  return min(jb + a.chunk, max_end);
+}
+
 // row_end_s[r] = q_pos + 1 of row r (0 for padding rows). Call from all threads; syncs.
 __device__ __forceinline__ void load_row_ends(const SplitAttentionArgs& a, const ClusterDesc& cl, int seq, int rt,
                                               int* row_end_s) {

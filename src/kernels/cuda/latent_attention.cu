@@ -28,16 +28,13 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   T* v_s = k_s + stages * kTokenTile * kLd;
   __shared__ int row_end_s[kRowsPerCta];
 
-  const int split = blockIdx.x, seq = blockIdx.z;
-  const ClusterDesc& cl = a.clusters[blockIdx.y / a.n_row_tiles];
-  const int rt = blockIdx.y % a.n_row_tiles;
+  const CtaPos pos = cta_pos(a);
+  const int split = pos.split, seq = pos.seq, rt = pos.rt;
+  const ClusterDesc& cl = *pos.cl;
   load_row_ends(a, cl, seq, rt, row_end_s);
   stage_queries<T, R>(a, cl, seq, rt, cl.k_len, q_s, ql_s, kLd);
   __syncthreads();
-  int max_end = 0;
-#pragma unroll
-  for (int r = 0; r < kRowsPerCta; ++r) max_end = max(max_end, row_end_s[r]);
-  const int jb = split * a.chunk, je = min(jb + a.chunk, max_end);
+  const int jb = split * a.chunk, je = split_end(a, row_end_s, jb);
   if (jb >= je) {
     cta_empty(a, seq, split);
     return;

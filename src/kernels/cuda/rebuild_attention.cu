@@ -142,9 +142,9 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
   __shared__ float2 cs8_s[HD / 2];  // (cos 8f, sin 8f): row g+8 from row g
   __shared__ float2 base_s[2][4][HD / 2];  // per tile parity and warp slice: (cos, sin)(pos f)
 
-  const int split = blockIdx.x, seq = blockIdx.z;
-  const ClusterDesc& cl = a.clusters[blockIdx.y / a.n_row_tiles];
-  const int rt = blockIdx.y % a.n_row_tiles;
+  const CtaPos pos = cta_pos(a);
+  const int split = pos.split, seq = pos.seq, rt = pos.rt;
+  const ClusterDesc& cl = *pos.cl;
   load_row_ends(a, cl, seq, rt, row_end_s);
   stage_queries<T, HD>(a, cl, seq, rt, HD, q_s, ql_s, kLdq);
   for (int i = threadIdx.x; i < HD * R; i += kCtaThreads) {
@@ -161,10 +161,7 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
     }
   }
   __syncthreads();
-  int max_end = 0;
-#pragma unroll
-  for (int r = 0; r < kRowsPerCta; ++r) max_end = max(max_end, row_end_s[r]);
-  const int jb = split * a.chunk, je = min(jb + a.chunk, max_end);
+  const int jb = split * a.chunk, je = split_end(a, row_end_s, jb);
   if (jb >= je) {
     cta_empty(a, seq, split);
     return;

@@ -6,14 +6,17 @@
 # Usage: LRKV=/tmp/lrkv-issue5 OUT=/tmp/issue5 bash scripts/issue5_experiments.sh [step...]
 #   steps: calib base pca tune_c4 tune_ts mkv mkv_greedy gqa gqa_tune table (default: all, in order).
 # Every step skips outputs that already exist, so an interrupted run can be restarted.
+# DEVICE=cuda runs calibration and all training (tune, recovery tuning) on the GPU; evaluation
+# (perplexity) stays on the CPU either way. MODEL overrides the model file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LRKV=${LRKV:-./build/lrkv}
 OUT=${OUT:-/tmp/issue5}
 SHARED=${SHARED:-../shared}
-M=$SHARED/models/lrkv-mha6/model.bin
-C4=$SHARED/data/c4-validation-2k.jsonl
-TS=$SHARED/data/tinystories-valid-head.txt
+M=${MODEL:-$SHARED/models/lrkv-mha6/model.bin}
+DEVICE=${DEVICE:-cpu}
+C4=${C4:-$SHARED/data/c4-validation-2k.jsonl}
+TS=${TS:-$SHARED/data/tinystories-valid-head.txt}
 STEPS=${STEPS:-400}            # MatryoshkaKV steps (batch 4 x 256 tokens)
 GQA_STEPS=${GQA_STEPS:-300}    # recovery-tuning steps (batch 4 x 256 tokens)
 GQA_LR=${GQA_LR:-1e-4}
@@ -30,7 +33,7 @@ ppl() {
 
 step_calib() {
   [[ -f $OUT/calib.safetensors ]] || $LRKV calibrate "$M" --text "$C4" --docs 0:1800 --tokens 65536 \
-      -o "$OUT/calib.safetensors"
+      --device "$DEVICE" -o "$OUT/calib.safetensors"
 }
 step_base() { ppl "$M" base; }
 step_pca() {
@@ -43,14 +46,14 @@ step_pca() {
 # MatryoshkaKV trained on C4 docs 0:1800 (the calibration / training distribution).
 step_tune_c4() {
   [[ -f $OUT/mkv_c4.gguf ]] || $LRKV tune "$M" --method mkv --calib "$OUT/calib.safetensors" \
-      --text "$C4" --docs 0:1800 --steps $STEPS --batch 4 --ctx 256 --lr 1e-3 \
+      --text "$C4" --docs 0:1800 --steps $STEPS --batch 4 --ctx 256 --lr 1e-3 --device "$DEVICE" \
       --checkpoint "$OUT/mkv_c4.ckpt.safetensors" --checkpoint-every 50 $( [[ -f $OUT/mkv_c4.ckpt.safetensors ]] && echo --resume ) \
       -o "$OUT/mkv_c4.gguf" 2>&1 | tee -a "$OUT/mkv_c4.log"
 }
 # MatryoshkaKV trained on TinyStories first 90% (the evaluation's domain, disjoint documents).
 step_tune_ts() {
   [[ -f $OUT/mkv_ts.gguf ]] || $LRKV tune "$M" --method mkv --calib "$OUT/calib.safetensors" \
-      --text "$TS" --split-paragraphs --docs 0%:90% --steps $STEPS --batch 4 --ctx 256 --lr 1e-3 \
+      --text "$TS" --split-paragraphs --docs 0%:90% --steps $STEPS --batch 4 --ctx 256 --lr 1e-3 --device "$DEVICE" \
       --checkpoint "$OUT/mkv_ts.ckpt.safetensors" --checkpoint-every 50 $( [[ -f $OUT/mkv_ts.ckpt.safetensors ]] && echo --resume ) \
       -o "$OUT/mkv_ts.gguf" 2>&1 | tee -a "$OUT/mkv_ts.log"
 }
@@ -88,7 +91,7 @@ step_gqa() {
 step_gqa_tune() {
   for g in 2 4; do
     [[ -f $OUT/gqa${g}_tuned.gguf ]] || $LRKV convert-gqa "$M" --groups $g --calib "$OUT/calib.safetensors" \
-        --text "$C4" --docs 0:1800 --tune-steps $GQA_STEPS --batch 4 --ctx 256 --lr $GQA_LR \
+        --text "$C4" --docs 0:1800 --tune-steps $GQA_STEPS --batch 4 --ctx 256 --lr $GQA_LR --device "$DEVICE" \
         --checkpoint "$OUT/gqa${g}.ckpt.safetensors" --checkpoint-every 50 \
         $( [[ -f $OUT/gqa${g}.ckpt.safetensors ]] && echo --resume ) \
         -o "$OUT/gqa${g}_tuned.gguf" 2>&1 | tee -a "$OUT/gqa${g}_tuned.log"

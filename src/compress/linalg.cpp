@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/thread_pool.h"
+
 namespace lrkv {
 
 namespace {
@@ -138,6 +140,15 @@ Result<Mat> invert_lower(const Mat& L) {
                                          inv.a.data(), static_cast<lapack_int>(L.rows));
   if (info != 0) return make_error(ErrorCode::kInternal, "triangular inverse failed (info {})", info);
   return inv;
+}
+
+void parallel_small_linalg(int64_t n, const std::function<void(int64_t)>& fn) {
+  const int threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  global_pool().parallel_for(n, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) fn(i);
+  });
+  openblas_set_num_threads(threads);
 }
 
 }  // namespace lrkv

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "compress/calibration.h"
 #include "core/log.h"
+#include "device_args.h"
 #include "text_args.h"
 
 namespace lrkv::cli {
@@ -14,7 +15,7 @@ struct CalibArgs {
   ModelArgs model;
   TextSourceOptions text;
   CalibrationOptions calib;
-  std::string out;
+  std::string out, device = "cpu";
 };
 
 }  // namespace
@@ -42,7 +43,7 @@ Result<CalibrationStats> calibrate_from_text(const Model& m, const TextSourceOpt
 namespace {
 Status run_calibrate(const CalibArgs& a) {
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
-  LRKV_ASSIGN_OR_RETURN(CalibrationStats s, calibrate_from_text(m, a.text, a.calib));
+  LRKV_ASSIGN_OR_RETURN(CalibrationStats s, calibrate_from_text_on(m, a.text, a.calib, a.device));
   LRKV_RETURN_IF_ERROR(save_calibration(s, a.out));
   log_info("wrote {} ({} tokens)", a.out, s.n_tokens);
   return Status::Ok();
@@ -59,6 +60,10 @@ void register_calibrate(CLI::App& app) {
   cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens (0 = the whole text)")->capture_default_str();
   cmd->add_option("-c,--ctx", a->calib.ctx, "Window length (default: the model's context)");
   cmd->add_option("-b,--batch", a->calib.batch, "Windows per forward pass")->capture_default_str();
+  cmd->add_option("--device", a->device,
+                  "cpu, or cuda: the forward pass and moment accumulation on the GPU (needs a -DLRKV_CUDA=ON "
+                  "build; statistics still accumulate in fp64)")
+      ->capture_default_str();
   cmd->add_option("-o,--output", a->out, "Output statistics file (.safetensors)")->required();
   cmd->callback([a] { finish(run_calibrate(*a)); });
 }

@@ -59,17 +59,17 @@ Result<CalibrationStats> get_calibration(const ConvertGqaArgs& a, const Model& m
     LRKV_RETURN_IF_ERROR(check_calibration_matches(c, m.config, a.calib_path));
     return c;
   }
-  return calibrate_from_text(m, a.text, a.calib);
+  return calibrate_from_text_on(m, a.text, a.calib, a.train.device);
 }
 
 Status recover(const ConvertGqaArgs& a, const Model& original, Model* merged) {
   LRKV_ASSIGN_OR_RETURN(auto batches, a.train.batches(original, a.text));
-  LRKV_ASSIGN_OR_RETURN(auto task, GqaRecoveryTask::create(merged));
-  LRKV_ASSIGN_OR_RETURN(TrainForward teacher, TrainForward::create(original));
+  LRKV_ASSIGN_OR_RETURN(TrainGraphFactory graphs, training_graphs(a.train.device));
+  LRKV_ASSIGN_OR_RETURN(auto task, GqaRecoveryTask::create(merged, graphs));
+  LRKV_ASSIGN_OR_RETURN(std::unique_ptr<TrainGraph> teacher, graphs(original));
   log_info("recovery tuning: W_q, W_k, W_v, W_o of {} layers, {} steps, lr {}",
            merged->config.n_layer, a.train.o.steps, a.train.o.adam.lr);
-  LRKV_RETURN_IF_ERROR(use_training_device(a.train.device));
-  LRKV_ASSIGN_OR_RETURN(DistillReport r, run_distillation(teacher, *task, batches, a.train.o));
+  LRKV_ASSIGN_OR_RETURN(DistillReport r, run_distillation(*teacher, *task, batches, a.train.o));
   const int64_t n = static_cast<int64_t>(r.losses.size()), k = std::min<int64_t>(20, n);
   log_info("loss: first {} steps {:.4f}, last {} steps {:.4f}", k, r.mean_total(0, k), k,
            r.mean_total(n - k, n));

@@ -51,7 +51,7 @@ Result<CalibrationStats> get_calibration(const TuneArgs& a, const Model& m) {
     return c;
   }
   log_info("no --calib: calibrating on the training text");
-  return calibrate_from_text(m, a.text, a.calib);
+  return calibrate_from_text_on(m, a.text, a.calib, a.train.device);
 }
 
 std::string tune_info(const TuneArgs& a, const DistillReport& r, const std::vector<int>& rank_set,
@@ -82,14 +82,14 @@ Status run_tune(const TuneArgs& a) {
   LRKV_ASSIGN_OR_RETURN(CalibrationStats calib, get_calibration(a, m));
   LRKV_ASSIGN_OR_RETURN(KvProjections init, mkv_pca_projections(calib, m.config));
   const std::vector<int> set = matryoshka_rank_set(m.config.head_dim);
-  LRKV_ASSIGN_OR_RETURN(auto task, MkvTask::create(m, init, a.train.o.seed, set));
-  LRKV_ASSIGN_OR_RETURN(TrainForward teacher, TrainForward::create(m));
+  LRKV_ASSIGN_OR_RETURN(TrainGraphFactory graphs, training_graphs(a.train.device));
+  LRKV_ASSIGN_OR_RETURN(auto task, MkvTask::create(m, init, a.train.o.seed, set, graphs));
+  LRKV_ASSIGN_OR_RETURN(std::unique_ptr<TrainGraph> teacher, graphs(m));
   std::string ranks;
   for (int r : set) ranks += (ranks.empty() ? "" : ",") + std::to_string(r);
   log_info("MatryoshkaKV: {} heads x K|V, ranks sampled from {{{}}}, {} steps, lr {}",
            init.heads.size(), ranks, a.train.o.steps, a.train.o.adam.lr);
-  LRKV_RETURN_IF_ERROR(use_training_device(a.train.device));
-  LRKV_ASSIGN_OR_RETURN(DistillReport report, run_distillation(teacher, *task, batches, a.train.o));
+  LRKV_ASSIGN_OR_RETURN(DistillReport report, run_distillation(*teacher, *task, batches, a.train.o));
   const int64_t n = static_cast<int64_t>(report.losses.size()), k = std::min<int64_t>(20, n);
   log_info("loss: first {} steps {:.4f}, last {} steps {:.4f}", k, report.mean_total(0, k), k,
            report.mean_total(n - k, n));

@@ -8,7 +8,7 @@
 #include "backend/cuda/cuda_calibration.h"
 #include "backend/cuda/cuda_engine.h"
 #include "backend/cuda/cuda_factorize.h"
-#include "backend/cuda/cuda_train_gemm.h"
+#include "backend/cuda/cuda_train_graph.h"
 #endif
 
 namespace lrkv::cli {
@@ -38,15 +38,15 @@ Result<Factorizer> make_factorizer(const std::string& device) {
   return Factorizer();
 }
 
-Status use_training_device(const std::string& device) {
+Result<TrainGraphFactory> training_graphs(const std::string& device) {
   LRKV_RETURN_IF_ERROR(check_compute_device(device));
 #ifdef LRKV_HAVE_CUDA
   if (device == "cuda") {
-    LRKV_RETURN_IF_ERROR(cuda::enable_training_gemm());
-    log_info("training GEMMs of at least 4e7 FLOPs run on the GPU (cuBLAS fp32)");
+    log_info("training forward/backward on the GPU (fp32, cuBLAS without TF32)");
+    return cuda::cuda_train_graphs();
   }
 #endif
-  return Status::Ok();
+  return cpu_train_graphs();
 }
 
 Result<CalibrationStats> calibrate_from_text_on(const Model& m, const TextSourceOptions& text,

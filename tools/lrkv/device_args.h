@@ -9,6 +9,7 @@
 #include "compress/compressor.h"
 #include "eval/text_source.h"
 #include "model/model.h"
+#include "model/train/train_graph.h"
 
 namespace lrkv::cli {
 
@@ -16,8 +17,9 @@ namespace lrkv::cli {
 Status check_compute_device(const std::string& device);
 // compress_model's factorisations on `device` (cpu: factorize.h; cuda: cuSOLVER).
 Result<Factorizer> make_factorizer(const std::string& device);
-// Training (`lrkv tune`, recovery tuning): "cuda" sends the training graph's GEMMs to cuBLAS.
-Status use_training_device(const std::string& device);
+// Training graphs (`lrkv tune`, recovery tuning) on `device`: cpu (TrainForward) or cuda
+// (CudaTrainGraph: the whole forward/backward on the GPU, teacher and student sharing weights).
+Result<TrainGraphFactory> training_graphs(const std::string& device);
 // calibrate_from_text (cmd_calibrate.cpp) with the forward pass on `device`.
 Result<CalibrationStats> calibrate_from_text_on(const Model& m, const TextSourceOptions& text,
                                                 const CalibrationOptions& options, const std::string& device);

@@ -49,8 +49,8 @@ struct DistillArgs {
         ->capture_default_str();
     cmd->add_flag("--resume", o.resume, "Continue from --checkpoint");
     cmd->add_option("--device", device,
-                    "cpu, or cuda: the training products (LM head, projections) on the GPU with cuBLAS "
-                    "fp32, the rest on the CPU (needs a -DLRKV_CUDA=ON build)")
+                    "cpu, or cuda: the whole training forward/backward (teacher and student) on the GPU in "
+                    "fp32, weights and activations in device memory (needs a -DLRKV_CUDA=ON build)")
         ->capture_default_str();
   }
 

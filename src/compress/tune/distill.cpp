@@ -1,5 +1,6 @@
 #include "compress/tune/distill.h"
 
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -116,14 +117,20 @@ std::string loss_note(const DistillReport& r, int64_t step, double lr) {
 
 }  // namespace
 
-Result<DistillReport> run_distillation(TrainForward& teacher, DistillTask& task,
+Result<DistillReport> run_distillation(TrainGraph& teacher, DistillTask& task,
                                        const std::vector<TokenBatch>& batches,
                                        const DistillOptions& o) {
   LRKV_RETURN_IF_ERROR(check_options(o, batches));
-  TrainForward& student = task.student();
+  TrainGraph& student = task.student();
   if (&teacher == &student)
     return make_error(ErrorCode::kInvalidArgument,
                       "distillation: teacher and student are one object");
+  if (teacher.device() != student.device()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "distillation: teacher on {}, student on {}; both must be on one device",
+                      teacher.device(), student.device());
+  }
+  teacher.set_needs_backward(false);
   const LlamaConfig& cfg = student.config();
   Adam adam(o.adam);
   DistillReport report;
@@ -144,14 +151,18 @@ Result<DistillReport> run_distillation(TrainForward& teacher, DistillTask& task,
     if (o.checkpoint.empty()) return Status::Ok();
     return save_checkpoint(make_checkpoint(task, adam, cfg, step, report.losses), o.checkpoint);
   };
+  const auto t0 = std::chrono::steady_clock::now();
+  double graph_sec = 0.0;  // teacher + student forward/backward
   for (int64_t s = report.start_step; s < o.steps; ++s) {
     const TokenBatch& batch =
         batches[batch_for_step(o.seed, s, static_cast<int64_t>(batches.size()))];
-    LRKV_RETURN_IF_ERROR(teacher.forward(batch));
-    loss.teacher = teacher.logits().data();
     LRKV_RETURN_IF_ERROR(task.prepare_step(s));
+    const auto g0 = std::chrono::steady_clock::now();
+    LRKV_RETURN_IF_ERROR(teacher.forward(batch));
+    LRKV_RETURN_IF_ERROR(student.forward(batch));
     LRKV_ASSIGN_OR_RETURN(LossValue value,
-                          forward_backward(student, batch, loss, task.backward_options(), &grads));
+                          student.loss_backward(loss, &teacher, task.backward_options(), &grads));
+    graph_sec += std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count();
     LRKV_RETURN_IF_ERROR(task.collect_gradients(grads));
     const std::vector<ParamRef> params = task.params();
     Result<double> norm = adam.step(params, lr.at(s));
@@ -166,6 +177,13 @@ Result<DistillReport> run_distillation(TrainForward& teacher, DistillTask& task,
     }
   }
   progress.finish();
+  const int64_t ran = std::max<int64_t>(0, o.steps - report.start_step);
+  if (ran > 0) {
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    log_info("{} steps on {} in {:.1f} s ({:.2f} step/s; forward/backward {:.1f} s, gradients to "
+             "parameters and optimiser {:.1f} s)",
+             ran, student.device(), sec, ran / sec, graph_sec, sec - graph_sec);
+  }
   report.end_step = std::max(report.start_step, o.steps);
   LRKV_RETURN_IF_ERROR(save(report.end_step));
   return report;

@@ -1,8 +1,8 @@
 // The distillation loop shared by MatryoshkaKV training (mkv_task.h) and MHA->GQA recovery
 // tuning (gqa_task.h). Per step s (METHODS.md 4.3):
 //   batch = batches[batch_for_step(seed, s)]          (epoch-wise shuffles, schedule.h)
+//   task.prepare_step(s)                               (e.g. sample ranks)
 //   teacher logits = teacher.forward(batch)            (the original model, no gradients)
-//   task.prepare_step(s)                               (e.g. sample ranks, U = U0·Cayley(A))
 //   L = ce_weight·CE + kl_weight·KL(teacher ‖ student) (losses.h), backward through the student
 //   task.collect_gradients(); Adam step with lr(s)     (adam.h, schedule.h)
 // Checkpoints (checkpoint.h) every checkpoint_every steps and at the end; resume continues at
@@ -17,7 +17,7 @@
 #include "compress/tune/adam.h"
 #include "compress/tune/checkpoint.h"
 #include "compress/tune/schedule.h"
-#include "model/train/train_step.h"
+#include "model/train/train_graph.h"
 
 namespace lrkv {
 
@@ -26,7 +26,7 @@ class DistillTask {
  public:
   virtual ~DistillTask() = default;
   virtual std::string kind() const = 0;  // checkpoint compatibility ("mkv", "gqa")
-  virtual TrainForward& student() = 0;
+  virtual TrainGraph& student() = 0;
   virtual BackwardOptions backward_options() const = 0;
   virtual std::vector<ParamRef> params() = 0;
   // Before the student's forward of step `step`.
@@ -59,8 +59,9 @@ struct DistillReport {
   double mean_total(int64_t begin, int64_t end) const;  // over steps [begin, end)
 };
 
-// `teacher` runs the original model; it must be a different object from task.student().
-Result<DistillReport> run_distillation(TrainForward& teacher, DistillTask& task,
+// `teacher` runs the original model; it must be a different object from task.student(), on the
+// same device.
+Result<DistillReport> run_distillation(TrainGraph& teacher, DistillTask& task,
                                        const std::vector<TokenBatch>& batches,
                                        const DistillOptions& options);
 

@@ -4,10 +4,11 @@
 
 namespace lrkv {
 
-GqaRecoveryTask::GqaRecoveryTask(TrainForward fwd, std::vector<Slot> slots, int n_kv_head)
+GqaRecoveryTask::GqaRecoveryTask(std::unique_ptr<TrainGraph> fwd, std::vector<Slot> slots, int n_kv_head)
     : fwd_(std::move(fwd)), slots_(std::move(slots)), n_kv_head_(n_kv_head) {}
 
-Result<std::unique_ptr<GqaRecoveryTask>> GqaRecoveryTask::create(Model* merged) {
+Result<std::unique_ptr<GqaRecoveryTask>> GqaRecoveryTask::create(Model* merged,
+                                                                 const TrainGraphFactory& graphs) {
   if (merged->extra_metadata.count("lrkv.plan")) {
     return make_error(ErrorCode::kInvalidArgument,
                       "recovery tuning needs a plain (uncompressed) model");
@@ -28,8 +29,7 @@ Result<std::unique_ptr<GqaRecoveryTask>> GqaRecoveryTask::create(Model* merged) 
           {name, t, std::vector<float>(static_cast<size_t>(t->numel()), 0.0f), l, which});
     }
   }
-  LRKV_ASSIGN_OR_RETURN(TrainForward fwd,
-                        TrainForward::create(*merged));  // reads the copies in place
+  LRKV_ASSIGN_OR_RETURN(std::unique_ptr<TrainGraph> fwd, graphs(*merged));  // reads the copies
   return std::unique_ptr<GqaRecoveryTask>(
       new GqaRecoveryTask(std::move(fwd), std::move(slots), merged->config.n_kv_head));
 }
@@ -74,6 +74,11 @@ Status GqaRecoveryTask::collect_gradients(const Gradients& grads) {
     }
     std::copy(src->begin(), src->end(), s.grad.begin());
   }
+  return Status::Ok();
+}
+
+Status GqaRecoveryTask::after_update() {
+  for (const Slot& s : slots_) LRKV_RETURN_IF_ERROR(fwd_->weights_changed(s.layer, s.which));
   return Status::Ok();
 }
 

@@ -19,14 +19,17 @@ namespace lrkv {
 class GqaRecoveryTask final : public DistillTask {
  public:
   // `merged` must outlive the task; its attention tensors are replaced by f32 copies.
-  static Result<std::unique_ptr<GqaRecoveryTask>> create(Model* merged);
+  // `graphs` builds the student's training graph (CPU by default).
+  static Result<std::unique_ptr<GqaRecoveryTask>> create(
+      Model* merged, const TrainGraphFactory& graphs = cpu_train_graphs());
 
   std::string kind() const override { return "gqa"; }
-  TrainForward& student() override { return fwd_; }
+  TrainGraph& student() override { return *fwd_; }
   BackwardOptions backward_options() const override { return {true, true}; }
   std::vector<ParamRef> params() override;
   Status prepare_step(int64_t step) override { return Status::Ok(); }
   Status collect_gradients(const Gradients& grads) override;
+  Status after_update() override;  // tells the graph which weights changed
   void save_extra(Checkpoint* c) const override;
   Status load_extra(const Checkpoint& c) override;
 
@@ -38,8 +41,8 @@ class GqaRecoveryTask final : public DistillTask {
     int layer;
     char which;  // 'q', 'k', 'v', 'o', and 'Q', 'K', 'V' for biases
   };
-  GqaRecoveryTask(TrainForward fwd, std::vector<Slot> slots, int n_kv_head);
-  TrainForward fwd_;
+  GqaRecoveryTask(std::unique_ptr<TrainGraph> fwd, std::vector<Slot> slots, int n_kv_head);
+  std::unique_ptr<TrainGraph> fwd_;
   std::vector<Slot> slots_;
   int n_kv_head_;
 };

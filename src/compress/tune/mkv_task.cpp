@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "compress/tune/cayley.h"
+#include "core/thread_pool.h"
 
 namespace lrkv {
 
@@ -64,11 +65,12 @@ Result<KvProjections> mkv_pca_projections(const CalibrationStats& calib, const L
   return P;
 }
 
-MkvTask::MkvTask(TrainForward fwd, KvProjections proj, uint64_t seed, std::vector<int> rank_set)
+MkvTask::MkvTask(std::unique_ptr<TrainGraph> fwd, KvProjections proj, uint64_t seed, std::vector<int> rank_set)
     : fwd_(std::move(fwd)), proj_(std::move(proj)), seed_(seed), rank_set_(std::move(rank_set)) {}
 
 Result<std::unique_ptr<MkvTask>> MkvTask::create(const Model& model, const KvProjections& init,
-                                                 uint64_t seed, std::vector<int> rank_set) {
+                                                 uint64_t seed, std::vector<int> rank_set,
+                                                 const TrainGraphFactory& graphs) {
   LRKV_RETURN_IF_ERROR(init.validate(model.config));
   const int hd = model.config.head_dim;
   if (rank_set.empty())
@@ -77,7 +79,7 @@ Result<std::unique_ptr<MkvTask>> MkvTask::create(const Model& model, const KvPro
     if (r < 1 || r > hd)
       return make_error(ErrorCode::kInvalidArgument, "MatryoshkaKV: rank {} outside 1..{}", r, hd);
   }
-  LRKV_ASSIGN_OR_RETURN(TrainForward fwd, TrainForward::create(model));
+  LRKV_ASSIGN_OR_RETURN(std::unique_ptr<TrainGraph> fwd, graphs(model));
   std::unique_ptr<MkvTask> t(new MkvTask(std::move(fwd), init, seed, std::move(rank_set)));
   const size_t n2 = static_cast<size_t>(hd) * hd;
   t->heads_.resize(t->proj_.heads.size());
@@ -97,7 +99,7 @@ Result<std::unique_ptr<MkvTask>> MkvTask::create(const Model& model, const KvPro
     h.gmu_v.assign(hd, 0.0f);
   }
   LRKV_RETURN_IF_ERROR(t->after_update());
-  LRKV_RETURN_IF_ERROR(t->fwd_.set_projections(&t->proj_));
+  LRKV_RETURN_IF_ERROR(t->fwd_->set_projections(&t->proj_));
   return t;
 }
 
@@ -124,15 +126,23 @@ Status MkvTask::prepare_step(int64_t step) {
   return Status::Ok();
 }
 
+// Heads are independent: the Cayley maps (and their backward below) run in parallel over heads.
 Status MkvTask::after_update() {
   const int64_t hd = proj_.head_dim;
-  for (size_t i = 0; i < heads_.size(); ++i) {
+  std::vector<Status> st(heads_.size());
+  parallel_small_linalg(static_cast<int64_t>(heads_.size()), [&](int64_t i) {
     Head& h = heads_[i];
-    LRKV_ASSIGN_OR_RETURN(h.c_k, cayley(to_mat(h.a_k, hd)));
-    LRKV_ASSIGN_OR_RETURN(h.c_v, cayley(to_mat(h.a_v, hd)));
+    Result<Mat> ck = cayley(to_mat(h.a_k, hd)), cv = cayley(to_mat(h.a_v, hd));
+    if (!ck.ok() || !cv.ok()) {
+      st[i] = !ck.ok() ? ck.status() : cv.status();
+      return;
+    }
+    h.c_k = std::move(*ck);
+    h.c_v = std::move(*cv);
     to_float(matmul(h.u0_k, h.c_k), &proj_.heads[i].u_k);  // U = U0 · C(A)
     to_float(matmul(h.u0_v, h.c_v), &proj_.heads[i].u_v);
-  }
+  });
+  for (const Status& s : st) LRKV_RETURN_IF_ERROR(s);
   return Status::Ok();
 }
 
@@ -143,19 +153,23 @@ Status MkvTask::collect_gradients(const Gradients& grads) {
                       grads.projections.heads.size(), heads_.size());
   }
   const int64_t hd = proj_.head_dim;
-  for (size_t i = 0; i < heads_.size(); ++i) {
+  std::vector<Status> st(heads_.size());
+  parallel_small_linalg(static_cast<int64_t>(heads_.size()), [&](int64_t i) {
     Head& h = heads_[i];
     const KvHeadProjection& g = grads.projections.heads[i];
     // dL/dC = U0ᵀ dL/dU;  dL/dA = cayley_backward
-    LRKV_ASSIGN_OR_RETURN(Mat dak, cayley_backward(to_mat(h.a_k, hd), h.c_k,
-                                                   matmul(h.u0_k, to_mat(g.u_k, hd), true)));
-    LRKV_ASSIGN_OR_RETURN(Mat dav, cayley_backward(to_mat(h.a_v, hd), h.c_v,
-                                                   matmul(h.u0_v, to_mat(g.u_v, hd), true)));
-    to_float(dak, &h.ga_k);
-    to_float(dav, &h.ga_v);
+    Result<Mat> dak = cayley_backward(to_mat(h.a_k, hd), h.c_k, matmul(h.u0_k, to_mat(g.u_k, hd), true));
+    Result<Mat> dav = cayley_backward(to_mat(h.a_v, hd), h.c_v, matmul(h.u0_v, to_mat(g.u_v, hd), true));
+    if (!dak.ok() || !dav.ok()) {
+      st[i] = !dak.ok() ? dak.status() : dav.status();
+      return;
+    }
+    to_float(*dak, &h.ga_k);
+    to_float(*dav, &h.ga_v);
     h.gmu_k = g.mu_k;
     h.gmu_v = g.mu_v;
-  }
+  });
+  for (const Status& s : st) LRKV_RETURN_IF_ERROR(s);
   return Status::Ok();
 }
 

@@ -24,11 +24,13 @@ Result<KvProjections> mkv_pca_projections(const CalibrationStats& calib, const L
 class MkvTask final : public DistillTask {
  public:
   // `model` (the original, uncompressed) must outlive the task. `init`: orthogonal U, means.
+  // `graphs` builds the student's training graph (CPU by default).
   static Result<std::unique_ptr<MkvTask>> create(const Model& model, const KvProjections& init,
-                                                 uint64_t seed, std::vector<int> rank_set);
+                                                 uint64_t seed, std::vector<int> rank_set,
+                                                 const TrainGraphFactory& graphs = cpu_train_graphs());
 
   std::string kind() const override { return "mkv"; }
-  TrainForward& student() override { return fwd_; }
+  TrainGraph& student() override { return *fwd_; }
   BackwardOptions backward_options() const override { return {false, false}; }
   std::vector<ParamRef> params() override;
   Status prepare_step(int64_t step) override;
@@ -51,10 +53,10 @@ class MkvTask final : public DistillTask {
     std::vector<float> ga_k, ga_v;    // [hd * hd] gradients
     std::vector<float> gmu_k, gmu_v;  // [hd]
   };
-  MkvTask(TrainForward fwd, KvProjections proj, uint64_t seed, std::vector<int> rank_set);
+  MkvTask(std::unique_ptr<TrainGraph> fwd, KvProjections proj, uint64_t seed, std::vector<int> rank_set);
   std::string head_name(size_t i, const char* what) const;
 
-  TrainForward fwd_;
+  std::unique_ptr<TrainGraph> fwd_;
   KvProjections proj_;       // current U (float) and the mu parameters; ranks of this step
   std::vector<Head> heads_;  // [n_layer * n_kv_head]
   uint64_t seed_;

@@ -29,6 +29,20 @@ struct LossValue {
   int64_t n_ce = 0, n_kl = 0;              // rows averaged over
 };
 
+// Which rows carry which term, by the rules above (shared with the GPU loss, cuda_train_graph).
+struct LossRows {
+  std::vector<int> target;  // [T] next token of a CE row, else -1
+  std::vector<uint8_t> kl;  // [T] 1 for a KL row
+  int64_t n_ce = 0, n_kl = 0;
+  double a = 0.0, b = 0.0;  // gradient weights: ce_weight / n_ce, kl_weight / n_kl
+};
+// Checks the weights (finite, >= 0, not both 0), the mask's length, that the sequences tile the
+// tokens and that some row has a term. The teacher pointer is not looked at.
+Result<LossRows> loss_rows(const std::vector<SeqRange>& seqs, const std::vector<int>& tokens,
+                           const LossOptions& options);
+// The loss value from the sums of the per-row CE and KL terms.
+LossValue finish_loss(const LossRows& rows, double ce_sum, double kl_sum, const LossOptions& options);
+
 // logits [T, n_vocab] with T = Σ seqs[i].n and tokens [T]. Writes dL/dlogits into dlogits
 // [T, n_vocab] (may alias logits, not the teacher); rows outside both terms get zeros.
 Result<LossValue> next_token_loss(const std::vector<SeqRange>& seqs, const std::vector<int>& tokens,

@@ -20,12 +20,10 @@
 #include "model/model.h"
 #include "model/train/causal_attention.h"
 #include "model/train/kv_projection.h"
+#include "model/train/train_graph.h"
 #include "model/train/train_weights.h"
 
 namespace lrkv {
-
-// Token sequences of one batch; lengths may differ, each starts at position 0.
-using TokenBatch = std::vector<std::vector<int>>;
 
 // A tap at a named point: `data` [rows, cols] contiguous (activation in the forward hook,
 // dL/d(activation) in the gradient hook). Writing to it changes what flows on (finite-difference
@@ -33,40 +31,21 @@ using TokenBatch = std::vector<std::vector<int>>;
 using TrainHookFn =
     std::function<void(int layer, HookPoint point, float* data, int64_t rows, int64_t cols)>;
 
-struct BackwardOptions {
-  bool kv_weights = true;   // dL/dW_k, dL/dW_v (and dL/db_k, dL/db_v with qkv biases)
-  bool qo_weights = false;  // dL/dW_q, dL/dW_o (and dL/db_q)
-};
-
-struct LayerGradients {   // empty vectors for what was not requested
-  std::vector<float> wq;  // [q_dim, d]
-  std::vector<float> wk;  // [kv_dim, d]
-  std::vector<float> wv;  // [kv_dim, d]
-  std::vector<float> wo;  // [d, q_dim]
-  std::vector<float> bq;  // [q_dim]
-  std::vector<float> bk;  // [kv_dim]
-  std::vector<float> bv;  // [kv_dim]
-};
-
-struct Gradients {
-  std::vector<LayerGradients> layers;  // [n_layer]
-  KvProjections projections;           // dL/dU, dL/dmu; empty (no heads) without projections
-};
-
-class TrainForward {
+class TrainForward final : public TrainGraph {
  public:
   // `model` must outlive the object (its f32 weights are read in place, see train_weights.h).
   static Result<TrainForward> create(const Model& model);
-  const LlamaConfig& config() const { return cfg_; }
+  const LlamaConfig& config() const override { return cfg_; }
+  std::string device() const override { return "cpu"; }
 
   // MatryoshkaKV projections applied in every layer, or nullptr for none. Read by each forward
   // (ranks may change between steps); must not change between a forward and its backward.
-  Status set_projections(const KvProjections* projections);
+  Status set_projections(const KvProjections* projections) override;
   void set_forward_hook(TrainHookFn fn) { fwd_hook_ = std::move(fn); }
   void set_grad_hook(TrainHookFn fn) { grad_hook_ = std::move(fn); }
 
   // Runs the batch; logits() holds [T, n_vocab], T = total tokens, sequences in order.
-  Status forward(const TokenBatch& batch);
+  Status forward(const TokenBatch& batch) override;
   int64_t rows() const { return T_; }
   const std::vector<SeqRange>& sequences() const { return seqs_; }
   const std::vector<int>& tokens() const { return tokens_; }  // [T] the batch, flattened
@@ -75,6 +54,9 @@ class TrainForward {
   // Back-propagates dlogits [T, n_vocab] of the last forward (may point into logits()).
   // Overwrites `grads` with the gradients `options` asks for.
   Status backward(const float* dlogits, const BackwardOptions& options, Gradients* grads);
+  // TrainGraph: next_token_loss on logits() (teacher: a TrainForward), then backward().
+  Result<LossValue> loss_backward(const LossOptions& loss, TrainGraph* teacher,
+                                  const BackwardOptions& options, Gradients* grads) override;
 
  private:
   struct LayerActs {

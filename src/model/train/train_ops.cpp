@@ -13,19 +13,11 @@ namespace lrkv::train_ops {
 namespace {
 constexpr int64_t kRowGrain = 8;
 
-GemmBackend g_backend = nullptr;
-double g_min_flops = 0.0;
-
 int as_int(int64_t v) {
   LRKV_CHECK(v >= 0 && v <= INT32_MAX, "BLAS size {} out of int range", v);
   return static_cast<int>(v);
 }
 }  // namespace
-
-void set_gemm_backend(GemmBackend backend, double min_flops) {
-  g_backend = backend;
-  g_min_flops = min_flops;
-}
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
@@ -34,10 +26,6 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
     }
-    return;
-  }
-  if (g_backend != nullptr && 2.0 * m * n * k >= g_min_flops &&
-      g_backend(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) {
     return;
   }
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,

@@ -13,15 +13,6 @@ namespace lrkv::train_ops {
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-// An fp32 GEMM on another device with gemm()'s contract on host pointers (e.g. cuBLAS,
-// backend/cuda/cuda_train_gemm.h). Returns false to let the CPU do it (e.g. on a device error).
-using GemmBackend = bool (*)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                             const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-                             int64_t ldc);
-// Products of at least `min_flops` (2·m·n·k) go to `backend` (nullptr: all on the CPU). Set once,
-// before training starts (not thread-safe against running GEMMs).
-void set_gemm_backend(GemmBackend backend, double min_flops);
-
 // Forward projection y[T, n] (+)= x[T, k] · W[n, k]ᵀ.
 void linear(const float* x, int64_t ldx, int64_t T, const float* w, int64_t n, int64_t k, float* y,
             int64_t ldy, bool accumulate = false);

@@ -94,6 +94,9 @@ TEST_F(TuneCli, TuneFlagErrors) {
       "tune " + model_ + " --method mkv --resume --checkpoint " + dir_ + "/none.safetensors" + t,
       "none.safetensors");
   expect_one_line_error("tune " + model_ + " --method mkv --calib " + model_ + t, "tiny.gguf");
+  expect_one_line_error("tune " + model_ + " --method mkv --device tpu" + t, "--device tpu");
+  expect_one_line_error("convert-gqa " + model_ + " --groups 2 --tune-steps 2 --device tpu" + t,
+                        "--device tpu");
 }
 
 TEST_F(TuneCli, ConvertGqaWritesStandardModels) {

@@ -59,8 +59,8 @@ struct DistillReport {
   double mean_total(int64_t begin, int64_t end) const;  // over steps [begin, end)
 };
 
-// `teacher` runs the original model; it must be a different object from task.student(), on the
-// same device.
+// `teacher` runs the original model (made forward-only); it must be a different object from
+// task.student(), on the same device.
 Result<DistillReport> run_distillation(TrainGraph& teacher, DistillTask& task,
                                        const std::vector<TokenBatch>& batches,
                                        const DistillOptions& options);

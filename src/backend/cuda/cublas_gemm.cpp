@@ -7,6 +7,11 @@
 
 namespace lrkv::cuda {
 
+Status cublas_ok(cublasStatus_t s, const char* what) {
+  if (s == CUBLAS_STATUS_SUCCESS) return Status::Ok();
+  return make_error(ErrorCode::kInternal, "{}: {}", what, cublas_status_name(s));
+}
+
 const char* cublas_status_name(cublasStatus_t s) {
   switch (s) {
     case CUBLAS_STATUS_SUCCESS: return "success";

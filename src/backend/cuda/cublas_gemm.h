@@ -32,5 +32,7 @@ class CublasGemm {
 };
 
 const char* cublas_status_name(cublasStatus_t s);
+// Ok for CUBLAS_STATUS_SUCCESS, else kInternal "what: CUBLAS_STATUS_...".
+Status cublas_ok(cublasStatus_t s, const char* what);
 
 }  // namespace lrkv::cuda

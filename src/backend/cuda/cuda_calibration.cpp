@@ -12,11 +12,6 @@
 namespace lrkv::cuda {
 namespace {
 
-Status blas_ok(cublasStatus_t s, const char* what) {
-  if (s == CUBLAS_STATUS_SUCCESS) return Status::Ok();
-  return make_error(ErrorCode::kInternal, "{}: {}", what, cublas_status_name(s));
-}
-
 // Σ y and Σ y yᵀ of one activation on the device; the Gram matrix's column-major upper triangle
 // (the row-major lower one) is accumulated.
 struct DeviceMoments {
@@ -53,8 +48,8 @@ class DeviceCollector {
  public:
   static Result<std::unique_ptr<DeviceCollector>> create(const LlamaConfig& c) {
     std::unique_ptr<DeviceCollector> dc(new DeviceCollector(c));
-    LRKV_RETURN_IF_ERROR(blas_ok(cublasCreate(&dc->blas_), "cublasCreate"));
-    LRKV_RETURN_IF_ERROR(blas_ok(cublasSetMathMode(dc->blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"));
+    LRKV_RETURN_IF_ERROR(cublas_ok(cublasCreate(&dc->blas_), "cublasCreate"));
+    LRKV_RETURN_IF_ERROR(cublas_ok(cublasSetMathMode(dc->blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"));
     dc->layers_.resize(c.n_layer);
     const int64_t freq = int64_t{c.head_dim / 2} * c.n_kv_head * c.n_kv_head;
     for (LayerMoments& L : dc->layers_) {
@@ -123,14 +118,14 @@ class DeviceCollector {
       LRKV_ASSIGN_OR_RETURN(ones_, DeviceBuffer::from_host(std::vector<double>(rows, 1.0)));
     }
     LRKV_CUDA_RETURN_IF_ERROR(rows_to_f64(y, rows, cols, ld, scratch_.as<double>(), s), "rows to f64");
-    LRKV_RETURN_IF_ERROR(blas_ok(cublasSetStream(blas_, s), "cublasSetStream"));
+    LRKV_RETURN_IF_ERROR(cublas_ok(cublasSetStream(blas_, s), "cublasSetStream"));
     const double one = 1.0;
     const int n = static_cast<int>(cols), k = static_cast<int>(rows);
     // Column-major Yᵀ [cols, rows]: Σ y yᵀ = Yᵀ Y (syrk, no transpose), Σ y = Yᵀ 1 (gemv).
-    LRKV_RETURN_IF_ERROR(blas_ok(cublasDsyrk(blas_, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, n, k, &one,
+    LRKV_RETURN_IF_ERROR(cublas_ok(cublasDsyrk(blas_, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N, n, k, &one,
                                              scratch_.as<double>(), n, &one, m.sxx.as<double>(), n),
                                  "Σ y yᵀ (syrk)"));
-    return blas_ok(cublasDgemv(blas_, CUBLAS_OP_N, n, k, &one, scratch_.as<double>(), n, ones_.as<double>(), 1, &one,
+    return cublas_ok(cublasDgemv(blas_, CUBLAS_OP_N, n, k, &one, scratch_.as<double>(), n, ones_.as<double>(), 1, &one,
                                m.sum.as<double>(), 1),
                    "Σ y (gemv)");
   }

@@ -18,11 +18,6 @@ Status solver_ok(cusolverStatus_t s, const char* what) {
   return make_error(ErrorCode::kInternal, "{}: {}", what, cusolver_status_name(s));
 }
 
-Status blas_ok(cublasStatus_t s, const char* what) {
-  if (s == CUBLAS_STATUS_SUCCESS) return Status::Ok();
-  return make_error(ErrorCode::kInternal, "{}: {}", what, cublas_status_name(s));
-}
-
 Status check_rank(int rank, int64_t max_rank, const char* what) {
   if (rank < 1 || rank > max_rank) {
     return make_error(ErrorCode::kInvalidArgument, "{}: rank {} outside [1, {}]", what, rank, max_rank);
@@ -77,10 +72,10 @@ Result<std::unique_ptr<GpuFactorizer>> GpuFactorizer::create() {
   LRKV_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&f->stream_, cudaStreamNonBlocking), "factorize stream");
   LRKV_RETURN_IF_ERROR(solver_ok(cusolverDnCreate(&f->solver_), "cusolverDnCreate"));
   LRKV_RETURN_IF_ERROR(solver_ok(cusolverDnSetStream(f->solver_, f->stream_), "cusolverDnSetStream"));
-  LRKV_RETURN_IF_ERROR(blas_ok(cublasCreate(&f->blas_), "cublasCreate"));
-  LRKV_RETURN_IF_ERROR(blas_ok(cublasSetStream(f->blas_, f->stream_), "cublasSetStream"));
+  LRKV_RETURN_IF_ERROR(cublas_ok(cublasCreate(&f->blas_), "cublasCreate"));
+  LRKV_RETURN_IF_ERROR(cublas_ok(cublasSetStream(f->blas_, f->stream_), "cublasSetStream"));
   // fp64 throughout: no reduced-precision emulation of DGEMM.
-  LRKV_RETURN_IF_ERROR(blas_ok(cublasSetMathMode(f->blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"));
+  LRKV_RETURN_IF_ERROR(cublas_ok(cublasSetMathMode(f->blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode"));
   LRKV_ASSIGN_OR_RETURN(f->info_, DeviceBuffer::create(sizeof(int)));
   return f;
 }
@@ -159,7 +154,7 @@ Status GpuFactorizer::tall_svd(double* x, int64_t M, int64_t N, double* ux, doub
   LRKV_RETURN_IF_ERROR(check_info("QR (orgqr)"));
   LRKV_RETURN_IF_ERROR(gesvd_square_or_tall(r.as<double>(), N, N, ur.as<double>(), vxt, s));
   const double one = 1.0, zero = 0.0;
-  return blas_ok(cublasDgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_N, m, n, n, &one, x, m, ur.as<double>(), n, &zero, ux, m),
+  return cublas_ok(cublasDgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_N, m, n, n, &one, x, m, ur.as<double>(), n, &zero, ux, m),
                  "Q U_R");
 }
 
@@ -179,14 +174,14 @@ Status GpuFactorizer::svd(double* a, int64_t m, int64_t n, DeviceBuffer* U, Devi
     LRKV_ASSIGN_OR_RETURN(DeviceBuffer ux, alloc_doubles(m * n));
     LRKV_ASSIGN_OR_RETURN(DeviceBuffer vxt, alloc_doubles(n * n));
     const int im = static_cast<int>(m), in = static_cast<int>(n);
-    LRKV_RETURN_IF_ERROR(blas_ok(cublasDgeam(blas_, CUBLAS_OP_T, CUBLAS_OP_N, im, in, &one, a, in, &zero,
+    LRKV_RETURN_IF_ERROR(cublas_ok(cublasDgeam(blas_, CUBLAS_OP_T, CUBLAS_OP_N, im, in, &one, a, in, &zero,
                                              x.as<double>(), im, x.as<double>(), im),
                                  "transpose A"));
     LRKV_RETURN_IF_ERROR(tall_svd(x.as<double>(), m, n, ux.as<double>(), vxt.as<double>(), ds.as<double>()));
-    LRKV_RETURN_IF_ERROR(blas_ok(cublasDgeam(blas_, CUBLAS_OP_T, CUBLAS_OP_N, in, im, &one, ux.as<double>(), im,
+    LRKV_RETURN_IF_ERROR(cublas_ok(cublasDgeam(blas_, CUBLAS_OP_T, CUBLAS_OP_N, in, im, &one, ux.as<double>(), im,
                                              &zero, U->as<double>(), in, U->as<double>(), in),
                                  "transpose U"));
-    LRKV_RETURN_IF_ERROR(blas_ok(cublasDgeam(blas_, CUBLAS_OP_T, CUBLAS_OP_N, in, in, &one, vxt.as<double>(), in,
+    LRKV_RETURN_IF_ERROR(cublas_ok(cublasDgeam(blas_, CUBLAS_OP_T, CUBLAS_OP_N, in, in, &one, vxt.as<double>(), in,
                                              &zero, Vt->as<double>(), in, Vt->as<double>(), in),
                                  "transpose Vt"));
   }
@@ -293,7 +288,7 @@ Result<LowRankFactor> GpuFactorizer::whitened_svd(const Mat& W, const Mat& xtx, 
   LRKV_ASSIGN_OR_RETURN(DeviceBuffer w, DeviceBuffer::from_host(W.a));
   LRKV_ASSIGN_OR_RETURN(DeviceBuffer wl, alloc_doubles(n * d));
   // Column-major (W L)ᵀ [d, n] = U Wᵀ with U = Lᵀ the factor's upper triangle.
-  LRKV_RETURN_IF_ERROR(blas_ok(cublasDtrmm(blas_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N,
+  LRKV_RETURN_IF_ERROR(cublas_ok(cublasDtrmm(blas_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N,
                                            CUBLAS_DIAG_NON_UNIT, id, in, &one, chol_L_.as<double>(), id,
                                            w.as<double>(), id, wl.as<double>(), id),
                                "W L"));
@@ -306,10 +301,10 @@ Result<LowRankFactor> GpuFactorizer::whitened_svd(const Mat& W, const Mat& xtx, 
   LRKV_ASSIGN_OR_RETURN(DeviceBuffer dsq, DeviceBuffer::from_host(sq));
   // Rows of Vᵀ scaled by sqrt(s) (column-major: columns of [d, kept]), then A = sqrt(S_r) V_rᵀ L⁻¹
   // by a triangular solve: column-major U Aᵀ = (sqrt(S_r) V_rᵀ)ᵀ with U = Lᵀ.
-  LRKV_RETURN_IF_ERROR(blas_ok(cublasDdgmm(blas_, CUBLAS_SIDE_RIGHT, id, kept, Vt.as<double>(), id, dsq.as<double>(),
+  LRKV_RETURN_IF_ERROR(cublas_ok(cublasDdgmm(blas_, CUBLAS_SIDE_RIGHT, id, kept, Vt.as<double>(), id, dsq.as<double>(),
                                            1, Vt.as<double>(), id),
                                "sqrt(S) V"));
-  LRKV_RETURN_IF_ERROR(blas_ok(cublasDtrsm(blas_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N,
+  LRKV_RETURN_IF_ERROR(cublas_ok(cublasDtrsm(blas_, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_N,
                                            CUBLAS_DIAG_NON_UNIT, id, kept, &one, chol_L_.as<double>(), id,
                                            Vt.as<double>(), id),
                                "L^-1"));
@@ -369,7 +364,7 @@ Result<LowRankFactor> GpuFactorizer::pca(const Mat& cov, const std::vector<doubl
     LRKV_ASSIGN_OR_RETURN(DeviceBuffer dp, DeviceBuffer::from_host(f.up.a));
     LRKV_ASSIGN_OR_RETURN(DeviceBuffer da, alloc_doubles(rank * d));
     const double one = 1.0, zero = 0.0;
-    LRKV_RETURN_IF_ERROR(blas_ok(cublasDgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, static_cast<int>(d), rank, in, &one,
+    LRKV_RETURN_IF_ERROR(cublas_ok(cublasDgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, static_cast<int>(d), rank, in, &one,
                                              dw.as<double>(), static_cast<int>(d), dp.as<double>(), rank, &zero,
                                              da.as<double>(), static_cast<int>(d)),
                                  "P_r^T W"));

@@ -5,15 +5,6 @@
 
 namespace lrkv::cuda {
 
-namespace {
-
-Status blas_ok(cublasStatus_t s, const char* what) {
-  if (s == CUBLAS_STATUS_SUCCESS) return Status::Ok();
-  return make_error(ErrorCode::kInternal, "training on the GPU: {}: {}", what, cublas_status_name(s));
-}
-
-}  // namespace
-
 Result<void*> ensure_bytes(DeviceBuffer& b, size_t bytes) {
   if (b.bytes() < bytes) {
     b.reset();
@@ -32,10 +23,10 @@ Result<std::shared_ptr<CudaTrainContext>> CudaTrainContext::create() {
   if (!device_available(&why)) return make_error(ErrorCode::kUnsupported, "training on the GPU: {}", why);
   std::shared_ptr<CudaTrainContext> c(new CudaTrainContext());
   LRKV_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&c->stream_, cudaStreamNonBlocking), "training stream");
-  LRKV_RETURN_IF_ERROR(blas_ok(cublasCreate(&c->blas_), "cublasCreate"));
-  LRKV_RETURN_IF_ERROR(blas_ok(cublasSetStream(c->blas_, c->stream_), "cublasSetStream"));
+  LRKV_RETURN_IF_ERROR(cublas_ok(cublasCreate(&c->blas_), "training on the GPU: cublasCreate"));
+  LRKV_RETURN_IF_ERROR(cublas_ok(cublasSetStream(c->blas_, c->stream_), "training on the GPU: cublasSetStream"));
   // Plain fp32 FMA GEMMs: results agree with the CPU graph to fp32 summation order.
-  LRKV_RETURN_IF_ERROR(blas_ok(cublasSetMathMode(c->blas_, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode"));
+  LRKV_RETURN_IF_ERROR(cublas_ok(cublasSetMathMode(c->blas_, CUBLAS_PEDANTIC_MATH), "training on the GPU: cublasSetMathMode"));
   return c;
 }
 
@@ -102,16 +93,16 @@ Status CudaTrainContext::gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
   if (m == 0 || n == 0 || batch == 0) return Status::Ok();
   const auto opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (batch == 1) {
-    return blas_ok(cublasSgemm(blas_, opb, opa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
+    return cublas_ok(cublasSgemm(blas_, opb, opa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k),
                                &alpha, b, static_cast<int>(ldb), a, static_cast<int>(lda), &beta, c,
                                static_cast<int>(ldc)),
-                   "cublasSgemm");
+                   "training on the GPU: cublasSgemm");
   }
-  return blas_ok(cublasSgemmStridedBatched(blas_, opb, opa, static_cast<int>(n), static_cast<int>(m),
+  return cublas_ok(cublasSgemmStridedBatched(blas_, opb, opa, static_cast<int>(n), static_cast<int>(m),
                                            static_cast<int>(k), &alpha, b, static_cast<int>(ldb), sb, a,
                                            static_cast<int>(lda), sa, &beta, c, static_cast<int>(ldc), sc,
                                            static_cast<int>(batch)),
-                 "cublasSgemmStridedBatched");
+                 "training on the GPU: cublasSgemmStridedBatched");
 }
 
 Status CudaTrainContext::linear(const float* x, int64_t T, const float* w, int64_t n, int64_t k, float* y,

@@ -14,6 +14,12 @@
 
 namespace lrkv::cuda::dev {
 
+// Blocks of `threads` for a grid-stride loop over n elements (at least 1, capped at 65535·8).
+inline int grid_stride_blocks(int64_t n, int threads) {
+  const int64_t b = (n + threads - 1) / threads;
+  return static_cast<int>(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
+}
+
 // 16-bit storage types the kernels are instantiated for.
 template <class T>
 struct Elem;

@@ -3,6 +3,7 @@
 // per score row for the causal softmax.
 #include <cfloat>
 
+#include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/train_kernels.h"
 
 namespace lrkv::cuda {
@@ -10,10 +11,7 @@ namespace {
 
 constexpr int kThreads = 256;
 
-int blocks_for(int64_t n) {
-  const int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
-}
+int blocks_for(int64_t n) { return dev::grid_stride_blocks(n, kThreads); }
 
 // Sum of v over the block (blockDim.x = kThreads); every thread gets the result.
 template <class T>

@@ -192,7 +192,8 @@ Result<Model> compress_model(const Model& base, const RankPlan& plan, const Cali
   }
   progress.finish();
   out.extra_metadata["lrkv.plan"] = plan.to_json().dump();
-  out.extra_metadata["lrkv.version"] = "1";
+  // std::string, not operator=(const char*): GCC 12 reports a false -Wrestrict there
+  out.extra_metadata["lrkv.version"] = std::string("1");
   if (calib) {
     out.extra_metadata["lrkv.calibration"] =
         nlohmann::json({{"text", calib->text}, {"n_tokens", calib->n_tokens}}).dump();

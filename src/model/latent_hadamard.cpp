@@ -70,7 +70,8 @@ Status fold_hadamard_factors(Model& m) {
     LRKV_RETURN_IF_ERROR(fold_side(m, l, plan.layers[l], plan.key_mode, true));
     LRKV_RETURN_IF_ERROR(fold_side(m, l, plan.layers[l], plan.key_mode, false));
   }
-  m.extra_metadata["lrkv.hadamard"] = "1";
+  // std::string, not operator=(const char*): GCC 12 reports a false -Wrestrict there
+  m.extra_metadata["lrkv.hadamard"] = std::string("1");
   return Status::Ok();
 }
 

@@ -2,8 +2,25 @@
 // through register_<name>(CLI::App&). Exit codes: 0 ok, 1 internal error, 2 bad input/usage.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+
 #include "commands.h"
 #include "core/log.h"
+
+namespace {
+
+// A CLI11 usage error as one line, like every other lrkv error: "lrkv: error: MESSAGE".
+int usage_error(const CLI::ParseError& e) {
+  std::string msg = e.what();
+  for (char& c : msg) {
+    if (c == '\n') c = ' ';
+  }
+  while (!msg.empty() && msg.back() == ' ') msg.pop_back();
+  std::fprintf(stderr, "lrkv: error: %s (see --help)\n", msg.c_str());
+  return 2;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"lrkv: low-rank KV-cache compression for Llama-family models"};
@@ -12,9 +29,15 @@ int main(int argc, char** argv) {
   lrkv::cli::register_all(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return usage_error(e);
   }
   return lrkv::cli::exit_code();
 }

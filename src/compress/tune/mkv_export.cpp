@@ -78,7 +78,8 @@ Result<Model> mkv_model(const Model& base, const KvProjections& P, const std::st
     layer_factors(c, P, l, wv, bv, &out.extra_tensors);
   }
   out.extra_metadata["lrkv.plan"] = plan.to_json().dump();
-  out.extra_metadata["lrkv.version"] = "1";
+  // std::string, not operator=(const char*): GCC 12 reports a false -Wrestrict there
+  out.extra_metadata["lrkv.version"] = std::string("1");
   if (!tune_info.empty()) out.extra_metadata["lrkv.tune"] = tune_info;
   return out;
 }

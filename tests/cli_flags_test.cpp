@@ -44,7 +44,7 @@ TEST_F(CliFlags, NumericFlagsAreRangeChecked) {
   const std::string ppl = "perplexity " + model() + " --text " + text() + " ";
   const std::string gen = "generate " + model() + " -p hi ";
   const std::string cal = "calibrate " + model() + " --text " + text() + " -o " + *dir_ + "/c.safetensors ";
-  const std::string plan = "plan " + model() + " --method lorc -o " + *dir_ + "/p.json ";
+  const std::string plan = "plan " + model() + " --method lorc --granularity head -o " + *dir_ + "/p.json ";
   const std::string tune = "tune " + model() + " --method mkv --text " + text() + " -o " + *dir_ + "/t.gguf ";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {ppl + "--ctx 0", "--ctx"},           {ppl + "--ctx -5", "--ctx"},
@@ -107,7 +107,8 @@ TEST_F(CliFlags, SeedDefaultsAgree) {
 
 TEST_F(CliFlags, InfoNamesWhatANonModelFileIs) {
   const std::string plan = *dir_ + "/plan.json", png = *dir_ + "/ranks.png", calib = *dir_ + "/c.safetensors";
-  ASSERT_EQ(run("plan " + model() + " --method lorc --budget 0.5 -o " + plan + " --png " + png), 0) << out_;
+  ASSERT_EQ(run("plan " + model() + " --method lorc --granularity head --budget 0.5 -o " + plan + " --png " + png),
+            0) << out_;
   ASSERT_EQ(run("calibrate " + model() + " --text " + text() + " --tokens 200 --ctx 64 -o " + calib), 0) << out_;
   const std::string report = *dir_ + "/report.json";
   std::ofstream(report) << R"({"settings": {}, "model": {}, "cells": []})";

@@ -17,10 +17,10 @@ struct Header {
   int32_t dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len;
 };
 
-// Tokenizer next to the model: tokenizer.bin, then tok<vocab>.bin.
+// Tokenizer next to the model: tok<vocab>.bin (made for this vocabulary size), then tokenizer.bin.
 std::string find_tokenizer(const std::string& model_path, int vocab) {
   const fs::path dir = fs::path(model_path).parent_path();
-  for (const std::string& name : {std::string("tokenizer.bin"), "tok" + std::to_string(vocab) + ".bin"}) {
+  for (const std::string& name : {"tok" + std::to_string(vocab) + ".bin", std::string("tokenizer.bin")}) {
     if (fs::exists(dir / name)) return (dir / name).string();
   }
   return {};

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <filesystem>
@@ -44,7 +45,7 @@ std::string safetensors_kind(std::ifstream& in, uint64_t size) {
 
 std::string non_model_kind(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return "";
+  if (!std::filesystem::is_regular_file(path, ec) || path.ends_with(".safetensors.index.json")) return "";
   const uint64_t size = std::filesystem::file_size(path, ec);
   if (ec || size < 8) return "";
   std::ifstream in(path, std::ios::binary);
@@ -64,7 +65,20 @@ std::string non_model_kind(const std::string& path) {
     }
   }
   in.clear();
-  return safetensors_kind(in, size);
+  const std::string st = safetensors_kind(in, size);
+  if (!st.empty()) return st;
+  // A llama2.c header is 7 little-endian int32 sizes: their high bytes are 0, never text.
+  char header[28] = {};
+  in.clear();
+  in.seekg(0);
+  auto texty = [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return std::isprint(u) || std::isspace(u);
+  };
+  if (size >= 28 && in.read(header, 28) && std::all_of(header, header + 28, texty)) {
+    return "a text file";
+  }
+  return "";
 }
 
 Status refuse_non_model(const std::string& path) {

@@ -20,6 +20,15 @@ int usage_error(const CLI::ParseError& e) {
   return 2;
 }
 
+bool is_command(CLI::App& app, const std::string& name) {
+  try {
+    app.get_subcommand(name);
+    return true;
+  } catch (const CLI::OptionNotFound&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -27,6 +36,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   lrkv::cli::register_all(app);
+  if (argc > 1 && argv[1][0] != '-' && !is_command(app, argv[1])) {
+    std::string names;
+    for (const CLI::App* c : app.get_subcommands([](CLI::App*) { return true; })) {
+      names += (names.empty() ? "" : ", ") + c->get_name();
+    }
+    std::fprintf(stderr, "lrkv: error: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

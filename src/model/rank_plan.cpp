@@ -5,6 +5,10 @@
 
 namespace lrkv {
 
+// Granularity of a plan whose groups have different sizes (tiling the KV heads in order); the
+// engine runs such plans (tests build them), so they must survive the lrkv.plan round trip.
+constexpr const char* kCustomGranularity = "custom";
+
 const char* key_mode_name(KeyMode m) { return m == KeyMode::kRebuild ? "rebuild" : "absorbed"; }
 
 Result<KeyMode> method_key_mode(const std::string& method) {
@@ -53,7 +57,9 @@ Status RankPlan::validate(const LlamaConfig& cfg, const std::string& src) const 
   if (static_cast<int64_t>(layers.size()) != cfg.n_layer) {
     return bad(fmt::format("{} layers, the model has {}", layers.size(), cfg.n_layer));
   }
-  auto s = parse_granularity(granularity, cfg.n_kv_head);
+  // "custom": groups of any sizes that tile the heads; otherwise all groups have the size s.
+  const bool custom = granularity == kCustomGranularity;
+  auto s = custom ? Result<int>(0) : parse_granularity(granularity, cfg.n_kv_head);
   if (!s.ok()) return bad(s.status().message());
   if (auto mode = method_key_mode(method); !mode.ok() || *mode != key_mode) {
     return bad(fmt::format("key_mode '{}' does not fit method '{}'", key_mode_name(key_mode), method));
@@ -64,7 +70,7 @@ Status RankPlan::validate(const LlamaConfig& cfg, const std::string& src) const 
     if (layers[l].groups.empty()) return bad(fmt::format("layer {} has no groups", l));
     for (const GroupPlan& g : layers[l].groups) {
       const int64_t full = int64_t{g.n_kv_heads} * cfg.head_dim;
-      if (g.kv_head_begin != next || g.n_kv_heads != *s) {
+      if (g.kv_head_begin != next || g.n_kv_heads < 1 || (!custom && g.n_kv_heads != *s)) {
         return bad(fmt::format("layer {}: groups must tile the KV heads in order, {} heads each for '{}' "
                                "(group at head {} of {} heads, expected head {})",
                                l, *s, granularity, g.kv_head_begin, g.n_kv_heads, next));
@@ -126,7 +132,7 @@ std::string string_field(const nlohmann::json& j, const char* key) {
 
 // Syntax of "head", "joint", "group:S" (S checked against the model in validate()).
 bool granularity_syntax_ok(const std::string& g) {
-  if (g == "head" || g == "joint") return true;
+  if (g == "head" || g == "joint" || g == kCustomGranularity) return true;
   if (g.rfind("group:", 0) != 0 || g.size() == 6 || g.size() > 12) return false;
   return std::all_of(g.begin() + 6, g.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -151,7 +157,7 @@ Result<RankPlan> RankPlan::from_json(const nlohmann::json& j, const std::string&
     if (!mode.ok()) throw std::runtime_error(fmt::format("method '{}': expected palu, lorc or mkv-pca", p.method));
     p.granularity = string_field(j, "granularity");
     if (!granularity_syntax_ok(p.granularity)) {
-      throw std::runtime_error(fmt::format("granularity '{}': expected head, group:S or joint", p.granularity));
+      throw std::runtime_error(fmt::format("granularity '{}': expected head, group:S, joint or custom", p.granularity));
     }
     p.planner = j.contains("planner") ? string_field(j, "planner") : "uniform";
     if (!is_known_planner(p.planner)) {

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_cache_fill.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 #include "backend/cuda/cuda_engine.h"
 #include "model/latent_layer.h"
 #include "model/sampler.h"

@@ -1,7 +1,35 @@
 #!/usr/bin/env bash
-# The test command (README, .ci/run): install deps, build, run the unit tests.
+# The test command (README, .ci/run): install deps, build, run the unit tests; then the sanitizer
+# pass: an ASan + UBSan build (./build-sanitize, -DLRKV_SANITIZE=ON, CPU only, no benchmarks) runs
+# the fast input-validation suites (LRKV_SANITIZE_TESTS, a ctest -R regex; "all" = every test).
+#   LRKV_SANITIZE=1     run it after the Release suite (off by default: a second full build
+#                       that has not yet been timed on the 2-core CI machine)
+#   LRKV_SANITIZE=only  only the sanitizer pass
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode="${LRKV_SANITIZE:-0}"
+jobs="$(nproc)"
 bash scripts/install-deps.sh
-bash scripts/build.sh
-ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900
+if [ "$mode" != "only" ]; then
+  bash scripts/build.sh
+  ctest --test-dir build --output-on-failure -j "$jobs" --timeout 900
+fi
+if [ "$mode" != "0" ]; then
+  # Input parsing and validation: the code that reads untrusted files and flags.
+  default_tests='^(BadInputTest|SafetensorsCorrupt|GgufReader|HfConfig|RankPlanStrict|OutputPath|LogitsFile|CalibrationIo|CliOutputs|CliFlags)\.'
+  tests="${LRKV_SANITIZE_TESTS:-$default_tests}"
+  start=$(date +%s)
+  # Debug (-O0 -g): compiles several times faster than -O3 and the suites run tiny inputs.
+  cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLRKV_SANITIZE=ON \
+    -DLRKV_CUDA=OFF -DLRKV_BENCH=OFF >/dev/null
+  cmake --build build-sanitize -j "$jobs" --target lrkv_tests
+  # Leaks are out of scope here (OpenBLAS keeps its thread pool); memory errors and UB are not.
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  if [ "$tests" = "all" ]; then
+    ctest --test-dir build-sanitize --output-on-failure -j "$jobs" --timeout 1800
+  else
+    ctest --test-dir build-sanitize --output-on-failure -j "$jobs" --timeout 900 -R "$tests"
+  fi
+  echo "test.sh: sanitizer pass took $(( $(date +%s) - start )) s"
+fi

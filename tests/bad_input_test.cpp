@@ -1,5 +1,7 @@
 // Bad model files: every loader returns a one-line error naming the file (never a crash), and
 // the CLI turns it into exit code 2 with that one line on stderr.
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -62,6 +64,27 @@ TEST(BadInputTest, Llama2cInconsistentHeader) {
   int32_t dim = 128;  // the header now implies more weights than the file holds
   std::memcpy(&bytes[0], &dim, 4);
   expect_load_error(write_bytes("dim.bin", bytes), "truncated");
+}
+
+// UBSan: vocab_size INT_MIN was negated (the llama2.c "unshared classifier" sign).
+TEST(BadInputTest, Llama2cVocabIntMinIsRefused) {
+  LRKV_REQUIRE_SHARED("models/stories260K/stories260K.bin");
+  std::string bytes = llama2c_bytes();
+  const int32_t vocab = INT32_MIN;
+  std::memcpy(&bytes[20], &vocab, 4);
+  expect_load_error(write_bytes("intmin.bin", bytes), "vocab_size -2147483648");
+}
+
+// Issue 17: a 32000-token --tokenizer was accepted for the 512-token stories260K.
+TEST(BadInputTest, TokenizerLargerThanTheVocabularyIsRefused) {
+  LRKV_REQUIRE_SHARED("models/stories260K/stories260K.bin");
+  LRKV_REQUIRE_SHARED("models/lrkv-mha6/tokenizer.bin");
+  LoadOptions o;
+  o.tokenizer_path = test::shared_path("models/lrkv-mha6/tokenizer.bin");
+  auto m = load_model(test::shared_path("models/stories260K/stories260K.bin"), o);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("32000 tokens"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("vocabulary is 512"), std::string::npos) << m.status().message();
 }
 
 TEST(BadInputTest, MissingTokenizerFileIsNamed) {

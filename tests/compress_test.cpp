@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "compress/calibration.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 #include "io/model_io.h"
 #include "compress/compressor.h"
 #include "core/mmap_file.h"

@@ -1,9 +1,9 @@
 // The typed compressed-model state (model/compression.h): read once at load, written once at
-// save, in both file formats; the method table (compress/methods.h) drives compress and plan.
+// save, in both file formats; the method table (model/methods.h) drives compress and plan.
 #include <gtest/gtest.h>
 
 #include "compress/compressor.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 #include "compress/planners/planners.h"
 #include "compress/planners/slots.h"
 #include "io/compression_metadata.h"

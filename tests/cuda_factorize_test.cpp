@@ -11,7 +11,7 @@
 #include <random>
 
 #include "model/cpu_engine.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 #include "backend/cuda/cuda_calibration.h"
 #include "backend/cuda/cuda_engine.h"
 #include "backend/cuda/cuda_factorize.h"

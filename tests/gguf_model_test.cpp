@@ -439,3 +439,20 @@ TEST(GgufModel, Stories260KConvertsBitExactly) {
 
 }  // namespace
 }  // namespace lrkv
+
+namespace lrkv {
+namespace {
+
+// Issue 17: a GGUF with context length 0 loaded as a model with context 0.
+TEST(GgufModel, ZeroContextLengthIsRefused) {
+  const std::string base = tiny_file();
+  const std::string zero = rewrite(base, "ctx0.gguf", [](Contents& c) {
+    for (auto& [k, v] : c.metadata) {
+      if (k == "llama.context_length") v = GgufValue::u32(0);
+    }
+  });
+  expect_load_error(zero, ErrorCode::kCorruptFile, "context length 0");
+}
+
+}  // namespace
+}  // namespace lrkv

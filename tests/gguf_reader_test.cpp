@@ -267,3 +267,24 @@ TEST(GgufReader, BadAlignmentAndDuplicates) {
 
 }  // namespace
 }  // namespace lrkv
+
+namespace lrkv {
+namespace {
+
+// Issue 17: metadata keys (and tensor names) that are not UTF-8 were accepted.
+TEST(GgufReader, InvalidUtf8KeysAreRefused) {
+  for (const std::string& key : {std::string("bad\xff"), std::string("\xc0\xaf"), std::string("cut\xe2\x82"),
+                                 std::string("\xed\xa0\x80")}) {
+    Bytes b;
+    b.header(0, 1).str(key).put<uint32_t>(4).put<uint32_t>(1);
+    expect_error(b.b, ErrorCode::kCorruptFile, "metadata key #0 is not valid UTF-8");
+  }
+  Bytes ok;
+  ok.header(0, 1).str("caf\xc3\xa9").put<uint32_t>(4).put<uint32_t>(1);
+  const std::string path = test::temp_dir() + "/utf8.gguf";
+  write_bytes(path, ok.b);
+  EXPECT_TRUE(read_gguf(path).ok());
+}
+
+}  // namespace
+}  // namespace lrkv

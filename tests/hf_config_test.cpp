@@ -189,3 +189,26 @@ TEST(HfConfig, RopeFreqFactorsBecomeLlama3ScalingOrAnError) {
 
 }  // namespace
 }  // namespace lrkv
+
+namespace lrkv {
+namespace {
+
+// Issue 17: max_position_embeddings -5 loaded as "context -5" (and "KV at context -3200 B").
+TEST(HfConfig, NonPositiveContextAndSizesAreRefused) {
+  for (const std::string& bad : {std::string("-5"), std::string("0")}) {
+    std::string text = kLlama31;
+    text.replace(text.find("131072"), 6, bad);
+    auto c = parse_hf_config(text, "m/config.json");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("m/config.json"), std::string::npos) << c.status().message();
+    EXPECT_NE(c.status().message().find("context length " + bad), std::string::npos) << c.status().message();
+  }
+  std::string text = kLlama31;
+  text.replace(text.find("\"num_hidden_layers\": 32"), 23, "\"num_hidden_layers\": -1");
+  auto c = parse_hf_config(text, "m/config.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("layers -1"), std::string::npos) << c.status().message();
+}
+
+}  // namespace
+}  // namespace lrkv

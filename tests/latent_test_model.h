@@ -7,7 +7,7 @@
 #include <string>
 
 #include "model/latent_layer.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 #include "model/rank_plan.h"
 #include "model/synth.h"
 #include "test_util.h"

@@ -146,3 +146,38 @@ TEST(SafetensorsCorrupt, SaveErrorsLeaveExistingFilesAlone) {
 
 }  // namespace
 }  // namespace lrkv
+
+namespace lrkv {
+namespace {
+
+// Issue 17: tensors whose data_offsets alias another tensor, overlap it, are shifted by one byte
+// (misaligned, leaving a hole) or leave bytes no tensor owns loaded as if valid.
+TEST(SafetensorsCorrupt, AliasedOverlappingAndShiftedOffsets) {
+  const std::string dir = test::temp_dir();
+  const std::string data(16, '\0');
+  const std::string alias = R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                "b": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})";
+  expect_error(read_status(write_raw(dir, alias, data, "alias.safetensors")), ErrorCode::kCorruptFile,
+               {"alias.safetensors", "'a'", "'b'", "overlap"});
+  const std::string overlap = R"({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]},
+                                  "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})";
+  expect_error(read_status(write_raw(dir, overlap, data, "overlap.safetensors")), ErrorCode::kCorruptFile,
+               {"overlap.safetensors", "overlap"});
+  const std::string shifted = R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                  "b": {"dtype": "F16", "shape": [3], "data_offsets": [9, 15]}})";
+  expect_error(read_status(write_raw(dir, shifted, data, "shifted.safetensors")), ErrorCode::kCorruptFile,
+               {"shifted.safetensors", "[8, 9)"});
+  const std::string odd = R"({"b": {"dtype": "F32", "shape": [2], "data_offsets": [2, 10]},
+                              "a": {"dtype": "F16", "shape": [1], "data_offsets": [0, 2]}})";
+  expect_error(read_status(write_raw(dir, odd, std::string(10, '\0'), "odd.safetensors")),
+               ErrorCode::kCorruptFile, {"odd.safetensors", "'b'", "multiple of the 4-byte F32"});
+  const std::string tail = R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})";
+  expect_error(read_status(write_raw(dir, tail, data, "tail.safetensors")), ErrorCode::kCorruptFile,
+               {"tail.safetensors", "last 8 bytes"});
+  const std::string tiled = R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                "b": {"dtype": "F16", "shape": [4], "data_offsets": [8, 16]}})";
+  EXPECT_TRUE(read_status(write_raw(dir, tiled, data, "tiled.safetensors")).ok());
+}
+
+}  // namespace
+}  // namespace lrkv

@@ -113,7 +113,8 @@ TEST_F(TuneCli, ConvertGqaWritesStandardModels) {
   EXPECT_NEAR(pg, ps, 1e-6 * pg);
   const std::string tuned = dir_ + "/t.safetensors";
   ASSERT_EQ(run("convert-gqa " + model_ + " --groups 2 --calib " + calib +
-                " --tune-steps 3 --batch 2 --ctx 32 --text " + text_ + " -o " + tuned),
+                " --tune-steps 3 --batch 2 --ctx 32 --text " + text_ + " -o " + tuned +
+                " --force"),  // replaces g.safetensors' config.json beside it (same shapes)
             0)
       << out_;
   EXPECT_GT(ppl(tuned), 1.0);

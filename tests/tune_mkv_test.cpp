@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "backward_fd.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 #include "io/model_io.h"
 #include "compress/compressor.h"
 #include "compress/planners/run_planner.h"

@@ -77,7 +77,17 @@ Status save_calibration(const CalibrationStats& s, const std::string& path) {
     o.add(key(l, "k_freq.re"), std::move(re), {half, H, H});
     o.add(key(l, "k_freq.im"), std::move(im), {half, H, H});
   }
-  for (const Tensor& t : o.tensors) o.entries.push_back({t.name(), &t});
+  for (const Tensor& t : o.tensors) {
+    const double* v = static_cast<const double*>(t.data());
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      if (!std::isfinite(v[i])) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "{}: calibration statistic '{}' has a non-finite value ({}) at element {}; the "
+                          "model's activations overflowed; nothing written", path, t.name(), v[i], i);
+      }
+    }
+    o.entries.push_back({t.name(), &t});
+  }
   nlohmann::json j = {{"version", kVersion}, {"model", s.model_name}, {"text", s.text},
                       {"n_tokens", s.n_tokens}, {"d_model", s.d_model}, {"n_layer", s.n_layer},
                       {"n_kv_head", s.n_kv_head}, {"head_dim", s.head_dim}};
@@ -100,11 +110,23 @@ Result<CalibrationStats> load_calibration(const std::string& path) {
     }
     s.model_name = j.at("model").get<std::string>();
     s.text = j.at("text").get<std::string>();
-    s.n_tokens = j.at("n_tokens").get<int64_t>();
-    s.d_model = j.at("d_model").get<int>();
-    s.n_layer = j.at("n_layer").get<int>();
-    s.n_kv_head = j.at("n_kv_head").get<int>();
-    s.head_dim = j.at("head_dim").get<int>();
+    // Integers only: a float such as 1e308 must not be converted to int.
+    auto integer = [&](const char* k) {
+      const nlohmann::json& v = j.at(k);
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > (int64_t{1} << 40)) {
+        throw std::runtime_error(fmt::format("'{}' = {} is not an integer in range", k, v.dump()));
+      }
+      return v.get<int64_t>();
+    };
+    s.n_tokens = integer("n_tokens");
+    const int64_t d = integer("d_model"), L = integer("n_layer"), H = integer("n_kv_head"), hd = integer("head_dim");
+    if (d > (1 << 20) || L > 4096 || H > 4096 || hd > 4096 || H * hd > (1 << 20)) {
+      throw std::runtime_error(fmt::format("implausible sizes d_model {}, {} layers, {} KV heads x head_dim {}", d, L, H, hd));
+    }
+    s.d_model = static_cast<int>(d);
+    s.n_layer = static_cast<int>(L);
+    s.n_kv_head = static_cast<int>(H);
+    s.head_dim = static_cast<int>(hd);
   } catch (const std::exception& e) {
     return make_error(ErrorCode::kCorruptFile, "{}: bad 'lrkv.calibration' metadata: {}", path, e.what());
   }

@@ -1,6 +1,6 @@
 #include "compress/compressor.h"
 
-#include "compress/methods.h"
+#include "model/methods.h"
 
 #include "compress/factorize.h"
 #include "compress/truncate.h"
@@ -200,7 +200,7 @@ Result<Model> compress_model(const Model& base, const RankPlan& plan, const Cali
   progress.finish();
   CompressedAttention& c = out.compression.emplace();
   c.plan = plan;
-  c.provenance["version"] = "1";
+  c.provenance["version"] = std::string("1");  // std::string: GCC 12 reports a false -Wrestrict for const char*
   if (calib) {
     c.provenance["calibration"] = nlohmann::json({{"text", calib->text}, {"n_tokens", calib->n_tokens}}).dump();
   }

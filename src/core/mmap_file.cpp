@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -42,6 +43,10 @@ MappedFile::~MappedFile() {
 }
 
 Result<std::string> read_text_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: is a directory, expected a file", path);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::kIoError, "{}: cannot open: {}", path, std::strerror(errno));
   std::ostringstream ss;

@@ -1,5 +1,6 @@
 #include "eval/logits_file.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/dtype.h"
@@ -57,9 +58,13 @@ Result<LogitsReader> LogitsReader::open(const std::string& path) {
   if (std::memcmp(p + size - 8, kEnd, 8) != 0) {
     return make_error(ErrorCode::kCorruptFile, "{}: truncated logits file (no end marker)", path);
   }
+  r.path_ = path;
+  if (nv == 0 || nv > (1u << 24)) {
+    return make_error(ErrorCode::kCorruptFile, "{}: vocabulary {} outside [1, 2^24]", path, nv);
+  }
   r.n_vocab_ = static_cast<int>(nv);
   r.row_bytes_ = 12 + 2 * uint64_t{nv};
-  if (nv == 0 || kHeader + r.n_rows_ * r.row_bytes_ + kTrailer != size) {
+  if (r.n_rows_ > size / r.row_bytes_ || kHeader + r.n_rows_ * r.row_bytes_ + kTrailer != size) {
     return make_error(ErrorCode::kCorruptFile, "{}: size {} does not match {} rows of vocabulary {}",
                       path, size, r.n_rows_, nv);
   }
@@ -78,11 +83,19 @@ int LogitsReader::target(uint64_t row) const {
   return static_cast<int>(v);
 }
 
-void LogitsReader::log_probs(uint64_t row, float* out) const {
+Status LogitsReader::log_probs(uint64_t row, float* out) const {
   const uint8_t* src = file_->data() + kHeader + row * row_bytes_ + 12;
   std::vector<uint16_t> h(n_vocab_);
   std::memcpy(h.data(), src, h.size() * 2);
   convert_f16_to_f32(h.data(), out, n_vocab_);
+  for (int i = 0; i < n_vocab_; ++i) {
+    if (std::isnan(out[i]) || out[i] > 0.0f) {  // log-probabilities are <= 0 (-inf: probability 0)
+      return make_error(ErrorCode::kCorruptFile,
+                        "{}: row {} (token index {}) has log-probability {} for token {}; expected a "
+                        "number <= 0", path_, row, index(row), out[i], i);
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace lrkv

@@ -40,11 +40,13 @@ class LogitsReader {
   uint64_t n_rows() const { return n_rows_; }
   uint64_t index(uint64_t row) const;
   int target(uint64_t row) const;
-  // Log-probabilities of row `row` as f32 into out[n_vocab].
-  void log_probs(uint64_t row, float* out) const;
+  // Log-probabilities of row `row` as f32 into out[n_vocab]; a NaN or positive value (a corrupt
+  // or hand-edited row) is an error naming the file, row and token.
+  Status log_probs(uint64_t row, float* out) const;
 
  private:
   std::shared_ptr<MappedFile> file_;
+  std::string path_;
   int n_vocab_ = 0;
   uint64_t n_rows_ = 0;
   uint64_t row_bytes_ = 0;

@@ -20,8 +20,9 @@ std::vector<Window> plan_windows(int64_t n_tokens, int ctx, int stride, int64_t 
   int64_t scored_until = 1;  // targets [1, scored_until) are done; token 0 has no prediction
   int64_t scored = 0;
   for (int64_t b = 0; scored_until < n_tokens; b += stride) {
-    const int64_t e = std::min<int64_t>(b + ctx, n_tokens);
+    int64_t e = std::min<int64_t>(b + ctx, n_tokens);
     const int64_t first = std::max(b + 1, scored_until);
+    if (max_tokens > 0) e = std::min(e, first + (max_tokens - scored));  // exactly max_tokens
     if (first < e) {
       w.push_back({b, e, first});
       scored += e - first;

@@ -20,7 +20,7 @@ struct PerplexityOptions {
   int ctx = 0;             // window length; 0 = the model's context length
   int stride = 0;          // 0 = ctx (non-overlapping windows)
   int batch = 4;           // windows per forward pass (capped so logits stay under ~1 GiB)
-  int64_t max_tokens = 0;  // stop after scoring this many targets; 0 = all
+  int64_t max_tokens = 0;  // score exactly this many targets (the last window is cut short); 0 = all
   KvCacheSpec kv_type = DType::kF32;  // float rows, q8_0/q4_0, KIVI or quantized latents
   bool progress = true;
 };

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "io/byte_reader.h"
+#include "model/utf8.h"
 
 namespace lrkv {
 
@@ -142,6 +143,9 @@ class GgufParser {
     for (uint64_t k = 0; k < n_kv_; ++k) {
       std::string key;
       LRKV_RETURN_IF_ERROR(read_string(&key, fmt::format("metadata key #{}", k)));
+      if (!utf8_valid(key)) {
+        return corrupt("metadata key #{} is not valid UTF-8 (the GGUF format requires UTF-8 keys)", k);
+      }
       const std::string what = fmt::format("metadata '{}'", key);
       if (!seen.insert(key).second) return corrupt("duplicate {}", what);
       GgufType t{};
@@ -187,6 +191,7 @@ class GgufParser {
 
   Status read_tensor_info(uint64_t k, GgufTensorInfo* t) {
     LRKV_RETURN_IF_ERROR(read_string(&t->name, fmt::format("name of tensor #{}", k)));
+    if (!utf8_valid(t->name)) return corrupt("name of tensor #{} is not valid UTF-8", k);
     const std::string what = fmt::format("tensor '{}'", t->name);
     LRKV_RETURN_IF_ERROR(read_shape(t, what));
     uint32_t type_id = 0;

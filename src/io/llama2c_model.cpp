@@ -1,5 +1,6 @@
 // llama2.c checkpoints: legacy v0 (7 x int32 header, fp32 weights; negative vocab_size means an
 // unshared classifier) and v1 ("ak42" magic, version 1, 256-byte header, fp32 weights).
+#include <climits>
 #include <filesystem>
 
 #include "core/mmap_file.h"
@@ -17,10 +18,10 @@ struct Header {
   int32_t dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len;
 };
 
-// Tokenizer next to the model: tokenizer.bin, then tok<vocab>.bin.
+// Tokenizer next to the model: tok<vocab>.bin (made for this vocabulary size), then tokenizer.bin.
 std::string find_tokenizer(const std::string& model_path, int vocab) {
   const fs::path dir = fs::path(model_path).parent_path();
-  for (const std::string& name : {std::string("tokenizer.bin"), "tok" + std::to_string(vocab) + ".bin"}) {
+  for (const std::string& name : {"tok" + std::to_string(vocab) + ".bin", std::string("tokenizer.bin")}) {
     if (fs::exists(dir / name)) return (dir / name).string();
   }
   return {};
@@ -64,6 +65,10 @@ Result<Model> load_llama2c(const std::string& path, const LoadOptions& options) 
     LRKV_RETURN_IF_ERROR(r.read(&shared_flag, "shared_classifier"));
     shared = shared_flag != 0;
     LRKV_RETURN_IF_ERROR(r.seek(256, "v1 header padding"));
+  }
+  if (h.vocab == INT_MIN) {  // its negation (the "unshared classifier" sign) does not fit an int
+    return make_error(ErrorCode::kCorruptFile, "{}: vocab_size {} is out of range (not a llama2.c checkpoint?)",
+                      path, h.vocab);
   }
   LlamaConfig cfg;
   cfg.name = fs::path(path).stem().string();

@@ -12,6 +12,27 @@ std::string trim_newlines(const std::string& s) {
   while (b > a && s[b - 1] == '\n') --b;
   return s.substr(a, b - a);
 }
+
+// The file holds exactly the model's n_vocab entries: a larger tokenizer (e.g. a 32000-token one
+// given for a 512-token model) would silently be cut to its first n_vocab pieces.
+Status check_no_more_tokens(ByteReader& r, const std::string& path, int n_vocab) {
+  int64_t more = 0;
+  while (r.remaining() >= 8) {
+    float score = 0.0f;
+    int32_t len = 0;
+    if (!r.read(&score, "token score").ok() || !r.read(&len, "token length").ok() || len < 0 ||
+        static_cast<uint64_t>(len) > r.remaining() || !r.seek(r.offset() + len, "token bytes").ok()) {
+      break;
+    }
+    ++more;
+  }
+  if (more > 0) {
+    return make_error(ErrorCode::kInvalidArgument, "{}: tokenizer has {} tokens, but the model's vocabulary is {}",
+                      path, n_vocab + more, n_vocab);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Vocab> read_llama2c_tokenizer(const std::string& path, int n_vocab) {
@@ -49,6 +70,7 @@ Result<Vocab> read_llama2c_tokenizer(const std::string& path, int n_vocab) {
     }
     v.tokens[i] = std::move(sp);
   }
+  LRKV_RETURN_IF_ERROR(check_no_more_tokens(r, path, n_vocab));
   // SentencePiece conventions of llama2.c exports: 0 <unk>, 1 <s>, 2 </s>, <0xXX> byte pieces.
   for (int i = 0; i < n_vocab; ++i) {
     const std::string t = trim_newlines(v.tokens[i]);

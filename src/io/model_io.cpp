@@ -4,6 +4,8 @@
 #include <fstream>
 
 #include "io/model_io.h"
+#include "model/file_kind.h"
+#include "model/model.h"
 
 namespace lrkv {
 
@@ -14,11 +16,14 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 }  // namespace
 
-Result<Model> load_model(const std::string& path, const LoadOptions& options) {
+namespace {
+
+Result<Model> load_by_format(const std::string& path, const LoadOptions& options) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     return make_error(ErrorCode::kIoError, "{}: cannot open: {}", path, std::strerror(errno));
   }
+  if (!S_ISDIR(st.st_mode)) LRKV_RETURN_IF_ERROR(refuse_non_model(path));
   if (S_ISDIR(st.st_mode) || ends_with(path, ".safetensors.index.json") ||
       ends_with(path, ".safetensors")) {
     return load_safetensors(path, options);
@@ -37,6 +42,19 @@ Result<Model> load_model(const std::string& path, const LoadOptions& options) {
     return make_error(ErrorCode::kCorruptFile, "{}: wrong magic: expected 'GGUF' at offset 0", path);
   }
   return load_llama2c(path, options);
+}
+
+}  // namespace
+
+Result<Model> load_model(const std::string& path, const LoadOptions& options) {
+  LRKV_ASSIGN_OR_RETURN(Model m, load_by_format(path, options));
+  // Token ids at or above the model's vocabulary would index past the embedding table.
+  if (m.tokenizer && m.tokenizer->n_vocab() > m.config.n_vocab) {
+    const std::string& tok = options.tokenizer_path.empty() ? std::string("its tokenizer") : options.tokenizer_path;
+    return make_error(ErrorCode::kInvalidArgument, "{}: tokenizer {} has {} tokens, but the model's vocabulary is {}",
+                      path, tok, m.tokenizer->n_vocab(), m.config.n_vocab);
+  }
+  return m;
 }
 
 Status save_model(const Model& model, const std::string& path) {

@@ -84,14 +84,68 @@ Result<Tensor> parse_entry(const std::string& name, const json& e, const uint8_t
                fmt::format("data_offsets [{}, {}) hold {} bytes, but {} {} needs {}", begin, end,
                            end - begin, dt->get<std::string>(), shape_to_string(shape), want));
   }
-  void* p = const_cast<uint8_t*>(data + begin);
   const size_t align = static_cast<size_t>(dtype_block_bytes(dtype));
+  if (begin % align != 0) {
+    return bad(source, name,
+               fmt::format("data_offsets begin {} is not a multiple of the {}-byte {} element", begin,
+                           align, dt->get<std::string>()));
+  }
+  void* p = const_cast<uint8_t*>(data + begin);
   if (reinterpret_cast<uintptr_t>(p) % align != 0) {  // legal but unusual: copy to aligned memory
     Tensor t = Tensor::zeros(dtype, shape, name);
     std::memcpy(t.data(), p, want);
     return t;
   }
   return Tensor::view(dtype, shape, p, owner, name);
+}
+
+// The tensors must tile the data section exactly, as the format requires: no two share a byte
+// (an aliased or overlapping tensor) and no byte belongs to none (a hole, e.g. offsets shifted by
+// one). Entries whose offsets are malformed are left to parse_entry's messages.
+Status check_tiling(const json& header, uint64_t section_size, const std::string& source) {
+  struct Span {
+    uint64_t begin, end;
+    std::string name;
+  };
+  std::vector<Span> spans;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    if (it.key() == "__metadata__" || !it->is_object()) continue;
+    auto of = it->find("data_offsets");
+    if (of == it->end() || !of->is_array() || of->size() != 2 || !(*of)[0].is_number_unsigned() ||
+        !(*of)[1].is_number_unsigned()) {
+      continue;
+    }
+    spans.push_back({(*of)[0].get<uint64_t>(), (*of)[1].get<uint64_t>(), it.key()});
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t covered = 0;
+  const Span* last = nullptr;
+  for (const Span& sp : spans) {
+    if (sp.begin < covered) {
+      return make_error(ErrorCode::kCorruptFile,
+                        "{}: tensors '{}' [{}, {}) and '{}' [{}, {}) overlap in the data section",
+                        source, last->name, last->begin, last->end, sp.name, sp.begin, sp.end);
+    }
+    if (sp.begin > covered) {
+      return make_error(ErrorCode::kCorruptFile,
+                        "{}: bytes [{}, {}) of the data section belong to no tensor (tensor '{}' starts "
+                        "at {}; misplaced data_offsets?)", source, covered, sp.begin, sp.name, sp.begin);
+    }
+    if (sp.end > covered) {
+      covered = sp.end;
+      last = &sp;
+    } else if (last == nullptr) {
+      last = &sp;
+    }
+  }
+  if (covered < section_size && !spans.empty()) {
+    return make_error(ErrorCode::kCorruptFile,
+                      "{}: the last {} bytes of the data section belong to no tensor (the tensors end "
+                      "at {} of {})", source, section_size - covered, covered, section_size);
+  }
+  return Status::Ok();
 }
 
 Status parse_metadata(const json& m, const std::string& source,
@@ -133,6 +187,7 @@ Result<SafetensorsFile> parse_safetensors(const uint8_t* data, uint64_t size,
     return make_error(ErrorCode::kCorruptFile, "{}: JSON header is not an object", source);
   }
   SafetensorsFile f;
+  LRKV_RETURN_IF_ERROR(check_tiling(header, size - 8 - n, source));
   const uint8_t* section = data + 8 + n;
   const uint64_t section_size = size - 8 - n;
   for (auto it = header.begin(); it != header.end(); ++it) {

@@ -8,7 +8,7 @@
 //                                                      s = fp16((max x - m) / (2^b - 1)) rounded up
 //   kSymmetric  x ~ s*(u - q),    u in [0, 2q],        q = 2^(b-1) - 1 (2 bits: -s, 0, s),
 //                                                      s = fp16(max|x| / q) rounded up
-//   kQ8_0/kQ4_0 llama.cpp's blocks of 32 (io/quants.h), the dense baselines; segments must be
+//   kQ8_0/kQ4_0 llama.cpp's blocks of 32 (kernels/ggml_quants.h), the dense baselines; segments must be
 //               multiples of 32 long.
 // u = round-to-nearest, clamped. Rounding s up and m down keeps every value inside the grid, so
 // for affine/symmetric |x - decode(x)| <= s/2 with s the stored fp16 scale, up to the float

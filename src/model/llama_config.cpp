@@ -15,6 +15,7 @@ Status LlamaConfig::validate(const std::string& source) const {
                            "{}, head_dim {}, d_ff {})",
                            n_vocab, d_model, n_layer, n_head, n_kv_head, head_dim, d_ff));
   }
+  if (max_seq <= 0) return bad(fmt::format("context length {} must be positive", max_seq));
   if (n_head % n_kv_head != 0) {
     return bad(fmt::format("n_head {} is not a multiple of n_kv_head {}", n_head, n_kv_head));
   }

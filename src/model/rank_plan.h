@@ -52,12 +52,18 @@ struct RankPlan {
 
   int64_t latent_values_per_token() const;        // Σ (rank_k + rank_v) over layers and groups
   double kept_fraction(const LlamaConfig& cfg) const;  // achieved budget
-  // Groups tile the heads, ranks within [1, s*head_dim], layer count matches. Errors name `source`.
+  // Granularity fits the model, groups of that size tile the heads, ranks within [1, s*head_dim],
+  // layer count matches, key mode is the method's, budget in (0, 1]. Errors name `source`.
   Status validate(const LlamaConfig& cfg, const std::string& source) const;
   nlohmann::json to_json() const;
+  // Strict: every field has its JSON type, integers are integers in range (no truncation of 3.7
+  // or wrap-around of 4294967304), budget in (0, 1], known planner, key mode matching the method.
   static Result<RankPlan> from_json(const nlohmann::json& j, const std::string& source);
   static Result<RankPlan> parse(const std::string& text, const std::string& source);
 };
+
+// The planners `lrkv plan` knows (a plan naming another is refused on load).
+bool is_known_planner(const std::string& name);
 
 // "head" -> 1, "joint" -> n_kv_head, "group:S" -> S (must divide n_kv_head).
 Result<int> parse_granularity(const std::string& g, int n_kv_head);
@@ -65,7 +71,7 @@ Result<int> parse_granularity(const std::string& g, int n_kv_head);
 // Uniform allocation: every group keeps the same fraction of its dimensions for K and V; the
 // total Σ (rank_k + rank_v) equals round(budget * 2 * n_layer * kv_dim) exactly (rounding
 // leftovers are spread one at a time over the groups in order), each rank within [1, s*hd].
-// The method's key mode comes from the method table (compress/methods.h, which also has the
+// The method's key mode comes from the method table (model/methods.h, which also has the
 // overload without it).
 Result<RankPlan> uniform_plan(const LlamaConfig& cfg, const std::string& method, KeyMode key_mode,
                               const std::string& granularity, double budget);

@@ -21,6 +21,9 @@ inline size_t utf8_char_len(uint8_t b) {
 void utf8_append(std::string& s, uint32_t cp);
 // Decodes the code point at s[i], advancing i; invalid bytes give U+FFFD and advance by 1.
 uint32_t utf8_next(std::string_view s, size_t& i);
+// Strict validity: no stray continuation bytes, truncated sequences, overlong forms, surrogates
+// or code points above U+10FFFF.
+bool utf8_valid(std::string_view s);
 // Length of the longest prefix of s that ends on a complete UTF-8 character.
 size_t utf8_complete_prefix(std::string_view s);
 

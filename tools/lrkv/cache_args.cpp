@@ -2,6 +2,7 @@
 
 #include "cache/kivi_kv_cache.h"
 #include "core/log.h"
+#include "flag_ranges.h"
 #include "model/latent_hadamard.h"
 #include "model/latent_quant_default.h"
 
@@ -15,18 +16,22 @@ void CacheArgs::add_to(CLI::App* cmd) {
   latent_bits_flag = cmd->add_option("--latent-bits", latent.bits,
                                      "Compressed models: quantize latents to 8, 4, 3 or 2 bits (0 = keep "
                                      "--kv-type floats; default: the model's own, if `lrkv compress "
-                                     "--latent-bits` stored one, else 0)");
+                                     "--latent-bits` stored one, else 0)")
+                         ->check(int_range(0, 8));
   cmd->add_option("--latent-group", latent.group,
                   "Latent values per fp16 scale inside a group slice (0 = the "
                   "whole slice)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(int_range(0, kMaxLen));
   cmd->add_flag("--latent-sym", latent.symmetric,
                 "Symmetric latent quantisation (scale only, no minimum)");
   cmd->add_option("--kivi-group", kivi.group, "KIVI: key tokens / value channels per scale")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(int_range(1, kMaxBatch));
   cmd->add_option("--kivi-residual", kivi.residual,
                   "KIVI: recent tokens kept in fp16 (a multiple of --kivi-group)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(int_range(0, kMaxLen));
   cmd->add_flag("--hadamard", hadamard,
                 "Compressed models: fold the Walsh-Hadamard rotation into the latent "
                 "factors at load (spreads outliers before --latent-bits quantisation)");

@@ -2,6 +2,7 @@
 #include "io/model_io.h"
 
 #include <chrono>
+#include <filesystem>
 
 #include "core/log.h"
 #include "core/thread_pool.h"
@@ -31,6 +32,54 @@ Result<Model> ModelArgs::load() const {
            model_format_name(m.source_format), m.config.n_layer, m.config.d_model, m.config.n_head,
            m.config.n_kv_head, s);
   return m;
+}
+
+std::vector<std::string> ModelArgs::input_files() const {
+  namespace fs = std::filesystem;
+  std::vector<std::string> files = {path};
+  if (!tokenizer.empty()) files.push_back(tokenizer);
+  std::error_code ec;
+  const bool is_dir = fs::is_directory(path, ec);
+  const fs::path dir = is_dir ? fs::path(path) : fs::path(path).parent_path();
+  const std::string name = fs::path(path).filename().string();
+  const bool sharded = is_dir || name.ends_with(".safetensors.index.json");
+  const bool hf = sharded || name.ends_with(".safetensors");
+  const bool llama2c = !hf && !name.ends_with(".gguf");
+  for (const auto& e : fs::directory_iterator(dir.empty() ? fs::path(".") : dir, ec)) {
+    const std::string f = e.path().filename().string();
+    const bool take = (sharded && f.ends_with(".safetensors")) ||
+                      (hf && (f == "config.json" || f == "tokenizer.json")) ||
+                      (llama2c && f.starts_with("tok") && f.ends_with(".bin"));
+    if (take) files.push_back(e.path().string());
+  }
+  return files;
+}
+
+std::vector<OutputPath> model_outputs(const std::string& flag, const std::string& path, bool force,
+                                      std::vector<std::string> extensions) {
+  std::vector<OutputPath> v = {{flag, path, std::move(extensions)}};
+  if (std::filesystem::path(path).extension() == ".safetensors") {
+    const auto dir = std::filesystem::path(path).parent_path();
+    v.push_back({flag + " (config.json beside it)", (dir / "config.json").string(), {}});
+    v.push_back({flag + " (tokenizer.json beside it)", (dir / "tokenizer.json").string(), {}});
+  }
+  return v;
+}
+
+Status check_companions_absent(const std::string& path, bool force) {
+  namespace fs = std::filesystem;
+  if (force || fs::path(path).extension() != ".safetensors") return Status::Ok();
+  const auto dir = fs::path(path).parent_path();
+  for (const char* name : {"config.json", "tokenizer.json"}) {
+    std::error_code ec;
+    const fs::path c = dir / name;
+    if (fs::exists(c, ec)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "-o {}: {} exists and a .safetensors output writes its own there; choose an empty "
+                        "directory or pass --force to replace it", path, c.string());
+    }
+  }
+  return Status::Ok();
 }
 
 Result<DType> parse_dtype_flag(const std::string& flag, const std::string& value,

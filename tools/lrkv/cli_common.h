@@ -4,8 +4,10 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
+#include "core/output_path.h"
 #include "model/model.h"
 
 namespace lrkv::cli {
@@ -19,7 +21,16 @@ struct ModelArgs {
   void add_to(CLI::App* cmd);
   // Applies --threads and loads the model, logging what was loaded.
   Result<Model> load() const;
+  // Every file loading the model reads (the model, its shards, config.json, tokenizer files,
+  // --tokenizer): outputs must not be any of them.
+  std::vector<std::string> input_files() const;
 };
+
+// A model output: .gguf or .safetensors; a .safetensors output also writes config.json and
+// tokenizer.json beside it, which must not exist already unless `force` (and are never inputs).
+std::vector<OutputPath> model_outputs(const std::string& flag, const std::string& path, bool force,
+                                      std::vector<std::string> extensions = {".gguf", ".safetensors"});
+Status check_companions_absent(const std::string& path, bool force);
 
 // Parses a dtype flag value among `allowed` ("f32", "f16", ...); the error names the flag.
 Result<DType> parse_dtype_flag(const std::string& flag, const std::string& value,

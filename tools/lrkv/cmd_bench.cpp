@@ -1,4 +1,5 @@
-// lrkv bench MODEL [--ctx 512,2048] [--batch 1,4] [-n 32] [-r 3] [--kv-type f16] [-o md|json]
+// lrkv bench MODEL [--ctx 512,2048] [--batch 1,4] [-n 32] [-r 3] [--kv-type f16] [--format md|json]
+//   [-o table.md|table.json]
 // llama-bench style throughput table for a dense or compressed model: for every (ctx, batch),
 // prefill ("pp<ctx>": batch prompts of ctx tokens in one pass) and decode ("tg<n>": n tokens per
 // sequence after the prompt) tokens/s as mean ± sd over the repetitions, with the KV cache's
@@ -12,6 +13,8 @@
 #include "commands.h"
 #include "core/log.h"
 #include "engine_args.h"
+#include "core/mmap_file.h"
+#include "flag_ranges.h"
 #include "eval/report/speed.h"
 
 namespace lrkv::cli {
@@ -25,8 +28,9 @@ struct BenchArgs {
   std::vector<int> ctx = {512};
   std::vector<int> batch = {1};
   int n_gen = 32, reps = 3;
-  uint64_t seed = 1;
-  std::string output = "md";
+  uint64_t seed = kDefaultSeed;
+  std::string format;  // md or json (default: from -o's extension, else md)
+  std::string out;     // -o FILE; the bare words md / json are the old spelling of --format
 };
 
 struct Row {
@@ -41,26 +45,27 @@ int64_t param_count(const LlamaConfig& c) {
   return int64_t{c.n_vocab} * d * (c.tied_embeddings ? 1 : 2) + c.n_layer * per_layer + d;
 }
 
-void print_markdown(const Model& m, const std::vector<Row>& rows, int n_gen) {
+std::string markdown(const Model& m, const std::vector<Row>& rows, int n_gen) {
   const std::filesystem::path p(m.source_path);
   const std::string name = (p.parent_path().filename() / p.filename()).string();
-  std::printf("| model | params | cache | KV bytes/token | batch | test | t/s | KV cache |\n");
-  std::printf("|---|---:|---|---:|---:|---:|---:|---:|\n");
+  std::string s = "| model | params | cache | KV bytes/token | batch | test | t/s | KV cache |\n";
+  s += "|---|---:|---|---:|---:|---:|---:|---:|\n";
   for (const Row& row : rows) {
     const std::string common =
         fmt::format("| {} | {} | {} | {} | {} ", name, human_count(param_count(m.config)),
                     row.r.cache_kind, row.r.kv_bytes_per_token, row.batch);
-    std::printf("%s| pp%d | %.1f ± %.1f | %s |\n", common.c_str(), row.ctx, row.r.prefill_tps,
-                row.r.prefill_tps_sd, human_bytes(static_cast<double>(row.r.kv_bytes)).c_str());
+    s += fmt::format("{}| pp{} | {:.1f} ± {:.1f} | {} |\n", common, row.ctx, row.r.prefill_tps,
+                     row.r.prefill_tps_sd, human_bytes(static_cast<double>(row.r.kv_bytes)));
     if (n_gen > 0) {
-      std::printf("%s| tg%d@%d | %.1f ± %.1f | %s |\n", common.c_str(), n_gen, row.ctx,
-                  row.r.decode_tps, row.r.decode_tps_sd,
-                  human_bytes(static_cast<double>(row.r.kv_bytes)).c_str());
+      s += fmt::format("{}| tg{}@{} | {:.1f} ± {:.1f} | {} |\n", common, n_gen, row.ctx,
+                       row.r.decode_tps, row.r.decode_tps_sd,
+                       human_bytes(static_cast<double>(row.r.kv_bytes)));
     }
   }
+  return s;
 }
 
-void print_json(const Model& m, const std::vector<Row>& rows, int n_gen, int reps) {
+std::string json_table(const Model& m, const std::vector<Row>& rows, int n_gen, int reps) {
   nlohmann::json out = nlohmann::json::array();
   for (const Row& row : rows) {
     out.push_back({{"model", m.source_path},
@@ -77,18 +82,43 @@ void print_json(const Model& m, const std::vector<Row>& rows, int n_gen, int rep
                    {"decode_tps", row.r.decode_tps},
                    {"decode_tps_sd", row.r.decode_tps_sd}});
   }
-  std::printf("%s\n", out.dump(2).c_str());
+  return out.dump(2) + "\n";
 }
 
-Status run_bench(const BenchArgs& a) {
-  if (a.output != "md" && a.output != "json") {
-    return make_error(ErrorCode::kInvalidArgument, "-o '{}': expected md or json", a.output);
+// --format, and -o: a file (.md / .json) or, the old spelling, the bare word md or json.
+Status resolve_output(BenchArgs* a) {
+  if (a->out == "md" || a->out == "json") {
+    if (!a->format.empty() && a->format != a->out) {
+      return make_error(ErrorCode::kInvalidArgument, "-o {} and --format {} disagree", a->out, a->format);
+    }
+    log_warn("-o {} is the old spelling of --format {}; -o now names an output file", a->out, a->out);
+    a->format = a->out;
+    a->out.clear();
   }
+  if (!a->out.empty()) {
+    const std::string ext = std::filesystem::path(a->out).extension().string();
+    if (ext != ".md" && ext != ".json") {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "-o '{}': expected a .md or .json file name (or the old format words md, json)", a->out);
+    }
+    if (a->format.empty()) a->format = ext.substr(1);
+  }
+  if (a->format.empty()) a->format = "md";
+  if (a->format != "md" && a->format != "json") {
+    return make_error(ErrorCode::kInvalidArgument, "--format '{}': expected md or json", a->format);
+  }
+  return check_output_paths({{"-o", a->out, {".md", ".json"}}}, a->model.input_files());
+}
+
+Status run_bench(BenchArgs a) {
+  LRKV_RETURN_IF_ERROR(resolve_output(&a));
   for (int c : a.ctx) {
-    if (c < 1) return make_error(ErrorCode::kInvalidArgument, "--ctx {}: must be >= 1", c);
+    if (c < 1 || c > kMaxLen) return make_error(ErrorCode::kInvalidArgument, "--ctx {}: must be in [1, {}]", c, kMaxLen);
   }
   for (int b : a.batch) {
-    if (b < 1) return make_error(ErrorCode::kInvalidArgument, "--batch {}: must be >= 1", b);
+    if (b < 1 || b > kMaxBatch) {
+      return make_error(ErrorCode::kInvalidArgument, "--batch {}: must be in [1, {}]", b, kMaxBatch);
+    }
   }
   if (a.n_gen < 0 || a.reps < 1) {
     return make_error(ErrorCode::kInvalidArgument, "-n {} must be >= 0 and -r {} >= 1", a.n_gen,
@@ -119,10 +149,11 @@ Status run_bench(const BenchArgs& a) {
       rows.push_back({c, b, r});
     }
   }
-  if (a.output == "md") {
-    print_markdown(m, rows, a.n_gen);
-  } else {
-    print_json(m, rows, a.n_gen, a.reps);
+  const std::string table = a.format == "md" ? markdown(m, rows, a.n_gen) : json_table(m, rows, a.n_gen, a.reps);
+  std::printf("%s", table.c_str());
+  if (!a.out.empty()) {
+    LRKV_RETURN_IF_ERROR(write_file_atomic(a.out, table));
+    log_info("wrote {}", a.out);
   }
   return Status::Ok();
 }
@@ -144,11 +175,16 @@ void register_bench(CLI::App& app) {
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("-n,--n-gen", a->n_gen, "Decoded tokens per sequence (0 = prefill only)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(int_range(0, kMaxLen));
   cmd->add_option("-r,--reps", a->reps, "Timed repetitions (after one warm-up)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(int_range(1, 1 << 20));
   cmd->add_option("--seed", a->seed, "Seed of the random prompt tokens")->capture_default_str();
-  cmd->add_option("-o,--output", a->output, "Output format: md or json")->capture_default_str();
+  cmd->add_option("--format", a->format, "Table format: md or json (default: -o's extension, else md)");
+  cmd->add_option("-o,--output", a->out,
+                  "Also write the table to this file (.md or .json); the bare words md / json are the "
+                  "old spelling of --format");
   cmd->callback([a] { finish(run_bench(*a)); });
 }
 

@@ -6,6 +6,7 @@
 #include "compress/calibration.h"
 #include "core/log.h"
 #include "backend/device_compute.h"
+#include "flag_ranges.h"
 #include "text_args.h"
 
 namespace lrkv::cli {
@@ -23,7 +24,11 @@ struct CalibArgs {
 
 namespace {
 Status run_calibrate(const CalibArgs& a) {
+  std::vector<std::string> inputs = a.model.input_files();
+  inputs.push_back(a.text.path);
+  LRKV_RETURN_IF_ERROR(check_output_paths({{"-o", a.out, {".safetensors"}}}, inputs));
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_RETURN_IF_ERROR(check_ctx_fits("--ctx", a.calib.ctx, m.config));
   LRKV_ASSIGN_OR_RETURN(CalibrationStats s, calibrate_from_text_on(m, a.text, a.calib, a.device));
   LRKV_RETURN_IF_ERROR(save_calibration(s, a.out));
   log_info("wrote {} ({} tokens)", a.out, s.n_tokens);
@@ -38,9 +43,14 @@ void register_calibrate(CLI::App& app) {
       "calibrate", "Collect fp64 activation statistics on calibration text (for palu / mkv-pca / gqa)");
   a->model.add_to(cmd);
   add_text_options(cmd, &a->text, true, "Calibration text");
-  cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens (0 = the whole text)")->capture_default_str();
-  cmd->add_option("-c,--ctx", a->calib.ctx, "Window length (default: the model's context)");
-  cmd->add_option("-b,--batch", a->calib.batch, "Windows per forward pass")->capture_default_str();
+  cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens (0 = the whole text)")
+      ->capture_default_str()
+      ->check(int_range(0, kMaxCount));
+  cmd->add_option("-c,--ctx", a->calib.ctx, "Window length (default: the model's context)")
+      ->check(int_range(2, kMaxLen));
+  cmd->add_option("-b,--batch", a->calib.batch, "Windows per forward pass")
+      ->capture_default_str()
+      ->check(int_range(1, kMaxBatch));
   cmd->add_option("--device", a->device,
                   "cpu, or cuda: the forward pass and moment accumulation on the GPU (needs a -DLRKV_CUDA=ON "
                   "build; statistics still accumulate in fp64)")

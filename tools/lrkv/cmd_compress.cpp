@@ -3,11 +3,10 @@
 //   [--latent-bits 8|4|3|2 --latent-group G --latent-sym] -o OUT.gguf
 // Writes one GGUF with the factor tensors and the plan; the input file is only read. An input that
 // is already compressed at higher rank (e.g. from `lrkv tune`) is truncated to the plan instead.
-#include <filesystem>
 #include <optional>
 
 #include "cli_common.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 #include "io/model_io.h"
 #include "commands.h"
 #include "compress/compressor.h"
@@ -18,6 +17,7 @@
 #include "core/log.h"
 #include "core/mmap_file.h"
 #include "backend/device_compute.h"
+#include "flag_ranges.h"
 #include "text_args.h"
 
 namespace lrkv::cli {
@@ -63,11 +63,9 @@ Result<RankPlan> make_plan(const CompressArgs& a, const LlamaConfig& cfg) {
 }
 
 Status run_compress(const CompressArgs& a) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(a.out) && fs::equivalent(a.out, a.model.path, ec)) {
-    return make_error(ErrorCode::kInvalidArgument, "-o {} is the input model; compressing never overwrites its input", a.out);
-  }
+  std::vector<std::string> inputs = a.model.input_files();
+  inputs.insert(inputs.end(), {a.plan_path, a.calib_path, a.text.path});
+  LRKV_RETURN_IF_ERROR(check_output_paths({{"-o", a.out, {".gguf"}}}, inputs));
   if (a.latent.bits > 0) {  // check the flags before any long work
     KvCacheSpec probe(DType::kF16);
     probe.latent = a.latent;
@@ -122,20 +120,26 @@ void register_compress(CLI::App& app) {
   cmd->add_option("--granularity", a->granularity,
                   "head, group:S (S consecutive KV heads) or joint (default: group:4, or the largest "
                   "divisor of the KV heads below 4)");
-  cmd->add_option("--budget", a->budget, "Kept fraction of the KV cache, in (0, 1]")->capture_default_str();
+  cmd->add_option("--budget", a->budget, "Kept fraction of the KV cache, in (0, 1]")
+      ->capture_default_str()
+      ->check(real_range(0.0, 1.0, true));
   cmd->add_option("--plan", a->plan_path, "Rank plan JSON (from `lrkv plan`) instead of method/granularity/budget");
   cmd->add_option("--calib", a->calib_path, "Calibration statistics from `lrkv calibrate`");
   add_text_options(cmd, &a->text, false, "Calibration text when no --calib is given");
-  cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens with --text")->capture_default_str();
+  cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens with --text")
+      ->capture_default_str()
+      ->check(int_range(0, kMaxCount));
   cmd->add_flag("--hadamard", a->hadamard,
                 "Fold the Walsh-Hadamard rotation into the latent factors (spreads outliers before "
                 "--latent-bits quantisation; unquantised results are unchanged)");
   cmd->add_option("--latent-bits", a->latent.bits,
                   "Store 8, 4, 3 or 2 as the model's default latent quantisation (used by every "
                   "command unless its own --latent-bits is given; 0 = none)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(int_range(0, 8));
   cmd->add_option("--latent-group", a->latent.group, "With --latent-bits: values per fp16 scale (0 = whole slice)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(int_range(0, kMaxLen));
   cmd->add_flag("--latent-sym", a->latent.symmetric, "With --latent-bits: symmetric quantisation");
   cmd->add_option("--device", a->device,
                   "cpu, or cuda: factorisations (cuSOLVER) and --text calibration on the GPU (needs a "

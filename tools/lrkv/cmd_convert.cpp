@@ -11,9 +11,12 @@ namespace {
 struct ConvertArgs {
   ModelArgs model;
   std::string out;
+  bool force = false;
 };
 
 Status run_convert(const ConvertArgs& a) {
+  LRKV_RETURN_IF_ERROR(check_output_paths(model_outputs("-o", a.out, a.force), a.model.input_files()));
+  LRKV_RETURN_IF_ERROR(check_companions_absent(a.out, a.force));
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
   if (!m.tokenizer) log_warn("{}: no tokenizer found; the output will have none", a.model.path);
   LRKV_RETURN_IF_ERROR(save_model(m, a.out));
@@ -30,6 +33,8 @@ void register_convert(CLI::App& app) {
                  "tokenizer.json beside it); --dtype sets the matrices' dtype in the output");
   a->model.add_to(cmd);
   cmd->add_option("-o,--output", a->out, "Output file (.gguf or .safetensors)")->required();
+  cmd->add_flag("--force", a->force,
+                "With a .safetensors output: replace an existing config.json / tokenizer.json beside it");
   cmd->callback([a] { finish(run_convert(*a)); });
 }
 

@@ -3,12 +3,12 @@
 // Merges every g consecutive KV heads into one (activation PCA; per-frequency complex PCA for
 // RoPE keys, gqa_merge.h), optionally recovers quality by distilling the attention projections
 // from the original model (gqa_task.h), and writes a STANDARD GQA Llama model (no lrkv metadata).
-#include <filesystem>
 #include <optional>
 
 #include "cli_common.h"
 #include "io/model_io.h"
 #include "backend/device_compute.h"
+#include "flag_ranges.h"
 #include "commands.h"
 #include "compress/gqa_merge.h"
 #include "compress/tune/gqa_task.h"
@@ -27,20 +27,16 @@ struct ConvertGqaArgs {
   TextSourceOptions text;
   CalibrationOptions calib;
   DistillArgs train;
+  bool force = false;
 };
 
 Status check_args(const ConvertGqaArgs& a) {
-  const auto ext = std::filesystem::path(a.out).extension();
-  if (ext != ".gguf" && ext != ".safetensors") {
-    return make_error(ErrorCode::kInvalidArgument, "-o {}: expected a .gguf or .safetensors output",
-                      a.out);
-  }
-  std::error_code ec;
-  if (std::filesystem::exists(a.out) && std::filesystem::equivalent(a.out, a.model.path, ec)) {
-    return make_error(ErrorCode::kInvalidArgument, "-o {} is the input model", a.out);
-  }
-  if (a.groups < 1)
-    return make_error(ErrorCode::kInvalidArgument, "--groups {} must be >= 1", a.groups);
+  std::vector<std::string> inputs = a.model.input_files();
+  inputs.insert(inputs.end(), {a.calib_path, a.text.path});
+  std::vector<OutputPath> outputs = model_outputs("-o", a.out, a.force);
+  outputs.push_back({"--checkpoint", a.train.o.checkpoint, {".safetensors"}});
+  LRKV_RETURN_IF_ERROR(check_output_paths(outputs, inputs));
+  LRKV_RETURN_IF_ERROR(check_companions_absent(a.out, a.force));
   if (a.calib_path.empty() && a.text.path.empty()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "convert-gqa needs calibration: pass --calib FILE or --text FILE");
@@ -107,15 +103,19 @@ void register_convert_gqa(CLI::App& app) {
                          "and write a standard GQA model (.gguf or .safetensors + config.json)");
   a->model.add_to(cmd);
   cmd->add_option("--groups", a->groups, "KV heads merged into one (divides the KV heads)")
-      ->required();
+      ->required()
+      ->check(int_range(1, kMaxBatch));
   cmd->add_option("--calib", a->calib_path, "Calibration statistics from `lrkv calibrate`");
   add_text_options(cmd, &a->text, false,
                    "Calibration text (without --calib) and recovery-tuning text");
   cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens with --text and no --calib")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(int_range(0, kMaxCount));
   a->train.o.steps = 0;
   a->train.add_to(cmd, 1e-4, "--tune-steps");
   cmd->add_option("-o,--output", a->out, "Output model (.gguf or .safetensors)")->required();
+  cmd->add_flag("--force", a->force,
+                "With a .safetensors output: replace an existing config.json / tokenizer.json beside it");
   cmd->callback([a] { finish(run_convert_gqa(*a)); });
 }
 

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "engine_args.h"
 #include "model/generate.h"
+#include "flag_ranges.h"
 
 namespace lrkv::cli {
 
@@ -28,10 +29,10 @@ struct GenerateArgs {
 Status run_generate(const GenerateArgs& a) {
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
   LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
+  LRKV_RETURN_IF_ERROR(check_ctx_fits("--ctx", a.ctx, m.config));
   if (!m.tokenizer) {
     return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE", a.model.path);
   }
-  if (a.n_predict < 0) return make_error(ErrorCode::kInvalidArgument, "-n must be >= 0, got {}", a.n_predict);
   LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec(&m));
   std::vector<int> ids = m.tokenizer->encode(a.prompt, !a.no_bos);
   if (ids.empty()) return make_error(ErrorCode::kInvalidArgument, "empty prompt and --no-bos: nothing to condition on");
@@ -69,13 +70,22 @@ void register_generate(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("generate", "Generate text from a prompt (streams to stdout)");
   a->model.add_to(cmd);
   cmd->add_option("-p,--prompt", a->prompt, "Prompt text")->required();
-  cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate")->capture_default_str();
-  cmd->add_option("--ctx", a->ctx, "Context length (default: the model's)");
+  cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate")
+      ->capture_default_str()
+      ->check(int_range(0, kMaxLen));
+  cmd->add_option("--ctx", a->ctx, "Context length (default: the model's)")->check(int_range(2, kMaxLen));
   a->cache.add_to(cmd);
   a->engine.add_to(cmd);
-  cmd->add_option("--temp", a->sampling.temperature, "Sampling temperature; 0 = greedy")->capture_default_str();
-  cmd->add_option("--top-k", a->sampling.top_k, "Keep the k most likely tokens (0 = all)")->capture_default_str();
-  cmd->add_option("--top-p", a->sampling.top_p, "Nucleus: smallest set with this probability mass")->capture_default_str();
+  cmd->add_option("--temp", a->sampling.temperature, "Sampling temperature; 0 = greedy")
+      ->capture_default_str()
+      ->check(real_range(0.0, 100.0));
+  cmd->add_option("--top-k", a->sampling.top_k, "Keep the k most likely tokens (0 = all)")
+      ->capture_default_str()
+      ->check(int_range(0, kMaxLen));
+  cmd->add_option("--top-p", a->sampling.top_p, "Nucleus: smallest set with this probability mass")
+      ->capture_default_str()
+      ->check(real_range(0.0, 1.0, true));
+  a->sampling.seed = kDefaultSeed;  // the same default as every other command's --seed
   cmd->add_option("--seed", a->sampling.seed, "Random seed for sampling")->capture_default_str();
   cmd->add_flag("--no-bos", a->no_bos, "Do not prepend the BOS token");
   cmd->add_flag("--ignore-eos", a->ignore_eos, "Keep generating after the end-of-sequence token");

@@ -7,6 +7,7 @@
 #include "io/compression_metadata.h"
 #include "commands.h"
 #include "model/cpu_engine.h"
+#include "flag_ranges.h"
 #include "model/latent_layer.h"
 
 namespace lrkv::cli {
@@ -186,7 +187,8 @@ void register_info(CLI::App& app) {
   auto args = std::make_shared<InfoArgs>();
   CLI::App* cmd = app.add_subcommand("info", "Show a model's architecture, sizes and KV-cache bytes per token");
   args->model.add_to(cmd);
-  cmd->add_option("--ctx", args->ctx, "Context length for the KV-cache total (default: the model's)");
+  cmd->add_option("--ctx", args->ctx, "Context length for the KV-cache total (default: the model's)")
+      ->check(int_range(1, kMaxLen));
   cmd->add_flag("--json", args->json, "Print JSON instead of text");
   cmd->callback([args] { finish(run_info(*args)); });
 }

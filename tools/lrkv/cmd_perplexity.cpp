@@ -14,6 +14,8 @@
 #include "eval/logits_file.h"
 #include "eval/perplexity.h"
 #include "io/text_source.h"
+#include "flag_ranges.h"
+#include "window_args.h"
 
 namespace lrkv::cli {
 
@@ -30,15 +32,20 @@ struct PplArgs {
 };
 
 Status run_ppl(PplArgs a) {
+  if (!a.save_logits.empty() && !a.kl_base.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "--save-logits and --kl-base are exclusive");
+  }
+  std::vector<std::string> inputs = a.model.input_files();
+  inputs.insert(inputs.end(), {a.text.path, a.kl_base});
+  LRKV_RETURN_IF_ERROR(check_output_paths(
+      {{"--json", a.json_out, {".json"}}, {"--save-logits", a.save_logits, {".lgp"}}}, inputs));
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_RETURN_IF_ERROR(check_ctx_fits("--ctx", a.ppl.ctx, m.config));
   LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
   if (!m.tokenizer) {
     return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE", a.model.path);
   }
   LRKV_ASSIGN_OR_RETURN(a.ppl.kv_type, a.cache.spec(&m));
-  if (!a.save_logits.empty() && !a.kl_base.empty()) {
-    return make_error(ErrorCode::kInvalidArgument, "--save-logits and --kl-base are exclusive");
-  }
   LRKV_ASSIGN_OR_RETURN(auto docs, read_documents(a.text));
   const std::vector<int> tokens = tokenize_documents(*m.tokenizer, docs, !a.no_bos);
   log_info("{}: {} documents, {} tokens", a.text.path, docs.size(), tokens.size());
@@ -72,7 +79,8 @@ Status run_ppl(PplArgs a) {
                                "--docs or tokenizer)", a.kl_base, row);
         return;
       }
-      base->log_probs(row++, base_lp.data());
+      cb_status = base->log_probs(row++, base_lp.data());
+      if (!cb_status.ok()) return;
       kl.add(base_lp.data(), logits, m.config.n_vocab, target);
     }
   };
@@ -126,10 +134,7 @@ void register_perplexity(CLI::App& app) {
   cmd->add_flag("--split-paragraphs", a->text.split_paragraphs,
                 "Treat blank-line separated blocks of a .txt as documents (each gets a BOS)");
   cmd->add_option("--docs", a->text.range, "Documents to use, A:B by index or percentage (e.g. 1800:2000, 90%:100%)");
-  cmd->add_option("-c,--ctx", a->ppl.ctx, "Window length in tokens (default: the model's context)");
-  cmd->add_option("--stride", a->ppl.stride, "Window stride (default: --ctx, no overlap)");
-  cmd->add_option("-b,--batch", a->ppl.batch, "Windows per forward pass")->capture_default_str();
-  cmd->add_option("--max-tokens", a->ppl.max_tokens, "Stop after scoring about this many tokens (0 = all)");
+  add_window_options(cmd, &a->ppl, "Score exactly this many tokens (0 = all)");
   a->cache.add_to(cmd);
   a->engine.add_to(cmd);
   cmd->add_flag("--no-bos", a->no_bos, "Do not prepend BOS to each document");

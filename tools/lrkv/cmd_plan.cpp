@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "cli_common.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 #include "compress/calibrate_text.h"
 #include "commands.h"
 #include "compress/compressor.h"
@@ -15,6 +15,7 @@
 #include "eval/plot/rank_heatmap.h"
 #include "model/latent_layer.h"
 #include "model/train/fisher.h"
+#include "flag_ranges.h"
 #include "text_args.h"
 
 namespace lrkv::cli {
@@ -104,7 +105,13 @@ Result<std::vector<double>> fisher_importance(const PlanArgs& a, const Model& m,
 }
 
 Status run_plan(PlanArgs a) {
+  std::vector<std::string> inputs = a.model.input_files();
+  inputs.insert(inputs.end(), {a.calib_path, a.text.path});
+  LRKV_RETURN_IF_ERROR(check_output_paths({{"-o", a.out, {".json"}}, {"--png", a.png, {".png"}}}, inputs));
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  if (a.in.planner == "greedy-kl" || a.in.planner == "fisher") {
+    LRKV_RETURN_IF_ERROR(check_ctx_fits("--held-ctx", a.held_ctx, m.config));
+  }
   a.in.model = &m;
   if (m.compressed()) LRKV_RETURN_IF_ERROR(adopt_compressed_model(a, m));
   std::optional<CalibrationStats> calib;
@@ -158,7 +165,9 @@ void register_plan(CLI::App& app) {
       "plan", "Choose per (layer, group, K|V) ranks for a KV budget (planners: " + planner_names() + ")");
   a->model.add_to(cmd);
   cmd->add_option("--planner", a->in.planner, "Planner: " + planner_names())->capture_default_str();
-  cmd->add_option("--budget", a->in.budget, "Kept fraction of the KV cache, in (0, 1]")->capture_default_str();
+  cmd->add_option("--budget", a->in.budget, "Kept fraction of the KV cache, in (0, 1]")
+      ->capture_default_str()
+      ->check(real_range(0.0, 1.0, true));
   a->method_flag = cmd->add_option("--method", a->in.method,
                                    "Factorisation the plan is for: palu, lorc, mkv-pca (a compressed MODEL, "
                                    "e.g. from `lrkv tune`: its own)")
@@ -168,22 +177,36 @@ void register_plan(CLI::App& app) {
           ->capture_default_str();
   cmd->add_option("--calib", a->calib_path, "Calibration statistics from `lrkv calibrate`");
   add_text_options(cmd, &a->text, false, "Calibration / held-out text (greedy-kl and fisher samples)");
-  cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens taken from --text")->capture_default_str();
-  cmd->add_option("--held-windows", a->held_windows, "greedy-kl/fisher: samples")->capture_default_str();
-  cmd->add_option("--held-ctx", a->held_ctx, "greedy-kl/fisher: sample length")->capture_default_str();
-  cmd->add_option("--step", a->in.greedy.step, "greedy-kl: dimensions per move (0 = head_dim/8)");
-  cmd->add_option("--commit-fraction", a->in.greedy.commit_fraction, "greedy-kl: share of moves per round")->capture_default_str();
+  cmd->add_option("--tokens", a->calib.max_tokens, "Calibration tokens taken from --text")
+      ->capture_default_str()
+      ->check(int_range(0, kMaxCount));
+  cmd->add_option("--held-windows", a->held_windows, "greedy-kl/fisher: samples")
+      ->capture_default_str()
+      ->check(int_range(1, kMaxBatch));
+  cmd->add_option("--held-ctx", a->held_ctx, "greedy-kl/fisher: sample length")
+      ->capture_default_str()
+      ->check(int_range(2, kMaxLen));
+  cmd->add_option("--step", a->in.greedy.step, "greedy-kl: dimensions per move (0 = head_dim/8)")
+      ->check(int_range(0, kMaxLen));
+  cmd->add_option("--commit-fraction", a->in.greedy.commit_fraction, "greedy-kl: share of moves per round")
+      ->capture_default_str()
+      ->check(real_range(0.0, 1.0, true));
   cmd->add_option("--round-to", a->in.round_to,
                   "fisher: rank granularity (default: 1/32 of the narrowest slot, a power of two; Palu used 32 "
-                  "for 512-wide groups)");
-  cmd->add_option("--fisher-batches", a->fisher_batches, "fisher: batches of 2 samples")->capture_default_str();
+                  "for 512-wide groups)")
+      ->check(int_range(1, kMaxLen));
+  cmd->add_option("--fisher-batches", a->fisher_batches, "fisher: batches of 2 samples")
+      ->capture_default_str()
+      ->check(int_range(1, kMaxBatch));
   cmd->add_flag("--fisher-per-group", a->fisher_per_group, "fisher: importance per group instead of per matrix");
   cmd->add_option("--latent-bits", a->in.latent_bits,
                   "Plan for latents quantized to 8, 4, 3 or 2 bits: --budget is then a fraction of the dense "
                   "f16 cache's BYTES, codes + scales counted exactly (not with greedy-kl; 0 = float latents)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(int_range(0, 8));
   cmd->add_option("--latent-group", a->in.latent_group, "With --latent-bits: values per fp16 scale (0 = whole slice)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(int_range(0, kMaxLen));
   cmd->add_flag("--latent-sym", a->in.latent_symmetric, "With --latent-bits: symmetric quantisation");
   cmd->add_option("-o,--output", a->out, "Plan file (.json)")->required();
   cmd->add_flag("--show", a->show, "Print the ranks per layer as a table");

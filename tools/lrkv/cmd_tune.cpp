@@ -3,7 +3,6 @@
 // Trains MatryoshkaKV projections (PCA-initialised, Cayley-parameterised, ranks sampled per step)
 // against the original model and writes a compressed model at FULL rank (method "mkv"); any
 // prefix works, so `lrkv compress OUT.gguf --budget B` (or --plan) truncates it.
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -32,14 +31,10 @@ struct TuneArgs {
 Status check_args(const TuneArgs& a) {
   if (a.method != "mkv")
     return make_error(ErrorCode::kInvalidArgument, "--method '{}': expected mkv", a.method);
-  if (std::filesystem::path(a.out).extension() != ".gguf") {
-    return make_error(ErrorCode::kInvalidArgument, "-o {}: the tuned model is written as .gguf",
-                      a.out);
-  }
-  std::error_code ec;
-  if (std::filesystem::exists(a.out) && std::filesystem::equivalent(a.out, a.model.path, ec)) {
-    return make_error(ErrorCode::kInvalidArgument, "-o {} is the input model", a.out);
-  }
+  std::vector<std::string> inputs = a.model.input_files();
+  inputs.insert(inputs.end(), {a.calib_path, a.text.path});
+  LRKV_RETURN_IF_ERROR(check_output_paths(
+      {{"-o", a.out, {".gguf"}}, {"--checkpoint", a.train.o.checkpoint, {".safetensors"}}}, inputs));
   return a.train.check();
 }
 

@@ -9,6 +9,7 @@
 #include "compress/tune/distill.h"
 #include "core/log.h"
 #include "io/text_source.h"
+#include "flag_ranges.h"
 #include "model/train/fisher.h"
 
 namespace lrkv::cli {
@@ -17,7 +18,7 @@ struct DistillArgs {
   int batch = 4;           // windows per step
   int ctx = 256;           // tokens per window
   int64_t max_tokens = 0;  // training tokens used (0 = all)
-  std::string device = "cpu";  // cpu, or cuda: the training GEMMs on cuBLAS (device_args.h)
+  std::string device = "cpu";  // cpu, or cuda: the training GEMMs on cuBLAS (backend/device_compute.h)
   DistillOptions o;
 
   // `lr` is the default learning rate of the command.
@@ -25,28 +26,44 @@ struct DistillArgs {
     o.adam.lr = lr;
     o.warmup = 10;
     o.min_lr_ratio = 0.1;
-    cmd->add_option(steps_flag, o.steps, "Optimiser steps")->capture_default_str();
-    cmd->add_option("--batch", batch, "Windows per step")->capture_default_str();
-    cmd->add_option("--ctx", ctx, "Tokens per training window")->capture_default_str();
+    cmd->add_option(steps_flag, o.steps, "Optimiser steps")
+        ->capture_default_str()
+        ->check(int_range(0, kMaxCount));
+    cmd->add_option("--batch", batch, "Windows per step")
+        ->capture_default_str()
+        ->check(int_range(1, kMaxBatch));
+    cmd->add_option("--ctx", ctx, "Tokens per training window")
+        ->capture_default_str()
+        ->check(int_range(2, kMaxLen));
     cmd->add_option("--max-tokens", max_tokens, "Training tokens used (0 = the whole text)")
-        ->capture_default_str();
-    cmd->add_option("--lr", o.adam.lr, "Peak Adam learning rate")->capture_default_str();
-    cmd->add_option("--warmup", o.warmup, "Linear warm-up steps")->capture_default_str();
+        ->capture_default_str()
+        ->check(int_range(0, kMaxCount));
+    cmd->add_option("--lr", o.adam.lr, "Peak Adam learning rate")
+        ->capture_default_str()
+        ->check(real_range(0.0, 10.0, true));
+    cmd->add_option("--warmup", o.warmup, "Linear warm-up steps")
+        ->capture_default_str()
+        ->check(int_range(0, kMaxCount));
     cmd->add_option("--min-lr-ratio", o.min_lr_ratio,
                     "Cosine decay to this fraction of --lr (1 = constant)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(real_range(0.0, 1.0));
     cmd->add_option("--clip", o.adam.clip_norm, "Clip the global gradient norm (0 = off)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(real_range(0.0, 1e30));
     cmd->add_option("--ce-weight", o.ce_weight, "Weight of the next-token cross-entropy")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(real_range(0.0, 1e6));
     cmd->add_option("--kl-weight", o.kl_weight, "Weight of KL(teacher || student)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(real_range(0.0, 1e6));
     cmd->add_option("--seed", o.seed, "Seed of batch order and rank sampling")
         ->capture_default_str();
     cmd->add_option("--checkpoint", o.checkpoint,
                     "Checkpoint file (.safetensors), saved every --checkpoint-every steps");
     cmd->add_option("--checkpoint-every", o.checkpoint_every, "Steps between checkpoints")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(int_range(1, kMaxCount));
     cmd->add_flag("--resume", o.resume, "Continue from --checkpoint");
     cmd->add_option("--device", device,
                     "cpu, or cuda: the whole training forward/backward (teacher and student) on the GPU in "
@@ -75,6 +92,7 @@ struct DistillArgs {
     if (!m.tokenizer)
       return make_error(ErrorCode::kInvalidArgument,
                         "{}: no tokenizer found; pass --tokenizer FILE", m.source_path);
+    LRKV_RETURN_IF_ERROR(check_ctx_fits("--ctx", ctx, m.config));
     LRKV_ASSIGN_OR_RETURN(auto docs, read_documents(text));
     std::vector<int> tokens = tokenize_documents(*m.tokenizer, docs, true);
     if (max_tokens > 0 && static_cast<int64_t>(tokens.size()) > max_tokens)

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "compress/compressor.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 #include "kernels/quant_row.h"
 
 namespace lrkv {

@@ -1,6 +1,6 @@
 #include "compress/planners/slots.h"
 
-#include "compress/methods.h"
+#include "model/methods.h"
 
 #include <cmath>
 #include <functional>

@@ -1,5 +1,5 @@
 #include "compress/tune/mkv_export.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 
 #include "model/latent_layer.h"
 #include "model/rank_plan.h"
@@ -80,7 +80,7 @@ Result<Model> mkv_model(const Model& base, const KvProjections& P, const std::st
   }
   CompressedAttention& ca = out.compression.emplace();
   ca.plan = plan;
-  ca.provenance["version"] = "1";
+  ca.provenance["version"] = std::string("1");  // std::string: GCC 12 reports a false -Wrestrict for const char*
   if (!tune_info.empty()) ca.provenance["tune"] = tune_info;
   return out;
 }

@@ -181,7 +181,10 @@ KvProjections MkvTask::full_rank_projections() const {
 
 void MkvTask::save_extra(Checkpoint* c) const {
   std::string set;
-  for (int r : rank_set_) set += (set.empty() ? "" : ",") + std::to_string(r);
+  for (int r : rank_set_) {  // appended piecewise: "," + string trips GCC 12's -Wrestrict
+    if (!set.empty()) set += ',';
+    set += std::to_string(r);
+  }
   c->metadata["lrkv.tune.rank_set"] = set;
   c->metadata["lrkv.tune.seed"] = std::to_string(seed_);
   const int64_t hd = proj_.head_dim;

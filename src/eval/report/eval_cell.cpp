@@ -49,7 +49,10 @@ Status measure_ppl(Engine& engine, const CellInputs& in, const EvalOptions& o, C
                       in.base_logits, row);
       return;
     }
-    base->log_probs(row++, base_lp.data());
+    if (Status s = base->log_probs(row++, base_lp.data()); !s.ok()) {
+      cb = s;
+      return;
+    }
     kl.add(base_lp.data(), logits, V, target);
   };
   PerplexityOptions po = o.ppl;

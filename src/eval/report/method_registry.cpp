@@ -1,5 +1,5 @@
 #include "eval/report/method_registry.h"
-#include "compress/methods.h"
+#include "model/methods.h"
 
 #include <algorithm>
 #include <cmath>
@@ -70,7 +70,7 @@ MethodInfo gqa_method(const MethodDesc& desc) {
   return m;
 }
 
-// One entry per row of the compression method table (compress/methods.h) that builds from a
+// One entry per row of the compression method table (model/methods.h) that builds from a
 // dense model: low-rank methods with uniform plans, and head merging.
 std::vector<MethodInfo> make_registry() {
   std::vector<MethodInfo> r;

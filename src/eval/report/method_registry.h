@@ -10,7 +10,7 @@
 //   gqa      MHA->GQA: groups of g = 1/budget KV heads merged by activation PCA (RoPE-commuting
 //            complex PCA for keys), a standard GQA model; no ARG; budgets that are not 1/g for
 //            a divisor g of n_kv_head are skipped
-// The entries come from the compression method table (compress/methods.h): a row there that builds
+// The entries come from the compression method table (model/methods.h): a row there that builds
 // from a dense model appears here; nothing to add in this file for a new low-rank method.
 #pragma once
 

@@ -1,4 +1,4 @@
-#include "compress/methods.h"
+#include "model/methods.h"
 
 #include <algorithm>
 

@@ -1,5 +1,6 @@
-// The one table of compression methods: what compress, plan, eval and the CLI need to know about
-// each. To add a method: add a row to methods.cpp; if it needs a new factorisation, a Factoriser
+// The one table of compression methods: what compress, plan, eval, the CLI and the rank-plan
+// reader need to know about each. It is data only, so it sits in the model layer (below io, which
+// reads plans from files, and compress, which implements the factorisers). To add a method: add a row to methods.cpp; if it needs a new factorisation, a Factoriser
 // value and its case in compressor.cpp (LayerCompressor::key_factor/value_factor) and in
 // planners/slots.cpp (slot_spectra); eval picks low-rank rows up by itself
 // (eval/report/method_registry.cpp builds its entries from this table).

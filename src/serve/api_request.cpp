@@ -37,9 +37,12 @@ std::optional<ApiError> read_int(const json& body, const char* field, int64_t lo
   auto it = body.find(field);
   if (it == body.end() || it->is_null()) return std::nullopt;
   if (!it->is_number_integer()) return wrong_type(field, "an integer", *it);
-  const bool is_unsigned = it->is_number_unsigned();
-  if (is_unsigned ? it->get<uint64_t>() > static_cast<uint64_t>(hi) : it->get<int64_t>() < lo ||
-                                                                        it->get<int64_t>() > hi) {
+  // Non-negative JSON integers are stored unsigned (and may exceed INT64_MAX).
+  const bool out_of_range =
+      it->is_number_unsigned()
+          ? it->get<uint64_t>() > static_cast<uint64_t>(hi) || (lo > 0 && it->get<uint64_t>() < static_cast<uint64_t>(lo))
+          : it->get<int64_t>() < lo || it->get<int64_t>() > hi;
+  if (out_of_range) {
     return invalid_param(field, "'{}': expected an integer in [{}, {}], got {}", field, lo, hi,
                          it->dump());
   }

@@ -44,17 +44,21 @@ std::shared_ptr<RequestStream> Scheduler::submit(GenerationRequest request) {
   return stream;
 }
 
+// Metrics and the slot are settled before the stream ends, so a client that reads /metrics
+// right after its response sees its request counted and its slot free.
 void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& error) {
-  s.stream().finish(reason, s.usage(), error);
   auto& counter = reason == FinishReason::kCancelled ? metrics_->requests_cancelled
                   : reason == FinishReason::kError   ? metrics_->requests_failed
                                                      : metrics_->requests_finished;
   ++counter;
   if (s.slot >= 0) {
+    metrics_->kv_tokens_used -= cache_->length(s.slot);
+    --metrics_->running;
     cache_->truncate(s.slot, 0);
     free_slots_.push_back(s.slot);
     s.slot = -1;
   }
+  s.stream().finish(reason, s.usage(), error);
 }
 
 void Scheduler::drop_cancelled() {
@@ -85,6 +89,7 @@ void Scheduler::admit() {
     LRKV_CHECK(cache_->length(s->slot) == 0, "slot {} admitted with {} tokens", s->slot,
                cache_->length(s->slot));
     running_.push_back(std::move(s));
+    ++metrics_->running;
   }
 }
 

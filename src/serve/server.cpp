@@ -1,5 +1,7 @@
 #include "serve/server.h"
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <thread>
 
@@ -39,11 +41,19 @@ Result<std::unique_ptr<Server>> Server::start(Engine& engine, std::optional<Chat
   impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   impl->http.set_payload_max_length(o.max_body_bytes);
   install_routes(impl->http, r);
+  // httplib listens with a backlog of 5: a burst of clients would overflow it, so the listening
+  // socket is remembered and its backlog raised once bound.
+  int listen_fd = -1;
+  impl->http.set_socket_options([&listen_fd](socket_t fd) {
+    httplib::default_socket_options(fd);
+    listen_fd = fd;
+  });
   impl->port = o.port == 0 ? impl->http.bind_to_any_port(o.host) : o.port;
   if (impl->port < 0 || (o.port != 0 && !impl->http.bind_to_port(o.host, o.port))) {
     return make_error(ErrorCode::kIoError, "--host {} --port {}: cannot listen there (in use, or not an "
                       "address of this machine)", o.host, o.port);
   }
+  if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
   impl->engine_thread = std::thread([s = impl->scheduler.get()] { s->run(); });
   impl->http_thread = std::thread([h = &impl->http] { h->listen_after_bind(); });
   // stop() before the listener runs would be lost (httplib ignores it), so wait for it.

@@ -139,6 +139,31 @@ TEST(ServeChatTemplateTest, RecognisesModelTemplatesAndNames) {
   EXPECT_NE(bad.status().message().find("--chat-template vicuna"), std::string::npos);
 }
 
+TEST(ServeChatTemplateTest, ComesFromTheGgufChatTemplateMetadata) {
+  LRKV_REQUIRE_SHARED(test::kStories);
+  auto m = load_model(test::shared_path(test::kStories));
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  auto none = select_chat_template(*m, "");  // llama2.c files carry no template
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  m->extra_metadata["tokenizer.chat_template"] = "{{ bos_token + '[INST] <<SYS>>\\n' }}";
+  const std::string path = test::temp_dir() + "/chat.gguf";
+  ASSERT_TRUE(save_model(*m, path).ok());
+  auto back = load_model(path);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  auto t = select_chat_template(*back, "");
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  ASSERT_TRUE(t->has_value());
+  EXPECT_EQ((*t)->format(), ChatFormat::kLlama2);
+  auto flag = select_chat_template(*back, "mistral");  // the flag overrides the metadata
+  ASSERT_TRUE(flag.ok() && flag->has_value());
+  EXPECT_EQ((*flag)->format(), ChatFormat::kMistral);
+  back->extra_metadata["tokenizer.chat_template"] = "{{ '<start_of_turn>' }}";
+  auto unknown = select_chat_template(*back, "");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("--chat-template"), std::string::npos);
+}
+
 TEST(ServeChatTemplateTest, Llama2LayoutAndMissingSpecialTokens) {
   const Model* m = test::stories_model();
   if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;

@@ -216,6 +216,26 @@ TEST(ServeSseTest, ReadsEventsAcrossFeedsAndSkipsComments) {
   EXPECT_TRUE(r.done());
 }
 
+TEST(ServeBudgetTest, TheCacheForTheBudgetsSlotsFitsTheBudget) {
+  const Model* m = test::stories_model();
+  if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;
+  Engine engine(*m);
+  const int64_t budget = 1 << 20;
+  for (const char* kv : {"f32", "f16", "kivi2"}) {  // stories260K: head_dim 8, no q4_0 blocks
+    auto spec = parse_kv_type("--kv-type", kv);
+    ASSERT_TRUE(spec.ok());
+    auto cost = slot_cost(engine, *spec, 256);
+    ASSERT_TRUE(cost.ok()) << cost.status().to_string();
+    EXPECT_GE(cost->bytes_per_slot, cost->bytes_per_token * 256) << kv;
+    auto slots = slots_for_budget(cost->bytes_per_slot, 256, budget, 1000);
+    ASSERT_TRUE(slots.ok()) << kv;
+    auto cache = engine.make_cache(*slots, 256, *spec);
+    ASSERT_TRUE(cache.ok()) << kv;
+    EXPECT_LE((*cache)->allocated_bytes(), budget) << kv;
+    EXPECT_GT((*cache)->allocated_bytes() + cost->bytes_per_slot, budget) << kv << ": one more slot would fit";
+  }
+}
+
 TEST(ServeBudgetTest, SlotsFromBytes) {
   EXPECT_EQ(*parse_byte_size("--kv-budget", "8GiB"), int64_t{8} << 30);
   EXPECT_EQ(*parse_byte_size("--kv-budget", "1.5MB"), 1500000);
@@ -225,9 +245,9 @@ TEST(ServeBudgetTest, SlotsFromBytes) {
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.status().message().find("--kv-budget"), std::string::npos);
   }
-  EXPECT_EQ(*slots_for_budget(1000, 100, 350000, 8), 3);  // 100 kB per slot
-  EXPECT_EQ(*slots_for_budget(1000, 100, 10000000, 8), 8);  // capped by --parallel
-  auto none = slots_for_budget(1000, 100, 99999, 8);
+  EXPECT_EQ(*slots_for_budget(100000, 100, 350000, 8), 3);
+  EXPECT_EQ(*slots_for_budget(100000, 100, 10000000, 8), 8);  // capped by --parallel
+  auto none = slots_for_budget(100000, 100, 99999, 8);
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("--kv-budget"), std::string::npos);
 }

@@ -22,19 +22,18 @@ Result<int64_t> parse_byte_size(const std::string& flag, const std::string& text
                     "{} {}: expected a positive size such as 8GiB, 512MiB, 2GB or a byte count", flag, text);
 }
 
-Result<int64_t> kv_bytes_per_token(const Engine& engine, const KvCacheSpec& spec, int ctx) {
+Result<SlotCost> slot_cost(const Engine& engine, const KvCacheSpec& spec, int ctx) {
   LRKV_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> probe, engine.make_cache(1, ctx, spec));
-  return probe->bytes_per_token();
+  return SlotCost{probe->bytes_per_token(), probe->allocated_bytes()};
 }
 
-Result<int> slots_for_budget(int64_t bytes_per_token, int ctx, int64_t budget, int parallel) {
-  const int64_t per_slot = bytes_per_token * ctx;
-  const int64_t fit = per_slot > 0 ? budget / per_slot : parallel;
+Result<int> slots_for_budget(int64_t bytes_per_slot, int ctx, int64_t budget, int parallel) {
+  const int64_t fit = bytes_per_slot > 0 ? budget / bytes_per_slot : parallel;
   if (fit < 1) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "--kv-budget {} bytes holds no sequence of --ctx {} tokens ({} bytes each at {} "
-                      "bytes per token); raise --kv-budget or lower --ctx",
-                      budget, ctx, per_slot, bytes_per_token);
+                      "--kv-budget {} bytes holds no sequence of --ctx {} tokens ({} bytes each); raise "
+                      "--kv-budget or lower --ctx",
+                      budget, ctx, bytes_per_slot);
   }
   return static_cast<int>(std::min<int64_t>(parallel, fit));
 }

@@ -61,8 +61,8 @@ Status run_serve(const ServeArgs& a) {
   LRKV_ASSIGN_OR_RETURN(KvCacheSpec spec, a.cache.spec(&m));
   Engine engine(m);
   LRKV_RETURN_IF_ERROR(engine.status());
-  LRKV_ASSIGN_OR_RETURN(int64_t bpt, serve::kv_bytes_per_token(engine, spec, ctx));
-  LRKV_ASSIGN_OR_RETURN(int slots, serve::slots_for_budget(bpt, ctx, budget, a.parallel));
+  LRKV_ASSIGN_OR_RETURN(serve::SlotCost cost, serve::slot_cost(engine, spec, ctx));
+  LRKV_ASSIGN_OR_RETURN(int slots, serve::slots_for_budget(cost.bytes_per_slot, ctx, budget, a.parallel));
 
   serve::ServerOptions o;
   o.host = a.host;
@@ -76,7 +76,8 @@ Status run_serve(const ServeArgs& a) {
   block_stop_signals(&stop_signals);
   LRKV_ASSIGN_OR_RETURN(std::unique_ptr<serve::Server> server, serve::Server::start(engine, std::move(chat), o));
   log_info("KV cache {}: {} slots x {} tokens, {} bytes/token, {} reserved (--kv-budget {}); chat template {}",
-           spec.name(), slots, ctx, bpt, human_bytes(static_cast<double>(bpt) * slots * ctx), a.kv_budget,
+           spec.name(), slots, ctx, cost.bytes_per_token, human_bytes(static_cast<double>(cost.bytes_per_slot) * slots),
+           a.kv_budget,
            chat_name);
   std::printf("lrkv serve: listening on http://%s:%d (model %s)\n", a.host.c_str(), server->port(), o.model_name.c_str());
   std::fflush(stdout);

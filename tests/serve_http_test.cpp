@@ -23,8 +23,8 @@ serve::ServerOptions small_server(int slots, int ctx = 256) {
   return o;
 }
 
-#define LRKV_REQUIRE_STORIES()                                                     \
-  const Model* model = stories_model();                                            \
+#define LRKV_REQUIRE_STORIES()          \
+  const Model* model = stories_model(); \
   if (model == nullptr) GTEST_SKIP() << "missing shared asset " << kStories
 
 TEST(ServeHttpTest, EveryEndpointHasTheOpenAiShape) {
@@ -43,7 +43,9 @@ TEST(ServeHttpTest, EveryEndpointHasTheOpenAiShape) {
   EXPECT_EQ(ml["data"][0]["id"], "stories");
   EXPECT_EQ(ml["data"][0]["object"], "model");
 
-  JsonReply c = post_json(*cli, "/v1/completions", json{{"prompt", "Once upon a time"}, {"max_tokens", 8}, {"temperature", 0}});
+  JsonReply c =
+      post_json(*cli, "/v1/completions",
+                json{{"prompt", "Once upon a time"}, {"max_tokens", 8}, {"temperature", 0}});
   ASSERT_EQ(c.status, 200) << c.raw;
   EXPECT_EQ(c.body["object"], "text_completion");
   EXPECT_EQ(c.body["id"].get<std::string>().rfind("cmpl-", 0), 0u);
@@ -52,11 +54,13 @@ TEST(ServeHttpTest, EveryEndpointHasTheOpenAiShape) {
   EXPECT_EQ(c.body["choices"][0]["text"], reference_greedy(*model, "Once upon a time", 8));
   EXPECT_EQ(c.body["choices"][0]["finish_reason"], "length");
   EXPECT_EQ(c.body["usage"]["completion_tokens"], 8);
-  EXPECT_EQ(c.body["usage"]["prompt_tokens"], model->tokenizer->encode("Once upon a time", true).size());
+  EXPECT_EQ(c.body["usage"]["prompt_tokens"],
+            model->tokenizer->encode("Once upon a time", true).size());
   EXPECT_EQ(c.body["usage"]["total_tokens"], c.body["usage"]["prompt_tokens"].get<int>() + 8);
 
-  JsonReply chat = post_json(*cli, "/v1/chat/completions",
-                             json{{"messages", {{{"role", "user"}, {"content", "Tell a story"}}}}, {"max_tokens", 6}});
+  JsonReply chat = post_json(
+      *cli, "/v1/chat/completions",
+      json{{"messages", {{{"role", "user"}, {"content", "Tell a story"}}}}, {"max_tokens", 6}});
   ASSERT_EQ(chat.status, 200) << chat.raw;
   EXPECT_EQ(chat.body["object"], "chat.completion");
   EXPECT_EQ(chat.body["choices"][0]["message"]["role"], "assistant");
@@ -68,7 +72,8 @@ TEST(ServeHttpTest, EveryEndpointHasTheOpenAiShape) {
   EXPECT_EQ(served, 2);
   EXPECT_EQ(metric(*cli, "kv_slots_total"), 2);
   EXPECT_EQ(metric(*cli, "kv_slots_free"), 2);
-  EXPECT_EQ(metric(*cli, "generated_tokens_total"), 8 + chat.body["usage"]["completion_tokens"].get<int>());
+  EXPECT_EQ(metric(*cli, "generated_tokens_total"),
+            8 + chat.body["usage"]["completion_tokens"].get<int>());
   EXPECT_GT(metric(*cli, "kv_bytes_per_token"), 0);
   EXPECT_EQ(metric(*cli, "kv_tokens_capacity"), 2 * 256);
 }
@@ -78,7 +83,8 @@ TEST(ServeHttpTest, StreamedChunksReassembleToTheWholeResponse) {
   TestServer t = start_test_server(*model, small_server(2));
   ASSERT_TRUE(t.server);
   auto cli = t.client();
-  const json req = {{"prompt", "Lily went to the park"}, {"max_tokens", 40}, {"temperature", 0.8}, {"seed", 7}};
+  const json req = {
+      {"prompt", "Lily went to the park"}, {"max_tokens", 40}, {"temperature", 0.8}, {"seed", 7}};
   JsonReply whole = post_json(*cli, "/v1/completions", req);
   ASSERT_EQ(whole.status, 200) << whole.raw;
   StreamedReply s = post_stream(*cli, "/v1/completions", req);
@@ -87,7 +93,9 @@ TEST(ServeHttpTest, StreamedChunksReassembleToTheWholeResponse) {
   EXPECT_GT(s.chunks, 3);
   EXPECT_EQ(s.text, whole.body["choices"][0]["text"]);  // same seed: same sample
   EXPECT_EQ(s.finish_reason, whole.body["choices"][0]["finish_reason"]);
-  const json chat = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 20}, {"temperature", 0}};
+  const json chat = {{"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                     {"max_tokens", 20},
+                     {"temperature", 0}};
   JsonReply cw = post_json(*cli, "/v1/chat/completions", chat);
   StreamedReply cs = post_stream(*cli, "/v1/chat/completions", chat);
   EXPECT_EQ(cs.text, cw.body["choices"][0]["message"]["content"]);
@@ -98,10 +106,12 @@ TEST(ServeHttpTest, ThirtyTwoConcurrentGreedyRequestsMatchSingleSequenceGenerati
   LRKV_REQUIRE_STORIES();
   TestServer t = start_test_server(*model, small_server(8));
   ASSERT_TRUE(t.server);
-  const char* starts[] = {"Once upon a time", "The little dog", "Tom and Sue", "One day, a bird",
-                          "The sun was", "Mom said", "There was a big", "Ben liked to"};
+  const char* starts[] = {"Once upon a time", "The little dog", "Tom and Sue",
+                          "One day, a bird",  "The sun was",    "Mom said",
+                          "There was a big",  "Ben liked to"};
   std::vector<std::string> prompts, got(32);
-  for (int i = 0; i < 32; ++i) prompts.push_back(std::string(starts[i % 8]) + (i >= 8 ? " and " + std::to_string(i) : ""));
+  for (int i = 0; i < 32; ++i)
+    prompts.push_back(std::string(starts[i % 8]) + (i >= 8 ? " and " + std::to_string(i) : ""));
   std::vector<std::thread> clients;
   for (int i = 0; i < 32; ++i) {
     clients.emplace_back([&, i] {
@@ -109,7 +119,8 @@ TEST(ServeHttpTest, ThirtyTwoConcurrentGreedyRequestsMatchSingleSequenceGenerati
       const json req = {{"prompt", prompts[i]}, {"max_tokens", 24}, {"temperature", 0}};
       if (i % 2 == 0) {
         JsonReply r = post_json(*cli, "/v1/completions", req);
-        got[i] = r.status == 200 ? r.body["choices"][0]["text"].get<std::string>() : "HTTP " + std::to_string(r.status) + " " + r.raw;
+        got[i] = r.status == 200 ? r.body["choices"][0]["text"].get<std::string>()
+                                 : "HTTP " + std::to_string(r.status) + " " + r.raw;
       } else {
         StreamedReply r = post_stream(*cli, "/v1/completions", req);
         got[i] = r.status == 200 ? r.text : "HTTP " + std::to_string(r.status);
@@ -117,7 +128,8 @@ TEST(ServeHttpTest, ThirtyTwoConcurrentGreedyRequestsMatchSingleSequenceGenerati
     });
   }
   for (auto& c : clients) c.join();
-  for (int i = 0; i < 32; ++i) EXPECT_EQ(got[i], reference_greedy(*model, prompts[i], 24)) << prompts[i];
+  for (int i = 0; i < 32; ++i)
+    EXPECT_EQ(got[i], reference_greedy(*model, prompts[i], 24)) << prompts[i];
 }
 
 TEST(ServeHttpTest, StopStringsEndTheTextBeforeTheMatch) {
@@ -128,7 +140,10 @@ TEST(ServeHttpTest, StopStringsEndTheTextBeforeTheMatch) {
   const std::string full = reference_greedy(*model, "Once upon a time", 40);
   const size_t cut = full.find(" she");
   ASSERT_NE(cut, std::string::npos) << full;
-  const json req = {{"prompt", "Once upon a time"}, {"max_tokens", 40}, {"temperature", 0}, {"stop", {"zzz", " she"}}};
+  const json req = {{"prompt", "Once upon a time"},
+                    {"max_tokens", 40},
+                    {"temperature", 0},
+                    {"stop", {"zzz", " she"}}};
   JsonReply r = post_json(*cli, "/v1/completions", req);
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body["choices"][0]["text"], full.substr(0, cut));
@@ -146,7 +161,8 @@ TEST(ServeHttpTest, ClientDisconnectCancelsAndFreesTheSlot) {
   httplib::Request req;
   req.method = "POST";
   req.path = "/v1/completions";
-  req.body = json{{"prompt", "Once"}, {"max_tokens", 500}, {"ignore_eos", true}, {"stream", true}}.dump();
+  req.body =
+      json{{"prompt", "Once"}, {"max_tokens", 500}, {"ignore_eos", true}, {"stream", true}}.dump();
   req.content_receiver = [](const char*, size_t, uint64_t, uint64_t) { return false; };  // hang up
   cli->send(req);
   cli->stop();
@@ -159,16 +175,30 @@ TEST(ServeHttpTest, ClientDisconnectCancelsAndFreesTheSlot) {
   EXPECT_EQ(metric(*mcli, "kv_slots_used"), 0);
   EXPECT_EQ(metric(*mcli, "kv_tokens_used"), 0);
   EXPECT_LT(metric(*mcli, "generated_tokens_total"), 500);
-  JsonReply after = post_json(*mcli, "/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 3}});
+  JsonReply after =
+      post_json(*mcli, "/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 3}});
   EXPECT_EQ(after.status, 200) << after.raw;  // the freed slot serves the next request
 }
 
 std::vector<std::string> malformed_bodies() {
-  std::vector<std::string> b = {"", "{", "}", "[]", "null", "42", "\"x\"", "{\"prompt\":}", "{'prompt':'x'}",
-                                "{\"prompt\":\"\xff\xfe\"}", "{\"prompt\":\"\xc3\"}", "{\"prompt\":\"a\\ud800\"}",
-                                std::string(5000, '['), "{\"prompt\":\"x\"" + std::string(100, ' ')};
+  std::vector<std::string> b = {"",
+                                "{",
+                                "}",
+                                "[]",
+                                "null",
+                                "42",
+                                "\"x\"",
+                                "{\"prompt\":}",
+                                "{'prompt':'x'}",
+                                "{\"prompt\":\"\xff\xfe\"}",
+                                "{\"prompt\":\"\xc3\"}",
+                                "{\"prompt\":\"a\\ud800\"}",
+                                std::string(5000, '['),
+                                "{\"prompt\":\"x\"" + std::string(100, ' ')};
   const std::pair<const char*, std::vector<std::string>> fields[] = {
-      {"max_tokens", {"-1", "0", "-99999999999", "1000000000000", "1e308", "2.5", "\"16\"", "true", "[]", "{}", "257"}},
+      {"max_tokens",
+       {"-1", "0", "-99999999999", "1000000000000", "1e308", "2.5", "\"16\"", "true", "[]", "{}",
+        "257"}},
       {"temperature", {"-0.1", "2.5", "\"0\"", "[]", "1e999", "null"}},
       {"top_p", {"-1", "1.01", "\"a\"", "{}"}},
       {"top_k", {"-1", "1.5", "\"5\"", "99999999999"}},
@@ -183,7 +213,8 @@ std::vector<std::string> malformed_bodies() {
   };
   for (const auto& [field, values] : fields) {
     for (const std::string& v : values) {
-      if (std::string(field) == "temperature" && v == "null") continue;  // null means default: valid
+      if (std::string(field) == "temperature" && v == "null")
+        continue;  // null means default: valid
       if (std::string(field) == "prompt") {
         b.push_back("{\"prompt\":" + v + "}");
         continue;
@@ -196,9 +227,9 @@ std::vector<std::string> malformed_bodies() {
   }
   std::string words;
   for (int i = 0; i < 600; ++i) words += " cat";
-  b.push_back(json{{"prompt", words}}.dump());                          // prompt > context
-  b.push_back(json{{"prompt", "hi"}, {"max_tokens", 256}}.dump());       // prompt + max_tokens > context
-  b.push_back(json{{"prompt", std::string(200000, 'a')}}.dump());       // far beyond the context
+  b.push_back(json{{"prompt", words}}.dump());                      // prompt > context
+  b.push_back(json{{"prompt", "hi"}, {"max_tokens", 256}}.dump());  // prompt + max_tokens > context
+  b.push_back(json{{"prompt", std::string(200000, 'a')}}.dump());   // far beyond the context
   return b;
 }
 
@@ -210,14 +241,17 @@ TEST(ServeHttpTest, HundredsOfMalformedRequestsGet4xxAndTheServerKeepsServing) {
   ASSERT_TRUE(t.server);
   auto cli = t.client();
   std::vector<std::string> bodies = malformed_bodies();
-  const std::string chat_bad[] = {"{\"messages\":[]}", "{\"messages\":[{\"role\":\"x\",\"content\":\"y\"}]}",
-                                  "{\"messages\":[{\"role\":\"user\",\"content\":5}]}", "{\"messages\":{}}",
-                                  "{\"prompt\":\"x\"}"};
+  const std::string chat_bad[] = {"{\"messages\":[]}",
+                                  "{\"messages\":[{\"role\":\"x\",\"content\":\"y\"}]}",
+                                  "{\"messages\":[{\"role\":\"user\",\"content\":5}]}",
+                                  "{\"messages\":{}}", "{\"prompt\":\"x\"}"};
   int checked = 0;
   for (const std::string& body : bodies) {
     for (const char* path : {"/v1/completions", "/v1/chat/completions"}) {
       const bool chat_body = body.find("\"messages\"") != std::string::npos;
-      if (body.find("\"prompt\"") != std::string::npos && std::string(path) == "/v1/chat/completions") continue;
+      if (body.find("\"prompt\"") != std::string::npos &&
+          std::string(path) == "/v1/chat/completions")
+        continue;
       if (chat_body && std::string(path) == "/v1/completions") continue;
       JsonReply r = post_json(*cli, path, body, "");
       ASSERT_GE(r.status, 400) << path << " " << body.substr(0, 80);
@@ -240,7 +274,9 @@ TEST(ServeHttpTest, HundredsOfMalformedRequestsGet4xxAndTheServerKeepsServing) {
   EXPECT_EQ(wrong_method->status, 404);
   EXPECT_GE(checked, 200);
   EXPECT_EQ(metric(*cli, "requests_rejected_total"), metric(*cli, "requests_total"));
-  JsonReply ok = post_json(*cli, "/v1/completions", json{{"prompt", "Once upon a time"}, {"max_tokens", 5}, {"temperature", 0}});
+  JsonReply ok =
+      post_json(*cli, "/v1/completions",
+                json{{"prompt", "Once upon a time"}, {"max_tokens", 5}, {"temperature", 0}});
   ASSERT_EQ(ok.status, 200) << ok.raw;
   EXPECT_EQ(ok.body["choices"][0]["text"], reference_greedy(*model, "Once upon a time", 5));
 }
@@ -263,7 +299,8 @@ TEST(ServeHttpTest, AFullCacheQueuesRequestsInsteadOfFailingThem) {
   for (int i = 0; i < 10; ++i) {
     clients.emplace_back([&] {
       auto cli = t.client();
-      JsonReply r = post_json(*cli, "/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 120}, {"ignore_eos", true}});
+      JsonReply r = post_json(*cli, "/v1/completions",
+                              json{{"prompt", "Once"}, {"max_tokens", 120}, {"ignore_eos", true}});
       if (r.status == 200 && r.body["usage"]["completion_tokens"] == 120) ++ok;
     });
   }
@@ -301,7 +338,8 @@ TEST(ServeCliTest, StartsOnLoopbackAndStopsCleanlyOnSigterm) {
   LRKV_REQUIRE_SHARED(kStories);
   const std::string dir = temp_dir();
   const std::string cmd = cli_path() + " serve " + shared_path(kStories) +
-                          " --port 0 --kv-budget 400KiB --ctx 128 > " + dir + "/out.txt 2> " + dir + "/err.txt & echo $!";
+                          " --port 0 --kv-budget 400KiB --ctx 128 > " + dir + "/out.txt 2> " + dir +
+                          "/err.txt & echo $!";
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   int pid = 0;
@@ -331,7 +369,8 @@ TEST(ServeCliTest, StartsOnLoopbackAndStopsCleanlyOnSigterm) {
   std::ifstream err(dir + "/err.txt");
   err_text.assign(std::istreambuf_iterator<char>(err), {});
   EXPECT_NE(err_text.find("stopping"), std::string::npos) << err_text;
-  EXPECT_NE(err_text.find("2 slots"), std::string::npos) << err_text;  // 400 KiB / (1280 B/token x 128)
+  EXPECT_NE(err_text.find("2 slots"), std::string::npos)
+      << err_text;  // 400 KiB / (1280 B/token x 128)
 }
 
 TEST(ServeCliTest, BadFlagsAreOneLineErrors) {
@@ -346,14 +385,16 @@ TEST(ServeCliTest, BadFlagsAreOneLineErrors) {
   };
   for (const auto& [flags, fragment] : cases) {
     std::string out;
-    const int rc = run_command(cli_path() + " serve " + shared_path(kStories) + " --port 0 " + flags, &out);
+    const int rc =
+        run_command(cli_path() + " serve " + shared_path(kStories) + " --port 0 " + flags, &out);
     EXPECT_EQ(rc, 2) << flags << ": " << out;
     EXPECT_NE(out.find(fragment), std::string::npos) << flags << ": " << out;
   }
   std::string help;
   EXPECT_EQ(run_command(cli_path() + " serve --help", &help), 0);
-  for (const char* flag : {"--host", "--port", "--parallel", "--kv-budget", "--ctx", "--api-key", "--chat-template",
-                           "--kv-type", "--latent-bits", "--device", "--batch-tokens"}) {
+  for (const char* flag :
+       {"--host", "--port", "--parallel", "--kv-budget", "--ctx", "--api-key", "--chat-template",
+        "--kv-type", "--latent-bits", "--device", "--batch-tokens"}) {
     EXPECT_NE(help.find(flag), std::string::npos) << flag;
   }
 }

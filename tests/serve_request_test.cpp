@@ -18,7 +18,8 @@ ApiResult<ApiRequest> parse(const std::string& body, Endpoint e = Endpoint::kCom
 }
 
 TEST(ServeRequestTest, ParsesEveryHonouredField) {
-  auto r = parse(R"({"model":"m","prompt":"hi","max_tokens":7,"temperature":0.5,"top_p":0.9,"top_k":5,
+  auto r =
+      parse(R"({"model":"m","prompt":"hi","max_tokens":7,"temperature":0.5,"top_p":0.9,"top_k":5,
                      "seed":-3,"stop":["a","bc"],"stream":true,"stream_options":{"include_usage":true},
                      "ignore_eos":true,"user":"ignored"})");
   ASSERT_TRUE(r.ok) << r.error.message;
@@ -72,15 +73,18 @@ TEST(ServeRequestTest, ErrorsNameTheFieldAndAreOneLine) {
     EXPECT_EQ(r.error.message.find('\n'), std::string::npos) << r.error.message;
     auto j = nlohmann::json::parse(r.error.to_json());
     EXPECT_EQ(j["error"]["param"], field);
-    EXPECT_TRUE(j["error"].contains("code") && j["error"].contains("type") && j["error"].contains("message"));
+    EXPECT_TRUE(j["error"].contains("code") && j["error"].contains("type") &&
+                j["error"].contains("message"));
   }
   for (const char* body : {"", "{", "[1,2]", "null", "\"str\"", "{\"prompt\":\"\xff\xfe\"}"}) {
     auto r = parse(body);
     EXPECT_FALSE(r.ok) << body;
     EXPECT_EQ(r.error.http_status, 400);
   }
-  const char* chat_cases[] = {R"({"messages":[]})", R"({"messages":"hi"})", R"({"messages":[{"role":"bot","content":"x"}]})",
-                              R"({"messages":[{"role":"user"}]})", R"({"messages":[{"role":"user","content":[{"type":"image"}]}]})"};
+  const char* chat_cases[] = {R"({"messages":[]})", R"({"messages":"hi"})",
+                              R"({"messages":[{"role":"bot","content":"x"}]})",
+                              R"({"messages":[{"role":"user"}]})",
+                              R"({"messages":[{"role":"user","content":[{"type":"image"}]}]})"};
   for (const char* body : chat_cases) {
     auto r = parse(body, Endpoint::kChat);
     ASSERT_FALSE(r.ok) << body;
@@ -105,7 +109,8 @@ TEST(ServeRequestTest, PromptBuilderChecksTheContext) {
   EXPECT_EQ(g.error.param, "max_tokens");
   EXPECT_EQ(g.error.code, "context_length_exceeded");
   r.max_tokens.reset();
-  r.prompt = std::string(200, 'a') + " b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e f";
+  r.prompt =
+      std::string(200, 'a') + " b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e f";
   g = build_generation(r, c);
   ASSERT_FALSE(g.ok);
   EXPECT_EQ(g.error.code, "context_length_exceeded");
@@ -123,7 +128,8 @@ TEST(ServeRequestTest, PromptBuilderChecksTheContext) {
 TEST(ServeChatTemplateTest, RecognisesModelTemplatesAndNames) {
   EXPECT_EQ(*chat_format_of_jinja("{{ '<|start_header_id|>' + role }}"), ChatFormat::kLlama3);
   EXPECT_EQ(*chat_format_of_jinja("<|im_start|>{{ role }}"), ChatFormat::kChatMl);
-  EXPECT_EQ(*chat_format_of_jinja("<|im_start|>system\nYou are a helpful assistant."), ChatFormat::kQwen2);
+  EXPECT_EQ(*chat_format_of_jinja("<|im_start|>system\nYou are a helpful assistant."),
+            ChatFormat::kQwen2);
   EXPECT_EQ(*chat_format_of_jinja("[INST] <<SYS>>\n"), ChatFormat::kLlama2);
   EXPECT_EQ(*chat_format_of_jinja("{{ bos_token }}[INST] {{ m }} [/INST]"), ChatFormat::kMistral);
   auto unknown = chat_format_of_jinja("{{ '<start_of_turn>' }}");
@@ -170,7 +176,8 @@ TEST(ServeChatTemplateTest, Llama2LayoutAndMissingSpecialTokens) {
   const Tokenizer& tok = *m->tokenizer;
   auto t = ChatTemplate::create(ChatFormat::kLlama2, tok);
   ASSERT_TRUE(t.ok()) << t.status().to_string();
-  std::vector<int> got = t->render({{"system", "Be kind."}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}});
+  std::vector<int> got =
+      t->render({{"system", "Be kind."}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}});
   std::vector<int> want = {tok.bos()};
   auto add = [&](const std::string& s) {
     auto ids = tok.encode(s, false);
@@ -207,7 +214,8 @@ TEST(ServeStopTest, HoldsBackPartialMatchesAndCutsAtTheFirstStop) {
 TEST(ServeSseTest, ReadsEventsAcrossFeedsAndSkipsComments) {
   SseReader r;
   EXPECT_TRUE(r.feed("data: {\"choices\":[{\"text\":\"a\"}]}\n").empty());
-  auto ev = r.feed("\n: ping\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\ndata: [DO");
+  auto ev =
+      r.feed("\n: ping\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\ndata: [DO");
   ASSERT_EQ(ev.size(), 2u);
   EXPECT_EQ(choice_text(ev[0]), "a");
   EXPECT_EQ(choice_text(ev[1]), "b");
@@ -232,7 +240,8 @@ TEST(ServeBudgetTest, TheCacheForTheBudgetsSlotsFitsTheBudget) {
     auto cache = engine.make_cache(*slots, 256, *spec);
     ASSERT_TRUE(cache.ok()) << kv;
     EXPECT_LE((*cache)->allocated_bytes(), budget) << kv;
-    EXPECT_GT((*cache)->allocated_bytes() + cost->bytes_per_slot, budget) << kv << ": one more slot would fit";
+    EXPECT_GT((*cache)->allocated_bytes() + cost->bytes_per_slot, budget)
+        << kv << ": one more slot would fit";
   }
 }
 

@@ -38,7 +38,8 @@ TEST(ServeSchedulerTest, FullCacheQueuesAndEveryRequestCompletes) {
   // batch_tokens 3 also forces chunked prefill mixed with decodes.
   auto sched = Scheduler::create(engine, {2, 128, 3, {}}, &metrics);
   ASSERT_TRUE(sched.ok()) << sched.status().to_string();
-  const char* prompts[] = {"Once upon a time", "The cat", "Lily and Ben went to", "A big red ball", "Tom was sad"};
+  const char* prompts[] = {"Once upon a time", "The cat", "Lily and Ben went to", "A big red ball",
+                           "Tom was sad"};
   std::vector<std::shared_ptr<RequestStream>> streams;
   for (const char* p : prompts) streams.push_back((*sched)->submit(greedy_request(*m, p, 12)));
   EXPECT_EQ(metrics.queued.load(), 5);
@@ -54,7 +55,8 @@ TEST(ServeSchedulerTest, FullCacheQueuesAndEveryRequestCompletes) {
   for (size_t i = 0; i < streams.size(); ++i) {
     StreamUpdate u = drain(*streams[i]);
     EXPECT_EQ(u.text, test::reference_greedy(*m, prompts[i], 12)) << prompts[i];
-    EXPECT_EQ(u.usage.prompt_tokens, static_cast<int>(m->tokenizer->encode(prompts[i], true).size()));
+    EXPECT_EQ(u.usage.prompt_tokens,
+              static_cast<int>(m->tokenizer->encode(prompts[i], true).size()));
   }
 }
 

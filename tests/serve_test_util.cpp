@@ -22,7 +22,8 @@ std::unique_ptr<httplib::Client> TestServer::client() const {
   return c;
 }
 
-TestServer start_test_server(const Model& model, serve::ServerOptions o, const std::string& chat_template) {
+TestServer start_test_server(const Model& model, serve::ServerOptions o,
+                             const std::string& chat_template) {
   TestServer t;
   t.engine = std::make_unique<Engine>(model);
   o.host = "127.0.0.1";
@@ -91,7 +92,10 @@ std::string reference_greedy(const Model& model, const std::string& prompt, int 
   StreamDecoder out(*model.tokenizer);
   std::string text;
   std::vector<float> logits;
-  EXPECT_TRUE(engine.forward({{0, ids.data(), static_cast<int>(ids.size())}}, **cache, LogitsMode::kLast, &logits).ok());
+  EXPECT_TRUE(engine
+                  .forward({{0, ids.data(), static_cast<int>(ids.size())}}, **cache,
+                           LogitsMode::kLast, &logits)
+                  .ok());
   for (int generated = 0; generated < max_tokens; ++generated) {
     int next = sampler.sample(logits.data(), model.config.n_vocab);
     if (next == model.tokenizer->eos()) break;

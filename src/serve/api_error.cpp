@@ -9,7 +9,8 @@ std::string ApiError::to_json() const {
   e["param"] = param.empty() ? nlohmann::json(nullptr) : nlohmann::json(param);
   e["code"] = code.empty() ? nlohmann::json(nullptr) : nlohmann::json(code);
   // Replace, not throw, should a message ever carry bytes from a malformed request.
-  return nlohmann::json{{"error", e}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json{{"error", e}}.dump(-1, ' ', false,
+                                           nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace lrkv::serve

@@ -24,13 +24,14 @@ struct ApiError {
 // 400 invalid_request_error about `param`.
 template <typename... Args>
 ApiError invalid_param(const std::string& param, fmt::format_string<Args...> f, Args&&... args) {
-  return ApiError{400, fmt::format(f, std::forward<Args>(args)...), "invalid_request_error", param, ""};
+  return ApiError{400, fmt::format(f, std::forward<Args>(args)...), "invalid_request_error", param,
+                  ""};
 }
 
 // A value or an ApiError (request parsing and validation).
 template <typename T>
 struct ApiResult {
-  ApiResult(T v) : value(std::move(v)), ok(true) {}    // NOLINT: implicit by design
+  ApiResult(T v) : value(std::move(v)), ok(true) {}          // NOLINT: implicit by design
   ApiResult(ApiError e) : error(std::move(e)), ok(false) {}  // NOLINT
   T value{};
   ApiError error;

@@ -9,9 +9,7 @@ namespace {
 
 using nlohmann::json;
 
-const char* type_name(const json& v) {
-  return v.is_number_integer() ? "integer" : v.type_name();
-}
+const char* type_name(const json& v) { return v.is_number_integer() ? "integer" : v.type_name(); }
 
 ApiError wrong_type(const std::string& field, const char* expected, const json& v) {
   return invalid_param(field, "'{}': expected {}, got {}", field, expected, type_name(v));
@@ -38,10 +36,10 @@ std::optional<ApiError> read_int(const json& body, const char* field, int64_t lo
   if (it == body.end() || it->is_null()) return std::nullopt;
   if (!it->is_number_integer()) return wrong_type(field, "an integer", *it);
   // Non-negative JSON integers are stored unsigned (and may exceed INT64_MAX).
-  const bool out_of_range =
-      it->is_number_unsigned()
-          ? it->get<uint64_t>() > static_cast<uint64_t>(hi) || (lo > 0 && it->get<uint64_t>() < static_cast<uint64_t>(lo))
-          : it->get<int64_t>() < lo || it->get<int64_t>() > hi;
+  const bool out_of_range = it->is_number_unsigned()
+                                ? it->get<uint64_t>() > static_cast<uint64_t>(hi) ||
+                                      (lo > 0 && it->get<uint64_t>() < static_cast<uint64_t>(lo))
+                                : it->get<int64_t>() < lo || it->get<int64_t>() > hi;
   if (out_of_range) {
     return invalid_param(field, "'{}': expected an integer in [{}, {}], got {}", field, lo, hi,
                          it->dump());
@@ -64,8 +62,8 @@ std::optional<ApiError> read_stop(const json& body, std::vector<std::string>* ou
   json list = it->is_string() ? json::array({*it}) : *it;
   if (!list.is_array()) return wrong_type("stop", "a string or an array of strings", *it);
   if (list.size() > RequestLimits::kMaxStops) {
-    return invalid_param("stop", "'stop': expected at most {} strings, got {}", RequestLimits::kMaxStops,
-                         list.size());
+    return invalid_param("stop", "'stop': expected at most {} strings, got {}",
+                         RequestLimits::kMaxStops, list.size());
   }
   for (const json& s : list) {
     if (!s.is_string()) return wrong_type("stop", "strings", s);
@@ -113,16 +111,20 @@ std::optional<ApiError> read_prompt(const json& body, std::string* out) {
 // "content": a string, or an array of {"type":"text","text":...} parts (concatenated).
 std::optional<ApiError> read_content(const json& m, const std::string& field, std::string* out) {
   auto it = m.find("content");
-  if (it == m.end() || it->is_null()) return invalid_param(field, "'{}.content' is required", field);
+  if (it == m.end() || it->is_null())
+    return invalid_param(field, "'{}.content' is required", field);
   if (it->is_string()) {
     *out = it->get<std::string>();
     return std::nullopt;
   }
-  if (!it->is_array()) return wrong_type(field + ".content", "a string or an array of text parts", *it);
+  if (!it->is_array())
+    return wrong_type(field + ".content", "a string or an array of text parts", *it);
   for (const json& part : *it) {
     auto text = part.is_object() ? part.find("text") : part.end();
-    if (!part.is_object() || part.value("type", "") != "text" || text == part.end() || !text->is_string()) {
-      return invalid_param(field, "'{}.content': expected parts {{\"type\":\"text\",\"text\":string}}", field);
+    if (!part.is_object() || part.value("type", "") != "text" || text == part.end() ||
+        !text->is_string()) {
+      return invalid_param(
+          field, "'{}.content': expected parts {{\"type\":\"text\",\"text\":string}}", field);
     }
     *out += text->get<std::string>();
   }
@@ -142,7 +144,8 @@ std::optional<ApiError> read_messages(const json& body, std::vector<ChatMessage>
     const std::string field = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) return wrong_type(field, "an object", m);
     auto role = m.find("role");
-    if (role == m.end() || !role->is_string()) return invalid_param(field, "'{}.role': expected a string", field);
+    if (role == m.end() || !role->is_string())
+      return invalid_param(field, "'{}.role': expected a string", field);
     ChatMessage msg{role->get<std::string>(), ""};
     if (msg.role != "system" && msg.role != "user" && msg.role != "assistant") {
       return invalid_param(field, "'{}.role': expected system, user or assistant", field);
@@ -153,7 +156,8 @@ std::optional<ApiError> read_messages(const json& body, std::vector<ChatMessage>
   return std::nullopt;
 }
 
-std::optional<ApiError> read_sampling(const json& body, const RequestLimits& limits, ApiRequest* r) {
+std::optional<ApiError> read_sampling(const json& body, const RequestLimits& limits,
+                                      ApiRequest* r) {
   if (auto e = read_number(body, "temperature", 0.0, 2.0, &r->temperature)) return e;
   if (auto e = read_number(body, "top_p", 0.0, 1.0, &r->top_p)) return e;
   std::optional<int64_t> v;

@@ -30,12 +30,12 @@ struct ApiRequest {
   std::optional<int> max_tokens;      // absent: completions 16, chat the rest of the context
   float temperature = 1.0f;           // OpenAI's default; 0 = greedy
   float top_p = 1.0f;
-  int top_k = 0;                      // extension (llama.cpp, vLLM); 0 = no cut
-  std::optional<uint64_t> seed;       // absent: a random seed per request
-  std::vector<std::string> stop;      // up to kMaxStops non-empty strings
-  bool ignore_eos = false;            // extension (llama.cpp, vLLM): only max_tokens/stop end it
+  int top_k = 0;                  // extension (llama.cpp, vLLM); 0 = no cut
+  std::optional<uint64_t> seed;   // absent: a random seed per request
+  std::vector<std::string> stop;  // up to kMaxStops non-empty strings
+  bool ignore_eos = false;        // extension (llama.cpp, vLLM): only max_tokens/stop end it
   bool stream = false;
-  bool include_usage = false;         // stream_options.include_usage: a final usage chunk
+  bool include_usage = false;  // stream_options.include_usage: a final usage chunk
 };
 
 struct RequestLimits {

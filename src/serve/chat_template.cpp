@@ -21,10 +21,13 @@ constexpr FormatName kFormats[] = {{ChatFormat::kLlama2, "llama2"},
 // Special pieces a format needs besides BOS/EOS (which every tokenizer has by id).
 std::vector<std::string> special_pieces(ChatFormat f) {
   switch (f) {
-    case ChatFormat::kLlama3: return {"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
+    case ChatFormat::kLlama3:
+      return {"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"};
     case ChatFormat::kChatMl:
-    case ChatFormat::kQwen2: return {"<|im_start|>", "<|im_end|>"};
-    default: return {};
+    case ChatFormat::kQwen2:
+      return {"<|im_start|>", "<|im_end|>"};
+    default:
+      return {};
   }
 }
 
@@ -114,7 +117,8 @@ void ChatTemplate::render_llama2(const std::vector<ChatMessage>& m, bool mistral
       continue;
     }
     if (first_user && !system.empty()) {
-      content = mistral ? system + "\n\n" + content : "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + content;
+      content =
+          mistral ? system + "\n\n" + content : "<<SYS>>\n" + system + "\n<</SYS>>\n\n" + content;
     }
     first_user = false;
     text("[INST] " + content + " [/INST]", out);
@@ -144,7 +148,8 @@ void ChatTemplate::render_chatml(const std::vector<ChatMessage>& m, std::vector<
     special("<|im_end|>", out);
     text("\n", out);
   };
-  if (format_ == ChatFormat::kQwen2 && (m.empty() || m[0].role != "system")) turn("system", kQwen2System);
+  if (format_ == ChatFormat::kQwen2 && (m.empty() || m[0].role != "system"))
+    turn("system", kQwen2System);
   for (const ChatMessage& msg : m) turn(msg.role, msg.content);
   special("<|im_start|>", out);
   text("assistant\n", out);
@@ -153,19 +158,29 @@ void ChatTemplate::render_chatml(const std::vector<ChatMessage>& m, std::vector<
 std::vector<int> ChatTemplate::render(const std::vector<ChatMessage>& messages) const {
   std::vector<int> out;
   switch (format_) {
-    case ChatFormat::kLlama2: render_llama2(messages, false, &out); break;
-    case ChatFormat::kMistral: render_llama2(messages, true, &out); break;
-    case ChatFormat::kLlama3: render_headers(messages, &out); break;
+    case ChatFormat::kLlama2:
+      render_llama2(messages, false, &out);
+      break;
+    case ChatFormat::kMistral:
+      render_llama2(messages, true, &out);
+      break;
+    case ChatFormat::kLlama3:
+      render_headers(messages, &out);
+      break;
     case ChatFormat::kChatMl:
-    case ChatFormat::kQwen2: render_chatml(messages, &out); break;
+    case ChatFormat::kQwen2:
+      render_chatml(messages, &out);
+      break;
   }
   return out;
 }
 
-Result<std::optional<ChatTemplate>> select_chat_template(const Model& model, const std::string& flag) {
+Result<std::optional<ChatTemplate>> select_chat_template(const Model& model,
+                                                         const std::string& flag) {
   if (!model.tokenizer) {
     if (flag.empty()) return std::optional<ChatTemplate>();
-    return make_error(ErrorCode::kInvalidArgument, "--chat-template {}: the model has no tokenizer", flag);
+    return make_error(ErrorCode::kInvalidArgument, "--chat-template {}: the model has no tokenizer",
+                      flag);
   }
   ChatFormat format;
   if (!flag.empty()) {

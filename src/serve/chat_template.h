@@ -57,6 +57,7 @@ class ChatTemplate {
 // The template the server uses: --chat-template NAME if given, else the model's metadata
 // (tokenizer.chat_template), else none (the chat endpoint then answers 400). An unknown name or
 // an unrecognised model template is an error naming --chat-template.
-Result<std::optional<ChatTemplate>> select_chat_template(const Model& model, const std::string& flag);
+Result<std::optional<ChatTemplate>> select_chat_template(const Model& model,
+                                                         const std::string& flag);
 
 }  // namespace lrkv::serve

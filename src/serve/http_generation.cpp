@@ -22,9 +22,9 @@ struct PendingResponse {
   std::shared_ptr<RequestStream> stream;
   ResponseId id;
   bool include_usage = false;
-  std::string text;      // whole mode: the completion so far
-  bool first = true;     // stream mode: no content chunk sent yet
-  bool finished = false; // the response was written completely
+  std::string text;       // whole mode: the completion so far
+  bool first = true;      // stream mode: no content chunk sent yet
+  bool finished = false;  // the response was written completely
   Clock::time_point last_write = Clock::now();
 };
 
@@ -42,8 +42,9 @@ bool provide_whole(PendingResponse& p, httplib::DataSink& sink) {
     p.last_write = Clock::now();
     return write(sink, " ");
   }
-  const std::string body =
-      u.reason == FinishReason::kError ? engine_error(u) : completion_body(p.id, p.text, u.reason, u.usage);
+  const std::string body = u.reason == FinishReason::kError
+                               ? engine_error(u)
+                               : completion_body(p.id, p.text, u.reason, u.usage);
   if (!write(sink, body)) return false;
   sink.done();
   p.finished = true;
@@ -93,7 +94,8 @@ void handle_generation(const RouteContext& ctx, Endpoint endpoint, const httplib
   }
   auto p = std::make_shared<PendingResponse>();
   p->stream = ctx.scheduler->submit(std::move(gen.value));
-  p->id = new_response_id(endpoint, parsed.value.model.empty() ? ctx.model_name : parsed.value.model);
+  p->id =
+      new_response_id(endpoint, parsed.value.model.empty() ? ctx.model_name : parsed.value.model);
   p->include_usage = parsed.value.include_usage;
   auto release = [p](bool) {
     if (!p->finished) p->stream->cancel();
@@ -101,10 +103,12 @@ void handle_generation(const RouteContext& ctx, Endpoint endpoint, const httplib
   if (parsed.value.stream) {
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
-        "text/event-stream", [p](size_t, httplib::DataSink& sink) { return provide_sse(*p, sink); }, release);
+        "text/event-stream", [p](size_t, httplib::DataSink& sink) { return provide_sse(*p, sink); },
+        release);
   } else {
     res.set_chunked_content_provider(
-        "application/json", [p](size_t, httplib::DataSink& sink) { return provide_whole(*p, sink); }, release);
+        "application/json",
+        [p](size_t, httplib::DataSink& sink) { return provide_whole(*p, sink); }, release);
   }
 }
 

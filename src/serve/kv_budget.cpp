@@ -7,9 +7,16 @@
 namespace lrkv::serve {
 
 Result<int64_t> parse_byte_size(const std::string& flag, const std::string& text) {
-  static const std::pair<const char*, double> kUnits[] = {
-      {"", 1.0},        {"B", 1.0},         {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
-      {"TiB", 1099511627776.0}, {"KB", 1e3}, {"MB", 1e6},   {"GB", 1e9},         {"TB", 1e12}};
+  static const std::pair<const char*, double> kUnits[] = {{"", 1.0},
+                                                          {"B", 1.0},
+                                                          {"KiB", 1024.0},
+                                                          {"MiB", 1048576.0},
+                                                          {"GiB", 1073741824.0},
+                                                          {"TiB", 1099511627776.0},
+                                                          {"KB", 1e3},
+                                                          {"MB", 1e6},
+                                                          {"GB", 1e9},
+                                                          {"TB", 1e12}};
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   const std::string unit = end == nullptr ? "" : std::string(end);
@@ -19,7 +26,8 @@ Result<int64_t> parse_byte_size(const std::string& flag, const std::string& text
     }
   }
   return make_error(ErrorCode::kInvalidArgument,
-                    "{} {}: expected a positive size such as 8GiB, 512MiB, 2GB or a byte count", flag, text);
+                    "{} {}: expected a positive size such as 8GiB, 512MiB, 2GB or a byte count",
+                    flag, text);
 }
 
 Result<SlotCost> slot_cost(const Engine& engine, const KvCacheSpec& spec, int ctx) {
@@ -30,10 +38,11 @@ Result<SlotCost> slot_cost(const Engine& engine, const KvCacheSpec& spec, int ct
 Result<int> slots_for_budget(int64_t bytes_per_slot, int ctx, int64_t budget, int parallel) {
   const int64_t fit = bytes_per_slot > 0 ? budget / bytes_per_slot : parallel;
   if (fit < 1) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "--kv-budget {} bytes holds no sequence of --ctx {} tokens ({} bytes each); raise "
-                      "--kv-budget or lower --ctx",
-                      budget, ctx, bytes_per_slot);
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "--kv-budget {} bytes holds no sequence of --ctx {} tokens ({} bytes each); raise "
+        "--kv-budget or lower --ctx",
+        budget, ctx, bytes_per_slot);
   }
   return static_cast<int>(std::min<int64_t>(parallel, fit));
 }

@@ -25,8 +25,9 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 // About n tokens of plain English in most Llama-family tokenizers (each word one token).
 std::string synthetic_prompt(int n, int variant) {
-  static const char* kWords[] = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "it",
-                                 "saw", "big", "red", "dog", "in", "park", "with", "his", "friend"};
+  static const char* kWords[] = {"the", "cat",  "sat",  "on",   "a",   "mat",
+                                 "and", "then", "it",   "saw",  "big", "red",
+                                 "dog", "in",   "park", "with", "his", "friend"};
   std::string s = "Once upon a time";
   for (int i = 4; i < n; ++i) s += std::string(" ") + kWords[(i * 7 + variant) % 18];
   return s;
@@ -42,7 +43,8 @@ struct Sample {
 };
 
 std::string request_body(const LoadOptions& o, int variant) {
-  json b = {{"max_tokens", o.gen_len}, {"ignore_eos", true}, {"temperature", 0}, {"stream", o.stream}};
+  json b = {
+      {"max_tokens", o.gen_len}, {"ignore_eos", true}, {"temperature", 0}, {"stream", o.stream}};
   if (!o.model.empty()) b["model"] = o.model;
   const std::string prompt = synthetic_prompt(o.prompt_len, variant);
   if (o.chat) {
@@ -96,11 +98,14 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
   s.latency_ms = ms_between(t0, Clock::now());
   if (!res) return s.error = "HTTP: " + httplib::to_string(res.error()), s;
   if (res->status != 200) {
-    return s.error = fmt::format("HTTP {}: {}", res->status, (o.stream ? res->body : body).substr(0, 200)), s;
+    return s.error = fmt::format("HTTP {}: {}", res->status,
+                                 (o.stream ? res->body : body).substr(0, 200)),
+           s;
   }
   if (!o.stream) {
     auto j = json::parse(body, nullptr, false);
-    if (!j.is_object() || !j.contains("choices")) return s.error = "bad JSON body: " + body.substr(0, 200), s;
+    if (!j.is_object() || !j.contains("choices"))
+      return s.error = "bad JSON body: " + body.substr(0, 200), s;
     read_usage(j, &s);
   } else if (s.completion_tokens == 0) {
     s.completion_tokens = chunks;
@@ -157,10 +162,12 @@ Result<LoadReport> run_load(const LoadOptions& o) {
 }
 
 std::string format_report(const LoadOptions& o, const LoadReport& r) {
-  std::string s = fmt::format("{} requests ({} ok, {} errors) at concurrency {} in {:.2f} s\n", r.ok + r.errors,
-                              r.ok, r.errors, o.concurrency, r.wall_s);
+  std::string s = fmt::format("{} requests ({} ok, {} errors) at concurrency {} in {:.2f} s\n",
+                              r.ok + r.errors, r.ok, r.errors, o.concurrency, r.wall_s);
   s += fmt::format("| {:<22} | {:>12} |\n|{:-<24}|{:->14}|\n", "metric", "value", "", "");
-  auto row = [&](const std::string& name, double v) { s += fmt::format("| {:<22} | {:>12.2f} |\n", name, v); };
+  auto row = [&](const std::string& name, double v) {
+    s += fmt::format("| {:<22} | {:>12.2f} |\n", name, v);
+  };
   row("requests/s", r.ok / r.wall_s);
   row("prompt tokens/s", r.prompt_tokens / r.wall_s);
   row("generated tokens/s", r.completion_tokens / r.wall_s);

@@ -19,10 +19,10 @@ struct LoadOptions {
   int gen_len = 128;
   int requests = 16;
   bool stream = false;
-  bool chat = false;     // /v1/chat/completions instead of /v1/completions
+  bool chat = false;  // /v1/chat/completions instead of /v1/completions
   std::string api_key;
-  std::string model;     // "model" field ("" = omitted)
-  int timeout_s = 600;   // per request
+  std::string model;    // "model" field ("" = omitted)
+  int timeout_s = 600;  // per request
 };
 
 struct LoadReport {

@@ -1,8 +1,9 @@
 #include "serve/openai_response.h"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <chrono>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace lrkv::serve {
@@ -34,7 +35,8 @@ bool chat(const ResponseId& id) { return id.endpoint == Endpoint::kChat; }
 ResponseId new_response_id(Endpoint endpoint, const std::string& model) {
   static std::atomic<uint64_t> counter{0};
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   const char* prefix = endpoint == Endpoint::kChat ? "chatcmpl" : "cmpl";
   return {endpoint, fmt::format("{}-{:x}{:06x}", prefix, now, ++counter), now, model};
 }
@@ -54,7 +56,8 @@ std::string completion_body(const ResponseId& id, const std::string& text, Finis
   return dump(j);
 }
 
-std::string chunk_body(const ResponseId& id, const std::string& text, FinishReason reason, bool first) {
+std::string chunk_body(const ResponseId& id, const std::string& text, FinishReason reason,
+                       bool first) {
   json choice = {{"index", 0}, {"finish_reason", finish_json(reason)}};
   if (chat(id)) {
     json delta = json::object();

@@ -26,7 +26,8 @@ std::string completion_body(const ResponseId& id, const std::string& text, Finis
                             const Usage& usage);
 // One streamed chunk. `first` (chat only) carries the assistant role; a chunk with a
 // finish reason other than kNone is the last content chunk.
-std::string chunk_body(const ResponseId& id, const std::string& text, FinishReason reason, bool first);
+std::string chunk_body(const ResponseId& id, const std::string& text, FinishReason reason,
+                       bool first);
 // The final usage chunk of stream_options.include_usage (empty choices).
 std::string usage_chunk_body(const ResponseId& id, const Usage& usage);
 // "data: <json>\n\n".

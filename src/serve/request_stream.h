@@ -24,11 +24,11 @@ struct Usage {
 
 // What the consumer gets from one wait().
 struct StreamUpdate {
-  std::string text;     // new text since the previous wait()
-  bool done = false;    // finished: reason/usage/error are final
+  std::string text;   // new text since the previous wait()
+  bool done = false;  // finished: reason/usage/error are final
   FinishReason reason = FinishReason::kNone;
   Usage usage;
-  std::string error;    // kError: what went wrong (one line)
+  std::string error;  // kError: what went wrong (one line)
 };
 
 class RequestStream {

@@ -4,14 +4,18 @@
 
 namespace lrkv::serve {
 
-Result<std::unique_ptr<Scheduler>> Scheduler::create(Engine& engine, const SchedulerOptions& options,
+Result<std::unique_ptr<Scheduler>> Scheduler::create(Engine& engine,
+                                                     const SchedulerOptions& options,
                                                      Metrics* metrics) {
-  if (options.slots < 1) return make_error(ErrorCode::kInvalidArgument, "scheduler: slots must be >= 1");
+  if (options.slots < 1)
+    return make_error(ErrorCode::kInvalidArgument, "scheduler: slots must be >= 1");
   if (options.batch_tokens < 1) {
-    return make_error(ErrorCode::kInvalidArgument, "--batch-tokens must be >= 1, got {}", options.batch_tokens);
+    return make_error(ErrorCode::kInvalidArgument, "--batch-tokens must be >= 1, got {}",
+                      options.batch_tokens);
   }
   if (!engine.model().tokenizer) {
-    return make_error(ErrorCode::kInvalidArgument, "{}: the model has no tokenizer", engine.model().source_path);
+    return make_error(ErrorCode::kInvalidArgument, "{}: the model has no tokenizer",
+                      engine.model().source_path);
   }
   LRKV_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache,
                         engine.make_cache(options.slots, options.ctx, options.cache));
@@ -145,7 +149,8 @@ bool Scheduler::step() {
       metrics_->prompt_tokens_total += spans[i].n;
       if (s.prefilling()) continue;  // more prompt chunks to come
     }
-    const FinishReason r = s.sample_and_accept(logits_.data() + i * static_cast<size_t>(n_vocab), n_vocab);
+    const FinishReason r =
+        s.sample_and_accept(logits_.data() + i * static_cast<size_t>(n_vocab), n_vocab);
     ++metrics_->generated_tokens_total;
     if (r != FinishReason::kNone) finish(s, r);
   }

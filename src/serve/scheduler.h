@@ -26,10 +26,10 @@
 namespace lrkv::serve {
 
 struct SchedulerOptions {
-  int slots = 4;            // sequences running at once (KV cache sequence slots)
-  int ctx = 512;            // tokens per slot
-  int batch_tokens = 512;   // max tokens per engine forward (decodes + prompt chunks)
-  KvCacheSpec cache;        // how the cache stores K/V
+  int slots = 4;           // sequences running at once (KV cache sequence slots)
+  int ctx = 512;           // tokens per slot
+  int batch_tokens = 512;  // max tokens per engine forward (decodes + prompt chunks)
+  KvCacheSpec cache;       // how the cache stores K/V
 };
 
 class Scheduler {

@@ -4,7 +4,8 @@
 
 namespace lrkv::serve {
 
-Sequence::Sequence(GenerationRequest req, std::shared_ptr<RequestStream> stream, const Tokenizer& tok)
+Sequence::Sequence(GenerationRequest req, std::shared_ptr<RequestStream> stream,
+                   const Tokenizer& tok)
     : req_(std::move(req)),
       stream_(std::move(stream)),
       sampler_(req_.sampling),
@@ -21,7 +22,8 @@ FinishReason Sequence::sample_and_accept(const float* logits, int n_vocab) {
   }
   stream_->append(stops_.push(decoder_.push(token)));
   if (stops_.stopped()) return FinishReason::kStop;
-  if (generated_ >= req_.max_tokens) return release_tail() ? FinishReason::kStop : FinishReason::kLength;
+  if (generated_ >= req_.max_tokens)
+    return release_tail() ? FinishReason::kStop : FinishReason::kLength;
   next_token = token;
   return FinishReason::kNone;
 }

@@ -20,9 +20,9 @@ class Sequence {
 
   const GenerationRequest& request() const { return req_; }
   RequestStream& stream() { return *stream_; }
-  int slot = -1;         // KV cache sequence index while running
-  int prefilled = 0;     // prompt tokens already in the cache
-  int next_token = -1;   // accepted, not yet in the cache (the next decode input)
+  int slot = -1;        // KV cache sequence index while running
+  int prefilled = 0;    // prompt tokens already in the cache
+  int next_token = -1;  // accepted, not yet in the cache (the next decode input)
 
   int prompt_tokens() const { return static_cast<int>(req_.prompt.size()); }
   bool prefilling() const { return prefilled < prompt_tokens(); }
@@ -35,7 +35,8 @@ class Sequence {
   FinishReason sample_and_accept(const float* logits, int n_vocab);
 
  private:
-  // At the end: sends the decoder's and the matcher's held-back text; true if it held a stop string.
+  // At the end: sends the decoder's and the matcher's held-back text; true if it held a stop
+  // string.
   bool release_tail();
 
   GenerationRequest req_;

@@ -35,7 +35,8 @@ Result<std::unique_ptr<Server>> Server::start(Engine& engine, std::optional<Chat
   r.model_name = o.model_name;
   r.api_key = o.api_key;
   r.created = std::chrono::duration_cast<std::chrono::seconds>(
-                  std::chrono::system_clock::now().time_since_epoch()).count();
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
 
   const size_t threads = o.http_threads > 0 ? o.http_threads : std::max(32, 4 * o.scheduler.slots);
   impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -50,8 +51,10 @@ Result<std::unique_ptr<Server>> Server::start(Engine& engine, std::optional<Chat
   });
   impl->port = o.port == 0 ? impl->http.bind_to_any_port(o.host) : o.port;
   if (impl->port < 0 || (o.port != 0 && !impl->http.bind_to_port(o.host, o.port))) {
-    return make_error(ErrorCode::kIoError, "--host {} --port {}: cannot listen there (in use, or not an "
-                      "address of this machine)", o.host, o.port);
+    return make_error(ErrorCode::kIoError,
+                      "--host {} --port {}: cannot listen there (in use, or not an "
+                      "address of this machine)",
+                      o.host, o.port);
   }
   if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
   impl->engine_thread = std::thread([s = impl->scheduler.get()] { s->run(); });

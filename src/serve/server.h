@@ -17,11 +17,11 @@ namespace lrkv::serve {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                   // 0: any free port
-  std::string api_key;               // empty: no authentication
-  std::string model_name = "lrkv";   // GET /v1/models and the "model" of responses
-  size_t max_body_bytes = 1 << 20;   // larger bodies get 413
-  int http_threads = 0;              // 0: max(32, 4 * slots)
+  int port = 8080;                  // 0: any free port
+  std::string api_key;              // empty: no authentication
+  std::string model_name = "lrkv";  // GET /v1/models and the "model" of responses
+  size_t max_body_bytes = 1 << 20;  // larger bodies get 413
+  int http_threads = 0;             // 0: max(32, 4 * slots)
   SchedulerOptions scheduler;
 };
 

@@ -93,6 +93,12 @@ TEST(ServeHttpTest, StreamedChunksReassembleToTheWholeResponse) {
   EXPECT_GT(s.chunks, 3);
   EXPECT_EQ(s.text, whole.body["choices"][0]["text"]);  // same seed: same sample
   EXPECT_EQ(s.finish_reason, whole.body["choices"][0]["finish_reason"]);
+  EXPECT_EQ(s.completion_tokens, -1);  // no usage chunk unless asked for
+  json with_usage = req;
+  with_usage["stream_options"] = {{"include_usage", true}};
+  StreamedReply su = post_stream(*cli, "/v1/completions", with_usage);
+  EXPECT_EQ(su.text, s.text);
+  EXPECT_EQ(su.completion_tokens, whole.body["usage"]["completion_tokens"]);
   const json chat = {{"messages", {{{"role", "user"}, {"content", "hi"}}}},
                      {"max_tokens", 20},
                      {"temperature", 0}};

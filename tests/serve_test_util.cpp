@@ -70,6 +70,7 @@ StreamedReply post_stream(httplib::Client& cli, const std::string& path, nlohman
       r.text += serve::choice_text(ev);
       ++r.chunks;
       auto j = nlohmann::json::parse(ev, nullptr, false);
+      if (j.is_object() && j.contains("usage")) r.completion_tokens = j["usage"]["completion_tokens"];
       if (j.is_object() && !j["choices"].empty() && j["choices"][0]["finish_reason"].is_string()) {
         r.finish_reason = j["choices"][0]["finish_reason"];
       }

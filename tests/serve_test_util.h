@@ -45,6 +45,7 @@ struct StreamedReply {
   std::string finish_reason;
   int chunks = 0;
   bool done = false;  // [DONE] seen
+  int completion_tokens = -1;  // from the usage chunk (stream_options.include_usage)
 };
 StreamedReply post_stream(httplib::Client& cli, const std::string& path, nlohmann::json body);
 

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "backend/cuda/cuda_calibration.h"
+#include "compress/methods.h"
 #include "backend/cuda/cuda_engine.h"
 #include "backend/cuda/cuda_factorize.h"
 #include "compress/compressor.h"

@@ -3,7 +3,7 @@
 // three caches: the full fp16 cache, 50% latents (mkv-pca absorbed keys, per-KV-head rank 64 for
 // keys and values, random factors, fp16 latent rows), and the same latents as 4-bit affine codes
 // with an fp16 scale + min per 32 values (kernels/cuda/quant_latent_attention.h). The cache is
-// filled with random contents of `ctx` tokens (fill_cache_random: no prefill), then `--steps`
+// filled with random contents of `ctx` tokens (cuda_cache_fill.h: no prefill), then `--steps`
 // batched decode steps (one token per sequence) are timed
 // after 2 warm-ups, greedy tokens picked on the GPU (CudaEngine::forward_sample: ids, not
 // logits, come back). tokens/s = batch * steps / seconds.
@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_cache_fill.h"
+#include "compress/methods.h"
 #include "backend/cuda/cuda_engine.h"
 #include "model/latent_layer.h"
 #include "model/sampler.h"
@@ -59,7 +61,7 @@ Tensor random_tensor(std::vector<int64_t> shape, float stddev, std::mt19937& rng
 Status add_latent_factors(Model& m, double budget) {
   const LlamaConfig& cfg = m.config;
   LRKV_ASSIGN_OR_RETURN(RankPlan plan, uniform_plan(cfg, "mkv-pca", "head", budget));
-  m.extra_metadata["lrkv.plan"] = plan.to_json().dump();
+  m.compression.emplace().plan = plan;
   std::mt19937 rng(11);
   const int64_t d = cfg.d_model, hd = cfg.head_dim;
   for (int l = 0; l < cfg.n_layer; ++l) {
@@ -86,20 +88,21 @@ struct Row {
   std::string note;
 };
 
-void run_engine(cuda::CudaEngine& e, const std::string& variant, const std::vector<int>& batches,
-                const std::vector<int>& contexts, int steps, std::vector<Row>* rows) {
+void run_engine(cuda::CudaEngine& e, const std::string& variant, const KvCacheSpec& spec,
+                const std::vector<int>& batches, const std::vector<int>& contexts, int steps, std::vector<Row>* rows) {
   for (int batch : batches) {
     for (int ctx : contexts) {
       Row r{variant, batch, ctx, 0, 0, 0, ""};
-      const Status rs = e.reset_cache(batch, ctx + steps + 4);
-      if (!rs.ok()) {
-        r.note = "skipped: " + rs.to_string().substr(0, 80);
+      auto made = e.make_cache(batch, ctx + steps + 4, spec);
+      if (!made.ok()) {
+        r.note = "skipped: " + made.status().to_string().substr(0, 80);
         std::printf("%-12s b=%-2d ctx=%-6d %s\n", variant.c_str(), batch, ctx, r.note.c_str());
         rows->push_back(r);
         continue;
       }
-      E2E_CHECK(e.fill_cache_random(ctx, 7));
-      r.cache_bytes = e.cache_bytes();
+      auto& cache = static_cast<cuda::CudaKvCache&>(**made);  // made by a CudaEngine
+      E2E_CHECK(cuda::fill_cache_random(cache, ctx, 7));
+      r.cache_bytes = cache.allocated_bytes();
       std::vector<int> tok(batch);
       std::vector<SeqSpan> spans(batch);
       for (int b = 0; b < batch; ++b) tok[b] = 3 + b;
@@ -107,12 +110,12 @@ void run_engine(cuda::CudaEngine& e, const std::string& variant, const std::vect
       // Greedy decoding as a serving loop runs it: the argmax on the GPU, token ids downloaded.
       std::vector<Sampler> greedy(batch, Sampler(SamplerOptions{0.0f, 0, 1.0f, 1}));
       std::vector<int> next;
-      for (int i = 0; i < 2; ++i) E2E_CHECK(e.forward_sample(spans, &greedy, &next));
+      for (int i = 0; i < 2; ++i) E2E_CHECK(e.forward_sample(spans, cache, greedy, &next));
       const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < steps; ++i) E2E_CHECK(e.forward_sample(spans, &greedy, &next));
+      for (int i = 0; i < steps; ++i) E2E_CHECK(e.forward_sample(spans, cache, greedy, &next));
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       std::vector<float> logits;  // one more step with logits, for the finiteness check
-      E2E_CHECK(e.forward(spans, LogitsMode::kLast, &logits));
+      E2E_CHECK(e.forward(spans, cache, LogitsMode::kLast, &logits));
       size_t bad = 0;
       for (float x : logits) bad += !std::isfinite(x);
       r.ms_per_step = 1e3 * s / steps;
@@ -124,7 +127,6 @@ void run_engine(cuda::CudaEngine& e, const std::string& variant, const std::vect
       rows->push_back(r);
     }
   }
-  E2E_CHECK(e.reset_cache(1, 1));  // free the big cache before the next variant
 }
 
 int run(int argc, char** argv) {
@@ -158,23 +160,23 @@ int run(int argc, char** argv) {
   const auto want = [&](const char* v) { return ("," + variants + ",").find("," + std::string(v) + ",") != std::string::npos; };
   std::vector<Row> rows;
   cuda::CudaEngineOptions opt;
-  opt.cache_dtype = DType::kF16;
   opt.factor_dtype = factor_type == "bf16" ? DType::kBF16 : DType::kF32;
   std::printf("latent factors %s\n", factor_type.c_str());
   const auto B = parse_ints(batches), C = parse_ints(contexts);
   if (want("dense")) {
     auto e = cuda::CudaEngine::create(*model, opt);
     E2E_CHECK(e.status());
-    run_engine(**e, "dense-f16", B, C, steps, &rows);
+    run_engine(**e, "dense-f16", DType::kF16, B, C, steps, &rows);
   }
   if (want("latent50") || want("latent50-q4")) {
     E2E_CHECK(add_latent_factors(*model, 0.5));
     auto e = cuda::CudaEngine::create(*model, opt);
     E2E_CHECK(e.status());
-    if (want("latent50")) run_engine(**e, "latent50-f16", B, C, steps, &rows);
+    if (want("latent50")) run_engine(**e, "latent50-f16", DType::kF16, B, C, steps, &rows);
     if (want("latent50-q4")) {
-      (*e)->set_latent_quant(4, 32, false);
-      run_engine(**e, "latent50-int4", B, C, steps, &rows);
+      KvCacheSpec q4(DType::kF16);
+      q4.latent = LatentQuantParams{4, 32, false};
+      run_engine(**e, "latent50-int4", q4, B, C, steps, &rows);
     }
   }
   std::printf("\n| batch | ctx | fp16 cache | 50%% latents (fp16) | 50%% + int4 |\n|---|---|---|---|---|\n");

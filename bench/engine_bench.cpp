@@ -11,7 +11,7 @@
 
 #include "core/thread_pool.h"
 #include "machine_rates.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/synth.h"
 
 namespace lrkv::bench {
@@ -29,7 +29,7 @@ struct Result {
 Result bench_one(const LlamaConfig& cfg, DType dt, int n_prefill, int n_decode) {
   auto model = make_random_model(cfg, 1, dt);
   LRKV_CHECK(model.ok(), "{}", model.status().to_string());
-  Engine engine(*model);
+  CpuEngine engine(*model);
   int64_t matrix_params = 0, weight_bytes = 0;
   for_each_weight(model->config, model->weights, [&](const WeightSlot& s) {
     weight_bytes += s.tensor->nbytes();

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "backward_fd.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/train/train_forward.h"
 #include "reference_forward.h"
 
@@ -34,7 +34,7 @@ LlamaConfig variant_config(const Variant& v, int n_layer = 2) {
 
 // Engine logits for each sequence in its own cache slot, rows in batch order.
 std::vector<float> engine_logits(const Model& m, const TokenBatch& batch) {
-  Engine engine(m);
+  CpuEngine engine(m);
   int cap = 0;
   for (const auto& s : batch) cap = std::max(cap, static_cast<int>(s.size()));
   auto cache = engine.make_dense_cache(static_cast<int>(batch.size()), cap);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "backward_fd.h"
+#include "io/model_io.h"
 #include "core/thread_pool.h"
 #include "model/train/fisher.h"
 

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "core/mmap_file.h"
+#include "io/model_io.h"
 #include "model/synth.h"
 #include "test_util.h"
 

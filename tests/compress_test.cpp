@@ -5,9 +5,11 @@
 #include <cmath>
 
 #include "compress/calibration.h"
+#include "compress/methods.h"
+#include "io/model_io.h"
 #include "compress/compressor.h"
 #include "core/mmap_file.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/synth.h"
 #include "test_util.h"
 
@@ -33,7 +35,7 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 CalibrationStats calibrate(const Model& m, int n_tokens) {
-  Engine engine(m);
+  CpuEngine engine(m);
   CalibrationOptions o;
   o.ctx = 32;
   o.batch = 2;
@@ -86,7 +88,7 @@ TEST(CalibrationTest, StatisticsMatchAnIndependentAccumulation) {
   const LlamaConfig& c = model->config;
   const auto tokens = some_tokens(70, c.n_vocab, 3);
   // Independent: collect hook rows in double and sum by hand.
-  Engine engine(*model);
+  CpuEngine engine(*model);
   std::vector<std::vector<double>> rows_x, rows_k, rows_kp;
   engine.set_hook([&](const HookEvent& e) {
     if (e.layer != 1) return;

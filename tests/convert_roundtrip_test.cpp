@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "model/engine.h"
+#include "io/model_io.h"
 #include "test_util.h"
 
 namespace lrkv {

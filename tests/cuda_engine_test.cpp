@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "backend/cuda/cuda_engine.h"
+#include "io/model_io.h"
 #include "cuda_test_util.h"
 #include "latent_test_model.h"
 #include "model/engine.h"
@@ -45,20 +46,21 @@ std::vector<int> tokens(int n, int seed, int n_vocab) {
 // row error over all steps; `options` selects the GPU engine's variant.
 void compare_engines(const Model& m, const char* name, const cuda::CudaEngineOptions& options = {},
                      double tolerance = 1e-2) {
-  Engine cpu(m);
+  CpuEngine cpu(m);
   ASSERT_TRUE(cpu.status().ok()) << cpu.status().to_string();
   auto gpu = cuda::CudaEngine::create(m, options);
   ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
   const int cap = 80, V = m.config.n_vocab;
   auto cache = cpu.make_cache(2, cap, DType::kBF16);
   ASSERT_TRUE(cache.ok()) << cache.status().to_string();
-  LRKV_ASSERT_OK((*gpu)->reset_cache(2, cap));
+  auto gcache = (*gpu)->make_cache(2, cap, DType::kBF16);
+  ASSERT_TRUE(gcache.ok()) << gcache.status().to_string();
   const auto a = tokens(37, 1, V), b = tokens(20, 2, V);
   double worst = 0.0;
   auto step = [&](const std::vector<SeqSpan>& spans, LogitsMode mode) {
     std::vector<float> lc, lg;
     LRKV_ASSERT_OK(cpu.forward(spans, **cache, mode, &lc));
-    LRKV_ASSERT_OK((*gpu)->forward(spans, mode, &lg));
+    LRKV_ASSERT_OK((*gpu)->forward(spans, **gcache, mode, &lg));
     ASSERT_EQ(lc.size(), lg.size());
     worst = std::max(worst, worst_row_error(lg, lc, V));
   };
@@ -145,6 +147,7 @@ TEST(CudaEngine, CompressedRealWeightsMatchCpuEngine) {
     Model factors = test::make_latent_test_model(m->config, o);  // random factors for this config
     m->extra_tensors = std::move(factors.extra_tensors);
     m->extra_metadata = std::move(factors.extra_metadata);
+    m->compression = std::move(factors.compression);
     compare_engines(*m, (std::string("lrkv-mha6 ") + method).c_str(), {}, kRealTolerance);
   }
 }

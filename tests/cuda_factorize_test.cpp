@@ -10,6 +10,8 @@
 #include <cmath>
 #include <random>
 
+#include "model/cpu_engine.h"
+#include "compress/methods.h"
 #include "backend/cuda/cuda_calibration.h"
 #include "backend/cuda/cuda_engine.h"
 #include "backend/cuda/cuda_factorize.h"
@@ -226,7 +228,7 @@ double rel_vec(const std::vector<double>& a, const std::vector<double>& b) {
 TEST(CudaCalibration, MatchesCpuCalibration) {
   LRKV_REQUIRE_CUDA();
   CalibFixture f;
-  Engine cpu_engine(f.model);
+  CpuEngine cpu_engine(f.model);
   ASSERT_TRUE(cpu_engine.status().ok());
   auto cpu = run_calibration(cpu_engine, f.tokens, f.options);
   ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
@@ -283,7 +285,7 @@ Mat rebuilt(const Model& m, const RankPlan& plan, int l, bool key) {
 TEST(CudaCalibration, CompressWithGpuFactorizerMatchesCpu) {
   LRKV_REQUIRE_CUDA();
   CalibFixture f;
-  Engine cpu_engine(f.model);
+  CpuEngine cpu_engine(f.model);
   auto calib = run_calibration(cpu_engine, f.tokens, f.options);
   ASSERT_TRUE(calib.ok()) << calib.status().to_string();
   auto fz = cuda::gpu_factorizer();

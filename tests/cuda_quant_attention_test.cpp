@@ -19,7 +19,7 @@
 #include "kernels/cuda/quant_latent_attention.h"
 #include "kernels/quant_attention.h"
 #include "latent_test_model.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 
 namespace lrkv {
 namespace {
@@ -317,13 +317,9 @@ double row_error(const std::vector<float>& a, const std::vector<float>& ref, int
 
 QuantEngineErrors compare_quant_engines(const Model& m, const char* name, int bits, int group, bool sym) {
   QuantEngineErrors err{INFINITY, 0.0};
-  Engine cpu(m);
+  CpuEngine cpu(m);
   EXPECT_TRUE(cpu.status().ok()) << cpu.status().to_string();
-  cuda::CudaEngineOptions o;
-  o.latent_bits = bits;
-  o.latent_group = group;
-  o.latent_symmetric = sym;
-  auto gpu = cuda::CudaEngine::create(m, o);
+  auto gpu = cuda::CudaEngine::create(m);
   EXPECT_TRUE(gpu.ok()) << gpu.status().to_string();
   if (!gpu.ok()) return err;
   const int cap = 80, V = m.config.n_vocab;
@@ -335,7 +331,9 @@ QuantEngineErrors compare_quant_engines(const Model& m, const char* name, int bi
   auto fcache = cpu.make_cache(2, cap, KvCacheSpec(DType::kF32));
   EXPECT_TRUE(cache.ok() && fcache.ok()) << cache.status().to_string();
   if (!cache.ok() || !fcache.ok()) return err;
-  EXPECT_TRUE((*gpu)->reset_cache(2, cap).ok());
+  auto gcache = (*gpu)->make_cache(2, cap, spec);
+  EXPECT_TRUE(gcache.ok()) << gcache.status().to_string();
+  if (!gcache.ok()) return err;
   auto tokens = [&](int n, int seed) {
     std::vector<int> t(n);
     for (int i = 0; i < n; ++i) t[i] = 3 + (i * 7919 + seed * 104729) % (V - 3);
@@ -347,7 +345,7 @@ QuantEngineErrors compare_quant_engines(const Model& m, const char* name, int bi
     std::vector<float> lc, lg, lf;
     const Status sc = cpu.forward(spans, **cache, mode, &lc);
     const Status sf = cpu.forward(spans, **fcache, mode, &lf);
-    const Status sg = (*gpu)->forward(spans, mode, &lg);
+    const Status sg = (*gpu)->forward(spans, **gcache, mode, &lg);
     EXPECT_TRUE(sc.ok() && sg.ok() && sf.ok()) << sc.to_string() << " / " << sg.to_string();
     err.gpu_vs_cpu = std::max(err.gpu_vs_cpu, row_error(lg, lc, V));
     err.quant_effect = std::max(err.quant_effect, row_error(lc, lf, V));
@@ -362,7 +360,7 @@ QuantEngineErrors compare_quant_engines(const Model& m, const char* name, int bi
   std::printf("[engine quant %s int%d %s g%d] worst logits row error GPU vs CPU %.2e, quantisation's own effect "
               "%.2e (cache %lld bytes)\n",
               name, bits, sym ? "sym" : "asym", group, err.gpu_vs_cpu, err.quant_effect,
-              static_cast<long long>((*gpu)->cache_bytes()));
+              static_cast<long long>((*gcache)->allocated_bytes()));
   return err;
 }
 
@@ -383,6 +381,7 @@ TEST(CudaEngineQuant, QuantizedLatentsMatchCpuEngine) {
     ASSERT_TRUE(base.ok());
     base->extra_tensors = std::move(factors.extra_tensors);
     base->extra_metadata = std::move(factors.extra_metadata);
+    base->compression = std::move(factors.compression);
     // int8: code flips are negligible, the difference is the fp16 tiles (as for the f16 cache).
     EXPECT_LT(compare_quant_engines(*base, gran, 8, 32, false).gpu_vs_cpu, 1e-2);
     // Coarse codes: the GPU must sit well inside the quantisation's own perturbation.
@@ -403,11 +402,11 @@ TEST(CudaEngineQuant, RebuildKeysAreRejected) {
   test::LatentModelOptions o;
   o.method = "palu";
   Model m = test::make_latent_test_model(cfg, o);
-  cuda::CudaEngineOptions opt;
-  opt.latent_bits = 4;
-  auto gpu = cuda::CudaEngine::create(m, opt);
+  auto gpu = cuda::CudaEngine::create(m);
   ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
-  EXPECT_EQ((*gpu)->reset_cache(1, 16).code(), ErrorCode::kUnsupported);
+  KvCacheSpec spec;
+  spec.latent.bits = 4;
+  EXPECT_EQ((*gpu)->make_cache(1, 16, spec).status().code(), ErrorCode::kUnsupported);
 }
 
 }  // namespace

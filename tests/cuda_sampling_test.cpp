@@ -97,8 +97,9 @@ TEST(CudaSampling, ForwardSampleEqualsHostSampler) {
   ASSERT_TRUE(a.ok() && b.ok());
   // greedy; temperature + top-k 40 + top-p; top-k 0 over a 3000-token vocabulary (host fallback)
   const std::vector<SamplerOptions> opts = {{0.0f, 40, 0.95f, 1}, {0.9f, 40, 0.9f, 2}, {1.2f, 0, 1.0f, 3}};
-  LRKV_ASSERT_OK((*a)->reset_cache(3, 64));
-  LRKV_ASSERT_OK((*b)->reset_cache(3, 64));
+  auto ca = (*a)->make_cache(3, 64, DType::kBF16);
+  auto cb = (*b)->make_cache(3, 64, DType::kBF16);
+  ASSERT_TRUE(ca.ok() && cb.ok());
   std::vector<Sampler> host, gpu;
   for (const auto& o : opts) {
     host.emplace_back(o);
@@ -112,9 +113,9 @@ TEST(CudaSampling, ForwardSampleEqualsHostSampler) {
       spans.push_back(SeqSpan{s, seqs[s].data() + from, static_cast<int>(seqs[s].size()) - from});
     }
     std::vector<float> logits;
-    LRKV_ASSERT_OK((*a)->forward(spans, LogitsMode::kLast, &logits));
+    LRKV_ASSERT_OK((*a)->forward(spans, **ca, LogitsMode::kLast, &logits));
     std::vector<int> next;
-    LRKV_ASSERT_OK((*b)->forward_sample(spans, &gpu, &next));
+    LRKV_ASSERT_OK((*b)->forward_sample(spans, **cb, gpu, &next));
     ASSERT_EQ(next.size(), 3u);
     for (int s = 0; s < 3; ++s) {
       const int want = host[s].sample(logits.data() + size_t(s) * c.n_vocab, c.n_vocab);

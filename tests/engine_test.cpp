@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/synth.h"
 #include "reference_forward.h"
 #include "test_util.h"
@@ -39,7 +39,7 @@ std::vector<int> some_tokens(int n, int vocab, int salt = 0) {
   return t;
 }
 
-std::vector<float> run(Engine& e, const std::vector<int>& tokens, DType kv = DType::kF32) {
+std::vector<float> run(CpuEngine& e, const std::vector<int>& tokens, DType kv = DType::kF32) {
   auto cache = e.make_dense_cache(1, static_cast<int>(tokens.size()), kv);
   EXPECT_TRUE(cache.ok());
   std::vector<float> logits;
@@ -58,7 +58,7 @@ class EngineVariant : public ::testing::TestWithParam<Variant> {};
 TEST_P(EngineVariant, MatchesFp64Reference) {
   auto model = make_random_model(variant_config(GetParam()), 7, GetParam().dtype);
   ASSERT_TRUE(model.ok()) << model.status().to_string();
-  Engine engine(*model);
+  CpuEngine engine(*model);
   const auto tokens = some_tokens(40, model->config.n_vocab);
   const std::vector<float> got = run(engine, tokens);
   const std::vector<double> want = test::reference_forward(*model, tokens);
@@ -89,7 +89,7 @@ class EngineTest : public ::testing::Test {
 };
 
 TEST_F(EngineTest, BatchOfSequencesEqualsSeparateRuns) {
-  Engine engine(model_);
+  CpuEngine engine(model_);
   const int V = model_.config.n_vocab;
   std::vector<std::vector<int>> seqs = {some_tokens(9, V, 1), some_tokens(3, V, 2), some_tokens(17, V, 3)};
   auto cache = engine.make_dense_cache(3, 32);
@@ -109,7 +109,7 @@ TEST_F(EngineTest, BatchOfSequencesEqualsSeparateRuns) {
 }
 
 TEST_F(EngineTest, IncrementalDecodeEqualsPrefill) {
-  Engine engine(model_);
+  CpuEngine engine(model_);
   const int V = model_.config.n_vocab;
   const auto tokens = some_tokens(20, V);
   const std::vector<float> full = run(engine, tokens);
@@ -127,7 +127,7 @@ TEST_F(EngineTest, IncrementalDecodeEqualsPrefill) {
 }
 
 TEST_F(EngineTest, HalfPrecisionCacheStaysClose) {
-  Engine engine(model_);
+  CpuEngine engine(model_);
   const auto tokens = some_tokens(30, model_.config.n_vocab);
   const std::vector<float> a = run(engine, tokens, DType::kF32);
   for (DType t : {DType::kF16, DType::kBF16}) {
@@ -139,7 +139,7 @@ TEST_F(EngineTest, HalfPrecisionCacheStaysClose) {
 }
 
 TEST_F(EngineTest, HooksReportEveryPointWithShapes) {
-  Engine engine(model_);
+  CpuEngine engine(model_);
   std::set<std::pair<int, int>> seen;
   const LlamaConfig& c = model_.config;
   engine.set_hook([&](const HookEvent& e) {
@@ -158,7 +158,7 @@ TEST_F(EngineTest, HooksReportEveryPointWithShapes) {
 }
 
 TEST_F(EngineTest, BadRequestsAreErrorsNotCrashes) {
-  Engine engine(model_);
+  CpuEngine engine(model_);
   auto cache = engine.make_dense_cache(2, 4);
   ASSERT_TRUE(cache.ok());
   std::vector<float> logits;

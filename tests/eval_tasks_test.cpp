@@ -6,6 +6,8 @@
 #include <cmath>
 #include <fstream>
 
+#include "model/cpu_engine.h"
+#include "io/model_io.h"
 #include "eval/perplexity.h"
 #include "eval/tasks/compressed_text.h"
 #include "eval/tasks/engine_loglik.h"
@@ -269,7 +271,7 @@ TEST(EvalTasks, EngineLoglikMatchesFullForward) {
   LlamaConfig cfg = test::tiny_config();
   auto m = make_random_model(cfg, 11);
   ASSERT_TRUE(m.ok());
-  Engine engine(*m);
+  CpuEngine engine(*m);
   EngineLoglikOptions o;
   o.max_seqs = 3;  // 5 requests -> two batches
   const LoglikFn ll = make_engine_loglik(engine, o);
@@ -338,7 +340,7 @@ TEST(EvalTasks, SharedTaskSetsReadAndScoreOnTheRealModel) {
   }
   auto m = load_model(test::shared_path("models/lrkv-mha6/model.bin"));
   ASSERT_TRUE(m.ok());
-  Engine engine(*m);
+  CpuEngine engine(*m);
   TaskReadOptions o;
   o.limit = 8;
   McTask t = read_ok(test::shared_path("data/tasks/ARC/ARC-e/ARC-Easy-Test.jsonl"), o);

@@ -2,11 +2,12 @@
 #include <cmath>
 #include <fstream>
 
+#include "model/cpu_engine.h"
 #include "core/mmap_file.h"
 #include "eval/kl_divergence.h"
 #include "eval/logits_file.h"
 #include "eval/perplexity.h"
-#include "eval/text_source.h"
+#include "io/text_source.h"
 #include "model/synth.h"
 #include "test_util.h"
 
@@ -59,7 +60,7 @@ class PerplexityTest : public ::testing::Test {
   }
   // NLL of every target with the full history inside its window, by brute force.
   double brute_force_nll(int ctx, int stride, int64_t* n) {
-    Engine engine(model_);
+    CpuEngine engine(model_);
     double sum = 0.0;
     *n = 0;
     int64_t done = 1;
@@ -83,7 +84,7 @@ class PerplexityTest : public ::testing::Test {
 };
 
 TEST_F(PerplexityTest, StridedWindowsScoreEachTargetOnce) {
-  Engine engine(model_);
+  CpuEngine engine(model_);
   for (auto [ctx, stride, batch] : {std::tuple{16, 16, 3}, std::tuple{16, 5, 2}, std::tuple{64, 64, 1}}) {
     PerplexityOptions o;
     o.ctx = ctx;
@@ -107,7 +108,7 @@ TEST_F(PerplexityTest, StridedWindowsScoreEachTargetOnce) {
 }
 
 TEST_F(PerplexityTest, RejectsBadOptions) {
-  Engine engine(model_);
+  CpuEngine engine(model_);
   PerplexityOptions o;
   o.ctx = 8;
   o.stride = 9;

@@ -9,8 +9,9 @@
 #include <random>
 
 #include "io/gguf_reader.h"
+#include "io/model_io.h"
 #include "io/gguf_writer.h"
-#include "io/quants.h"
+#include "kernels/ggml_quants.h"
 #include "model/bpe_tokenizer.h"
 #include "model/engine.h"
 #include "model/synth.h"
@@ -249,7 +250,7 @@ TEST(GgufModel, ExtraTensorsAndMetadata) {
     ASSERT_TRUE(quantize_from_f32(t, x.data(), q.data(), q.numel()).ok());
     m->extra_tensors["lrkv.factor." + std::string(dtype_name(t))] = q;
   }
-  m->extra_metadata["lrkv.plan"] = R"({"ranks":[4,8]})";
+  m->extra_metadata["lrkv.note"] = R"({"ranks":[4,8]})";
   Model back = save_and_load(*m, "extra.gguf");
   EXPECT_EQ(back.extra_metadata, m->extra_metadata);
   ASSERT_EQ(back.extra_tensors.size(), 4u);

@@ -9,7 +9,7 @@
 
 #include "core/mmap_file.h"
 #include "io/gguf_writer.h"
-#include "io/quants.h"
+#include "kernels/ggml_quants.h"
 #include "model/synth.h"
 #include "test_util.h"
 

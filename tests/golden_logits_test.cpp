@@ -6,7 +6,8 @@
 #include <fstream>
 
 #include "core/mmap_file.h"
-#include "model/engine.h"
+#include "io/model_io.h"
+#include "model/cpu_engine.h"
 #include "test_util.h"
 
 namespace lrkv {
@@ -47,7 +48,7 @@ Golden read_golden(const std::string& dir) {
 
 // Checks every case of one model; returns the worst relative error seen.
 void check_model(const Model& model, const Golden& g) {
-  Engine engine(model);
+  CpuEngine engine(model);
   for (const GoldenCase& c : g.cases) {
     auto cache = engine.make_dense_cache(1, static_cast<int>(c.tokens.size()));
     ASSERT_TRUE(cache.ok());

@@ -6,9 +6,10 @@
 #include <random>
 
 #include "compress/calibration.h"
+#include "io/model_io.h"
 #include "compress/gqa_merge.h"
 #include "kernels/rope.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/synth.h"
 #include "test_util.h"
 
@@ -39,7 +40,7 @@ Fixture make(int n_head, int n_kv, int hd, RopeLayout layout, bool bias) {
   c.qkv_bias = bias;
   f.model = std::move(make_random_model(c, 41)).value();
   for (int i = 0; i < 300; ++i) f.tokens.push_back((i * 71 + 3) % c.n_vocab);
-  Engine e(f.model);
+  CpuEngine e(f.model);
   CalibrationOptions o;
   o.ctx = 32;
   o.progress = false;
@@ -121,6 +122,7 @@ TEST(GqaMerge, MergedModelIsPlainGqaAndRoundTrips) {
   EXPECT_EQ(merged->config.n_kv_head, 2);
   EXPECT_TRUE(merged->extra_tensors.empty());
   EXPECT_TRUE(merged->extra_metadata.empty());
+  EXPECT_FALSE(merged->compressed());
   const std::vector<float> want = logits_of(*merged, f.tokens);
   for (const char* ext : {".gguf", ".safetensors"}) {
     const std::string path = test::temp_dir() + "/merged" + ext;
@@ -131,7 +133,7 @@ TEST(GqaMerge, MergedModelIsPlainGqaAndRoundTrips) {
     EXPECT_LT(rel(logits_of(*back, f.tokens), want), 1e-5) << ext;
   }
   // Merging the GQA model again (2 -> 1 KV head) works and stays close to the original-ish.
-  Engine e(*merged);
+  CpuEngine e(*merged);
   CalibrationOptions o;
   o.ctx = 32;
   o.progress = false;

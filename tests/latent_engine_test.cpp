@@ -10,7 +10,7 @@
 #include "kernels/elem.h"
 #include "kernels/latent_attention.h"
 #include "kernels/rebuild_keys.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/synth.h"
 #include "reference_forward.h"
 #include "test_util.h"
@@ -111,7 +111,7 @@ TEST_P(LatentModel, MatchesExplicitReconstruction) {
   cfg.qkv_bias = bias;
   auto model = make_random_model(cfg, 21);
   ASSERT_TRUE(model.ok());
-  Engine base(*model);
+  CpuEngine base(*model);
   CalibrationOptions co;
   co.ctx = 32;
   co.progress = false;
@@ -124,7 +124,7 @@ TEST_P(LatentModel, MatchesExplicitReconstruction) {
   ASSERT_TRUE(plan.validate(cfg, "plan").ok());
   auto cm = compress_model(*model, plan, &*calib);
   ASSERT_TRUE(cm.ok()) << cm.status().to_string();
-  Engine engine(*cm);
+  CpuEngine engine(*cm);
   ASSERT_TRUE(engine.status().ok()) << engine.status().to_string();
   std::vector<int> tokens(33);
   for (int i = 0; i < 33; ++i) tokens[i] = (i * 91 + 2) % cfg.n_vocab;

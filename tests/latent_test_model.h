@@ -7,6 +7,7 @@
 #include <string>
 
 #include "model/latent_layer.h"
+#include "compress/methods.h"
 #include "model/rank_plan.h"
 #include "model/synth.h"
 #include "test_util.h"
@@ -35,7 +36,7 @@ inline Model make_latent_test_model(const LlamaConfig& cfg, const LatentModelOpt
   Model m = std::move(base).value();
   auto plan = uniform_plan(cfg, o.method, o.granularity, o.budget);
   LRKV_CHECK(plan.ok(), "{}", plan.status().to_string());
-  m.extra_metadata["lrkv.plan"] = plan->to_json().dump();
+  m.compression.emplace().plan = *plan;
   std::mt19937 rng(static_cast<uint32_t>(o.seed) * 7919u + 1);
   const int64_t d = cfg.d_model, kv = cfg.kv_dim(), hd = cfg.head_dim;
   auto put = [&](const std::string& name, Tensor t) { m.extra_tensors[name] = std::move(t); };

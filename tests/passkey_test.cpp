@@ -1,6 +1,7 @@
 // Passkey retrieval: the generator sizes prompts in tokens and places the needle at the requested
 // depth, keys are seeded, the exact-match scorer reads the first number generated, and the
 // batched greedy run produces one cell per (length, depth).
+#include "model/cpu_engine.h"
 #include "eval/passkey.h"
 
 #include <cmath>
@@ -84,7 +85,7 @@ TEST(Passkey, BatchedRunOnARandomModel) {
   cfg.max_seq = 1024;
   auto m = make_random_model(cfg, 3);
   ASSERT_TRUE(m.ok());
-  Engine engine(*m);
+  CpuEngine engine(*m);
   PasskeyOptions o;
   o.lengths = {700, 1000};
   o.depths = {0.2, 0.8};

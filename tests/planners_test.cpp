@@ -5,7 +5,7 @@
 
 #include "compress/calibration.h"
 #include "compress/planners/run_planner.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/synth.h"
 #include "test_util.h"
 
@@ -18,7 +18,7 @@ class PlannersTest : public ::testing::Test {
     auto m = make_random_model(test::tiny_config(3, 4, 4, 8), 31);
     ASSERT_TRUE(m.ok());
     model_ = std::move(m).value();
-    Engine engine(model_);
+    CpuEngine engine(model_);
     for (int i = 0; i < 300; ++i) tokens_.push_back((i * 53 + 9) % model_.config.n_vocab);
     CalibrationOptions o;
     o.ctx = 32;

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "eval/plot/axes.h"
+#include "compress/methods.h"
 #include "eval/plot/colors.h"
 #include "eval/plot/font.h"
 #include "eval/plot/heatmap.h"

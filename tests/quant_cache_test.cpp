@@ -9,7 +9,7 @@
 #include "cache/kivi_kv_cache.h"
 #include "cache/quantized_row_cache.h"
 #include "latent_test_model.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/latent_hadamard.h"
 #include "test_util.h"
 
@@ -26,7 +26,7 @@ std::vector<int> some_tokens(int n, int vocab) {
 // Logits of every position from one prefill (step = 0) or in chunks of `step` tokens.
 std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens,
                              const KvCacheSpec& spec, int step = 0) {
-  Engine engine(m);
+  CpuEngine engine(m);
   EXPECT_TRUE(engine.status().ok()) << engine.status().to_string();
   auto cache = engine.make_cache(1, static_cast<int>(tokens.size()), spec);
   EXPECT_TRUE(cache.ok()) << cache.status().to_string();
@@ -66,7 +66,7 @@ KvCacheSpec quant_spec(KvQuant q) {
 TEST(QuantCacheBytes, DenseGgmlRowsMatchTheBlockFormula) {
   auto m = make_random_model(test::tiny_config(3, 4, 2, 64), 1);
   ASSERT_TRUE(m.ok());
-  Engine engine(*m);
+  CpuEngine engine(*m);
   for (auto [q, block] : {std::pair{KvQuant::kQ8_0, 34}, std::pair{KvQuant::kQ4_0, 18}}) {
     auto c = engine.make_cache(2, 10, quant_spec(q));
     ASSERT_TRUE(c.ok()) << c.status().to_string();
@@ -82,7 +82,7 @@ TEST(QuantCacheBytes, LatentRowsMatchThePackedFormula) {
   test::LatentModelOptions o;
   o.budget = 0.37;  // odd ranks
   const Model m = test::make_latent_test_model(cfg, o);
-  Engine engine(m);
+  CpuEngine engine(m);
   ASSERT_TRUE(engine.status().ok()) << engine.status().to_string();
   for (int bits : {8, 4, 3, 2}) {
     for (int group : {0, 4, 32}) {
@@ -202,7 +202,7 @@ TEST(QuantCacheEngine, HadamardLowersLowBitErrorWithOutliers) {
 TEST(QuantCacheEngine, BadCombinationsAreClearErrors) {
   auto dense = make_random_model(test::tiny_config(2, 4, 2, 6), 5);
   ASSERT_TRUE(dense.ok());
-  Engine e(*dense);
+  CpuEngine e(*dense);
   auto r = e.make_cache(1, 8, quant_spec(KvQuant::kQ8_0));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("head_dim"), std::string::npos) << r.status().message();
@@ -214,7 +214,7 @@ TEST(QuantCacheEngine, BadCombinationsAreClearErrors) {
   EXPECT_NE(r.status().message().find("--latent-bits 5: expected 8, 4, 3 or 2"), std::string::npos);
 
   const Model cm = test::make_latent_test_model(test::tiny_config(2, 4, 2, 8), {});
-  Engine ce(cm);
+  CpuEngine ce(cm);
   r = ce.make_cache(1, 8, quant_spec(KvQuant::kKivi));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("--latent-bits"), std::string::npos) << r.status().message();

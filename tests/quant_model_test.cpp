@@ -4,8 +4,9 @@
 #include <cmath>
 
 #include "eval/perplexity.h"
-#include "eval/text_source.h"
-#include "model/engine.h"
+#include "io/model_io.h"
+#include "io/text_source.h"
+#include "model/cpu_engine.h"
 #include "test_util.h"
 
 namespace lrkv {
@@ -24,7 +25,7 @@ TEST(QuantModel, BaselinesStayCloseToF16OnTheRealModel) {
   auto docs = read_documents(t);
   ASSERT_TRUE(docs.ok());
   const std::vector<int> tokens = tokenize_documents(*m->tokenizer, *docs, true);
-  Engine engine(*m);
+  CpuEngine engine(*m);
   PerplexityOptions o;
   o.ctx = 512;
   o.max_tokens = 2048;

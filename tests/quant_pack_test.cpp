@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "io/quants.h"
+#include "kernels/ggml_quants.h"
 #include "kernels/bitpack.h"
 #include "kernels/quant_row.h"
 #include "test_util.h"

@@ -1,7 +1,7 @@
 // GGML block formats: hand-built blocks decode to values computed here from the format
 // description (in double), quantise -> dequantise stays within the analytic error bound, and
 // element counts that are not whole blocks are rejected.
-#include "io/quants.h"
+#include "kernels/ggml_quants.h"
 
 #include <cmath>
 #include <cstring>

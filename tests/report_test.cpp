@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "model/cpu_engine.h"
 #include "eval/kl_divergence.h"
 #include "eval/logits_file.h"
 #include "eval/perplexity.h"
@@ -30,7 +31,7 @@ std::vector<int> some_tokens(int n, int vocab) {
 TEST(Report, KlOfAModelWithItselfIsZero) {
   auto m = make_random_model(test::tiny_config(), 5);
   ASSERT_TRUE(m.ok());
-  Engine engine(*m);
+  CpuEngine engine(*m);
   const std::vector<int> tokens = some_tokens(150, m->config.n_vocab);
   const std::string path = test::temp_dir() + "/base.lgp";
   auto w = LogitsWriter::create(path, m->config.n_vocab);
@@ -136,7 +137,7 @@ TEST(Report, JsonRoundTripAndMarkdown) {
 TEST(Report, SpeedTestMeasuresBothPhases) {
   auto m = make_random_model(test::tiny_config(), 2);
   ASSERT_TRUE(m.ok());
-  Engine engine(*m);
+  CpuEngine engine(*m);
   SpeedOptions o;
   o.ctx = 16;
   o.batch = 2;

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/mmap_file.h"
+#include "io/model_io.h"
 #include "io/safetensors_file.h"
 #include "model/synth.h"
 #include "test_util.h"

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/mmap_file.h"
+#include "io/model_io.h"
 #include "io/safetensors_file.h"
 #include "model/engine.h"
 #include "model/synth.h"
@@ -137,13 +138,13 @@ TEST(SafetensorsModel, ExtraTensorsAndMetadataSurvive) {
   Tensor factor = Tensor::zeros(DType::kF16, {3, 5}, "lrkv.blk.0.k_factor");
   factor.data_as<uint16_t>()[7] = 0x3C00;  // 1.0
   m->extra_tensors["lrkv.blk.0.k_factor"] = factor;
-  m->extra_metadata["lrkv.plan"] = R"({"ranks": [4]})";
+  m->extra_metadata["lrkv.note"] = R"({"ranks": [4]})";
   Model back = round_trip(*m);
   ASSERT_EQ(back.extra_tensors.count("lrkv.blk.0.k_factor"), 1u);
   const Tensor& t = back.extra_tensors["lrkv.blk.0.k_factor"];
   EXPECT_EQ(t.shape(), factor.shape());
   EXPECT_EQ(t.data_as<uint16_t>()[7], 0x3C00);
-  EXPECT_EQ(back.extra_metadata["lrkv.plan"], R"({"ranks": [4]})");
+  EXPECT_EQ(back.extra_metadata["lrkv.note"], R"({"ranks": [4]})");
 }
 
 TEST(SafetensorsModel, ShardedCheckpointLoads) {

@@ -344,7 +344,7 @@ TEST(ServeCliTest, StartsOnLoopbackAndStopsCleanlyOnSigterm) {
   LRKV_REQUIRE_SHARED(kStories);
   const std::string dir = temp_dir();
   const std::string cmd = cli_path() + " serve " + shared_path(kStories) +
-                          " --port 0 --kv-budget 400KiB --ctx 128 > " + dir + "/out.txt 2> " + dir +
+                          " --port 0 --kv-type f16 --kv-budget 200KiB --ctx 128 > " + dir + "/out.txt 2> " + dir +
                           "/err.txt & echo $!";
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
@@ -376,7 +376,7 @@ TEST(ServeCliTest, StartsOnLoopbackAndStopsCleanlyOnSigterm) {
   err_text.assign(std::istreambuf_iterator<char>(err), {});
   EXPECT_NE(err_text.find("stopping"), std::string::npos) << err_text;
   EXPECT_NE(err_text.find("2 slots"), std::string::npos)
-      << err_text;  // 400 KiB / (1280 B/token x 128)
+      << err_text;  // 200 KiB / (640 B/token x 128)
 }
 
 TEST(ServeCliTest, BadFlagsAreOneLineErrors) {

@@ -1,5 +1,5 @@
 // Request parsing and validation (serve/api_request.h, prompt_builder.h), chat templates,
-// stop strings, SSE reading and the KV budget: the engine-free parts of `lrkv serve`.
+// SSE reading and the KV budget (stop strings: StopFilter, engine_surface_test): the engine-free parts of `lrkv serve`.
 #include <nlohmann/json.hpp>
 
 #include "serve/api_request.h"
@@ -7,7 +7,8 @@
 #include "serve/kv_budget.h"
 #include "serve/prompt_builder.h"
 #include "serve/sse_reader.h"
-#include "serve/stop_matcher.h"
+#include "io/model_io.h"
+#include "model/cpu_engine.h"
 #include "serve_test_util.h"
 
 namespace lrkv::serve {
@@ -195,22 +196,6 @@ TEST(ServeChatTemplateTest, Llama2LayoutAndMissingSpecialTokens) {
   EXPECT_NE(chatml.status().message().find("<|im_start|>"), std::string::npos);
 }
 
-TEST(ServeStopTest, HoldsBackPartialMatchesAndCutsAtTheFirstStop) {
-  StopMatcher s({"END", "\n\n"});
-  EXPECT_EQ(s.push("abc E"), "abc ");
-  EXPECT_EQ(s.push("N"), "");
-  EXPECT_EQ(s.push("x"), "ENx");  // "ENx" is no stop: released
-  EXPECT_EQ(s.push("yy\n"), "yy");
-  EXPECT_EQ(s.push("\nrest"), "");
-  EXPECT_TRUE(s.stopped());
-  EXPECT_EQ(s.push("more"), "");
-  StopMatcher t({"<stop>"});
-  EXPECT_EQ(t.push("a<st"), "a");
-  EXPECT_EQ(t.flush(), "<st");  // the end without a match releases the held tail
-  StopMatcher u({"ab", "b"});
-  EXPECT_EQ(u.push("xab"), "x");  // the earliest match wins
-}
-
 TEST(ServeSseTest, ReadsEventsAcrossFeedsAndSkipsComments) {
   SseReader r;
   EXPECT_TRUE(r.feed("data: {\"choices\":[{\"text\":\"a\"}]}\n").empty());
@@ -227,7 +212,7 @@ TEST(ServeSseTest, ReadsEventsAcrossFeedsAndSkipsComments) {
 TEST(ServeBudgetTest, TheCacheForTheBudgetsSlotsFitsTheBudget) {
   const Model* m = test::stories_model();
   if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;
-  Engine engine(*m);
+  CpuEngine engine(*m);
   const int64_t budget = 1 << 20;
   for (const char* kv : {"f32", "f16", "kivi2"}) {  // stories260K: head_dim 8, no q4_0 blocks
     auto spec = parse_kv_type("--kv-type", kv);

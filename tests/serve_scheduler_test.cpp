@@ -1,6 +1,7 @@
 // The continuous-batching scheduler without HTTP: admission by free slots (the rest queue),
 // cancellation frees slots, and batched greedy decoding reproduces single-sequence generation.
 #include "serve/scheduler.h"
+#include "model/cpu_engine.h"
 #include "serve_test_util.h"
 
 namespace lrkv::serve {
@@ -33,7 +34,7 @@ StreamUpdate drain(RequestStream& s) {
 TEST(ServeSchedulerTest, FullCacheQueuesAndEveryRequestCompletes) {
   const Model* m = test::stories_model();
   if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;
-  Engine engine(*m);
+  CpuEngine engine(*m);
   Metrics metrics;
   // batch_tokens 3 also forces chunked prefill mixed with decodes.
   auto sched = Scheduler::create(engine, {2, 128, 3, {}}, &metrics);
@@ -63,7 +64,7 @@ TEST(ServeSchedulerTest, FullCacheQueuesAndEveryRequestCompletes) {
 TEST(ServeSchedulerTest, CancelFreesTheSlotAtTheNextStep) {
   const Model* m = test::stories_model();
   if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;
-  Engine engine(*m);
+  CpuEngine engine(*m);
   Metrics metrics;
   auto sched = Scheduler::create(engine, {1, 256, 64, {}}, &metrics);
   ASSERT_TRUE(sched.ok()) << sched.status().to_string();

@@ -2,6 +2,9 @@
 
 #include <sstream>
 
+#include "io/model_io.h"
+#include "model/cpu_engine.h"
+#include "model/generate.h"
 #include "serve/sse_reader.h"
 
 namespace lrkv::test {
@@ -25,7 +28,7 @@ std::unique_ptr<httplib::Client> TestServer::client() const {
 TestServer start_test_server(const Model& model, serve::ServerOptions o,
                              const std::string& chat_template) {
   TestServer t;
-  t.engine = std::make_unique<Engine>(model);
+  t.engine = std::make_unique<CpuEngine>(model);
   o.host = "127.0.0.1";
   o.port = 0;
   auto chat = serve::select_chat_template(model, chat_template);
@@ -85,26 +88,16 @@ StreamedReply post_stream(httplib::Client& cli, const std::string& path, nlohman
 }
 
 std::string reference_greedy(const Model& model, const std::string& prompt, int max_tokens) {
-  Engine engine(model);
-  std::vector<int> ids = model.tokenizer->encode(prompt, true);
+  CpuEngine engine(model);
   auto cache = engine.make_cache(1, model.config.max_seq);
-  EXPECT_TRUE(cache.ok());
-  Sampler sampler(SamplerOptions{});
-  StreamDecoder out(*model.tokenizer);
-  std::string text;
-  std::vector<float> logits;
-  EXPECT_TRUE(engine
-                  .forward({{0, ids.data(), static_cast<int>(ids.size())}}, **cache,
-                           LogitsMode::kLast, &logits)
-                  .ok());
-  for (int generated = 0; generated < max_tokens; ++generated) {
-    int next = sampler.sample(logits.data(), model.config.n_vocab);
-    if (next == model.tokenizer->eos()) break;
-    text += out.push(next);
-    if (generated + 1 == max_tokens) break;
-    EXPECT_TRUE(engine.forward({{0, &next, 1}}, **cache, LogitsMode::kLast, &logits).ok());
-  }
-  return text + out.flush();
+  EXPECT_TRUE(cache.ok()) << cache.status().to_string();
+  if (!cache.ok()) return "";
+  GenerateOptions o;
+  o.max_new_tokens = max_tokens;
+  o.sampling.temperature = 0;
+  auto r = generate(engine, **cache, 0, model.tokenizer->encode(prompt, true), *model.tokenizer, o);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? r->text : "";
 }
 
 long metric(httplib::Client& cli, const std::string& name) {

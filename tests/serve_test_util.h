@@ -20,7 +20,7 @@ const Model* stories_model();
 
 // A server on 127.0.0.1 with a free port over its own engine of `model`.
 struct TestServer {
-  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Engine> engine;  // the CPU engine
   std::unique_ptr<serve::Server> server;
   std::unique_ptr<httplib::Client> client() const;
   int port() const { return server->port(); }
@@ -49,7 +49,8 @@ struct StreamedReply {
 };
 StreamedReply post_stream(httplib::Client& cli, const std::string& path, nlohmann::json body);
 
-// The text the single-sequence greedy loop generates after `prompt` (lrkv generate --temp 0).
+// The text the single-sequence generation loop (model/generate.h, what `lrkv generate --temp 0`
+// prints) gives after `prompt`.
 std::string reference_greedy(const Model& model, const std::string& prompt, int max_tokens);
 
 // The value of a Prometheus metric line "lrkv_<name> <v>" (-1 when absent).

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 
 namespace lrkv::test {
 
@@ -63,7 +63,7 @@ LlamaConfig tiny_config(int n_layer, int n_head, int n_kv_head, int head_dim) {
 }
 
 std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens, const KvCacheSpec& spec) {
-  Engine engine(m);
+  CpuEngine engine(m);
   EXPECT_TRUE(engine.status().ok()) << engine.status().to_string();
   auto cache = engine.make_cache(1, static_cast<int>(tokens.size()), spec);
   EXPECT_TRUE(cache.ok()) << cache.status().to_string();

@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "backward_fd.h"
+#include "compress/methods.h"
+#include "io/model_io.h"
 #include "compress/compressor.h"
 #include "compress/planners/run_planner.h"
 #include "compress/truncate.h"

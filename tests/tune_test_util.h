@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "compress/calibration.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/synth.h"
 #include "model/train/fisher.h"
 #include "model/train/train_step.h"
@@ -27,7 +27,7 @@ inline TuneFixture make_tune_fixture(const LlamaConfig& c, uint64_t seed, int n_
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     f.tokens.push_back(static_cast<int>((x >> 33) % static_cast<uint64_t>(c.n_vocab)));
   }
-  Engine e(f.model);
+  CpuEngine e(f.model);
   CalibrationOptions o;
   o.ctx = 32;
   o.progress = false;
@@ -36,7 +36,7 @@ inline TuneFixture make_tune_fixture(const LlamaConfig& c, uint64_t seed, int n_
 }
 
 inline std::vector<float> engine_logits(const Model& m, const std::vector<int>& tokens) {
-  Engine engine(m);
+  CpuEngine engine(m);
   EXPECT_TRUE(engine.status().ok()) << engine.status().to_string();
   auto cache = engine.make_cache(1, static_cast<int>(tokens.size()));
   EXPECT_TRUE(cache.ok());

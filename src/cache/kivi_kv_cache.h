@@ -41,6 +41,8 @@ class KiviKvCache : public KvCache {
                                                      int n_kv_head, int head_dim,
                                                      const KiviParams& params);
   std::string kind() const override;
+  KiviKvCache* as_kivi() override { return this; }
+  using KvCache::as_kivi;
   int n_layer() const override { return n_layer_; }
   int n_seq() const override { return static_cast<int>(lengths_.size()); }
   int capacity() const override { return capacity_; }

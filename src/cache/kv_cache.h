@@ -16,6 +16,10 @@
 
 namespace lrkv {
 
+class RowKvCache;
+class QuantizedRowCache;
+class KiviKvCache;
+
 class KvCache {
  public:
   virtual ~KvCache() = default;
@@ -33,6 +37,16 @@ class KvCache {
   int64_t bytes_per_token() const;  // all layers
   // Bytes currently reserved by the cache (capacity for all sequences).
   virtual int64_t allocated_bytes() const = 0;
+
+  // The storage behind the interface, asked instead of cast: each host cache answers for its own
+  // kind (nullptr otherwise); a device cache names the engine that made it and reads it.
+  virtual RowKvCache* as_rows() { return nullptr; }
+  virtual QuantizedRowCache* as_quantized_rows() { return nullptr; }
+  virtual KiviKvCache* as_kivi() { return nullptr; }
+  const RowKvCache* as_rows() const { return const_cast<KvCache*>(this)->as_rows(); }
+  const QuantizedRowCache* as_quantized_rows() const { return const_cast<KvCache*>(this)->as_quantized_rows(); }
+  const KiviKvCache* as_kivi() const { return const_cast<KvCache*>(this)->as_kivi(); }
+  virtual const void* device_owner() const { return nullptr; }
 
  protected:
   explicit KvCache(int n_seq) : lengths_(n_seq, 0) {}

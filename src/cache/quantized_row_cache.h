@@ -28,6 +28,8 @@ class QuantizedRowCache : public KvCache {
                                                            std::vector<RowCodec> v_codecs,
                                                            std::string kind);
   std::string kind() const override { return kind_; }
+  QuantizedRowCache* as_quantized_rows() override { return this; }
+  using KvCache::as_quantized_rows;
   int n_layer() const override { return static_cast<int>(k_codecs_.size()); }
   int n_seq() const override { return static_cast<int>(lengths_.size()); }
   int capacity() const override { return capacity_; }

@@ -23,6 +23,8 @@ class RowKvCache : public KvCache {
                                                     std::vector<int> v_widths, DType dtype,
                                                     std::string kind);
   std::string kind() const override { return kind_; }
+  RowKvCache* as_rows() override { return this; }
+  using KvCache::as_rows;
   int n_layer() const override { return static_cast<int>(k_widths_.size()); }
   int n_seq() const override { return static_cast<int>(lengths_.size()); }
   int capacity() const override { return capacity_; }

@@ -119,7 +119,7 @@ Mat MomentStats::covariance(int64_t n, int64_t begin, int64_t len) const {
   return c;
 }
 
-Result<CalibrationStats> run_calibration(Engine& engine, const std::vector<int>& tokens,
+Result<CalibrationStats> run_calibration(CpuEngine& engine, const std::vector<int>& tokens,
                                          const CalibrationOptions& o) {
   const LlamaConfig& cfg = engine.config();
   const int ctx = o.ctx > 0 ? o.ctx : cfg.max_seq;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "compress/linalg.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 
 namespace lrkv {
 
@@ -49,7 +49,7 @@ struct CalibrationOptions {
 };
 
 // Runs `tokens` through the model in non-overlapping windows and accumulates the statistics.
-Result<CalibrationStats> run_calibration(Engine& engine, const std::vector<int>& tokens,
+Result<CalibrationStats> run_calibration(CpuEngine& engine, const std::vector<int>& tokens,
                                          const CalibrationOptions& options);
 
 Status save_calibration(const CalibrationStats& stats, const std::string& path);

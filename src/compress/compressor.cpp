@@ -1,5 +1,7 @@
 #include "compress/compressor.h"
 
+#include "compress/methods.h"
+
 #include "compress/factorize.h"
 #include "compress/truncate.h"
 #include "core/progress.h"
@@ -50,9 +52,9 @@ struct DownBuilder {
 
 class LayerCompressor {
  public:
-  LayerCompressor(const Model& m, const RankPlan& plan, const CalibrationStats* calib, int l,
+  LayerCompressor(const Model& m, const RankPlan& plan, Factoriser factoriser, const CalibrationStats* calib, int l,
                   const Factorizer& fz)
-      : m_(m), c_(m.config), plan_(plan), calib_(calib), l_(l), fz_(fz) {}
+      : m_(m), c_(m.config), plan_(plan), factoriser_(factoriser), calib_(calib), l_(l), fz_(fz) {}
 
   Status run(std::map<std::string, Tensor>* out) {
     const LayerWeights& w = m_.weights.layers[l_];
@@ -104,8 +106,8 @@ class LayerCompressor {
   }
 
   Result<LowRankFactor> key_factor(const Mat& wk, int64_t row0, int64_t rows, int r) {
-    if (plan_.method == "lorc") return fz_.plain_svd(wk, r);
-    if (plan_.method == "palu") return fz_.whitened_svd(wk, calib_->layers[l_].xtx, r);
+    if (factoriser_ == Factoriser::kPlainSvd) return fz_.plain_svd(wk, r);
+    if (factoriser_ == Factoriser::kWhitenedSvd) return fz_.whitened_svd(wk, calib_->layers[l_].xtx, r);
     // mkv-pca: principal directions of post-RoPE keys of the group.
     const MomentStats& k = calib_->layers[l_].k_post;
     const std::vector<double> mean_all = k.mean(calib_->n_tokens);
@@ -114,8 +116,8 @@ class LayerCompressor {
   }
 
   Result<LowRankFactor> value_factor(const Mat& wv, int64_t row0, int64_t rows, int r) {
-    if (plan_.method == "lorc") return fz_.plain_svd(wv, r);
-    if (plan_.method == "palu") return fz_.whitened_svd(wv, calib_->layers[l_].xtx, r);
+    if (factoriser_ == Factoriser::kPlainSvd) return fz_.plain_svd(wv, r);
+    if (factoriser_ == Factoriser::kWhitenedSvd) return fz_.whitened_svd(wv, calib_->layers[l_].xtx, r);
     const MomentStats& v = calib_->layers[l_].v;
     const std::vector<double> mean_all = v.mean(calib_->n_tokens);
     std::vector<double> mean(mean_all.begin() + row0, mean_all.begin() + row0 + rows);
@@ -132,7 +134,7 @@ class LayerCompressor {
 
   // Offset added to rebuilt values: the PCA mean (mkv-pca) or the original bias (SVD methods).
   std::vector<double> value_offset() const {
-    if (plan_.method == "mkv-pca") return calib_->layers[l_].v.mean(calib_->n_tokens);
+    if (factoriser_ == Factoriser::kActivationPca) return calib_->layers[l_].v.mean(calib_->n_tokens);
     const Tensor& b = m_.weights.layers[l_].bv;
     if (b.empty()) return {};
     return std::vector<double>(b.f32(), b.f32() + b.numel());
@@ -141,6 +143,7 @@ class LayerCompressor {
   const Model& m_;
   const LlamaConfig& c_;
   const RankPlan& plan_;
+  Factoriser factoriser_;
   const CalibrationStats* calib_;
   int l_;
   const Factorizer& fz_;
@@ -159,18 +162,22 @@ Result<Model> truncate_compressed_model(const Model& base, const RankPlan& plan)
 
 }  // namespace
 
-bool method_needs_calibration(const std::string& method) { return method == "palu" || method == "mkv-pca"; }
-
 Result<Model> compress_model(const Model& base, const RankPlan& plan, const CalibrationStats* calib,
                              const Factorizer& factorizer) {
   LRKV_RETURN_IF_ERROR(plan.validate(base.config, "rank plan"));
-  if (base.extra_metadata.count("lrkv.plan")) return truncate_compressed_model(base, plan);
-  if (method_needs_calibration(plan.method) && calib == nullptr) {
+  if (base.compressed()) return truncate_compressed_model(base, plan);
+  LRKV_ASSIGN_OR_RETURN(const MethodDesc* method, find_method(plan.method));
+  if (!method->low_rank || !method->from_dense) {
+    return make_error(ErrorCode::kInvalidArgument, "method '{}' does not compress a dense model here: expected one of {}",
+                      plan.method, method_names([](const MethodDesc& m) { return m.low_rank && m.from_dense; }));
+  }
+  if (method->key_mode != plan.key_mode) {
+    return make_error(ErrorCode::kInvalidArgument, "rank plan: method '{}' reads keys in '{}' mode, the plan says '{}'",
+                      plan.method, key_mode_name(method->key_mode), key_mode_name(plan.key_mode));
+  }
+  if (method->needs_calibration && calib == nullptr) {
     return make_error(ErrorCode::kInvalidArgument, "method '{}' needs calibration statistics (--calib or --text)",
                       plan.method);
-  }
-  if (plan.method != "palu" && plan.method != "lorc" && plan.method != "mkv-pca") {
-    return make_error(ErrorCode::kInvalidArgument, "unknown method '{}': expected palu, lorc or mkv-pca", plan.method);
   }
   if (calib) LRKV_RETURN_IF_ERROR(check_calibration_matches(*calib, base.config, "calibration"));
   Model out;
@@ -185,17 +192,17 @@ Result<Model> compress_model(const Model& base, const RankPlan& plan, const Cali
   }
   Progress progress("compress", base.config.n_layer, "layer");
   for (int l = 0; l < base.config.n_layer; ++l) {
-    LayerCompressor lc(base, plan, calib, l, factorizer);
+    LayerCompressor lc(base, plan, method->factoriser, calib, l, factorizer);
     Status s = lc.run(&out.extra_tensors);
     if (!s.ok()) return s.with_context(fmt::format("layer {}", l));
     progress.add(1);
   }
   progress.finish();
-  out.extra_metadata["lrkv.plan"] = plan.to_json().dump();
-  out.extra_metadata["lrkv.version"] = "1";
+  CompressedAttention& c = out.compression.emplace();
+  c.plan = plan;
+  c.provenance["version"] = "1";
   if (calib) {
-    out.extra_metadata["lrkv.calibration"] =
-        nlohmann::json({{"text", calib->text}, {"n_tokens", calib->n_tokens}}).dump();
+    c.provenance["calibration"] = nlohmann::json({{"text", calib->text}, {"n_tokens", calib->n_tokens}}).dump();
   }
   return out;
 }

@@ -4,7 +4,7 @@
 //   lorc     keys & values: plain SVD of W_G (no data)                 (keys rebuilt + RoPE'd)
 //   mkv-pca  keys: PCA of post-RoPE keys (absorbed into queries); values: PCA of v = W_G x
 // Values' up-projections are folded into W_o when the model is loaded (latent_layer.h).
-// The result shares the base model's weights and adds factor tensors + "lrkv.plan" metadata;
+// The result shares the base model's weights and adds factor tensors + Model::compression;
 // save_model() writes it as one GGUF file that every lrkv command loads like any model.
 #pragma once
 
@@ -16,9 +16,6 @@
 #include "model/rank_plan.h"
 
 namespace lrkv {
-
-// Methods that need calibration statistics (palu, mkv-pca).
-bool method_needs_calibration(const std::string& method);
 
 // The factorisations compress_model calls, one group at a time (never concurrently). The defaults
 // are factorize.h's CPU (LAPACK) ones; a backend plugs in others with the same contracts, e.g.

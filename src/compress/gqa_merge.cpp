@@ -156,7 +156,7 @@ Result<Model> merge_kv_heads(const Model& base, const CalibrationStats& calib, i
     return make_error(ErrorCode::kInvalidArgument, "--groups {} must divide the {} KV heads", g, c.n_kv_head);
   }
   LRKV_RETURN_IF_ERROR(check_calibration_matches(calib, c, "calibration"));
-  if (base.extra_metadata.count("lrkv.plan")) {
+  if (base.compressed()) {
     return make_error(ErrorCode::kInvalidArgument, "{} is compressed; merge KV heads of the original model", base.source_path);
   }
   Model out;

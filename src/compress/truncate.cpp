@@ -66,6 +66,7 @@ Result<Model> truncate_to_plan(const Model& full, const RankPlan& plan) {
   out.source_format = full.source_format;
   out.extra_tensors = full.extra_tensors;
   out.extra_metadata = full.extra_metadata;
+  out.compression = full.compression;
   if (full.tokenizer) {
     LRKV_ASSIGN_OR_RETURN(out.tokenizer, make_tokenizer(full.tokenizer->vocab()));
   }
@@ -98,7 +99,7 @@ Result<Model> truncate_to_plan(const Model& full, const RankPlan& plan) {
     LRKV_RETURN_IF_ERROR(slice_down(full, li, "v_down", fv, tv, &out));
     LRKV_RETURN_IF_ERROR(slice_down(full, li, "v_down_bias", fv, tv, &out));
   }
-  out.extra_metadata["lrkv.plan"] = plan.to_json().dump();
+  out.compression->plan = plan;
   return out;
 }
 

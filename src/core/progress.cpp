@@ -47,11 +47,12 @@ void Progress::set(int64_t done) {
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;
-  if (enabled_ && done_ > 0 && (tty_ || last_drawn_ != done_)) draw(true);
+  if (enabled_ && done_ > 0 && (tty_ || last_drawn_ != done_ || note_changed_)) draw(true);
 }
 
 void Progress::draw(bool final) {
   last_drawn_ = done_;
+  note_changed_ = false;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? (done_ - base_) / elapsed : 0.0;
   const double eta = rate > 0 ? (total_ - done_) / rate : 0.0;

@@ -17,7 +17,12 @@ class Progress {
   void set(int64_t done);
   // Work done before this run (e.g. resumed from a checkpoint): counted as done, not in the rate.
   void skip(int64_t done);
-  void set_note(std::string note) { note_ = std::move(note); }  // e.g. "loss 2.31"
+  // e.g. "loss 2.31"; finish() redraws when the note changed after the last drawn line, so the
+  // closing line always shows the final value.
+  void set_note(std::string note) {
+    note_changed_ = note_changed_ || note != note_;
+    note_ = std::move(note);
+  }
   void finish();
   void disable() { enabled_ = false; }
 
@@ -25,7 +30,7 @@ class Progress {
   void draw(bool final);
   std::string label_, unit_, note_;
   int64_t total_, done_ = 0, base_ = 0;
-  bool tty_, finished_ = false, enabled_;
+  bool tty_, finished_ = false, enabled_, note_changed_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
   int last_decile_ = -1;
   int64_t last_drawn_ = -1;

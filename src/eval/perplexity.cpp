@@ -34,21 +34,6 @@ std::vector<Window> plan_windows(int64_t n_tokens, int ctx, int stride, int64_t 
 
 }  // namespace
 
-void log_softmax(const float* x, int64_t n, float* out) {
-  const float mx = *std::max_element(x, x + n);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i]) - mx);
-  const double lse = mx + std::log(sum);
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(x[i] - lse);
-}
-
-double token_nll(const float* x, int64_t n, int target) {
-  const float mx = *std::max_element(x, x + n);
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += std::exp(static_cast<double>(x[i]) - mx);
-  return mx + std::log(sum) - x[target];
-}
-
 Result<PerplexityResult> run_perplexity(Engine& engine, const std::vector<int>& tokens,
                                         const PerplexityOptions& o, const ScoredTokenFn& on_scored) {
   const LlamaConfig& cfg = engine.config();
@@ -99,8 +84,8 @@ Result<PerplexityResult> run_perplexity(Engine& engine, const std::vector<int>& 
       }
       row0 += w.end - w.begin;
       r.n_processed += w.end - w.begin;
-      progress.add(w.end - w.first_target);
       if (r.n_scored > 0) progress.set_note(fmt::format("ppl {:.3f}", std::exp(sum / r.n_scored)));
+      progress.add(w.end - w.first_target);
     }
     r.n_windows += static_cast<int>(nb);
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "kernels/log_softmax.h"
 #include "model/engine.h"
 
 namespace lrkv {
@@ -44,10 +45,5 @@ using ScoredTokenFn = std::function<void(int64_t index, int target, const float*
 Result<PerplexityResult> run_perplexity(Engine& engine, const std::vector<int>& tokens,
                                         const PerplexityOptions& options,
                                         const ScoredTokenFn& on_scored = nullptr);
-
-// log-softmax of one row, in double for the normaliser: out[i] = x[i] - logsumexp(x).
-void log_softmax(const float* x, int64_t n, float* out);
-// -log softmax(x)[target], computed in double.
-double token_nll(const float* x, int64_t n, int target);
 
 }  // namespace lrkv

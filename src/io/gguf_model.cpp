@@ -8,6 +8,8 @@
 #include <unordered_map>
 
 #include "core/log.h"
+#include "io/compression_metadata.h"
+#include "io/model_io.h"
 #include "io/gguf_reader.h"
 #include "io/gguf_vocab.h"
 #include "model/model.h"
@@ -180,6 +182,7 @@ Result<Model> load_gguf(const std::string& path, const LoadOptions& options) {
     return s.with_context(path);
   }
   LRKV_RETURN_IF_ERROR(read_extras(f, used, &m));
+  LRKV_RETURN_IF_ERROR(read_compression_metadata(m));
   return m;
 }
 

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "io/gguf_vocab.h"
+#include "io/compression_metadata.h"
+#include "io/model_io.h"
 #include "io/gguf_writer.h"
 #include "model/model.h"
 
@@ -112,6 +114,7 @@ Status save_gguf(const Model& model, const std::string& path) {
   if (cfg.eos_id >= 0) w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(cfg.eos_id));
   if (model.tokenizer != nullptr) write_gguf_vocab(model.tokenizer->vocab(), &w);
   for (const auto& [key, value] : model.extra_metadata) w.set(key, GgufValue::str(value));
+  for (const auto& [key, value] : compression_metadata(model)) w.set(key, GgufValue::str(value));
   LRKV_RETURN_IF_ERROR(add_weights(model, &w, path));
   return w.write(path);
 }

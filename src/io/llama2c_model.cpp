@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/mmap_file.h"
+#include "io/model_io.h"
 #include "io/byte_reader.h"
 #include "io/llama2c_tokenizer.h"
 #include "model/model.h"

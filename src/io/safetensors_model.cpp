@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "core/log.h"
+#include "io/compression_metadata.h"
+#include "io/model_io.h"
 #include "core/mmap_file.h"
 #include "io/hf_config.h"
 #include "io/hf_tokenizer.h"
@@ -116,6 +118,7 @@ Result<Model> load_safetensors(const std::string& path, const LoadOptions& optio
   }
   LRKV_RETURN_IF_ERROR(load_tokenizer(st.dir, options, hf, &m));
   LRKV_RETURN_IF_ERROR(m.config.validate(config_path));
+  LRKV_RETURN_IF_ERROR(read_compression_metadata(m));
   return m;
 }
 
@@ -177,6 +180,7 @@ Status save_safetensors(const Model& model, const std::string& path) {
   std::vector<SafetensorsEntry> entries;
   LRKV_RETURN_IF_ERROR(collect_entries(model, &w, &keep, &entries));
   std::map<std::string, std::string> metadata = model.extra_metadata;
+  metadata.merge(compression_metadata(model));
   metadata["format"] = "pt";
   LRKV_RETURN_IF_ERROR(write_safetensors(path, entries, metadata));
   LRKV_RETURN_IF_ERROR(write_file_atomic((dir / "config.json").string(), config_text.value()));

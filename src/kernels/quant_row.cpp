@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "io/quants.h"
+#include "kernels/ggml_quants.h"
 #include "kernels/bitpack.h"
 
 namespace lrkv {

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
-#include "model/llama_config.h"
+#include "kernels/rope_layout.h"
 
 namespace lrkv {
 

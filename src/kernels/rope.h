@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "model/llama_config.h"
+#include "kernels/rope_layout.h"
 
 namespace lrkv {
 

@@ -1,20 +1,20 @@
-// Engine: the Llama forward pass on the CPU for a batch of sequences, prefill or decode alike.
-// All tokens of all spans are projected together (one GEMM per weight), attention runs per
-// sequence against the KV cache. Reads top to bottom like the paper:
-//   x = embed(tokens)
-//   per layer: h = rmsnorm(x); q,k,v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ; RoPE(q, k); cache <- k, v;
-//              x += attention(q, cache)·Woᵀ; x += (silu(h'·Wgᵀ) ⊙ h'·Wuᵀ)·Wdᵀ with h' = rmsnorm(x)
-//   logits = rmsnorm(x)·Woutᵀ
+// Engine: what every command needs from a backend, whichever device runs it. The CPU engine
+// (model/cpu_engine.h) and the CUDA engine (backend/cuda/cuda_engine.h) implement it; commands
+// get one from make_engine (backend/engine_factory.h) and never know which runs.
+//   cache  = engine.make_cache(n_seq, capacity, spec)      storage of past tokens, on the device
+//   logits = engine.forward(spans, cache, mode)            prefill or decode, any mix of sequences
+//   next   = engine.forward_sample(spans, cache, samplers) one token per span, sampled where the
+//                                                          logits are (no download on the GPU)
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "cache/kv_cache.h"
 #include "cache/kv_cache_spec.h"
-#include "cache/row_kv_cache.h"
-#include "model/hooks.h"
-#include "model/latent_layer.h"
 #include "model/model.h"
+#include "model/sampler.h"
 
 namespace lrkv {
 
@@ -33,60 +33,30 @@ enum class LogitsMode {
 
 class Engine {
  public:
-  // `model` must outlive the engine. A compressed model whose factors do not match its plan
-  // leaves the engine unusable: status() says why and forward()/make_cache() return it.
-  explicit Engine(const Model& model);
-  const LlamaConfig& config() const { return cfg_; }
-  const Model& model() const { return model_; }
-  const Status& status() const { return status_; }
-  bool compressed() const { return !latent_.empty(); }
-  const std::vector<LatentLayer>& latent_layers() const { return latent_; }
+  virtual ~Engine() = default;
+  virtual const LlamaConfig& config() const = 0;
+  virtual const Model& model() const = 0;
+  // "cpu", "cuda" (for reports and errors).
+  virtual std::string device() const = 0;
+  // True when the model runs with latent caches (a compressed model).
+  virtual bool compressed() const = 0;
 
-  // The cache this model runs with (dense, or latent for a compressed model): n_seq sequences
-  // of up to `capacity` tokens, stored as `spec` says (a DType converts to a float cache):
-  // f32/f16/bf16 rows, q8_0/q4_0 rows, KIVI (dense models), quantized latents (compressed).
-  Result<std::unique_ptr<KvCache>> make_cache(int n_seq, int capacity, const KvCacheSpec& spec = {}) const;
-  // A dense cache (uncompressed models only).
-  Result<std::unique_ptr<RowKvCache>> make_dense_cache(int n_seq, int capacity,
-                                                       DType dtype = DType::kF32) const;
+  // The cache this model runs with: n_seq sequences of up to `capacity` tokens each, stored as
+  // `spec` says (dense rows for a plain model, latents for a compressed one). Lengths start at 0;
+  // KvCache::truncate(seq, 0) empties one sequence for reuse. Errors name the unsupported spec.
+  virtual Result<std::unique_ptr<KvCache>> make_cache(int n_seq, int capacity,
+                                                       const KvCacheSpec& spec = {}) const = 0;
 
-  // Runs the spans (distinct sequences) through the model, appending to `cache` and committing
-  // the new tokens. `logits` is resized to [rows, n_vocab] per `mode`.
-  Status forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
-                 std::vector<float>* logits);
+  // Runs the spans (distinct sequences of `cache`) through the model, appending their tokens to
+  // the cache and committing them. `logits` is resized to [rows, n_vocab] per `mode`.
+  virtual Status forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
+                         std::vector<float>* logits) = 0;
 
-  // Activation hooks (see hooks.h); pass nullptr to remove.
-  void set_hook(HookFn fn) { hook_ = std::move(fn); }
-
- private:
-  Status check_spans(const std::vector<SeqSpan>& spans, const KvCache& cache) const;
-  void embed(const std::vector<SeqSpan>& spans);
-  Status check_cache(const KvCache& cache) const;  // a kind this engine runs, with the model's widths
-  void attention_dense(int layer, const std::vector<SeqSpan>& spans, KvCache& cache);
-  void attention_latent(int layer, const std::vector<SeqSpan>& spans, KvCache& cache);
-  // Quantized caches (engine_quant_attention.cpp): write the span's rows, fill att_ / z_.
-  void attend_dense_quantized(int layer, const std::vector<SeqSpan>& spans, KvCache& cache);
-  void attend_latent_quantized(int layer, const std::vector<SeqSpan>& spans, KvCache& cache);
-  void project_queries(int layer);  // q_ = RoPE(h_ Wqᵀ + bq), with hooks
-  void absorb_queries(int layer);   // qk_ = per head P_gᵀ q_h (absorbed key mode)
-  void ffn_layer(int layer);
-  void compute_logits(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits);
-  void emit(int layer, HookPoint point, const float* data, int64_t cols, int64_t ld) const;
-
-  const Model& model_;
-  const LlamaConfig& cfg_;
-  Status status_;
-  std::vector<LatentLayer> latent_;  // empty for an uncompressed model
-  std::vector<float> inv_freq_;  // [head_dim/2]
-  HookFn hook_;
-  // Per-call scratch, T = total tokens in the batch.
-  int64_t T_ = 0;
-  std::vector<int> pos_, seq_of_;             // [T]
-  std::vector<float> x_, h_, q_, k_, v_, att_;  // x,h: [T, d]; q, att: [T, q_dim]; k, v: [T, kv_dim]
-  std::vector<float> gate_, up_;                // [T, d_ff]
-  std::vector<float> ck_, cv_, qk_, z_, krec_;   // latent path: key/value latents, absorbed
-                                                // queries, attention output, rebuilt keys
-  std::vector<float> cdec_;                      // quantized latent path: decoded key latents
+  // forward(), then one next token per span drawn by samplers[i] from its last row (greedy when
+  // the sampler's temperature is 0). The default samples on the host from kLast logits; a GPU
+  // backend selects on the device.
+  virtual Status forward_sample(const std::vector<SeqSpan>& spans, KvCache& cache, std::vector<Sampler>& samplers,
+                                std::vector<int>* next);
 };
 
 }  // namespace lrkv

@@ -6,7 +6,7 @@
 #include "kernels/matmul.h"
 #include "kernels/rebuild_keys.h"
 #include "kernels/rope.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/engine_ops.h"
 
 namespace lrkv {
@@ -48,7 +48,7 @@ void gemm(const float* x, int64_t ldx, int64_t m, const float* w, int64_t ldw, i
 }
 }  // namespace
 
-void Engine::project_queries(int l) {
+void CpuEngine::project_queries(int l) {
   const LayerWeights& w = model_.weights.layers[l];
   const int64_t d = cfg_.d_model, qd = cfg_.q_dim();
   emit(l, HookPoint::kAttnInput, x_.data(), d, d);
@@ -61,7 +61,7 @@ void Engine::project_queries(int l) {
   emit(l, HookPoint::kQPostRope, q_.data(), qd, qd);
 }
 
-void Engine::attention_dense(int l, const std::vector<SeqSpan>& spans, KvCache& kv_cache) {
+void CpuEngine::attention_dense(int l, const std::vector<SeqSpan>& spans, KvCache& kv_cache) {
   const LayerWeights& w = model_.weights.layers[l];
   const int64_t qd = cfg_.q_dim(), kvd = cfg_.kv_dim();
   project_queries(l);
@@ -74,7 +74,7 @@ void Engine::attention_dense(int l, const std::vector<SeqSpan>& spans, KvCache& 
   cpu::rope(rope_params(pos_, inv_freq_, cfg_, k_.data(), kvd, cfg_.n_kv_head));
   emit(l, HookPoint::kKPostRope, k_.data(), kvd, kvd);
 
-  if (dynamic_cast<RowKvCache*>(&kv_cache) == nullptr) {  // quantized (check_cache admitted it)
+  if (kv_cache.as_rows() == nullptr) {  // quantized (check_cache admitted it)
     attend_dense_quantized(l, spans, kv_cache);
     emit(l, HookPoint::kAttnOutput, att_.data(), qd, qd);
     project(att_.data(), T_, w.wo, x_.data(), /*accumulate=*/true);
@@ -108,7 +108,7 @@ void Engine::attention_dense(int l, const std::vector<SeqSpan>& spans, KvCache& 
   project(att_.data(), T_, w.wo, x_.data(), /*accumulate=*/true);
 }
 
-void Engine::absorb_queries(int l) {
+void CpuEngine::absorb_queries(int l) {
   const LatentLayer& L = latent_[l];
   const int hd = cfg_.head_dim, group = cfg_.group_size();
   qk_.resize(T_ * L.qk_width);
@@ -122,7 +122,7 @@ void Engine::absorb_queries(int l) {
   }
 }
 
-void Engine::attention_latent(int l, const std::vector<SeqSpan>& spans, KvCache& kv_cache) {
+void CpuEngine::attention_latent(int l, const std::vector<SeqSpan>& spans, KvCache& kv_cache) {
   const LayerWeights& w = model_.weights.layers[l];
   const LatentLayer& L = latent_[l];
   const int64_t kvd = cfg_.kv_dim();
@@ -154,7 +154,7 @@ void Engine::attention_latent(int l, const std::vector<SeqSpan>& spans, KvCache&
   project(h_.data(), T_, L.v_down, cv_.data());
   add_bias(cv_.data(), T_, L.v_down_bias);
 
-  if (dynamic_cast<RowKvCache*>(&kv_cache) == nullptr) {  // quantized latents
+  if (kv_cache.as_rows() == nullptr) {  // quantized latents
     attend_latent_quantized(l, spans, kv_cache);
     project(z_.data(), T_, L.wo_folded, x_.data(), /*accumulate=*/true);
     add_bias(x_.data(), T_, L.o_bias);

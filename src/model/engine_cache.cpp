@@ -1,4 +1,4 @@
-// Engine::make_cache and the cache checks of forward(): which cache a model runs with, per
+// CpuEngine::make_cache and the cache checks of forward(): which cache a model runs with, per
 // KvCacheSpec (float, q8_0/q4_0, KIVI, quantized latents).
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "cache/kivi_kv_cache.h"
 #include "cache/quantized_row_cache.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 
 namespace lrkv {
 
@@ -28,7 +28,7 @@ Result<std::unique_ptr<KvCache>> as_base(Result<std::unique_ptr<T>> r) {
 
 }  // namespace
 
-Result<std::unique_ptr<KvCache>> Engine::make_cache(int n_seq, int capacity,
+Result<std::unique_ptr<KvCache>> CpuEngine::make_cache(int n_seq, int capacity,
                                                     const KvCacheSpec& spec) const {
   LRKV_RETURN_IF_ERROR(status_);
   LRKV_RETURN_IF_ERROR(spec.validate());
@@ -92,17 +92,17 @@ Result<std::unique_ptr<KvCache>> Engine::make_cache(int n_seq, int capacity,
                                            fmt::format("latent {} ({} keys)", f.name(), mode)));
 }
 
-Status Engine::check_cache(const KvCache& cache) const {
+Status CpuEngine::check_cache(const KvCache& cache) const {
   if (cache.n_layer() != cfg_.n_layer) {
     return make_error(ErrorCode::kInvalidArgument, "cache has {} layers, model {}", cache.n_layer(),
                       cfg_.n_layer);
   }
   std::function<std::pair<int, int>(int)> widths;  // K and V row widths of layer l
-  if (auto* r = dynamic_cast<const RowKvCache*>(&cache)) {
+  if (auto* r = cache.as_rows()) {
     widths = [r](int l) { return std::pair{r->k_width(l), r->v_width(l)}; };
-  } else if (auto* q = dynamic_cast<const QuantizedRowCache*>(&cache)) {
+  } else if (auto* q = cache.as_quantized_rows()) {
     widths = [q](int l) { return std::pair{q->k_width(l), q->v_width(l)}; };
-  } else if (auto* kivi = dynamic_cast<const KiviKvCache*>(&cache)) {
+  } else if (auto* kivi = cache.as_kivi()) {
     widths = [kivi](int) { return std::pair{kivi->width(), kivi->width()}; };
   } else {
     return make_error(ErrorCode::kUnsupported, "this engine cannot run a '{}' cache", cache.kind());

@@ -11,7 +11,7 @@
 #include "kernels/kivi_attention.h"
 #include "kernels/quant_attention.h"
 #include "kernels/rebuild_keys.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 
 namespace lrkv {
 
@@ -58,7 +58,7 @@ void rebuild_from_quantized(const LatentLayer& L, const LlamaConfig& cfg, const 
 
 }  // namespace
 
-void Engine::attend_dense_quantized(int l, const std::vector<SeqSpan>& spans, KvCache& kv_cache) {
+void CpuEngine::attend_dense_quantized(int l, const std::vector<SeqSpan>& spans, KvCache& kv_cache) {
   const int64_t qd = cfg_.q_dim(), kvd = cfg_.kv_dim();
   const int hd = cfg_.head_dim, group = cfg_.group_size();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -67,8 +67,8 @@ void Engine::attend_dense_quantized(int l, const std::vector<SeqSpan>& spans, Kv
     head_off[h] = h * hd;
     kv_head[h] = h / group;
   }
-  auto* rows = dynamic_cast<QuantizedRowCache*>(&kv_cache);
-  auto* kivi = dynamic_cast<KiviKvCache*>(&kv_cache);
+  auto* rows = kv_cache.as_quantized_rows();
+  auto* kivi = kv_cache.as_kivi();
   LRKV_CHECK(rows || kivi, "attend_dense_quantized: cache '{}'", kv_cache.kind());
   int64_t t0 = 0;
   for (const SeqSpan& s : spans) {
@@ -113,8 +113,8 @@ void Engine::attend_dense_quantized(int l, const std::vector<SeqSpan>& spans, Kv
   }
 }
 
-void Engine::attend_latent_quantized(int l, const std::vector<SeqSpan>& spans, KvCache& kv_cache) {
-  auto& cache = dynamic_cast<QuantizedRowCache&>(kv_cache);
+void CpuEngine::attend_latent_quantized(int l, const std::vector<SeqSpan>& spans, KvCache& kv_cache) {
+  auto& cache = *kv_cache.as_quantized_rows();  // check_cache admitted only quantized rows
   const LatentLayer& L = latent_[l];
   const int64_t kvd = cfg_.kv_dim();
   const int hd = cfg_.head_dim;

@@ -55,10 +55,7 @@ Status fold_side(Model& m, int l, const LayerPlan& lp, KeyMode mode, bool keys) 
 
 }  // namespace
 
-bool has_hadamard(const Model& m) {
-  auto it = m.extra_metadata.find("lrkv.hadamard");
-  return it != m.extra_metadata.end() && it->second == "1";
-}
+bool has_hadamard(const Model& m) { return m.compressed() && m.compression->hadamard; }
 
 Status fold_hadamard_factors(Model& m) {
   LRKV_ASSIGN_OR_RETURN(RankPlan plan, model_rank_plan(m));
@@ -70,7 +67,7 @@ Status fold_hadamard_factors(Model& m) {
     LRKV_RETURN_IF_ERROR(fold_side(m, l, plan.layers[l], plan.key_mode, true));
     LRKV_RETURN_IF_ERROR(fold_side(m, l, plan.layers[l], plan.key_mode, false));
   }
-  m.extra_metadata["lrkv.hadamard"] = "1";
+  m.compression->hadamard = true;
   return Status::Ok();
 }
 

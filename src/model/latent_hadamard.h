@@ -8,8 +8,8 @@
 //                  v_up.g <- v_up.g H
 // (H = Hᵀ.) Every product B A, hence every unquantised result, is unchanged up to float rounding;
 // the latents are rotated, which spreads outlier channels before quantisation.
-// Rotated factors are stored as f32 copies (mmap'd inputs are never written). Sets the metadata
-// "lrkv.hadamard" = "1"; a second fold is an error (it would undo the first).
+// Rotated factors are stored as f32 copies (mmap'd inputs are never written). Sets
+// CompressedAttention::hadamard; a second fold is an error (it would undo the first).
 // Cost O(Σ_g r_g log r_g · (d + s·head_dim)) per layer.
 #pragma once
 

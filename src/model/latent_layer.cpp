@@ -9,11 +9,8 @@ std::string factor_name(int layer, const char* what, int group) {
 }
 
 Result<RankPlan> model_rank_plan(const Model& m) {
-  auto it = m.extra_metadata.find("lrkv.plan");
-  if (it == m.extra_metadata.end()) return make_error(ErrorCode::kNotFound, "{}: no lrkv.plan", m.source_path);
-  LRKV_ASSIGN_OR_RETURN(RankPlan p, RankPlan::parse(it->second, m.source_path + " (lrkv.plan)"));
-  LRKV_RETURN_IF_ERROR(p.validate(m.config, m.source_path));
-  return p;
+  if (!m.compressed()) return make_error(ErrorCode::kNotFound, "{}: not a compressed model", m.source_path);
+  return m.compression->plan;
 }
 
 namespace {

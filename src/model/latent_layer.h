@@ -50,7 +50,7 @@ struct LatentLayer {
   Tensor o_bias;                     // [d_model] or empty
 };
 
-// The model's plan from its "lrkv.plan" metadata; kNotFound when the model is not compressed.
+// The compressed model's plan (Model::compression); kNotFound when the model is not compressed.
 Result<RankPlan> model_rank_plan(const Model& m);
 // Builds and validates every layer's factors (shapes against the plan; errors name the tensor).
 Result<std::vector<LatentLayer>> build_latent_layers(const Model& m, const RankPlan& plan);

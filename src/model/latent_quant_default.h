@@ -1,4 +1,4 @@
-// A compressed model's default latent quantisation, stored in its metadata as
+// A compressed model's default latent quantisation (CompressedAttention::latent_quant), stored as
 // "lrkv.latent_quant" = {"bits": 4, "group": 32, "symmetric": false} by `lrkv compress
 // --latent-bits`. Commands use it for the cache unless their own --latent-bits is given.
 #pragma once

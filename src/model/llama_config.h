@@ -7,14 +7,11 @@
 #include <vector>
 
 #include "core/status.h"
+#include "kernels/rope_layout.h"
 
 namespace lrkv {
 
-// Which dimensions RoPE rotates together inside a head of size d_h:
-//  kInterleaved: pairs (2i, 2i+1)      (Meta checkpoints, llama2.c, GGUF "llama")
-//  kHalfSplit:   pairs (i, i + d_h/2)  (HF transformers rotate_half, GGUF "qwen2"/NEOX)
-// Frequency of pair i is theta^(-2i/d_h) in both layouts.
-enum class RopeLayout { kInterleaved, kHalfSplit };
+// RopeLayout: kernels/rope_layout.h
 
 // Llama 3.1-style frequency scaling ("rope_type": "llama3").
 struct RopeScaling {

@@ -7,12 +7,6 @@ namespace lrkv {
 
 const char* key_mode_name(KeyMode m) { return m == KeyMode::kRebuild ? "rebuild" : "absorbed"; }
 
-Result<KeyMode> method_key_mode(const std::string& method) {
-  if (method == "palu" || method == "lorc") return KeyMode::kRebuild;
-  if (method.rfind("mkv", 0) == 0) return KeyMode::kAbsorbed;
-  return make_error(ErrorCode::kInvalidArgument, "unknown method '{}': expected palu, lorc or mkv-pca", method);
-}
-
 Result<int> parse_granularity(const std::string& g, int n_kv_head) {
   if (g == "head") return 1;
   if (g == "joint") return n_kv_head;
@@ -129,9 +123,8 @@ Result<RankPlan> RankPlan::parse(const std::string& text, const std::string& src
   return from_json(j, src);
 }
 
-Result<RankPlan> uniform_plan(const LlamaConfig& cfg, const std::string& method,
+Result<RankPlan> uniform_plan(const LlamaConfig& cfg, const std::string& method, KeyMode mode,
                               const std::string& granularity, double budget) {
-  LRKV_ASSIGN_OR_RETURN(KeyMode mode, method_key_mode(method));
   LRKV_ASSIGN_OR_RETURN(int s, parse_granularity(granularity, cfg.n_kv_head));
   if (!(budget > 0.0) || budget > 1.0) {
     return make_error(ErrorCode::kInvalidArgument, "--budget {} must be in (0, 1]", budget);

@@ -1,7 +1,8 @@
 // RankPlan: how a compressed model's KV cache is laid out — per layer, per group of consecutive
 // KV heads, the latent rank kept for keys (rank_k) and values (rank_v) — plus the method that
-// produced the factors and how keys are read at attention time. Stored as JSON in the model file
-// ("lrkv.plan") and written/read by `lrkv plan` and `lrkv compress --plan`.
+// produced the factors and how keys are read at attention time. A compressed model carries it in
+// Model::compression (stored as JSON by io/compression_metadata.h); `lrkv plan` writes it to a file
+// that `lrkv compress --plan` reads.
 //
 // Budget = kept fraction of the dense KV cache: sum over layers and groups of (rank_k + rank_v)
 // divided by 2 * n_layer * n_kv_head * head_dim (same element type on both sides).
@@ -61,13 +62,12 @@ struct RankPlan {
 // "head" -> 1, "joint" -> n_kv_head, "group:S" -> S (must divide n_kv_head).
 Result<int> parse_granularity(const std::string& g, int n_kv_head);
 
-// The method's key mode: palu/lorc rebuild, mkv-* absorb. Unknown methods are an error.
-Result<KeyMode> method_key_mode(const std::string& method);
-
 // Uniform allocation: every group keeps the same fraction of its dimensions for K and V; the
 // total Σ (rank_k + rank_v) equals round(budget * 2 * n_layer * kv_dim) exactly (rounding
 // leftovers are spread one at a time over the groups in order), each rank within [1, s*hd].
-Result<RankPlan> uniform_plan(const LlamaConfig& cfg, const std::string& method,
+// The method's key mode comes from the method table (compress/methods.h, which also has the
+// overload without it).
+Result<RankPlan> uniform_plan(const LlamaConfig& cfg, const std::string& method, KeyMode key_mode,
                               const std::string& granularity, double budget);
 
 }  // namespace lrkv

@@ -1,5 +1,7 @@
 #include "model/tokenizer.h"
 
+#include <algorithm>
+
 #include "model/bpe_tokenizer.h"
 #include "model/sentencepiece_tokenizer.h"
 #include "model/utf8.h"
@@ -35,16 +37,30 @@ Result<std::unique_ptr<Tokenizer>> make_tokenizer(Vocab vocab) {
   return SentencePieceTokenizer::create(std::move(vocab));
 }
 
+StreamDecoder::StreamDecoder(const Tokenizer& tok, const std::vector<int>& context) : tok_(tok) {
+  const size_t n = std::min(context.size(), kContextTokens);
+  ids_.assign(context.end() - static_cast<std::ptrdiff_t>(n), context.end());
+  emitted_ = tok_.decode(ids_).size();
+}
+
+void StreamDecoder::restart_after(size_t n_ids) {
+  const size_t keep = std::min(n_ids, kContextTokens);
+  ids_.erase(ids_.begin(), ids_.begin() + static_cast<std::ptrdiff_t>(n_ids - keep));
+  emitted_ = tok_.decode(ids_).size();
+}
+
 std::string StreamDecoder::push(int id) {
   ids_.push_back(id);
   const std::string all = tok_.decode(ids_);
   const size_t ready = utf8_complete_prefix(all);
-  if (ready <= emitted_) return "";
-  std::string out = all.substr(emitted_, ready - emitted_);
-  emitted_ = ready;
+  std::string out;
+  if (ready > emitted_) {
+    out = all.substr(emitted_, ready - emitted_);
+    emitted_ = ready;
+  }
+  if (ready == all.size() && ids_.size() > 4 * kContextTokens) restart_after(ids_.size());
   return out;
 }
-
 std::string StreamDecoder::flush() {
   const std::string all = tok_.decode(ids_);
   std::string out;

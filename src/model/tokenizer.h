@@ -68,16 +68,22 @@ class Tokenizer {
 Result<std::unique_ptr<Tokenizer>> make_tokenizer(Vocab vocab);
 
 // Streaming decoder: feed ids one at a time, get complete UTF-8 text as soon as it is complete.
+// `context` (e.g. the prompt's ids) is what precedes the first pushed id: its last tokens are
+// decoded with the new ones so the first piece keeps its leading space (a SentencePiece decode
+// drops the space of the sequence's first piece only). Linear time: emitted ids are dropped
+// once their text is complete, keeping a few as context.
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
+  explicit StreamDecoder(const Tokenizer& tok, const std::vector<int>& context = {});
   std::string push(int id);  // text that became printable (may be "")
   std::string flush();       // whatever is left (invalid UTF-8 tail replaced by U+FFFD)
 
  private:
+  static constexpr size_t kContextTokens = 4;
+  void restart_after(size_t n_ids);  // the first n_ids of ids_ are all emitted: keep a context tail
   const Tokenizer& tok_;
-  std::vector<int> ids_;
-  size_t emitted_ = 0;  // bytes of decode(ids_) already returned
+  std::vector<int> ids_;  // context tail, then ids not yet fully emitted
+  size_t emitted_ = 0;    // bytes of decode(ids_) already returned (or belonging to the context)
 };
 
 }  // namespace lrkv

@@ -135,11 +135,21 @@ bool Scheduler::step() {
   std::vector<SeqSpan> spans;
   std::vector<Sequence*> owners;
   build_batch(&spans, &owners);
-  Status st = engine_.forward(spans, *cache_, LogitsMode::kLast, &logits_);
-  ++metrics_->steps_total;
-  const int n_vocab = engine_.config().n_vocab;
+  // A span samples for its request when it decodes or ends the prompt; a prompt chunk with more
+  // to come gets a throwaway greedy sampler (the request's random stream must not advance).
+  std::vector<Sampler> samplers;
+  std::vector<bool> samples(spans.size());
   for (size_t i = 0; i < spans.size(); ++i) {
     Sequence& s = *owners[i];
+    samples[i] = !s.prefilling() || s.prefilled + spans[i].n == s.prompt_tokens();
+    samplers.push_back(samples[i] ? std::move(s.sampler()) : Sampler(SamplerOptions{}));
+  }
+  std::vector<int> next;
+  Status st = engine_.forward_sample(spans, *cache_, samplers, &next);
+  ++metrics_->steps_total;
+  for (size_t i = 0; i < spans.size(); ++i) {
+    Sequence& s = *owners[i];
+    if (samples[i]) s.sampler() = std::move(samplers[i]);
     if (!st.ok()) {
       finish(s, FinishReason::kError, st.to_string());
       continue;
@@ -147,11 +157,10 @@ bool Scheduler::step() {
     if (s.prefilling()) {
       s.prefilled += spans[i].n;
       metrics_->prompt_tokens_total += spans[i].n;
-      if (s.prefilling()) continue;  // more prompt chunks to come
     }
-    const FinishReason r =
-        s.sample_and_accept(logits_.data() + i * static_cast<size_t>(n_vocab), n_vocab);
+    if (!samples[i]) continue;
     ++metrics_->generated_tokens_total;
+    const FinishReason r = s.accept(next[i]);
     if (r != FinishReason::kNone) finish(s, r);
   }
   remove_finished();

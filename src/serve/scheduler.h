@@ -4,8 +4,9 @@
 //   2. admits queued requests FIFO while a slot is free (a request that does not fit waits),
 //   3. builds one batch: a decode token for every sequence past its prompt, then prompt chunks
 //      (chunked prefill) for the rest, up to `batch_tokens` tokens in all,
-//   4. runs one engine forward, samples per sequence, streams text, finishes sequences that hit
-//      a stop token/string or max_tokens, and frees their slots.
+//   4. runs one engine forward_sample (each request's own sampler; on the GPU the sampling stays
+//      on the device), streams text, finishes sequences that hit a stop token/string or
+//      max_tokens, and frees their slots.
 // submit() and stop() may be called from any thread; step() and run() from one engine thread.
 #pragma once
 
@@ -66,7 +67,6 @@ class Scheduler {
   std::unique_ptr<KvCache> cache_;
   std::vector<int> free_slots_;
   std::list<std::unique_ptr<Sequence>> running_;  // admission order
-  std::vector<float> logits_;
 
   std::mutex mu_;  // guards queue_ and stop_
   std::condition_variable cv_;

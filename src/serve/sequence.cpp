@@ -9,11 +9,10 @@ Sequence::Sequence(GenerationRequest req, std::shared_ptr<RequestStream> stream,
     : req_(std::move(req)),
       stream_(std::move(stream)),
       sampler_(req_.sampling),
-      decoder_(tok),
+      decoder_(tok, req_.prompt),
       stops_(req_.stop) {}
 
-FinishReason Sequence::sample_and_accept(const float* logits, int n_vocab) {
-  const int token = sampler_.sample(logits, n_vocab);
+FinishReason Sequence::accept(int token) {
   ++generated_;
   const auto& st = req_.stop_tokens;
   if (std::find(st.begin(), st.end(), token) != st.end()) {

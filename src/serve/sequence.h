@@ -1,16 +1,18 @@
 // Sequence: one request while the scheduler runs it: its KV slot, how much of the prompt is in
-// the cache, the sampler, the detokenizer and the stop-string matcher. Owned and touched only by
-// the engine thread.
+// the cache, the sampler, the detokenizer (with the prompt as context, so the first piece keeps
+// its leading space) and the stop-string filter — the same per-token steps as generate()
+// (model/generate.h), one step per scheduler iteration. Owned and touched only by the engine
+// thread.
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "model/generate.h"
 #include "model/sampler.h"
 #include "model/tokenizer.h"
 #include "serve/generation_request.h"
 #include "serve/request_stream.h"
-#include "serve/stop_matcher.h"
 
 namespace lrkv::serve {
 
@@ -29,10 +31,11 @@ class Sequence {
   int generated() const { return generated_; }
   Usage usage() const { return {prompt_tokens(), generated_}; }
 
-  // Samples from the next-token logits and accepts the token: stop token, stop string or
-  // max_tokens ends the sequence (returns the reason), else its text goes to the stream and
-  // next_token is set. kNone = keep going.
-  FinishReason sample_and_accept(const float* logits, int n_vocab);
+  // The request's sampler; the scheduler moves it into forward_sample's batch and back.
+  Sampler& sampler() { return sampler_; }
+  // Accepts a sampled token: a stop token, stop string or max_tokens ends the sequence (returns
+  // the reason), else its text goes to the stream and next_token is set. kNone = keep going.
+  FinishReason accept(int token);
 
  private:
   // At the end: sends the decoder's and the matcher's held-back text; true if it held a stop
@@ -43,7 +46,7 @@ class Sequence {
   std::shared_ptr<RequestStream> stream_;
   Sampler sampler_;
   StreamDecoder decoder_;
-  StopMatcher stops_;
+  StopFilter stops_;
   int generated_ = 0;
 };
 

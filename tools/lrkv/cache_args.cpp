@@ -34,7 +34,7 @@ void CacheArgs::add_to(CLI::App* cmd) {
 
 Status CacheArgs::prepare(Model& m) const {
   if (!hadamard) return Status::Ok();
-  if (m.extra_metadata.count("lrkv.plan") == 0) {
+  if (!m.compressed()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--hadamard needs a compressed model; {} is dense", m.source_path);
   }

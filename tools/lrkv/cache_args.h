@@ -13,7 +13,7 @@
 namespace lrkv::cli {
 
 struct CacheArgs {
-  std::string kv_type = "f32";
+  std::string kv_type = "f16";  // as llama.cpp: half the bytes of f32, same results within rounding
   LatentQuantParams latent;
   KiviParams kivi;
   bool hadamard = false;

@@ -1,4 +1,5 @@
 #include "cli_common.h"
+#include "io/model_io.h"
 
 #include <chrono>
 

@@ -11,6 +11,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "core/log.h"
+#include "engine_args.h"
 #include "eval/report/speed.h"
 
 namespace lrkv::cli {
@@ -20,6 +21,7 @@ namespace {
 struct BenchArgs {
   ModelArgs model;
   CacheArgs cache;
+  EngineArgs engine;
   std::vector<int> ctx = {512};
   std::vector<int> batch = {1};
   int n_gen = 32, reps = 3;
@@ -95,8 +97,7 @@ Status run_bench(const BenchArgs& a) {
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
   LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec(&m));
   LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
-  Engine engine(m);
-  LRKV_RETURN_IF_ERROR(engine.status());
+  LRKV_ASSIGN_OR_RETURN(auto engine, a.engine.make(m, kv));
   std::vector<Row> rows;
   for (int c : a.ctx) {
     if (c + a.n_gen > m.config.max_seq) {
@@ -114,7 +115,7 @@ Status run_bench(const BenchArgs& a) {
       so.seed = a.seed;
       so.kv_type = kv;
       log_info("bench ctx {} batch {}", c, b);
-      LRKV_ASSIGN_OR_RETURN(SpeedResult r, measure_speed(engine, so));
+      LRKV_ASSIGN_OR_RETURN(SpeedResult r, measure_speed(*engine, so));
       rows.push_back({c, b, r});
     }
   }
@@ -135,6 +136,7 @@ void register_bench(CLI::App& app) {
       "Prefill and decode tokens/s and KV memory, llama-bench style (dense or compressed models)");
   a->model.add_to(cmd);
   a->cache.add_to(cmd);
+  a->engine.add_to(cmd);
   cmd->add_option("--ctx", a->ctx, "Prompt lengths, comma-separated")
       ->delimiter(',')
       ->capture_default_str();

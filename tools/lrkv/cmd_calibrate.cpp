@@ -2,9 +2,10 @@
 // compression needs (XᵀX at the K/V input, K/V moments pre/post RoPE, per-frequency key moments).
 #include "cli_common.h"
 #include "commands.h"
+#include "compress/calibrate_text.h"
 #include "compress/calibration.h"
 #include "core/log.h"
-#include "device_args.h"
+#include "backend/device_compute.h"
 #include "text_args.h"
 
 namespace lrkv::cli {
@@ -19,26 +20,6 @@ struct CalibArgs {
 };
 
 }  // namespace
-
-Result<CalibrationStats> calibrate_from_text(const Model& m, const TextSourceOptions& text,
-                                             const CalibrationOptions& options) {
-  if (!m.tokenizer) {
-    return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE", m.source_path);
-  }
-  LRKV_ASSIGN_OR_RETURN(auto docs, read_documents(text));
-  const std::vector<int> tokens = tokenize_documents(*m.tokenizer, docs, true);
-  log_info("calibration text {}: {} documents, {} tokens (using {})", text.path, docs.size(), tokens.size(),
-           options.max_tokens > 0 ? std::min<int64_t>(options.max_tokens, tokens.size()) : tokens.size());
-  Engine engine(m);
-  LRKV_RETURN_IF_ERROR(engine.status());
-  if (engine.compressed()) {
-    return make_error(ErrorCode::kInvalidArgument, "{} is already compressed; calibrate the original model",
-                      m.source_path);
-  }
-  LRKV_ASSIGN_OR_RETURN(CalibrationStats s, run_calibration(engine, tokens, options));
-  s.text = text.path + (text.range.empty() ? "" : " [" + text.range + "]");
-  return s;
-}
 
 namespace {
 Status run_calibrate(const CalibArgs& a) {

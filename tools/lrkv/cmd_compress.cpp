@@ -7,6 +7,8 @@
 #include <optional>
 
 #include "cli_common.h"
+#include "compress/methods.h"
+#include "io/model_io.h"
 #include "commands.h"
 #include "compress/compressor.h"
 #include "compress/truncate.h"
@@ -15,13 +17,11 @@
 #include "model/latent_quant_default.h"
 #include "core/log.h"
 #include "core/mmap_file.h"
-#include "device_args.h"
+#include "backend/device_compute.h"
 #include "text_args.h"
 
 namespace lrkv::cli {
 
-Result<CalibrationStats> calibrate_from_text(const Model& m, const TextSourceOptions& text,
-                                             const CalibrationOptions& options);
 
 namespace {
 
@@ -56,35 +56,10 @@ Result<RankPlan> make_plan(const CompressArgs& a, const LlamaConfig& cfg) {
     return p;
   }
   if (a.method.empty()) return make_error(ErrorCode::kInvalidArgument, "--method is required (or --plan FILE)");
-  std::string gran = a.granularity;
-  if (gran.empty()) {  // Palu's default G-LRD: groups of 4 KV heads, or the largest divisor below
-    int s = std::min(4, cfg.n_kv_head);
-    while (cfg.n_kv_head % s != 0) --s;
-    gran = "group:" + std::to_string(s);
-  }
+  LRKV_ASSIGN_OR_RETURN(const MethodDesc* method, find_method(a.method));
+  // The method's own default (Palu: groups of 4 KV heads; LoRC: joint; MatryoshkaKV: per head).
+  const std::string gran = a.granularity.empty() ? method->default_granularity(cfg) : a.granularity;
   return uniform_plan(cfg, a.method, gran, a.budget);
-}
-
-// The input is already compressed (e.g. a full-rank `lrkv tune` model): keep the leading
-// components of its ordered factors, per --plan or a uniform plan at --budget.
-Status truncate_compressed(const CompressArgs& a, const Model& m) {
-  LRKV_ASSIGN_OR_RETURN(RankPlan full, model_rank_plan(m));
-  if (!a.method.empty() && a.method != full.method) {
-    return make_error(ErrorCode::kInvalidArgument, "--method {}: {} is already compressed with {}", a.method,
-                      a.model.path, full.method);
-  }
-  CompressArgs b = a;
-  b.method = full.method;
-  if (b.granularity.empty()) b.granularity = full.granularity;
-  LRKV_ASSIGN_OR_RETURN(RankPlan plan, make_plan(b, m.config));
-  plan.method = full.method;  // the factors are the input's
-  log_info("truncating {} ({} {}) to kept {:.4f} of the KV cache", a.model.path, full.method, full.granularity,
-           plan.kept_fraction(m.config));
-  LRKV_ASSIGN_OR_RETURN(Model out, truncate_to_plan(m, plan));
-  LRKV_RETURN_IF_ERROR(finish_model(a, plan, out));
-  LRKV_RETURN_IF_ERROR(save_model(out, a.out));
-  log_info("wrote {}", a.out);
-  return Status::Ok();
 }
 
 Status run_compress(const CompressArgs& a) {
@@ -100,10 +75,22 @@ Status run_compress(const CompressArgs& a) {
   }
   LRKV_ASSIGN_OR_RETURN(Factorizer factorizer, make_factorizer(a.device));  // fails fast without CUDA
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
-  if (m.extra_metadata.count("lrkv.plan")) return truncate_compressed(a, m);
-  LRKV_ASSIGN_OR_RETURN(RankPlan plan, make_plan(a, m.config));
+  CompressArgs b = a;
+  if (m.compressed()) {  // e.g. a full-rank `lrkv tune` model: compress_model keeps leading components
+    const RankPlan& full = m.compression->plan;
+    if (!a.method.empty() && a.method != full.method) {
+      return make_error(ErrorCode::kInvalidArgument, "--method {}: {} is already compressed with {}", a.method,
+                        a.model.path, full.method);
+    }
+    b.method = full.method;
+    if (b.granularity.empty()) b.granularity = full.granularity;
+  }
+  LRKV_ASSIGN_OR_RETURN(RankPlan plan, make_plan(b, m.config));
   std::optional<CalibrationStats> calib;
-  if (!a.calib_path.empty()) {
+  if (m.compressed()) {
+    plan.method = m.compression->plan.method;  // the factors are the input's
+    log_info("truncating {} ({} {})", a.model.path, plan.method, m.compression->plan.granularity);
+  } else if (!a.calib_path.empty()) {
     LRKV_ASSIGN_OR_RETURN(calib, load_calibration(a.calib_path));
     LRKV_RETURN_IF_ERROR(check_calibration_matches(*calib, m.config, a.calib_path));
   } else if (method_needs_calibration(plan.method)) {

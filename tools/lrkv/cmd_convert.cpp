@@ -1,5 +1,6 @@
 // lrkv convert IN -o OUT.gguf|OUT.safetensors: moves a model between file formats.
 #include "cli_common.h"
+#include "io/model_io.h"
 #include "commands.h"
 #include "core/log.h"
 

@@ -7,7 +7,8 @@
 #include <optional>
 
 #include "cli_common.h"
-#include "device_args.h"
+#include "io/model_io.h"
+#include "backend/device_compute.h"
 #include "commands.h"
 #include "compress/gqa_merge.h"
 #include "compress/tune/gqa_task.h"
@@ -16,8 +17,6 @@
 
 namespace lrkv::cli {
 
-Result<CalibrationStats> calibrate_from_text(const Model& m, const TextSourceOptions& text,
-                                             const CalibrationOptions& options);
 
 namespace {
 
@@ -79,7 +78,7 @@ Status recover(const ConvertGqaArgs& a, const Model& original, Model* merged) {
 Status run_convert_gqa(const ConvertGqaArgs& a) {
   LRKV_RETURN_IF_ERROR(check_args(a));
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
-  if (m.extra_metadata.count("lrkv.plan")) {
+  if (m.compressed()) {
     return make_error(ErrorCode::kInvalidArgument, "{} is compressed; convert the original model",
                       a.model.path);
   }

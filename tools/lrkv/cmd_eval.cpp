@@ -6,6 +6,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "engine_args.h"
 #include "eval/report/eval_runner.h"
 #include "text_args.h"
 
@@ -16,6 +17,7 @@ namespace {
 struct EvalArgs {
   ModelArgs model;
   EvalOptions o;
+  EngineArgs engine;
   std::string methods, kv_type = "f16";
 };
 
@@ -44,6 +46,8 @@ Status check_flags(const EvalArgs& a) {
 Status run(EvalArgs a) {
   LRKV_RETURN_IF_ERROR(check_flags(a));
   LRKV_ASSIGN_OR_RETURN(a.o.kv_type, parse_kv_type("--kv-type", a.kv_type));
+  LRKV_ASSIGN_OR_RETURN(std::string device, a.engine.resolve(a.o.kv_type));
+  a.o.make_engine = [device](const Model& model) { return make_engine(model, EngineOptions{device}); };
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
   LRKV_ASSIGN_OR_RETURN(a.o.methods, parse_method_list(a.methods, m.config));
   const int room = m.config.max_seq - passkey_max_new_tokens(a.o.passkey_opts.digits);
@@ -69,10 +73,11 @@ void register_eval(CLI::App& app) {
       "zero-shot "
       "tasks, passkey retrieval, KV bytes and speed; writes report.json/report.md/PNGs");
   a->model.add_to(cmd);
+  a->engine.add_to(cmd);
   cmd->add_option("--methods", a->methods,
                   "Comma-separated method specs NAME[:ARG], e.g. palu:group:4,lorc,mkv-pca "
                   "(known: " +
-                      method_names() + "; ARG = head | group:S | joint)")
+                      eval_method_names() + "; ARG = head | group:S | joint)")
       ->required();
   cmd->add_option("--budgets", a->o.budgets, "Kept fractions of the KV cache, comma-separated")
       ->delimiter(',')

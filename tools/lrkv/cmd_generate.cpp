@@ -1,14 +1,13 @@
 // lrkv generate MODEL -p TEXT: streams a continuation (greedy or sampled) to stdout and prints
 // prefill/decode speed to stderr.
-#include <chrono>
 #include <cstdio>
 
 #include "cache_args.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "core/log.h"
-#include "model/engine.h"
-#include "model/sampler.h"
+#include "engine_args.h"
+#include "model/generate.h"
 
 namespace lrkv::cli {
 
@@ -20,14 +19,11 @@ struct GenerateArgs {
   int n_predict = 128;
   int ctx = 0;
   CacheArgs cache;
+  EngineArgs engine;
   SamplerOptions sampling;
   bool no_bos = false;
   bool ignore_eos = false;
 };
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 Status run_generate(const GenerateArgs& a) {
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
@@ -43,36 +39,26 @@ Status run_generate(const GenerateArgs& a) {
   if (static_cast<int>(ids.size()) >= ctx) {
     return make_error(ErrorCode::kInvalidArgument, "prompt has {} tokens, context is {} (raise --ctx)", ids.size(), ctx);
   }
-  Engine engine(m);
-  LRKV_ASSIGN_OR_RETURN(auto cache, engine.make_cache(1, ctx, kv));
-  Sampler sampler(a.sampling);
-  StreamDecoder out(*m.tokenizer);
+  LRKV_ASSIGN_OR_RETURN(auto engine, a.engine.make(m, kv));
+  LRKV_ASSIGN_OR_RETURN(auto cache, engine->make_cache(1, ctx, kv));
+  GenerateOptions o;
+  o.max_new_tokens = a.n_predict;
+  o.sampling = a.sampling;
+  o.ignore_eos = a.ignore_eos;
   std::printf("%s", a.prompt.c_str());
   std::fflush(stdout);
-
-  std::vector<float> logits;
-  auto t0 = std::chrono::steady_clock::now();
-  LRKV_RETURN_IF_ERROR(engine.forward({{0, ids.data(), static_cast<int>(ids.size())}}, *cache,
-                                      LogitsMode::kLast, &logits));
-  const double prefill_s = seconds_since(t0);
-  t0 = std::chrono::steady_clock::now();
-  int generated = 0;
-  for (; generated < a.n_predict && cache->length(0) < ctx; ++generated) {
-    int next = sampler.sample(logits.data(), m.config.n_vocab);
-    if (next == m.tokenizer->eos() && !a.ignore_eos) break;
-    std::printf("%s", out.push(next).c_str());
+  const PieceFn print = [](const std::string& piece) {
+    std::printf("%s", piece.c_str());
     std::fflush(stdout);
-    if (generated + 1 == a.n_predict || cache->length(0) >= ctx) {
-      ++generated;
-      break;
-    }
-    LRKV_RETURN_IF_ERROR(engine.forward({{0, &next, 1}}, *cache, LogitsMode::kLast, &logits));
-  }
-  std::printf("%s\n", out.flush().c_str());
-  const double decode_s = seconds_since(t0);
-  log_info("prompt {} tokens in {:.3f} s ({:.1f} tok/s); generated {} tokens in {:.3f} s ({:.1f} tok/s)",
-           ids.size(), prefill_s, ids.size() / std::max(prefill_s, 1e-9), generated, decode_s,
-           generated / std::max(decode_s, 1e-9));
+    return true;
+  };
+  LRKV_ASSIGN_OR_RETURN(GenerateResult r, generate(*engine, *cache, 0, ids, *m.tokenizer, o, print));
+  std::printf("\n");
+  std::fflush(stdout);
+  const double n_gen = static_cast<double>(r.tokens.size());
+  log_info("prompt {} tokens in {:.3f} s ({:.1f} tok/s); generated {} tokens in {:.3f} s ({:.1f} tok/s) on {}",
+           ids.size(), r.prefill_seconds, ids.size() / std::max(r.prefill_seconds, 1e-9), r.tokens.size(),
+           r.decode_seconds, n_gen / std::max(r.decode_seconds, 1e-9), engine->device());
   return Status::Ok();
 }
 
@@ -86,6 +72,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("-n,--n-predict", a->n_predict, "Tokens to generate")->capture_default_str();
   cmd->add_option("--ctx", a->ctx, "Context length (default: the model's)");
   a->cache.add_to(cmd);
+  a->engine.add_to(cmd);
   cmd->add_option("--temp", a->sampling.temperature, "Sampling temperature; 0 = greedy")->capture_default_str();
   cmd->add_option("--top-k", a->sampling.top_k, "Keep the k most likely tokens (0 = all)")->capture_default_str();
   cmd->add_option("--top-p", a->sampling.top_p, "Nucleus: smallest set with this probability mass")->capture_default_str();

@@ -4,8 +4,9 @@
 #include <cstdio>
 
 #include "cli_common.h"
+#include "io/compression_metadata.h"
 #include "commands.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "model/latent_layer.h"
 
 namespace lrkv::cli {
@@ -21,7 +22,7 @@ struct InfoArgs {
 // Bytes per token (all layers, scales and minimums included) of the caches this model can run,
 // measured from the caches themselves. KIVI adds a fixed fp16 window of its residual length.
 nlohmann::json cache_type_bytes(const Model& m) {
-  Engine engine(m);
+  CpuEngine engine(m);
   std::vector<KvCacheSpec> specs = {DType::kF32, DType::kF16};
   auto add = [&](KvQuant q, int latent_bits, bool sym) {
     KvCacheSpec s;
@@ -105,6 +106,7 @@ nlohmann::json describe(const Model& m, int ctx) {
   }
   j["kv_cache_types"] = cache_type_bytes(m);
   for (const auto& [k, v] : m.extra_metadata) j["metadata"][k] = v;
+  for (const auto& [k, v] : compression_metadata(m)) j["metadata"][k] = v;
   for (const auto& [k, t] : m.extra_tensors) j["extra_tensors"][k] = t.shape_str() + " " + std::string(dtype_name(t.dtype()));
   return j;
 }

@@ -8,11 +8,12 @@
 #include "cache_args.h"
 #include "cli_common.h"
 #include "commands.h"
+#include "engine_args.h"
 #include "core/log.h"
 #include "eval/kl_divergence.h"
 #include "eval/logits_file.h"
 #include "eval/perplexity.h"
-#include "eval/text_source.h"
+#include "io/text_source.h"
 
 namespace lrkv::cli {
 
@@ -23,6 +24,7 @@ struct PplArgs {
   TextSourceOptions text;
   PerplexityOptions ppl;
   CacheArgs cache;
+  EngineArgs engine;
   std::string save_logits, kl_base, json_out;
   bool no_bos = false;
 };
@@ -74,8 +76,8 @@ Status run_ppl(PplArgs a) {
       kl.add(base_lp.data(), logits, m.config.n_vocab, target);
     }
   };
-  Engine engine(m);
-  LRKV_ASSIGN_OR_RETURN(PerplexityResult r, run_perplexity(engine, tokens, a.ppl, on_scored));
+  LRKV_ASSIGN_OR_RETURN(auto engine, a.engine.make(m, a.ppl.kv_type));
+  LRKV_ASSIGN_OR_RETURN(PerplexityResult r, run_perplexity(*engine, tokens, a.ppl, on_scored));
   LRKV_RETURN_IF_ERROR(cb_status);
   if (writer) LRKV_RETURN_IF_ERROR(writer->finish());
 
@@ -84,11 +86,12 @@ Status run_ppl(PplArgs a) {
                       {"tokens", tokens.size()}, {"ctx", ctx}, {"stride", a.ppl.stride > 0 ? a.ppl.stride : ctx},
                       {"scored", r.n_scored}, {"ppl", r.ppl}, {"mean_nll", r.mean_nll},
                       {"nll_stderr", r.nll_stderr}, {"seconds", r.seconds},
-                      {"tokens_per_second", r.tokens_per_second}, {"kv_type", a.ppl.kv_type.name()}};
+                      {"tokens_per_second", r.tokens_per_second}, {"kv_type", a.ppl.kv_type.name()},
+                      {"device", engine->device()}};
   std::printf("perplexity: %.4f (nll %.5f +/- %.5f nats/token) over %lld scored tokens, %d windows of %d\n",
               r.ppl, r.mean_nll, r.nll_stderr, static_cast<long long>(r.n_scored), r.n_windows, ctx);
-  std::printf("speed: %.1f tokens/s (%lld tokens in %.2f s)\n", r.tokens_per_second,
-              static_cast<long long>(r.n_processed), r.seconds);
+  std::printf("speed: %.1f tokens/s (%lld tokens in %.2f s) on %s\n", r.tokens_per_second,
+              static_cast<long long>(r.n_processed), r.seconds, engine->device().c_str());
   const double at_ctx = bytes_per_token_at(m.config, a.ppl.kv_type, r.kv_bytes_per_token, ctx);
   std::printf("kv cache: %s, %lld bytes per token", r.cache_kind.c_str(), static_cast<long long>(r.kv_bytes_per_token));
   if (at_ctx != r.kv_bytes_per_token) std::printf(" (%.0f per token over %d tokens, fp16 window included)", at_ctx, ctx);
@@ -128,6 +131,7 @@ void register_perplexity(CLI::App& app) {
   cmd->add_option("-b,--batch", a->ppl.batch, "Windows per forward pass")->capture_default_str();
   cmd->add_option("--max-tokens", a->ppl.max_tokens, "Stop after scoring about this many tokens (0 = all)");
   a->cache.add_to(cmd);
+  a->engine.add_to(cmd);
   cmd->add_flag("--no-bos", a->no_bos, "Do not prepend BOS to each document");
   cmd->add_option("--save-logits", a->save_logits, "Save the next-token distributions (f16 log-probs) for --kl-base");
   cmd->add_option("--kl-base", a->kl_base, "Compare with distributions saved by --save-logits: KL, top-1 agreement");

@@ -5,6 +5,8 @@
 #include <optional>
 
 #include "cli_common.h"
+#include "compress/methods.h"
+#include "compress/calibrate_text.h"
 #include "commands.h"
 #include "compress/compressor.h"
 #include "compress/planners/run_planner.h"
@@ -17,8 +19,6 @@
 
 namespace lrkv::cli {
 
-Result<CalibrationStats> calibrate_from_text(const Model& m, const TextSourceOptions& text,
-                                             const CalibrationOptions& options);
 
 namespace {
 
@@ -106,7 +106,7 @@ Result<std::vector<double>> fisher_importance(const PlanArgs& a, const Model& m,
 Status run_plan(PlanArgs a) {
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
   a.in.model = &m;
-  if (m.extra_metadata.count("lrkv.plan")) LRKV_RETURN_IF_ERROR(adopt_compressed_model(a, m));
+  if (m.compressed()) LRKV_RETURN_IF_ERROR(adopt_compressed_model(a, m));
   std::optional<CalibrationStats> calib;
   std::vector<int> tokens;
   if (!a.text.path.empty()) {
@@ -173,7 +173,9 @@ void register_plan(CLI::App& app) {
   cmd->add_option("--held-ctx", a->held_ctx, "greedy-kl/fisher: sample length")->capture_default_str();
   cmd->add_option("--step", a->in.greedy.step, "greedy-kl: dimensions per move (0 = head_dim/8)");
   cmd->add_option("--commit-fraction", a->in.greedy.commit_fraction, "greedy-kl: share of moves per round")->capture_default_str();
-  cmd->add_option("--round-to", a->in.round_to, "fisher: rank granularity (Palu: 32)")->capture_default_str();
+  cmd->add_option("--round-to", a->in.round_to,
+                  "fisher: rank granularity (default: 1/32 of the narrowest slot, a power of two; Palu used 32 "
+                  "for 512-wide groups)");
   cmd->add_option("--fisher-batches", a->fisher_batches, "fisher: batches of 2 samples")->capture_default_str();
   cmd->add_flag("--fisher-per-group", a->fisher_per_group, "fisher: importance per group instead of per matrix");
   cmd->add_option("--latent-bits", a->in.latent_bits,

@@ -8,6 +8,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "core/log.h"
+#include "engine_args.h"
 #include "serve/kv_budget.h"
 #include "serve/server.h"
 
@@ -18,7 +19,7 @@ namespace {
 struct ServeArgs {
   ModelArgs model;
   CacheArgs cache;
-  std::string device = "cpu";
+  EngineArgs engine;
   std::string host = "127.0.0.1";
   int port = 8080;
   int parallel = 4;
@@ -32,11 +33,6 @@ struct ServeArgs {
 };
 
 Status check_args(const ServeArgs& a) {
-  if (a.device != "cpu") {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "--device {}: expected cpu (cuda serving comes with the engine interface)",
-                      a.device);
-  }
   if (a.parallel < 1)
     return make_error(ErrorCode::kInvalidArgument, "--parallel must be >= 1, got {}", a.parallel);
   if (a.port < 0 || a.port > 65535)
@@ -68,9 +64,8 @@ Status run_serve(const ServeArgs& a) {
   const int ctx = a.ctx > 0 ? a.ctx : m.config.max_seq;
   if (ctx < 2) return make_error(ErrorCode::kInvalidArgument, "--ctx must be >= 2, got {}", ctx);
   LRKV_ASSIGN_OR_RETURN(KvCacheSpec spec, a.cache.spec(&m));
-  Engine engine(m);
-  LRKV_RETURN_IF_ERROR(engine.status());
-  LRKV_ASSIGN_OR_RETURN(serve::SlotCost cost, serve::slot_cost(engine, spec, ctx));
+  LRKV_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, a.engine.make(m, spec));
+  LRKV_ASSIGN_OR_RETURN(serve::SlotCost cost, serve::slot_cost(*engine, spec, ctx));
   LRKV_ASSIGN_OR_RETURN(int slots,
                         serve::slots_for_budget(cost.bytes_per_slot, ctx, budget, a.parallel));
 
@@ -87,7 +82,7 @@ Status run_serve(const ServeArgs& a) {
   sigset_t stop_signals;
   block_stop_signals(&stop_signals);
   LRKV_ASSIGN_OR_RETURN(std::unique_ptr<serve::Server> server,
-                        serve::Server::start(engine, std::move(chat), o));
+                        serve::Server::start(*engine, std::move(chat), o));
   log_info(
       "KV cache {}: {} slots x {} tokens, {} bytes/token, {} reserved (--kv-budget {}); chat "
       "template {}",
@@ -110,7 +105,7 @@ void register_serve(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("serve", "OpenAI-compatible HTTP server with continuous batching");
   a->model.add_to(cmd);
-  cmd->add_option("--device", a->device, "Where the engine runs: cpu")->capture_default_str();
+  a->engine.add_to(cmd);
   cmd->add_option("--host", a->host,
                   "Address to listen on (loopback by default; anything else exposes the server)")
       ->capture_default_str();

@@ -1,5 +1,6 @@
 // lrkv synth --preset NAME -o OUT.gguf: a model of real shapes with seeded random weights.
 #include "cli_common.h"
+#include "io/model_io.h"
 #include "commands.h"
 #include "core/log.h"
 #include "model/synth.h"

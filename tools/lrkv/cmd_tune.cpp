@@ -8,7 +8,8 @@
 #include <optional>
 
 #include "cli_common.h"
-#include "device_args.h"
+#include "io/model_io.h"
+#include "backend/device_compute.h"
 #include "commands.h"
 #include "compress/tune/mkv_export.h"
 #include "compress/tune/mkv_task.h"
@@ -17,8 +18,6 @@
 
 namespace lrkv::cli {
 
-Result<CalibrationStats> calibrate_from_text(const Model& m, const TextSourceOptions& text,
-                                             const CalibrationOptions& options);
 
 namespace {
 
@@ -74,7 +73,7 @@ std::string tune_info(const TuneArgs& a, const DistillReport& r, const std::vect
 Status run_tune(const TuneArgs& a) {
   LRKV_RETURN_IF_ERROR(check_args(a));
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
-  if (m.extra_metadata.count("lrkv.plan")) {
+  if (m.compressed()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "{} is already compressed; tune the original model", a.model.path);
   }

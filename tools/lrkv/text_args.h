@@ -3,7 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "eval/text_source.h"
+#include "io/text_source.h"
 
 namespace lrkv::cli {
 

@@ -5,10 +5,10 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "device_args.h"
+#include "backend/device_compute.h"
 #include "compress/tune/distill.h"
 #include "core/log.h"
-#include "eval/text_source.h"
+#include "io/text_source.h"
 #include "model/train/fisher.h"
 
 namespace lrkv::cli {
@@ -67,7 +67,7 @@ struct DistillArgs {
       return make_error(ErrorCode::kInvalidArgument, "--warmup {} must be >= 0", o.warmup);
     if (!(o.adam.clip_norm >= 0.0))
       return make_error(ErrorCode::kInvalidArgument, "--clip {} must be >= 0", o.adam.clip_norm);
-    return check_compute_device(device);  // before any long work
+    return check_device(device);  // before any long work
   }
 
   // Tokenizes the text (BOS per document) into windows of ctx tokens, `batch` per step.

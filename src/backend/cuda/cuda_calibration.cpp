@@ -161,16 +161,16 @@ Result<CalibrationStats> run_calibration_cuda(CudaEngine& engine, const std::vec
   const int batch = std::max(1, o.batch);
   Progress progress("calibrate", n, "tok");
   if (!o.progress) progress.disable();
-  Status status;
+  auto cache = engine.make_cache(batch, ctx, DType::kBF16);
+  Status status = cache.status();
   for (int64_t b = 0; b < n && status.ok(); b += int64_t{ctx} * batch) {
-    status = engine.reset_cache(batch, ctx);
-    if (!status.ok()) break;
     std::vector<SeqSpan> spans;
     for (int i = 0; i < batch && b + int64_t{i} * ctx < n; ++i) {
       const int64_t s = b + int64_t{i} * ctx;
+      (*cache)->truncate(i, 0);
       spans.push_back({i, tokens.data() + s, static_cast<int>(std::min<int64_t>(ctx, n - s))});
     }
-    status = engine.forward(spans, LogitsMode::kNone, nullptr);
+    status = engine.forward(spans, **cache, LogitsMode::kNone, nullptr);
     for (const auto& s : spans) progress.add(s.n);
   }
   engine.set_device_hook(nullptr);

@@ -7,7 +7,6 @@
 #include "kernels/cuda/sampling.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
-#include "kernels/cuda/fill.h"
 
 namespace lrkv::cuda {
 namespace {
@@ -48,16 +47,11 @@ CudaEngine::~CudaEngine() {
 }
 
 Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const CudaEngineOptions& options) {
-  for (DType t : {options.weight_dtype, options.cache_dtype}) {
-    if (t != DType::kBF16 && t != DType::kF16) {
-      return make_error(ErrorCode::kUnsupported, "CUDA engine: {} (bf16 or f16 weights and cache)", dtype_name(t));
-    }
+  if (options.weight_dtype != DType::kBF16 && options.weight_dtype != DType::kF16) {
+    return make_error(ErrorCode::kUnsupported, "CUDA engine: {} weights (bf16 or f16)", dtype_name(options.weight_dtype));
   }
   if (options.factor_dtype != DType::kF32 && options.factor_dtype != options.weight_dtype) {
     return make_error(ErrorCode::kUnsupported, "CUDA engine: latent factors in f32 or the weight type");
-  }
-  if (options.latent_bits != 0 && (options.latent_bits < 1 || options.latent_bits > 8)) {
-    return make_error(ErrorCode::kInvalidArgument, "CUDA engine: latent_bits {} (0, or 1..8)", options.latent_bits);
   }
   std::string why;
   if (!device_available(&why)) return make_error(ErrorCode::kUnsupported, "CUDA engine: {}", why);
@@ -141,31 +135,50 @@ Status CudaEngine::upload() {
   return Status::Ok();
 }
 
-Status CudaEngine::reset_cache(int n_seq, int capacity) {
+Result<std::unique_ptr<KvCache>> CudaEngine::make_cache(int n_seq, int capacity, const KvCacheSpec& spec) const {
+  LRKV_RETURN_IF_ERROR(spec.validate());
   if (n_seq < 1 || capacity < 1) {
     return make_error(ErrorCode::kInvalidArgument, "CUDA engine cache: {} sequences of {} tokens", n_seq, capacity);
   }
-  k_cache_.clear();
-  v_cache_.clear();
-  k_quant_.clear();
-  v_quant_.clear();
-  if (quantized()) {
+  if (spec.quant != KvQuant::kNone) {
+    return make_error(ErrorCode::kUnsupported, "--kv-type {}: the CUDA engine runs f16/bf16 rows and quantized "
+                      "latents (--latent-bits); use --device cpu for it", spec.name());
+  }
+  const bool quant = spec.latent.bits > 0;
+  if (!quant && spec.dtype != DType::kF16 && spec.dtype != DType::kBF16) {
+    return make_error(ErrorCode::kUnsupported, "--kv-type {}: the CUDA engine stores f16 or bf16 rows",
+                      dtype_name(spec.dtype));
+  }
+  std::string kind;
+  if (quant) {
+    kind = fmt::format("latent {} (absorbed keys, cuda)", spec.name());
+  } else if (compressed()) {
+    kind = fmt::format("latent {} ({} keys, cuda)", dtype_name(spec.dtype),
+                       latent_[0].key_mode == KeyMode::kAbsorbed ? "absorbed" : "rebuilt");
+  } else {
+    kind = fmt::format("dense {} (cuda)", dtype_name(spec.dtype));
+  }
+  auto c = std::make_unique<CudaKvCache>(this, n_seq, capacity, spec, kind);
+  if (quant) {
     if (!compressed()) {
-      return make_error(ErrorCode::kInvalidArgument, "CUDA engine: quantized latents need a compressed model");
+      return make_error(ErrorCode::kInvalidArgument, "--latent-bits {}: quantized latents need a compressed model",
+                        spec.latent.bits);
     }
-    const QuantFormat f{opt_.latent_symmetric ? QuantScheme::kSymmetric : QuantScheme::kAffine, opt_.latent_bits,
-                        opt_.latent_group};
+    const QuantFormat f{spec.latent.symmetric ? QuantScheme::kSymmetric : QuantScheme::kAffine, spec.latent.bits,
+                        spec.latent.group};
     for (int l = 0; l < cfg_.n_layer; ++l) {
       const LatentLayer& L = latent_[l];
       if (L.key_mode != KeyMode::kAbsorbed) {
         return make_error(ErrorCode::kUnsupported,
-                          "CUDA engine: quantized latents with rebuilt keys (layer {}); absorbed keys only", l);
+                          "--latent-bits on the CUDA engine: layer {} rebuilds its keys; quantized latents need "
+                          "absorbed keys (use --device cpu)", l);
       }
       std::vector<int> kl, vl;
       for (const GroupPlan& g : L.groups) {
         kl.push_back(g.rank_k);
         vl.push_back(g.rank_v);
       }
+      int64_t token_bytes = 0;
       for (int kv = 0; kv < 2; ++kv) {
         auto codec = RowCodec::create(f, kv == 0 ? kl : vl);
         if (!codec.ok()) {
@@ -186,78 +199,42 @@ Status CudaEngine::reset_cache(int n_seq, int capacity) {
         }
         q.seq_bytes = q.seg_major ? region * static_cast<int64_t>(q.codec.segments.size())
                                   : int64_t{capacity} * q.codec.row_bytes;
+        token_bytes += q.codec.row_bytes;
         LRKV_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::create(size_t(n_seq) * q.seq_bytes));
-        (kv == 0 ? k_cache_ : v_cache_).push_back(std::move(b));
-        (kv == 0 ? k_quant_ : v_quant_).push_back(std::move(q));
+        (kv == 0 ? c->k : c->v).push_back(std::move(b));
+        (kv == 0 ? c->k_quant : c->v_quant).push_back(std::move(q));
       }
+      c->token_bytes.push_back(token_bytes);
     }
-    n_seq_ = n_seq;
-    capacity_ = capacity;
-    lengths_.assign(n_seq, 0);
-    return Status::Ok();
+    return std::unique_ptr<KvCache>(std::move(c));
   }
-  const int64_t elem = dtype_bytes(opt_.cache_dtype, 1);
+  const int64_t elem = dtype_bytes(spec.dtype, 1);
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const int64_t kw = compressed() ? latent_[l].k_width : cfg_.kv_dim();
     const int64_t vw = compressed() ? latent_[l].v_width : cfg_.kv_dim();
     LRKV_ASSIGN_OR_RETURN(DeviceBuffer k, DeviceBuffer::create(size_t(n_seq) * capacity * kw * elem));
     LRKV_ASSIGN_OR_RETURN(DeviceBuffer v, DeviceBuffer::create(size_t(n_seq) * capacity * vw * elem));
-    k_cache_.push_back(std::move(k));
-    v_cache_.push_back(std::move(v));
+    c->k.push_back(std::move(k));
+    c->v.push_back(std::move(v));
+    c->token_bytes.push_back((kw + vw) * elem);
   }
-  n_seq_ = n_seq;
-  capacity_ = capacity;
-  lengths_.assign(n_seq, 0);
-  return Status::Ok();
+  return std::unique_ptr<KvCache>(std::move(c));
 }
 
-void CudaEngine::set_latent_quant(int bits, int group, bool symmetric) {
-  opt_.latent_bits = bits;
-  opt_.latent_group = group;
-  opt_.latent_symmetric = symmetric;
-  k_cache_.clear();
-  v_cache_.clear();
-  k_quant_.clear();
-  v_quant_.clear();
-  n_seq_ = 0;
-}
-
-Status CudaEngine::fill_cache_random(int length, uint64_t seed) {
-  if (n_seq_ == 0 || length < 0 || length > capacity_) {
-    return make_error(ErrorCode::kInvalidArgument, "CUDA engine: fill_cache_random({}) with capacity {}", length,
-                      capacity_);
+Status CudaEngine::check_spans(const std::vector<SeqSpan>& spans, const KvCache& cache) const {
+  if (cache.device_owner() != this) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA engine: the '{}' cache was not made by this engine",
+                      cache.kind());
   }
-  // 16-bit values in [-1, 1) everywhere; in quantized rows the fp16 scales and minimums then lie
-  // in [-1, 1) and the codes are arbitrary bits, so every decoded value is finite.
-  const FillType t = opt_.cache_dtype == DType::kBF16 && !quantized() ? FillType::kBF16 : FillType::kF16;
-  for (size_t l = 0; l < k_cache_.size(); ++l) {
-    for (DeviceBuffer* b : {&k_cache_[l], &v_cache_[l]}) {
-      LRKV_CUDA_RETURN_IF_ERROR(fill_uniform(b->data(), t, static_cast<int64_t>(b->bytes() / 2), seed + 2 * l, 1.0f,
-                                             stream_),
-                                "fill cache");
-    }
-  }
-  LRKV_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "fill cache");
-  lengths_.assign(n_seq_, length);
-  return Status::Ok();
-}
-
-int64_t CudaEngine::cache_bytes() const {
-  int64_t b = 0;
-  for (size_t l = 0; l < k_cache_.size(); ++l) b += k_cache_[l].bytes() + v_cache_[l].bytes();
-  return b;
-}
-
-Status CudaEngine::check_spans(const std::vector<SeqSpan>& spans) const {
-  if (n_seq_ == 0) return make_error(ErrorCode::kInvalidArgument, "CUDA engine: reset_cache() first");
+  const int n_seq = cache.n_seq(), capacity = cache.capacity();
   std::unordered_set<int> seen;
   for (const SeqSpan& s : spans) {
-    if (s.seq < 0 || s.seq >= n_seq_ || !seen.insert(s.seq).second || s.n <= 0) {
+    if (s.seq < 0 || s.seq >= n_seq || !seen.insert(s.seq).second || s.n <= 0) {
       return make_error(ErrorCode::kInvalidArgument, "CUDA engine: bad span (sequence {}, {} tokens)", s.seq, s.n);
     }
-    if (lengths_[s.seq] + s.n > capacity_) {
-      return make_error(ErrorCode::kInvalidArgument, "CUDA engine: sequence {}: {} + {} tokens exceed {}", s.seq,
-                        lengths_[s.seq], s.n, capacity_);
+    if (cache.length(s.seq) + s.n > capacity) {
+      return make_error(ErrorCode::kInvalidArgument, "sequence {}: {} cached + {} new tokens exceed the context of {}",
+                        s.seq, cache.length(s.seq), s.n, capacity);
     }
     for (int i = 0; i < s.n; ++i) {
       if (s.tokens[i] < 0 || s.tokens[i] >= cfg_.n_vocab) {
@@ -395,24 +372,25 @@ Status CudaEngine::logits_out(Step& st, LogitsMode mode, std::vector<float>* log
   return Status::Ok();
 }
 
-Status CudaEngine::forward(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits) {
-  return run_forward(spans, mode, logits, nullptr);
+Status CudaEngine::forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
+                           std::vector<float>* logits) {
+  return run_forward(spans, cache, mode, logits, nullptr);
 }
 
-Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, std::vector<Sampler>* samplers,
+Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& cache, std::vector<Sampler>& samplers,
                                   std::vector<int>* next) {
-  if (samplers == nullptr || next == nullptr || samplers->size() != spans.size()) {
-    return make_error(ErrorCode::kInvalidArgument, "forward_sample: {} samplers for {} spans",
-                      samplers ? samplers->size() : 0, spans.size());
+  if (next == nullptr || samplers.size() != spans.size()) {
+    return make_error(ErrorCode::kInvalidArgument, "forward_sample: {} samplers for {} spans", samplers.size(),
+                      spans.size());
   }
   SampleJob job;
-  job.samplers = samplers;
-  LRKV_RETURN_IF_ERROR(run_forward(spans, LogitsMode::kLast, nullptr, &job));
+  job.samplers = &samplers;
+  LRKV_RETURN_IF_ERROR(run_forward(spans, cache, LogitsMode::kLast, nullptr, &job));
   const int V = static_cast<int>(cfg_.n_vocab);
   next->resize(spans.size());
   std::vector<std::pair<float, int>> cand;
   for (size_t r = 0; r < spans.size(); ++r) {
-    Sampler& s = (*samplers)[r];
+    Sampler& s = samplers[r];
     const int k = job.k[r];
     if (k == 0) {
       (*next)[r] = job.ids[r * kTopKMax];
@@ -427,18 +405,24 @@ Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, std::vector
   return Status::Ok();
 }
 
-Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits,
-                               SampleJob* sample) {
-  LRKV_RETURN_IF_ERROR(check_spans(spans));
+Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache_base, LogitsMode mode,
+                               std::vector<float>* logits, SampleJob* sample) {
+  LRKV_RETURN_IF_ERROR(check_spans(spans, cache_base));
+  cache_ = static_cast<CudaKvCache*>(&cache_base);  // check_spans: made by this engine
+  struct Release {
+    CudaKvCache*& c;
+    ~Release() { c = nullptr; }
+  } release{cache_};
+  const CudaKvCache& cache = *cache_;
   Step st;
   st.spans = spans;
   std::vector<int> tokens, pos, seq;
   for (const SeqSpan& s : spans) {
     st.t0.push_back(st.T);
-    st.start.push_back(lengths_[s.seq]);
+    st.start.push_back(cache.length(s.seq));
     for (int i = 0; i < s.n; ++i) {
       tokens.push_back(s.tokens[i]);
-      pos.push_back(lengths_[s.seq] + i);
+      pos.push_back(cache.length(s.seq) + i);
       seq.push_back(s.seq);
     }
     st.T += s.n;
@@ -471,7 +455,7 @@ Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, LogitsMode mod
   }
   LRKV_RETURN_IF_ERROR(logits_out(st, mode, logits, sample));
   LRKV_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
-  for (const SeqSpan& s : spans) lengths_[s.seq] += s.n;
+  for (const SeqSpan& s : spans) cache_->advance(s.seq, s.n);
   return Status::Ok();
 }
 

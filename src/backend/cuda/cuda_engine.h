@@ -9,7 +9,9 @@
 // split-K flash-decoding kernel; compressed models keep latent rows ([seq][token][Σ rank]) read by
 // the rebuild-keys or absorbed latent kernels. Activations stay f32; GEMM inputs go to the tensor
 // cores as hi + lo 16-bit halves (CudaEngineOptions::split_activations) or rounded to the weight
-// type. One stream; not thread-safe. CPU hooks are not supported (calibration: set_device_hook).
+// type. Caches (CudaKvCache) come from make_cache: f16/bf16 rows, or quantized latents for a
+// compressed model with absorbed keys (KvCacheSpec::latent). One stream; not thread-safe. CPU
+// hooks are not supported (calibration: set_device_hook).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "backend/cuda/cublas_gemm.h"
+#include "backend/cuda/cuda_kv_cache.h"
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/device_pool.h"
 #include "kernels/quant_row.h"
@@ -31,53 +34,41 @@ namespace lrkv::cuda {
 
 struct CudaEngineOptions {
   DType weight_dtype = DType::kBF16;  // matrices and latent factors used in GEMMs (bf16/f16)
-  DType cache_dtype = DType::kBF16;   // KV cache elements (bf16/f16)
   // GEMM inputs as hi + lo 16-bit halves (f32-faithful activations, 2x tensor FLOPs; see
   // cublas_gemm.h); false rounds activations to the weight type.
   bool split_activations = true;
   // Latent factors (k_down, v_down, Pᵀ, folded W_o): f32 by default, as the CPU engine keeps
   // them (at 50% budget they take the bytes of the bf16 W_k, W_v, W_o they replace).
   DType factor_dtype = DType::kF32;
-  // Quantized latents (compressed models with absorbed keys): 0 keeps 16-bit latent rows
-  // (cache_dtype); 8/4/3/2 stores kernels/quant_row.h rows (affine, or symmetric, `latent_group`
-  // values per fp16 scale), encoded on the device as tokens are written and dequantised inside
-  // the attention kernel (kernels/cuda/quant_latent_attention.h). Each side of a layer is
-  // segment-major ([seq][group][token][segment bytes]) when its groups have equal ranks, else
-  // token rows ([seq][token][row bytes], the CPU QuantizedRowCache row layout).
-  int latent_bits = 0;
-  int latent_group = 32;
-  bool latent_symmetric = false;
 };
 
-class CudaEngine {
+class CudaEngine final : public Engine {
  public:
   // Uploads the weights (converted to options.weight_dtype); `model` must outlive the engine.
   static Result<std::unique_ptr<CudaEngine>> create(const Model& model, const CudaEngineOptions& options = {});
-  ~CudaEngine();
+  ~CudaEngine() override;
   CudaEngine(const CudaEngine&) = delete;
   CudaEngine& operator=(const CudaEngine&) = delete;
 
-  const LlamaConfig& config() const { return cfg_; }
-  bool compressed() const { return !latent_.empty(); }
-  // (Re)allocates the device cache for n_seq sequences of up to `capacity` tokens, all empty.
-  Status reset_cache(int n_seq, int capacity);
-  int length(int seq) const { return lengths_[seq]; }
-  int64_t cache_bytes() const;
-  // Changes the latent quantisation (CudaEngineOptions::latent_bits/group/symmetric); the cache
-  // must be reset afterwards.
-  void set_latent_quant(int bits, int group, bool symmetric);
-  // Benchmarks only: every sequence gets `length` tokens of random cache contents (finite
-  // values of no model), as if prefilled.
-  Status fill_cache_random(int length, uint64_t seed);
-  // Runs the spans (distinct sequences) through the model, appending to the cache. `logits` is
-  // resized to [rows, n_vocab] per `mode` (as Engine::forward). Synchronous.
-  Status forward(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits);
+  const LlamaConfig& config() const override { return cfg_; }
+  const Model& model() const override { return model_; }
+  std::string device() const override { return "cuda"; }
+  bool compressed() const override { return !latent_.empty(); }
+  // A device cache for n_seq sequences of up to `capacity` tokens: spec.dtype f16 or bf16 rows
+  // (f32 is refused: use f16), or spec.latent bits 8/4/3/2 for a compressed model with absorbed
+  // keys (dequantised inside the attention kernel). q8_0/q4_0/KIVI caches are CPU-only.
+  Result<std::unique_ptr<KvCache>> make_cache(int n_seq, int capacity, const KvCacheSpec& spec = {}) const override;
+  // Runs the spans (distinct sequences of `cache`, which this engine made) through the model,
+  // appending to the cache. Synchronous.
+  Status forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
+                 std::vector<float>* logits) override;
   // The same step, then one next token per span drawn by samplers[i] from the last row's
   // logits without downloading them: greedy = argmax on the GPU; otherwise the sampler's top-k
   // (k <= 1024) is selected and sorted on the GPU and Sampler::sample_candidates draws from it
   // (so the tokens are those the CPU Sampler draws from the same logits); larger k (or top_k 0
   // with a large vocabulary) downloads that row's logits. Synchronous.
-  Status forward_sample(const std::vector<SeqSpan>& spans, std::vector<Sampler>* samplers, std::vector<int>* next);
+  Status forward_sample(const std::vector<SeqSpan>& spans, KvCache& cache, std::vector<Sampler>& samplers,
+                        std::vector<int>* next) override;
   // Calibration capture (uncompressed models): called inside forward, in order on the engine's
   // stream, with device f32 rows [n_rows, cols] (row stride ld) at the CPU Engine's hook points
   // kKvInput, kKPreRope, kV, kKPostRope (model/hooks.h) of every layer. An error ends the forward.
@@ -108,7 +99,7 @@ class CudaEngine {
  private:
   CudaEngine(const Model& model, const CudaEngineOptions& options);
   Status upload();
-  Status check_spans(const std::vector<SeqSpan>& spans) const;
+  Status check_spans(const std::vector<SeqSpan>& spans, const KvCache& cache) const;
   Status project(const float* x, int64_t ldx, int64_t m, const Matrix& w, float* y, int64_t ldy,
                  bool accumulate = false, int64_t w_row0 = 0, int64_t n = -1, int64_t k = -1, int64_t w_col0 = 0);
   Status project_queries(int l, Step& st);
@@ -117,8 +108,8 @@ class CudaEngine {
   Status latent_keys(int l, Step& st);  // ck (and qk for absorbed keys) of the new tokens
   Status ffn(int l, Step& st);
   struct SampleJob;  // per-row candidates of forward_sample, downloaded before the stream syncs
-  Status run_forward(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits,
-                     SampleJob* sample);
+  Status run_forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
+                     std::vector<float>* logits, SampleJob* sample);
   Status logits_out(Step& st, LogitsMode mode, std::vector<float>* logits, SampleJob* sample);
   Status select_on_device(const float* logits, int64_t n_rows, SampleJob* job);
 
@@ -134,19 +125,8 @@ class CudaEngine {
   DevicePool pool_;
   std::unique_ptr<CublasGemm> gemm_;
   DeviceHookFn device_hook_;
-  int n_seq_ = 0, capacity_ = 0;
-  std::vector<int> lengths_;
-  std::vector<DeviceBuffer> k_cache_, v_cache_;  // per layer
-  // Quantized latents: per layer codecs of the K and V rows and their layout.
-  struct QuantLayout {
-    RowCodec codec;
-    bool seg_major = false;     // segment-major (equal ranks) or token rows
-    int64_t row_stride = 0;     // bytes between rows of a segment
-    int64_t seq_bytes = 0;      // bytes between sequences (segment regions padded to 256 bytes)
-    std::vector<int64_t> seg_off;  // per group: byte offset of its segment (within a sequence)
-  };
-  std::vector<QuantLayout> k_quant_, v_quant_;
-  bool quantized() const { return opt_.latent_bits > 0; }
+  CudaKvCache* cache_ = nullptr;  // the cache of the forward in progress
+  bool quantized() const { return cache_->quantized(); }
   Status attention_latent_quantized(int l, Step& st);
   static constexpr int64_t kSegmentProjectMaxRows = 64;  // steps up to this many rows use absorb_segments
   bool absorb_in_one_launch(int l) const;

@@ -97,20 +97,20 @@ Status CudaEngine::attention_dense(int l, Step& st) {
                                       inv_freq_.as<float>()),
                             stream_));
   if (device_hook_) LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPostRope, st.k.as<float>(), T, kvd, kvd, stream_));
-  const DType ct = opt_.cache_dtype;
-  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.k.as<float>(), T, static_cast<int>(kvd), k_cache_[l].data(), ct,
-                                              st.seq.as<int>(), st.pos.as<int>(), capacity_, hd),
+  const DType ct = cache_->dtype();
+  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.k.as<float>(), T, static_cast<int>(kvd), cache_->k[l].data(), ct,
+                                              st.seq.as<int>(), st.pos.as<int>(), cache_->capacity(), hd),
                                    stream_));
-  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.v.as<float>(), T, static_cast<int>(kvd), v_cache_[l].data(), ct,
-                                              st.seq.as<int>(), st.pos.as<int>(), capacity_, hd),
+  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.v.as<float>(), T, static_cast<int>(kvd), cache_->v[l].data(), ct,
+                                              st.seq.as<int>(), st.pos.as<int>(), cache_->capacity(), hd),
                                    stream_));
   // Head-major cache: KV head g of a sequence at g * capacity * hd, row stride hd.
   std::vector<int> q_off(cfg_.n_head), kv_off(cfg_.n_head), len(cfg_.n_head, hd);
   for (int h = 0; h < cfg_.n_head; ++h) {
     q_off[h] = h * hd;
-    kv_off[h] = (h / group) * capacity_ * hd;
+    kv_off[h] = (h / group) * cache_->capacity() * hd;
   }
-  const int64_t seq_elems = int64_t{capacity_} * kvd, eb = dtype_bytes(ct, 1);
+  const int64_t seq_elems = int64_t{cache_->capacity()} * kvd, eb = dtype_bytes(ct, 1);
   for (const Run& r : batch_runs(st.spans)) {
     const SeqSpan& s0 = st.spans[r.first];
     const int64_t t0 = st.t0[r.first];
@@ -122,8 +122,8 @@ Status CudaEngine::attention_dense(int l, Step& st) {
     p.qk = st.q.as<float>() + t0 * qd;
     p.ldqk = qd;
     p.qk_off = p.z_off = q_off.data();
-    p.k = static_cast<const char*>(k_cache_[l].data()) + s0.seq * seq_elems * eb;
-    p.v = static_cast<const char*>(v_cache_[l].data()) + s0.seq * seq_elems * eb;
+    p.k = static_cast<const char*>(cache_->k[l].data()) + s0.seq * seq_elems * eb;
+    p.v = static_cast<const char*>(cache_->v[l].data()) + s0.seq * seq_elems * eb;
     p.ldk = p.ldv = hd;
     p.k_type = p.v_type = ct;
     p.k_off = p.v_off = kv_off.data();
@@ -243,7 +243,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   const LatentFactors& f = factors_[l];
   const int64_t d = cfg_.d_model, qd = cfg_.q_dim(), T = st.T;
   const int hd = cfg_.head_dim;
-  const DType ct = opt_.cache_dtype;
+  const DType ct = cache_->dtype();
   LRKV_RETURN_IF_ERROR(project_queries(l, st));
   LRKV_RETURN_IF_ERROR(latent_keys(l, st));
   LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width));
@@ -258,11 +258,11 @@ Status CudaEngine::attention_latent(int l, Step& st) {
     if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
     return Status::Ok();
   }
-  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.ck.as<float>(), T, L.k_width, k_cache_[l].data(), ct, st.seq.as<int>(),
-                                              st.pos.as<int>(), capacity_, L.k_width),
+  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.ck.as<float>(), T, L.k_width, cache_->k[l].data(), ct, st.seq.as<int>(),
+                                              st.pos.as<int>(), cache_->capacity(), L.k_width),
                                    stream_));
-  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.cv.as<float>(), T, L.v_width, v_cache_[l].data(), ct, st.seq.as<int>(),
-                                              st.pos.as<int>(), capacity_, L.v_width),
+  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.cv.as<float>(), T, L.v_width, cache_->v[l].data(), ct, st.seq.as<int>(),
+                                              st.pos.as<int>(), cache_->capacity(), L.v_width),
                                    stream_));
   const int G = static_cast<int>(L.groups.size());
   std::vector<int> q_off(cfg_.n_head), g_rows(G), g_rank(G);
@@ -271,13 +271,13 @@ Status CudaEngine::attention_latent(int l, Step& st) {
     g_rows[g] = L.groups[g].n_kv_heads * hd;
     g_rank[g] = L.groups[g].rank_k;
   }
-  const int64_t eb = dtype_bytes(ct, 1), k_seq = int64_t{capacity_} * L.k_width, v_seq = int64_t{capacity_} * L.v_width;
+  const int64_t eb = dtype_bytes(ct, 1), k_seq = int64_t{cache_->capacity()} * L.k_width, v_seq = int64_t{cache_->capacity()} * L.v_width;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (const Run& r : batch_runs(st.spans)) {
     const SeqSpan& s0 = st.spans[r.first];
     const int64_t t0 = st.t0[r.first];
-    const void* kc = static_cast<const char*>(k_cache_[l].data()) + s0.seq * k_seq * eb;
-    const void* vc = static_cast<const char*>(v_cache_[l].data()) + s0.seq * v_seq * eb;
+    const void* kc = static_cast<const char*>(cache_->k[l].data()) + s0.seq * k_seq * eb;
+    const void* vc = static_cast<const char*>(cache_->v[l].data()) + s0.seq * v_seq * eb;
     LatentAttentionParams a;
     a.n_q = s0.n;
     a.q_pos = st.pos.as<int>() + t0;
@@ -352,15 +352,15 @@ Status CudaEngine::attention_latent(int l, Step& st) {
 }
 
 // Quantized latents: encode the new rows' ck / cv into the byte cache, then attention with the
-// dequantisation fused into the kernel. Absorbed keys only (checked in reset_cache).
+// dequantisation fused into the kernel. Absorbed keys only (checked in make_cache).
 Status CudaEngine::attention_latent_quantized(int l, Step& st) {
   const LatentLayer& L = latent_[l];
   const int64_t T = st.T;
   const int G = static_cast<int>(L.groups.size());
-  const QuantLayout* side[2] = {&k_quant_[l], &v_quant_[l]};
+  const QuantLayout* side[2] = {&cache_->k_quant[l], &cache_->v_quant[l]};
   const float* src[2] = {st.ck.as<float>(), st.cv.as<float>()};
   const int width[2] = {L.k_width, L.v_width};
-  DeviceBuffer* cache[2] = {&k_cache_[l], &v_cache_[l]};
+  DeviceBuffer* cache[2] = {&cache_->k[l], &cache_->v[l]};
   for (int kv = 0; kv < 2; ++kv) {
     const QuantLayout& q = *side[kv];
     std::vector<int> col(G), len(G);
@@ -388,12 +388,12 @@ Status CudaEngine::attention_latent_quantized(int l, Step& st) {
   std::vector<int> k_len(cfg_.n_head), v_len(cfg_.n_head);
   for (int h = 0; h < cfg_.n_head; ++h) {
     const int g = L.head_group[h];
-    k_byte[h] = k_quant_[l].seg_off[g];
-    v_byte[h] = v_quant_[l].seg_off[g];
-    k_len[h] = k_quant_[l].codec.segments[g].len;
-    v_len[h] = v_quant_[l].codec.segments[g].len;
+    k_byte[h] = cache_->k_quant[l].seg_off[g];
+    v_byte[h] = cache_->v_quant[l].seg_off[g];
+    k_len[h] = cache_->k_quant[l].codec.segments[g].len;
+    v_len[h] = cache_->v_quant[l].codec.segments[g].len;
   }
-  const int64_t k_seq = k_quant_[l].seq_bytes, v_seq = v_quant_[l].seq_bytes;
+  const int64_t k_seq = cache_->k_quant[l].seq_bytes, v_seq = cache_->v_quant[l].seq_bytes;
   for (const Run& r : batch_runs(st.spans)) {
     const SeqSpan& s0 = st.spans[r.first];
     const int64_t t0 = st.t0[r.first];
@@ -405,10 +405,10 @@ Status CudaEngine::attention_latent_quantized(int l, Step& st) {
     b.ldqk = L.qk_width;
     b.qk_seq = int64_t{s0.n} * L.qk_width;
     b.qk_off = L.qk_off.data();
-    b.k = QuantRows{static_cast<const char*>(k_cache_[l].data()) + s0.seq * k_seq, k_quant_[l].row_stride, k_seq,
-                    k_quant_[l].codec.format, k_byte.data(), k_len.data()};
-    b.v = QuantRows{static_cast<const char*>(v_cache_[l].data()) + s0.seq * v_seq, v_quant_[l].row_stride, v_seq,
-                    v_quant_[l].codec.format, v_byte.data(), v_len.data()};
+    b.k = QuantRows{static_cast<const char*>(cache_->k[l].data()) + s0.seq * k_seq, cache_->k_quant[l].row_stride, k_seq,
+                    cache_->k_quant[l].codec.format, k_byte.data(), k_len.data()};
+    b.v = QuantRows{static_cast<const char*>(cache_->v[l].data()) + s0.seq * v_seq, cache_->v_quant[l].row_stride, v_seq,
+                    cache_->v_quant[l].codec.format, v_byte.data(), v_len.data()};
     b.z = st.z.as<float>() + t0 * L.z_width;
     b.ldz = L.z_width;
     b.z_seq = int64_t{s0.n} * L.z_width;

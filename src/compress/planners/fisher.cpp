@@ -1,8 +1,17 @@
+#include <algorithm>
 #include <cmath>
 
 #include "compress/planners/planners.h"
 
 namespace lrkv {
+
+int fisher_round_to(const std::vector<Slot>& slots) {
+  int narrowest = 0;
+  for (const Slot& s : slots) narrowest = narrowest == 0 ? s.full : std::min(narrowest, s.full);
+  int q = 1;
+  while (q * 2 <= narrowest / 32) q *= 2;
+  return q;
+}
 
 Result<std::vector<int>> fisher_ranks(const std::vector<Slot>& slots, const std::vector<double>& importance,
                                       int64_t target, int round_to) {

@@ -6,8 +6,8 @@
 
 #include "compress/truncate.h"
 #include "core/progress.h"
-#include "eval/perplexity.h"
-#include "model/engine.h"
+#include "kernels/log_softmax.h"
+#include "model/cpu_engine.h"
 #include "model/latent_layer.h"
 
 namespace lrkv {
@@ -19,7 +19,7 @@ Result<std::vector<float>> window_logits(const Model& model, const std::vector<i
     return make_error(ErrorCode::kInvalidArgument, "greedy-kl needs {} held tokens ({} windows of {}), got {}",
                       int64_t{ctx} * n_windows, n_windows, ctx, tokens.size());
   }
-  Engine engine(model);
+  CpuEngine engine(model);
   LRKV_ASSIGN_OR_RETURN(auto cache, engine.make_cache(n_windows, ctx));
   std::vector<SeqSpan> spans;
   for (int w = 0; w < n_windows; ++w) spans.push_back({w, tokens.data() + int64_t{w} * ctx, ctx});

@@ -34,5 +34,9 @@ Result<std::vector<int>> energy_ranks(const std::vector<Slot>& slots,
 // importance.
 Result<std::vector<int>> fisher_ranks(const std::vector<Slot>& slots, const std::vector<double>& importance,
                                       int64_t target, int round_to);
+// The default rounding step: the largest power of two <= (narrowest slot width) / 32, at least 1,
+// so every slot has 32 rank steps whatever its width (64-wide heads: 2; a group of 4 heads of 64:
+// 8; of 128: 16). A fixed 32 leaves a 256-wide slot 8 steps and the allocation barely moves.
+int fisher_round_to(const std::vector<Slot>& slots);
 
 }  // namespace lrkv

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "compress/compressor.h"
+#include "compress/methods.h"
 #include "kernels/quant_row.h"
 
 namespace lrkv {
@@ -35,7 +36,7 @@ Result<std::vector<int>> planner_ranks(const PlannerInputs& in, const std::vecto
     if (in.fisher_importance.size() != slots.size()) {
       return make_error(ErrorCode::kInvalidArgument, "the fisher planner needs Fisher importances (calibration text)");
     }
-    return fisher_ranks(slots, in.fisher_importance, target, in.round_to);
+    return fisher_ranks(slots, in.fisher_importance, target, in.round_to > 0 ? in.round_to : fisher_round_to(slots));
   }
   return make_error(ErrorCode::kInvalidArgument, "unknown planner '{}': expected one of {}", in.planner,
                     planner_names());
@@ -103,7 +104,15 @@ int64_t quantized_latent_bytes(const RankPlan& plan) {
 Result<RankPlan> run_planner(const PlannerInputs& in) {
   const Model& m = *in.model;
   const LlamaConfig& c = m.config;
-  LRKV_ASSIGN_OR_RETURN(KeyMode mode, method_key_mode(in.method));
+  LRKV_ASSIGN_OR_RETURN(const MethodDesc* method, find_method(in.method));
+  if (!method->low_rank) {
+    return make_error(ErrorCode::kInvalidArgument, "--method {}: merges KV heads, there are no ranks to plan",
+                      in.method);
+  }
+  if (std::find(method->planners.begin(), method->planners.end(), in.planner) == method->planners.end()) {
+    return make_error(ErrorCode::kInvalidArgument, "--planner {} does not apply to method {}", in.planner, in.method);
+  }
+  const KeyMode mode = method->key_mode;
   LRKV_ASSIGN_OR_RETURN(int s, parse_granularity(in.granularity, c.n_kv_head));
   if (!(in.budget > 0.0) || in.budget > 1.0) {
     return make_error(ErrorCode::kInvalidArgument, "--budget {} must be in (0, 1]", in.budget);

@@ -21,7 +21,7 @@ struct PlannerInputs {
   double budget = 0.5;
   GreedyKlOptions greedy;                  // greedy-kl: held samples
   std::vector<double> fisher_importance;   // fisher: one value per slot (enumerate_slots order)
-  int round_to = 32;                       // fisher: rank granularity
+  int round_to = 0;                        // fisher: rank granularity; 0 = fisher_round_to(slots)
   // Quantized latents (bits 8/4/3/2, values per scale, symmetric): the budget is then in BYTES,
   // budget × the dense f16 cache, counting codes + scales (+ minimums) exactly
   // (kernels/quant_row.h segment_bytes, one segment per slot). 0 = float latents, budget in

@@ -1,5 +1,7 @@
 #include "compress/planners/slots.h"
 
+#include "compress/methods.h"
+
 #include <cmath>
 #include <functional>
 
@@ -75,8 +77,9 @@ Status fix_total(const std::vector<Slot>& slots, std::vector<int>* ranks, int64_
 
 Result<std::vector<std::vector<double>>> slot_spectra(const Model& m, const std::vector<Slot>& slots,
                                                       const std::string& method, const CalibrationStats* calib) {
-  const bool needs = method == "palu" || method.rfind("mkv", 0) == 0;
-  if (needs && calib == nullptr) {
+  LRKV_ASSIGN_OR_RETURN(const MethodDesc* desc, find_method(method));
+  const Factoriser fz = desc->factoriser;
+  if (fz != Factoriser::kPlainSvd && calib == nullptr) {
     return make_error(ErrorCode::kInvalidArgument, "spectra of method '{}' need calibration statistics (--calib)", method);
   }
   const int64_t hd = m.config.head_dim;
@@ -85,7 +88,7 @@ Result<std::vector<std::vector<double>>> slot_spectra(const Model& m, const std:
     const Slot& s = slots[i];
     const int64_t row0 = s.kv_head_begin * hd, rows = s.full;
     const Tensor& w = s.is_v ? m.weights.layers[s.layer].wv : m.weights.layers[s.layer].wk;
-    if (method.rfind("mkv", 0) == 0) {
+    if (fz == Factoriser::kActivationPca || fz == Factoriser::kTrained) {
       const MomentStats& mom = s.is_v ? calib->layers[s.layer].v : calib->layers[s.layer].k_post;
       LRKV_ASSIGN_OR_RETURN(Eigh e, eigh(mom.covariance(calib->n_tokens, row0, rows)));
       for (double& v : e.w) v = std::max(v, 0.0);
@@ -97,7 +100,7 @@ Result<std::vector<std::vector<double>>> slot_spectra(const Model& m, const std:
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < W.cols; ++c) W(r, c) = f.f32()[(row0 + r) * W.cols + c];
     }
-    if (method == "palu") {
+    if (fz == Factoriser::kWhitenedSvd) {
       LRKV_ASSIGN_OR_RETURN(Mat L, cholesky_lower(calib->layers[s.layer].xtx));
       W = matmul(W, L);
     }

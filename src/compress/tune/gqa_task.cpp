@@ -9,7 +9,7 @@ GqaRecoveryTask::GqaRecoveryTask(std::unique_ptr<TrainGraph> fwd, std::vector<Sl
 
 Result<std::unique_ptr<GqaRecoveryTask>> GqaRecoveryTask::create(Model* merged,
                                                                  const TrainGraphFactory& graphs) {
-  if (merged->extra_metadata.count("lrkv.plan")) {
+  if (merged->compressed()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "recovery tuning needs a plain (uncompressed) model");
   }

@@ -1,4 +1,5 @@
 #include "compress/tune/mkv_export.h"
+#include "compress/methods.h"
 
 #include "model/latent_layer.h"
 #include "model/rank_plan.h"
@@ -50,7 +51,7 @@ void layer_factors(const LlamaConfig& c, const KvProjections& P, int l, const Te
 
 Result<Model> mkv_model(const Model& base, const KvProjections& P, const std::string& tune_info) {
   const LlamaConfig& c = base.config;
-  if (base.extra_metadata.count("lrkv.plan")) {
+  if (base.compressed()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "{} is already compressed; tune the original model", base.source_path);
   }
@@ -77,9 +78,10 @@ Result<Model> mkv_model(const Model& base, const KvProjections& P, const std::st
     }
     layer_factors(c, P, l, wv, bv, &out.extra_tensors);
   }
-  out.extra_metadata["lrkv.plan"] = plan.to_json().dump();
-  out.extra_metadata["lrkv.version"] = "1";
-  if (!tune_info.empty()) out.extra_metadata["lrkv.tune"] = tune_info;
+  CompressedAttention& ca = out.compression.emplace();
+  ca.plan = plan;
+  ca.provenance["version"] = "1";
+  if (!tune_info.empty()) ca.provenance["tune"] = tune_info;
   return out;
 }
 

@@ -17,8 +17,8 @@
 namespace lrkv {
 
 // `base` is the original model (not compressed); P has the model's shapes (ranks ignored).
-// The result shares base's weights; `tune_info` (JSON text, may be empty) is stored as
-// "lrkv.tune" metadata.
+// The result shares base's weights; `tune_info` (JSON text, may be empty) is kept as
+// the compression state's "tune" provenance.
 Result<Model> mkv_model(const Model& base, const KvProjections& P, const std::string& tune_info);
 
 }  // namespace lrkv

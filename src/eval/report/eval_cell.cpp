@@ -1,3 +1,4 @@
+#include "model/cpu_engine.h"
 #include "eval/report/eval_cell.h"
 
 #include <chrono>
@@ -88,8 +89,15 @@ Status measure_tasks(Engine& engine, const Tokenizer& tok, const CellInputs& in,
 Status measure_cell(const Model& model, const CellInputs& in, const EvalOptions& o,
                     CellResult* cell) {
   const auto t0 = std::chrono::steady_clock::now();
-  Engine engine(model);
-  LRKV_RETURN_IF_ERROR(engine.status());
+  std::unique_ptr<Engine> owned;
+  if (o.make_engine) {
+    LRKV_ASSIGN_OR_RETURN(owned, o.make_engine(model));
+  } else {
+    auto cpu = std::make_unique<CpuEngine>(model);
+    LRKV_RETURN_IF_ERROR(cpu->status());
+    owned = std::move(cpu);
+  }
+  Engine& engine = *owned;
   if (!model.tokenizer)
     return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer", model.source_path);
   {  // KV bytes per token from the cache itself (also when there is no text).

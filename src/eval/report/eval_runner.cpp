@@ -1,3 +1,4 @@
+#include "model/cpu_engine.h"
 #include "eval/report/eval_runner.h"
 
 #include <algorithm>
@@ -128,7 +129,7 @@ Result<CalibrationStats> get_calibration(const Model& m, const EvalOptions& o, b
   const std::vector<int> tokens = tokenize_documents(*m.tokenizer, docs, o.add_bos);
   log_info("calibration text {}: {} documents, {} tokens", describe_text(o.calib_text), docs.size(),
            tokens.size());
-  Engine engine(m);
+  CpuEngine engine(m);
   LRKV_RETURN_IF_ERROR(engine.status());
   LRKV_ASSIGN_OR_RETURN(CalibrationStats s, run_calibration(engine, tokens, o.calib));
   s.text = describe_text(o.calib_text);
@@ -233,7 +234,7 @@ Status check_inputs(const Model& base, const EvalOptions& o) {
     return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer",
                       base.source_path);
   }
-  if (base.extra_metadata.count("lrkv.plan")) {
+  if (base.compressed()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "{} is already compressed; evaluate the original model", base.source_path);
   }

@@ -10,6 +10,9 @@
 // force), then report.md and the PNG plots (report_plots.h) are regenerated.
 #pragma once
 
+#include <functional>
+#include <memory>
+
 #include <string>
 #include <vector>
 
@@ -18,7 +21,7 @@
 #include "eval/perplexity.h"
 #include "eval/report/method_registry.h"
 #include "eval/report/speed.h"
-#include "eval/text_source.h"
+#include "io/text_source.h"
 
 namespace lrkv {
 
@@ -26,6 +29,8 @@ struct EvalOptions {
   std::vector<MethodSpec> methods;
   std::vector<double> budgets = {0.5, 0.25};
   KvCacheSpec kv_type = DType::kF16;  // every cache, dense and latent
+  // The engine each cell runs on (the CLI's --device: backend/engine_factory.h); null = the CPU.
+  std::function<Result<std::unique_ptr<Engine>>(const Model&)> make_engine;
 
   TextSourceOptions text;  // path "" = no perplexity / KL
   PerplexityOptions ppl;   // ctx, stride, batch, max_tokens (kv_type is set from above)

@@ -1,4 +1,5 @@
 #include "eval/report/method_registry.h"
+#include "compress/methods.h"
 
 #include <algorithm>
 #include <cmath>
@@ -12,19 +13,14 @@ namespace lrkv {
 namespace {
 
 // The largest divisor of n_kv_head not above `s`.
-std::string group_default(const LlamaConfig& cfg, int s) {
-  s = std::min(s, cfg.n_kv_head);
-  while (s > 1 && cfg.n_kv_head % s != 0) --s;
-  return s == 1 ? "head" : (s == cfg.n_kv_head ? "joint" : "group:" + std::to_string(s));
-}
-
 // A uniform-plan low-rank method of compress_model (palu, lorc, mkv-pca).
-MethodInfo low_rank(const std::string& name, const std::string& description, bool calib,
-                    std::function<std::string(const LlamaConfig&)> default_granularity) {
+MethodInfo low_rank(const MethodDesc& desc) {
   MethodInfo m;
+  const std::string name = desc.name;
   m.name = name;
-  m.description = description;
-  m.needs_calibration = calib;
+  m.description = desc.description;
+  m.needs_calibration = desc.needs_calibration;
+  const auto default_granularity = desc.default_granularity;
   m.normalize_arg = [default_granularity](const std::string& arg,
                                           const LlamaConfig& cfg) -> Result<std::string> {
     const std::string g = arg.empty() ? default_granularity(cfg) : arg;
@@ -49,11 +45,11 @@ int gqa_groups(double budget, const LlamaConfig& cfg) {
   return static_cast<int>(g);
 }
 
-MethodInfo gqa_method() {
+MethodInfo gqa_method(const MethodDesc& desc) {
   MethodInfo m;
-  m.name = "gqa";
-  m.description = "MHA->GQA: merge g = 1/budget KV heads by activation PCA (RoPE-commuting for keys)";
-  m.needs_calibration = true;
+  m.name = desc.name;
+  m.description = desc.description;
+  m.needs_calibration = desc.needs_calibration;
   m.normalize_arg = [](const std::string& arg, const LlamaConfig&) -> Result<std::string> {
     if (!arg.empty()) {
       return make_error(ErrorCode::kInvalidArgument, "gqa:{}: gqa takes no argument (g = 1/budget)", arg);
@@ -74,16 +70,14 @@ MethodInfo gqa_method() {
   return m;
 }
 
+// One entry per row of the compression method table (compress/methods.h) that builds from a
+// dense model: low-rank methods with uniform plans, and head merging.
 std::vector<MethodInfo> make_registry() {
   std::vector<MethodInfo> r;
-  r.push_back(low_rank("palu", "whitened SVD of W_k/W_v, keys rebuilt before RoPE (Palu)", true,
-                       [](const LlamaConfig& c) { return group_default(c, 4); }));
-  r.push_back(low_rank("lorc", "plain SVD of W_k/W_v, no calibration (LoRC)", false,
-                       [](const LlamaConfig& c) { return group_default(c, c.n_kv_head); }));
-  r.push_back(low_rank("mkv-pca",
-                       "PCA of post-RoPE keys and of values per head (MatryoshkaKV init)", true,
-                       [](const LlamaConfig&) { return std::string("head"); }));
-  r.push_back(gqa_method());
+  for (const MethodDesc& d : methods()) {
+    if (!d.from_dense) continue;
+    r.push_back(d.factoriser == Factoriser::kHeadMerge ? gqa_method(d) : low_rank(d));
+  }
   return r;
 }
 
@@ -94,7 +88,7 @@ const std::vector<MethodInfo>& method_registry() {
   return r;
 }
 
-std::string method_names() {
+std::string eval_method_names() {
   std::string s;
   for (const MethodInfo& m : method_registry()) s += (s.empty() ? "" : ", ") + m.name;
   return s;
@@ -111,7 +105,7 @@ Result<MethodSpec> parse_method_spec(const std::string& spec, const LlamaConfig&
   if (it == reg.end()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--methods '{}': unknown method '{}' (known: {})", spec, out.method,
-                      method_names());
+                      eval_method_names());
   }
   auto norm = it->normalize_arg(arg, cfg);
   if (!norm.ok()) {
@@ -137,7 +131,7 @@ Result<std::vector<MethodSpec>> parse_method_list(const std::string& list, const
   }
   if (out.empty())
     return make_error(ErrorCode::kInvalidArgument, "--methods '{}': no methods (known: {})", list,
-                      method_names());
+                      eval_method_names());
   return out;
 }
 

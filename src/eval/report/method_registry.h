@@ -10,8 +10,8 @@
 //   gqa      MHA->GQA: groups of g = 1/budget KV heads merged by activation PCA (RoPE-commuting
 //            complex PCA for keys), a standard GQA model; no ARG; budgets that are not 1/g for
 //            a divisor g of n_kv_head are skipped
-// To add a method, append an entry in method_registry.cpp: name, description, whether it needs
-// calibration, how to default/validate ARG, which budgets it supports and how to build the model.
+// The entries come from the compression method table (compress/methods.h): a row there that builds
+// from a dense model appears here; nothing to add in this file for a new low-rank method.
 #pragma once
 
 #include <functional>
@@ -54,7 +54,7 @@ struct MethodInfo {
 
 const std::vector<MethodInfo>& method_registry();
 // "palu, lorc, mkv-pca" for messages.
-std::string method_names();
+std::string eval_method_names();
 
 // Parses one spec; errors name the spec and list the known methods.
 Result<MethodSpec> parse_method_spec(const std::string& spec, const LlamaConfig& cfg);

@@ -33,22 +33,18 @@ Result<Timing> run_once(Engine& engine, KvCache& cache,
     cache.truncate(i, 0);
     spans.push_back({i, prompts[i].data(), static_cast<int>(prompts[i].size())});
   }
-  std::vector<float> logits;
+  // Greedy tokens picked where the logits are (on the GPU for a device engine), as a serving
+  // loop decodes.
+  std::vector<Sampler> greedy(batch, Sampler(SamplerOptions{0.0f, 0, 1.0f, 1}));
+  std::vector<int> next;
   Timing t;
   auto t0 = std::chrono::steady_clock::now();
-  LRKV_RETURN_IF_ERROR(engine.forward(spans, cache, LogitsMode::kLast, &logits));
+  LRKV_RETURN_IF_ERROR(engine.forward_sample(spans, cache, greedy, &next));
   t.prefill_s = seconds_since(t0);
-  const int64_t V = engine.config().n_vocab;
-  std::vector<int> next(batch);
   t0 = std::chrono::steady_clock::now();
   for (int step = 0; step < n_gen; ++step) {
-    spans.clear();
-    for (int i = 0; i < batch; ++i) {
-      const float* x = logits.data() + i * V;
-      next[i] = static_cast<int>(std::max_element(x, x + V) - x);
-      spans.push_back({i, &next[i], 1});
-    }
-    LRKV_RETURN_IF_ERROR(engine.forward(spans, cache, LogitsMode::kLast, &logits));
+    for (int i = 0; i < batch; ++i) spans[i] = {i, &next[i], 1};
+    LRKV_RETURN_IF_ERROR(engine.forward_sample(spans, cache, greedy, &next));
   }
   t.decode_s = seconds_since(t0);
   return t;

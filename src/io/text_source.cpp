@@ -1,4 +1,4 @@
-#include "eval/text_source.h"
+#include "io/text_source.h"
 
 #include <nlohmann/json.hpp>
 

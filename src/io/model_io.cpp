@@ -3,18 +3,10 @@
 #include <cstring>
 #include <fstream>
 
-#include "model/model.h"
+#include "io/model_io.h"
 
 namespace lrkv {
 
-const char* model_format_name(ModelFormat f) {
-  switch (f) {
-    case ModelFormat::kGguf: return "gguf";
-    case ModelFormat::kSafetensors: return "safetensors";
-    case ModelFormat::kLlama2c: return "llama2c";
-  }
-  return "?";
-}
 
 namespace {
 bool ends_with(const std::string& s, const std::string& suffix) {

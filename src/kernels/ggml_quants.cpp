@@ -1,4 +1,4 @@
-#include "io/quants.h"
+#include "kernels/ggml_quants.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,8 @@
-#include "device_args.h"
+#include "backend/device_compute.h"
 
 #include <algorithm>
 
+#include "compress/calibrate_text.h"
 #include "core/log.h"
 
 #ifdef LRKV_HAVE_CUDA
@@ -11,37 +12,20 @@
 #include "backend/cuda/cuda_train_graph.h"
 #endif
 
-namespace lrkv::cli {
-
-Result<CalibrationStats> calibrate_from_text(const Model& m, const TextSourceOptions& text,
-                                             const CalibrationOptions& options);
-
-Status check_compute_device(const std::string& device) {
-  if (device == "cpu") return Status::Ok();
-  if (device != "cuda") {
-    return make_error(ErrorCode::kInvalidArgument, "--device {}: expected cpu or cuda", device);
-  }
-#ifdef LRKV_HAVE_CUDA
-  std::string why;
-  if (!cuda::device_available(&why)) return make_error(ErrorCode::kUnsupported, "--device cuda: {}", why);
-  return Status::Ok();
-#else
-  return make_error(ErrorCode::kUnsupported, "--device cuda: lrkv was built without CUDA (configure with -DLRKV_CUDA=ON)");
-#endif
-}
+namespace lrkv {
 
 Result<Factorizer> make_factorizer(const std::string& device) {
-  LRKV_RETURN_IF_ERROR(check_compute_device(device));
+  LRKV_RETURN_IF_ERROR(check_device(device));
 #ifdef LRKV_HAVE_CUDA
-  if (device == "cuda") return cuda::gpu_factorizer();
+  if (resolve_device(device) == "cuda") return cuda::gpu_factorizer();
 #endif
   return Factorizer();
 }
 
 Result<TrainGraphFactory> training_graphs(const std::string& device) {
-  LRKV_RETURN_IF_ERROR(check_compute_device(device));
+  LRKV_RETURN_IF_ERROR(check_device(device));
 #ifdef LRKV_HAVE_CUDA
-  if (device == "cuda") {
+  if (resolve_device(device) == "cuda") {
     log_info("training forward/backward on the GPU (fp32, cuBLAS without TF32)");
     return cuda::cuda_train_graphs();
   }
@@ -51,8 +35,8 @@ Result<TrainGraphFactory> training_graphs(const std::string& device) {
 
 Result<CalibrationStats> calibrate_from_text_on(const Model& m, const TextSourceOptions& text,
                                                 const CalibrationOptions& options, const std::string& device) {
-  LRKV_RETURN_IF_ERROR(check_compute_device(device));
-  if (device == "cpu") return calibrate_from_text(m, text, options);
+  LRKV_RETURN_IF_ERROR(check_device(device));
+  if (resolve_device(device) == "cpu") return calibrate_from_text(m, text, options);
 #ifdef LRKV_HAVE_CUDA
   if (!m.tokenizer) {
     return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE", m.source_path);
@@ -74,4 +58,4 @@ Result<CalibrationStats> calibrate_from_text_on(const Model& m, const TextSource
 #endif
 }
 
-}  // namespace lrkv::cli
+}  // namespace lrkv

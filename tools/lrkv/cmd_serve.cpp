@@ -84,9 +84,9 @@ Status run_serve(const ServeArgs& a) {
   LRKV_ASSIGN_OR_RETURN(std::unique_ptr<serve::Server> server,
                         serve::Server::start(*engine, std::move(chat), o));
   log_info(
-      "KV cache {}: {} slots x {} tokens, {} bytes/token, {} reserved (--kv-budget {}); chat "
-      "template {}",
-      spec.name(), slots, ctx, cost.bytes_per_token,
+      "{} engine; KV cache {}: {} slots x {} tokens, {} bytes/token, {} reserved (--kv-budget "
+      "{}); chat template {}",
+      engine->device(), spec.name(), slots, ctx, cost.bytes_per_token,
       human_bytes(static_cast<double>(cost.bytes_per_slot) * slots), a.kv_budget, chat_name);
   std::printf("lrkv serve: listening on http://%s:%d (model %s)\n", a.host.c_str(), server->port(),
               o.model_name.c_str());

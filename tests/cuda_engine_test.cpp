@@ -16,7 +16,7 @@
 #include "io/model_io.h"
 #include "cuda_test_util.h"
 #include "latent_test_model.h"
-#include "model/engine.h"
+#include "model/cpu_engine.h"
 #include "test_util.h"
 
 namespace lrkv {

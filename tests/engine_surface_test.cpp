@@ -161,9 +161,9 @@ TEST(EngineCli, GenerateKeepsTheSpaceAfterThePrompt) {
   LRKV_REQUIRE_SHARED(kMha6);
   std::string out;
   const std::string cmd = test::cli_path() + " generate " + test::shared_path(kMha6) +
-                          " -p 'The sun was hot and Mia wanted' -n 2 --device cpu 2>/dev/null";
+                          " -p 'The sun was hot and Mia wanted' -n 2 --device cpu";
   ASSERT_EQ(test::run_command(cmd, &out), 0) << out;
-  EXPECT_EQ(out, "The sun was hot and Mia wanted to play\n");
+  EXPECT_NE(out.find("\nThe sun was hot and Mia wanted to play\n"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -117,7 +117,7 @@ void map_weights(const GgufFile& f, Model* m, std::set<std::string>* used) {
   });
 }
 
-// Tensors outside the Llama set (quantized ones dequantised) and lrkv.* metadata.
+// Tensors outside the Llama set (quantized ones dequantised), lrkv.* metadata and the chat template.
 Status read_extras(const GgufFile& f, const std::set<std::string>& used, Model* m) {
   for (const GgufTensorInfo& info : f.tensors()) {
     if (used.count(info.name) != 0) continue;
@@ -130,7 +130,8 @@ Status read_extras(const GgufFile& f, const std::set<std::string>& used, Model* 
     m->extra_tensors[info.name] = std::move(t);
   }
   for (const auto& [key, v] : f.metadata()) {
-    if (key.rfind("lrkv.", 0) != 0) continue;
+    // lrkv.* and the chat template (`lrkv serve` recognises its format) are kept.
+    if (key.rfind("lrkv.", 0) != 0 && key != "tokenizer.chat_template") continue;
     m->extra_metadata[key] = v.type == GgufType::kString ? v.s : v.to_json();
   }
   return Status::Ok();

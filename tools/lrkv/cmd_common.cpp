@@ -29,6 +29,8 @@ void register_all(CLI::App& app) {
   register_convert_gqa(app);
   register_eval(app);
   register_bench(app);
+  register_serve(app);
+  register_bench_serve(app);
 }
 
 }  // namespace lrkv::cli

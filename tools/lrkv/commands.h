@@ -25,5 +25,7 @@ void register_tune(CLI::App& app);
 void register_convert_gqa(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_serve(CLI::App& app);
+void register_bench_serve(CLI::App& app);
 
 }  // namespace lrkv::cli

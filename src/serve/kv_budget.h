@@ -1,0 +1,30 @@
+// KV budget: how many sequence slots of `ctx` tokens fit in a byte budget, from the bytes the
+// cache itself reserves per slot (quantization metadata included). `--kv-budget 8GiB` -> slots.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cache/kv_cache_spec.h"
+#include "core/status.h"
+#include "model/engine.h"
+
+namespace lrkv::serve {
+
+// "8GiB", "512MiB", "1.5GB", "1000000" (bytes) -> bytes; the error names `flag`.
+Result<int64_t> parse_byte_size(const std::string& flag, const std::string& text);
+
+// What one sequence slot of `ctx` tokens costs in a cache of `spec` for this engine's model:
+// the steady bytes per token (all layers) and the bytes a slot reserves (exact: includes, e.g.,
+// KIVI's fp16 window of recent tokens).
+struct SlotCost {
+  int64_t bytes_per_token = 0;
+  int64_t bytes_per_slot = 0;
+};
+Result<SlotCost> slot_cost(const Engine& engine, const KvCacheSpec& spec, int ctx);
+
+// min(parallel, budget / bytes_per_slot); an error naming --kv-budget and --ctx when not even
+// one slot fits.
+Result<int> slots_for_budget(int64_t bytes_per_slot, int ctx, int64_t budget, int parallel);
+
+}  // namespace lrkv::serve

@@ -1,0 +1,188 @@
+#include "serve/load_generator.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "serve/sse_reader.h"
+
+namespace lrkv::serve {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// About n tokens of plain English in most Llama-family tokenizers (each word one token).
+std::string synthetic_prompt(int n, int variant) {
+  static const char* kWords[] = {"the", "cat",  "sat",  "on",   "a",   "mat",
+                                 "and", "then", "it",   "saw",  "big", "red",
+                                 "dog", "in",   "park", "with", "his", "friend"};
+  std::string s = "Once upon a time";
+  for (int i = 4; i < n; ++i) s += std::string(" ") + kWords[(i * 7 + variant) % 18];
+  return s;
+}
+
+// One request's measurements.
+struct Sample {
+  bool ok = false;
+  std::string error;
+  long prompt_tokens = 0, completion_tokens = 0;
+  double ttft_ms = -1, latency_ms = 0;
+  std::vector<double> itl_ms;
+};
+
+std::string request_body(const LoadOptions& o, int variant) {
+  json b = {
+      {"max_tokens", o.gen_len}, {"ignore_eos", true}, {"temperature", 0}, {"stream", o.stream}};
+  if (!o.model.empty()) b["model"] = o.model;
+  const std::string prompt = synthetic_prompt(o.prompt_len, variant);
+  if (o.chat) {
+    b["messages"] = json::array({{{"role", "user"}, {"content", prompt}}});
+  } else {
+    b["prompt"] = prompt;
+  }
+  if (o.stream) b["stream_options"] = {{"include_usage", true}};
+  return b.dump();
+}
+
+void read_usage(const json& j, Sample* s) {
+  auto u = j.find("usage");
+  if (u == j.end() || !u->is_object()) return;
+  s->prompt_tokens = u->value("prompt_tokens", 0L);
+  s->completion_tokens = u->value("completion_tokens", 0L);
+}
+
+// Streams one request; every non-empty content chunk is a token arrival.
+Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
+  Sample s;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = o.chat ? "/v1/chat/completions" : "/v1/completions";
+  req.body = request_body(o, variant);
+  req.set_header("Content-Type", "application/json");
+  if (!o.api_key.empty()) req.set_header("Authorization", "Bearer " + o.api_key);
+  SseReader sse;
+  std::string body;
+  long chunks = 0;
+  const Clock::time_point t0 = Clock::now();
+  Clock::time_point last;
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    if (!o.stream) return body.append(data, n), true;
+    for (const std::string& ev : sse.feed(std::string_view(data, n))) {
+      const Clock::time_point now = Clock::now();
+      auto j = json::parse(ev, nullptr, false);
+      if (j.is_object() && j.contains("error")) s.error = j["error"].value("message", ev);
+      if (j.is_object()) read_usage(j, &s);
+      if (choice_text(ev).empty()) continue;
+      if (chunks++ == 0) {
+        s.ttft_ms = ms_between(t0, now);
+      } else {
+        s.itl_ms.push_back(ms_between(last, now));
+      }
+      last = now;
+    }
+    return true;
+  };
+  auto res = cli.send(req);
+  s.latency_ms = ms_between(t0, Clock::now());
+  if (!res) return s.error = "HTTP: " + httplib::to_string(res.error()), s;
+  if (res->status != 200) {
+    return s.error = fmt::format("HTTP {}: {}", res->status,
+                                 (o.stream ? res->body : body).substr(0, 200)),
+           s;
+  }
+  if (!o.stream) {
+    auto j = json::parse(body, nullptr, false);
+    if (!j.is_object() || !j.contains("choices"))
+      return s.error = "bad JSON body: " + body.substr(0, 200), s;
+    read_usage(j, &s);
+  } else if (s.completion_tokens == 0) {
+    s.completion_tokens = chunks;
+  }
+  s.ok = s.error.empty();
+  return s;
+}
+
+}  // namespace
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * v.size()));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+Result<LoadReport> run_load(const LoadOptions& o) {
+  if (o.concurrency < 1 || o.requests < 1 || o.prompt_len < 1 || o.gen_len < 1) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--concurrency, --requests, --prompt-len and --gen-len must be >= 1");
+  }
+  if (o.url.rfind("http://", 0) != 0) {
+    return make_error(ErrorCode::kInvalidArgument, "--url {}: expected http://HOST:PORT", o.url);
+  }
+  LoadReport report;
+  std::mutex mu;
+  std::atomic<int> next{0};
+  const Clock::time_point t0 = Clock::now();
+  auto worker = [&] {
+    httplib::Client cli(o.url);
+    cli.set_read_timeout(o.timeout_s, 0);
+    cli.set_keep_alive(true);
+    for (int i; (i = next++) < o.requests;) {
+      Sample s = run_one(cli, o, i);
+      std::lock_guard<std::mutex> lock(mu);
+      if (!s.ok) {
+        if (report.errors++ == 0) report.first_error = s.error;
+        continue;
+      }
+      ++report.ok;
+      report.prompt_tokens += s.prompt_tokens;
+      report.completion_tokens += s.completion_tokens;
+      if (s.ttft_ms >= 0) report.ttft_ms.push_back(s.ttft_ms);
+      report.itl_ms.insert(report.itl_ms.end(), s.itl_ms.begin(), s.itl_ms.end());
+      report.latency_ms.push_back(s.latency_ms);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int c = 0; c < std::min(o.concurrency, o.requests); ++c) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  report.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return report;
+}
+
+std::string format_report(const LoadOptions& o, const LoadReport& r) {
+  std::string s = fmt::format("{} requests ({} ok, {} errors) at concurrency {} in {:.2f} s\n",
+                              r.ok + r.errors, r.ok, r.errors, o.concurrency, r.wall_s);
+  s += fmt::format("| {:<22} | {:>12} |\n|{:-<24}|{:->14}|\n", "metric", "value", "", "");
+  auto row = [&](const std::string& name, double v) {
+    s += fmt::format("| {:<22} | {:>12.2f} |\n", name, v);
+  };
+  row("requests/s", r.ok / r.wall_s);
+  row("prompt tokens/s", r.prompt_tokens / r.wall_s);
+  row("generated tokens/s", r.completion_tokens / r.wall_s);
+  if (!r.ttft_ms.empty()) {
+    row("TTFT p50 (ms)", percentile(r.ttft_ms, 50));
+    row("TTFT p99 (ms)", percentile(r.ttft_ms, 99));
+  }
+  if (!r.itl_ms.empty()) {
+    row("ITL p50 (ms)", percentile(r.itl_ms, 50));
+    row("ITL p99 (ms)", percentile(r.itl_ms, 99));
+  }
+  row("latency p50 (ms)", percentile(r.latency_ms, 50));
+  row("latency p99 (ms)", percentile(r.latency_ms, 99));
+  if (r.errors > 0) s += "first error: " + r.first_error + "\n";
+  return s;
+}
+
+}  // namespace lrkv::serve

@@ -1,0 +1,47 @@
+// Load generator for any OpenAI-compatible server (`lrkv bench-serve`): `concurrency` clients
+// each send requests back to back until `requests` have been sent, with a synthetic prompt of
+// about `prompt_len` tokens and max_tokens = gen_len (ignore_eos set, so servers that honour it
+// generate exactly gen_len). Measures request and token throughput, time to first token (TTFT,
+// streaming), inter-token latency (ITL: gaps between content chunks) and end-to-end latency.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace lrkv::serve {
+
+struct LoadOptions {
+  std::string url = "http://127.0.0.1:8080";  // scheme://host:port
+  int concurrency = 1;
+  int prompt_len = 128;  // approximate tokens (common one-token English words)
+  int gen_len = 128;
+  int requests = 16;
+  bool stream = false;
+  bool chat = false;  // /v1/chat/completions instead of /v1/completions
+  std::string api_key;
+  std::string model;    // "model" field ("" = omitted)
+  int timeout_s = 600;  // per request
+};
+
+struct LoadReport {
+  int ok = 0;
+  int errors = 0;
+  std::string first_error;
+  double wall_s = 0;
+  long prompt_tokens = 0;      // from usage (when the server reports it)
+  long completion_tokens = 0;  // from usage, else counted chunks
+  std::vector<double> ttft_ms, itl_ms, latency_ms;
+};
+
+// Percentile p in [0, 100] of `v` (nearest rank); 0 for an empty vector.
+double percentile(std::vector<double> v, double p);
+
+// Runs the load. Fails only on bad options; request failures are counted in the report.
+Result<LoadReport> run_load(const LoadOptions& o);
+
+// A llama-bench style summary (requests/s, tokens/s, TTFT/ITL/latency p50/p99, errors).
+std::string format_report(const LoadOptions& o, const LoadReport& r);
+
+}  // namespace lrkv::serve

@@ -1,0 +1,46 @@
+#include "serve/metrics.h"
+
+#include <fmt/format.h>
+
+namespace lrkv::serve {
+
+namespace {
+
+void put(std::string* out, const char* name, const char* type, const char* help, int64_t v) {
+  *out += fmt::format("# HELP lrkv_{} {}\n# TYPE lrkv_{} {}\nlrkv_{} {}\n", name, help, name, type,
+                      name, v);
+}
+
+}  // namespace
+
+std::string Metrics::render() const {
+  std::string o;
+  put(&o, "requests_total", "counter", "Generation requests received", requests_total);
+  put(&o, "requests_rejected_total", "counter", "Requests answered 4xx before scheduling",
+      requests_rejected);
+  put(&o, "requests_unauthorized_total", "counter", "Requests without a valid API key",
+      requests_unauthorized);
+  put(&o, "requests_finished_total", "counter", "Requests finished (stop or length)",
+      requests_finished);
+  put(&o, "requests_cancelled_total", "counter", "Requests cancelled by a client disconnect",
+      requests_cancelled);
+  put(&o, "requests_failed_total", "counter", "Requests failed by an engine error",
+      requests_failed);
+  put(&o, "prompt_tokens_total", "counter", "Prompt tokens prefilled", prompt_tokens_total);
+  put(&o, "generated_tokens_total", "counter", "Tokens generated", generated_tokens_total);
+  put(&o, "engine_steps_total", "counter", "Engine forward steps", steps_total);
+  put(&o, "sequences_running", "gauge", "Sequences holding a KV slot", running);
+  put(&o, "sequences_queued", "gauge", "Requests waiting for a KV slot", queued);
+  put(&o, "kv_slots_total", "gauge", "KV sequence slots", kv_slots_total);
+  put(&o, "kv_slots_used", "gauge", "KV sequence slots in use", running);
+  put(&o, "kv_slots_free", "gauge", "KV sequence slots free", kv_slots_total - running);
+  put(&o, "kv_tokens_used", "gauge", "Tokens stored in the KV cache", kv_tokens_used);
+  put(&o, "kv_tokens_capacity", "gauge", "Tokens the KV cache can hold (slots x ctx)",
+      kv_tokens_capacity);
+  put(&o, "kv_bytes_per_token", "gauge", "KV cache bytes per token, all layers",
+      kv_bytes_per_token);
+  put(&o, "kv_allocated_bytes", "gauge", "Bytes reserved by the KV cache", kv_allocated_bytes);
+  return o;
+}
+
+}  // namespace lrkv::serve

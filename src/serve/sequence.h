@@ -1,0 +1,53 @@
+// Sequence: one request while the scheduler runs it: its KV slot, how much of the prompt is in
+// the cache, the sampler, the detokenizer (with the prompt as context, so the first piece keeps
+// its leading space) and the stop-string filter — the same per-token steps as generate()
+// (model/generate.h), one step per scheduler iteration. Owned and touched only by the engine
+// thread.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "model/generate.h"
+#include "model/sampler.h"
+#include "model/tokenizer.h"
+#include "serve/generation_request.h"
+#include "serve/request_stream.h"
+
+namespace lrkv::serve {
+
+class Sequence {
+ public:
+  Sequence(GenerationRequest req, std::shared_ptr<RequestStream> stream, const Tokenizer& tok);
+
+  const GenerationRequest& request() const { return req_; }
+  RequestStream& stream() { return *stream_; }
+  int slot = -1;        // KV cache sequence index while running
+  int prefilled = 0;    // prompt tokens already in the cache
+  int next_token = -1;  // accepted, not yet in the cache (the next decode input)
+
+  int prompt_tokens() const { return static_cast<int>(req_.prompt.size()); }
+  bool prefilling() const { return prefilled < prompt_tokens(); }
+  int generated() const { return generated_; }
+  Usage usage() const { return {prompt_tokens(), generated_}; }
+
+  // The request's sampler; the scheduler moves it into forward_sample's batch and back.
+  Sampler& sampler() { return sampler_; }
+  // Accepts a sampled token: a stop token, stop string or max_tokens ends the sequence (returns
+  // the reason), else its text goes to the stream and next_token is set. kNone = keep going.
+  FinishReason accept(int token);
+
+ private:
+  // At the end: sends the decoder's and the matcher's held-back text; true if it held a stop
+  // string.
+  bool release_tail();
+
+  GenerationRequest req_;
+  std::shared_ptr<RequestStream> stream_;
+  Sampler sampler_;
+  StreamDecoder decoder_;
+  StopFilter stops_;
+  int generated_ = 0;
+};
+
+}  // namespace lrkv::serve

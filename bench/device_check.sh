@@ -29,7 +29,7 @@ for step in $STEPS; do
   case $step in
     build)
       nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
-      cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DLRKV_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 "${bz[@]}" \
+      cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DLRKV_CUDA=ON -DLRKV_SERVE=OFF -DCMAKE_CUDA_ARCHITECTURES=90 "${bz[@]}" \
         > "$OUT/build.log" 2>&1 &&
         cmake --build $B -j "$(nproc)" --target lrkv_cli lrkv_cuda_tests cuda_e2e_bench >> "$OUT/build.log" 2>&1 ||
         { tail -40 "$OUT/build.log"; exit 1; }

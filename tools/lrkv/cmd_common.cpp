@@ -29,8 +29,10 @@ void register_all(CLI::App& app) {
   register_convert_gqa(app);
   register_eval(app);
   register_bench(app);
+#ifdef LRKV_HAVE_SERVE
   register_serve(app);
   register_bench_serve(app);
+#endif
 }
 
 }  // namespace lrkv::cli

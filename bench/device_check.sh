@@ -5,7 +5,7 @@
 #   generate   greedy continuations of held-in prompts          identical text
 # and the end-to-end decode benchmark. SHARED: a copy of ../shared (models, data); DEPS: headers
 # and libraries the machine lacks (bzlib). Results under $OUT.
-# Usage: bash bench/device_check.sh SHARED [DEPS] [steps: build tests ppl gen e2e]
+# Usage: bash bench/device_check.sh SHARED [DEPS] [steps: build tests ppl gen bench e2e]
 set -uo pipefail
 SHARED=$(cd "${1:?usage: device_check.sh SHARED [DEPS] [steps]}" && pwd)
 DEPS=${2:-}
@@ -41,9 +41,9 @@ for step in $STEPS; do
       ;;
     ppl)
       : > "$OUT/ppl.log"
-      $B/lrkv compress "$M6" --method palu --budget 0.5 --text "$TS" --docs 0:90% --device cuda -o "$OUT/m6-palu50.gguf" \
+      $B/lrkv compress "$M6" --method palu --budget 0.5 --text "$TS" --split-paragraphs --docs 0:90% --device cuda -o "$OUT/m6-palu50.gguf" \
         >> "$OUT/ppl.log" 2>&1
-      $B/lrkv compress "$M6" --method mkv-pca --budget 0.5 --text "$TS" --docs 0:90% --device cuda \
+      $B/lrkv compress "$M6" --method mkv-pca --budget 0.5 --text "$TS" --split-paragraphs --docs 0:90% --device cuda \
         -o "$OUT/m6-mkv50.gguf" >> "$OUT/ppl.log" 2>&1
       printf "| model | cache | cpu | cuda | cuda/cpu - 1 |\n|---|---|---|---|---|\n" | tee "$OUT/ppl.md"
       while read -r name model flags; do
@@ -66,11 +66,18 @@ LIST
         for model in "$M6" "$OUT/m6-mkv50.gguf"; do
           a=$($B/lrkv generate "$model" -p "$p" -n 48 --device cpu 2>/dev/null)
           b=$($B/lrkv generate "$model" -p "$p" -n 48 --device cuda 2>/dev/null)
-          total=$((total + 1)); [ "$a" == "$b" ] && same=$((same + 1))
+          total=$((total + 1)); [ -n "$a" ] && [ "$a" == "$b" ] && same=$((same + 1))
           printf '%s\n  cpu : %s\n  cuda: %s\n' "$(basename "$model")" "$a" "$b" >> "$OUT/gen.log"
         done
       done
       echo "greedy generate: $same of $total continuations identical on cpu and cuda" | tee -a "$OUT/gen.log"
+      ;;
+    bench)  # the CLI's own table on both devices (lrkv bench)
+      for dev in cpu cuda; do
+        for model in "$M6" "$OUT/m6-mkv50.gguf"; do
+          $B/lrkv bench "$model" --device $dev --ctx 256 --batch 1,8 -n 32 -r 2 2>/dev/null | tee -a "$OUT/bench.md" | tail -4
+        done
+      done
       ;;
     e2e)
       $B/cuda_e2e_bench --contexts 4096,32768 --batches 1,16 --steps 20 --csv "$OUT/e2e.csv" > "$OUT/e2e.log" 2>&1

@@ -26,6 +26,7 @@
 #include "backend/cuda/device_pool.h"
 #include "kernels/quant_row.h"
 #include "model/engine.h"
+#include "model/hooks.h"
 #include "model/latent_layer.h"
 #include "model/model.h"
 #include "model/sampler.h"

@@ -153,7 +153,8 @@ TEST(CalibrationTest, SaveLoadRoundTripAndCorruptFilesAreNamed) {
   EXPECT_TRUE(check_calibration_matches(*back, model->config, path).ok());
   LlamaConfig other = model->config;
   other.d_model += 2;
-  EXPECT_FALSE(check_calibration_matches(*back, other, path).ok());
+  test::expect_error(check_calibration_matches(*back, other, path), ErrorCode::kInvalidArgument,
+                     {path, "d_model"});
   // A model file is not a calibration file; a truncated one is reported with its name.
   const std::string bad = test::temp_dir() + "/bad.safetensors";
   auto bytes = read_text_file(path);
@@ -176,10 +177,14 @@ TEST(CompressTest, UniformPlanMeetsTheBudgetExactly) {
       EXPECT_EQ(again->to_json(), p->to_json());
     }
   }
-  EXPECT_FALSE(uniform_plan(cfg, "palu", "head", 0.1).ok());  // below one dimension per group
-  EXPECT_FALSE(uniform_plan(cfg, "palu", "group:3", 0.5).ok());
-  EXPECT_FALSE(uniform_plan(cfg, "svd", "head", 0.5).ok());
-  EXPECT_FALSE(uniform_plan(cfg, "palu", "head", 1.5).ok());
+  test::expect_error(uniform_plan(cfg, "palu", "head", 0.1).status(), ErrorCode::kInvalidArgument,
+                     {"0.1"});  // below one dimension per group
+  test::expect_error(uniform_plan(cfg, "palu", "group:3", 0.5).status(),
+                     ErrorCode::kInvalidArgument, {"group:3"});
+  test::expect_error(uniform_plan(cfg, "svd", "head", 0.5).status(), ErrorCode::kInvalidArgument,
+                     {"'svd'"});
+  test::expect_error(uniform_plan(cfg, "palu", "head", 1.5).status(), ErrorCode::kInvalidArgument,
+                     {"1.5"});
   auto bad = RankPlan::parse("{\"method\": \"palu\"}", "plan.json");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("plan.json"), std::string::npos);

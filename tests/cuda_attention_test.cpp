@@ -37,7 +37,7 @@ struct LatentCase {
 
 // Fills a [cap, ld] cache of each sequence: random rows below the length, NaN rows after.
 std::vector<float> make_rows(int n_seq, int cap, int ld, const std::vector<int>& lens, uint32_t seed) {
-  std::vector<float> v = test::cuda_randn(size_t(n_seq) * cap * ld, seed);
+  std::vector<float> v = test::randn(size_t(n_seq) * cap * ld, seed);
   for (int b = 0; b < n_seq; ++b) {
     for (size_t i = size_t(lens[b]) * ld; i < size_t(cap) * ld; ++i) v[size_t(b) * cap * ld + i] = NAN;
   }
@@ -61,7 +61,7 @@ void run_latent_case(const LatentCase& c) {
   }
   auto kf = make_rows(n_seq, cap, c.ldk, c.lens, 11);
   auto vf = make_rows(n_seq, cap, c.ldv, c.lens, 12);
-  auto q = test::cuda_randn(size_t(n_seq) * c.n_q * ldqk, 13, 0.5f);
+  auto q = test::randn(size_t(n_seq) * c.n_q * ldqk, 13, 0.5f);
   std::vector<int> pos(size_t(n_seq) * c.n_q);
   for (int b = 0; b < n_seq; ++b) {
     for (int t = 0; t < c.n_q; ++t) pos[b * c.n_q + t] = c.lens[b] - c.n_q + t;
@@ -168,7 +168,7 @@ void run_dense_case(const DenseCase& c) {
   const int cap = *std::max_element(c.lens.begin(), c.lens.end());
   const int qd = c.n_head * c.head_dim, kvd = c.n_kv_head * c.head_dim;
   auto kf = make_rows(n_seq, cap, kvd, c.lens, 21), vf = make_rows(n_seq, cap, kvd, c.lens, 22);
-  auto q = test::cuda_randn(size_t(n_seq) * c.n_q * qd, 23);
+  auto q = test::randn(size_t(n_seq) * c.n_q * qd, 23);
   std::vector<int> pos(size_t(n_seq) * c.n_q);
   for (int b = 0; b < n_seq; ++b) {
     for (int t = 0; t < c.n_q; ++t) pos[b * c.n_q + t] = c.lens[b] - c.n_q + t;

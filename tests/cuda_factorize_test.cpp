@@ -25,14 +25,6 @@
 namespace lrkv {
 namespace {
 
-Mat randn(int64_t r, int64_t c, uint32_t seed, double scale = 1.0) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> d(0.0, scale);
-  Mat m(r, c);
-  for (double& x : m.a) x = d(rng);
-  return m;
-}
-
 // Columns scaled by a decaying profile (a spread spectrum, like real activations).
 Mat spread(Mat m, double decay) {
   for (int64_t i = 0; i < m.rows; ++i) {
@@ -107,14 +99,14 @@ TEST(CudaFactorize, PlainSvdMatchesCpu) {
   // wide (QR path), wide near-square (direct gesvd), square, tall (n > d), rank above min(n, d).
   for (const Case& k : {Case{96, 520, 40}, Case{128, 200, 64}, Case{77, 77, 30}, Case{200, 64, 48},
                         Case{200, 64, 100}, Case{37, 300, 37}}) {
-    const Mat W = spread(randn(k.n, k.d, static_cast<uint32_t>(k.n * 1000 + k.d)), 3.0);
+    const Mat W = spread(test::randn_mat(k.n, k.d, static_cast<uint32_t>(k.n * 1000 + k.d)), 3.0);
     auto c = plain_svd_factor(W, k.rank);
     auto g = gpu->plain_svd(W, k.rank);
     ASSERT_TRUE(c.ok() && g.ok()) << g.status().to_string();
     expect_same_factor(*g, *c, fmt::format("plain {}x{} r{}", k.n, k.d, k.rank));
   }
-  EXPECT_FALSE(gpu->plain_svd(randn(8, 16, 1), 0).ok());
-  EXPECT_FALSE(gpu->plain_svd(randn(8, 16, 1), 9).ok());
+  EXPECT_FALSE(gpu->plain_svd(test::randn_mat(8, 16, 1), 0).ok());
+  EXPECT_FALSE(gpu->plain_svd(test::randn_mat(8, 16, 1), 9).ok());
 }
 
 TEST(CudaFactorize, WhitenedSvdMatchesCpu) {
@@ -127,11 +119,11 @@ TEST(CudaFactorize, WhitenedSvdMatchesCpu) {
   };
   for (const Case& k : {Case{64, 300, 900, 32}, Case{128, 160, 400, 100}, Case{250, 96, 300, 60},
                         Case{250, 96, 300, 120}, Case{33, 257, 600, 17}}) {
-    const Mat X = spread(randn(k.tokens, k.d, static_cast<uint32_t>(k.d + 7)), 2.0);
+    const Mat X = spread(test::randn_mat(k.tokens, k.d, static_cast<uint32_t>(k.d + 7)), 2.0);
     const Mat xtx = matmul(X, X, true, false);
     // Two weights against one XᵀX (the second hits the GPU's Cholesky cache).
     for (uint32_t s = 0; s < 2; ++s) {
-      const Mat W = randn(k.n, k.d, 100 + s + static_cast<uint32_t>(k.n));
+      const Mat W = test::randn_mat(k.n, k.d, 100 + s + static_cast<uint32_t>(k.n));
       auto c = whitened_svd_factor(W, xtx, k.rank);
       auto g = gpu->whitened_svd(W, xtx, k.rank);
       ASSERT_TRUE(c.ok() && g.ok()) << g.status().to_string();
@@ -139,7 +131,7 @@ TEST(CudaFactorize, WhitenedSvdMatchesCpu) {
       expect_same_factor(*g, *c, fmt::format("whitened {}x{} r{} w{}", k.n, k.d, k.rank, s), 1e-8);
     }
   }
-  EXPECT_FALSE(gpu->whitened_svd(randn(8, 16, 1), Mat::identity(15), 4).ok());
+  EXPECT_FALSE(gpu->whitened_svd(test::randn_mat(8, 16, 1), Mat::identity(15), 4).ok());
 }
 
 TEST(CudaFactorize, WhitenedSvdRegularisesLikeCpu) {
@@ -148,12 +140,12 @@ TEST(CudaFactorize, WhitenedSvdRegularisesLikeCpu) {
   ASSERT_TRUE(gpu);
   // Fewer tokens than dimensions, then shifted: clearly indefinite (λ_min = -0.5).
   const int64_t d = 140, n = 64;
-  const Mat X = randn(50, d, 9);
+  const Mat X = test::randn_mat(50, d, 9);
   Mat xtx = matmul(X, X, true, false);
   for (int64_t i = 0; i < d; ++i) xtx(i, i) -= 0.5;
   double cpu_shift = 0.0;
   ASSERT_TRUE(cholesky_lower(xtx, 1e-3, &cpu_shift).ok());
-  const Mat W = randn(n, d, 10);
+  const Mat W = test::randn_mat(n, d, 10);
   auto c = whitened_svd_factor(W, xtx, 40);
   auto g = gpu->whitened_svd(W, xtx, 40);
   ASSERT_TRUE(c.ok() && g.ok()) << g.status().to_string();
@@ -168,13 +160,13 @@ TEST(CudaFactorize, PcaMatchesCpu) {
   auto gpu = make_gpu();
   ASSERT_TRUE(gpu);
   for (int64_t n : {64, 129, 256}) {
-    const Mat Y = spread(randn(3 * n, n, static_cast<uint32_t>(n)), 4.0);
+    const Mat Y = spread(test::randn_mat(3 * n, n, static_cast<uint32_t>(n)), 4.0);
     Mat cov = matmul(Y, Y, true, false);
     for (double& v : cov.a) v /= static_cast<double>(Y.rows);
     std::vector<double> mean(n);
     for (int64_t i = 0; i < n; ++i) mean[i] = 0.01 * static_cast<double>(i % 7) - 0.03;
     const int rank = static_cast<int>(n / 3);
-    const Mat W = randn(n, 200, static_cast<uint32_t>(n + 3));
+    const Mat W = test::randn_mat(n, 200, static_cast<uint32_t>(n + 3));
     for (bool with_w : {false, true}) {
       auto c = pca_factor(cov, mean, rank, with_w ? W : Mat());
       auto g = gpu->pca(cov, mean, rank, with_w ? W : Mat());

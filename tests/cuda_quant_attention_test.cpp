@@ -32,7 +32,7 @@ QuantFormat fmt_of(QuantScheme s, int bits, int group) { return QuantFormat{s, b
 // Rows [n, width] with a few special rows: zeros, constant, huge (saturating scales), tiny
 // (subnormal scales), one large outlier channel.
 std::vector<float> special_rows(int n, int width, uint32_t seed) {
-  auto x = test::cuda_randn(size_t(n) * width, seed);
+  auto x = test::randn(size_t(n) * width, seed);
   for (int c = 0; c < width; ++c) {
     x[c] = 0.0f;                                   // row 0: zeros
     if (n > 1) x[size_t(width) + c] = 0.37f;        // row 1: constant
@@ -181,7 +181,7 @@ double run_quant_case(const QuantCase& c) {
     k_len[h] = kc->segments[c.head_group[h]].len;
     v_len[h] = vc->segments[c.head_group[h]].len;
   }
-  auto q = test::cuda_randn(size_t(n_seq) * c.n_q * ldqk, 13, 0.5f);
+  auto q = test::randn(size_t(n_seq) * c.n_q * ldqk, 13, 0.5f);
   std::vector<int> pos(size_t(n_seq) * c.n_q);
   for (int b = 0; b < n_seq; ++b) {
     for (int t = 0; t < c.n_q; ++t) pos[b * c.n_q + t] = std::max(0, c.lens[b] - c.n_q + t);

@@ -55,12 +55,13 @@ void run_rebuild_case(const RebuildCase& c) {
   const std::vector<int> lens = {3, 130, 3001};
   const int n_seq = 3, cap = 3001;
   const Layout L = make_layout(hd, c.aligned);
-  auto cf = test::cuda_randn(size_t(n_seq) * cap * L.ldc, 31);
-  auto vf = test::cuda_randn(size_t(n_seq) * cap * L.ldv, 32);
+  auto cf = test::randn(size_t(n_seq) * cap * L.ldc, 31);
+  auto vf = test::randn(size_t(n_seq) * cap * L.ldv, 32);
   const auto cl = test::to_dtype(cf, c.t), vl = test::to_dtype(vf, c.t);
   std::vector<std::vector<float>> up(3);
-  for (int g = 0; g < 3; ++g) up[g] = test::cuda_randn(size_t(L.g_rows[g]) * L.g_rank[g], 40 + g, 1.0f / std::sqrt(L.g_rank[g]));
-  auto bias = test::cuda_randn(size_t(n_kv) * hd, 45, 0.5f);
+  for (int g = 0; g < 3; ++g)
+    up[g] = test::randn(size_t(L.g_rows[g]) * L.g_rank[g], 40 + g, 1.0f / std::sqrt(L.g_rank[g]));
+  auto bias = test::randn(size_t(n_kv) * hd, 45, 0.5f);
   LlamaConfig cfg;
   cfg.head_dim = hd;
   cfg.rope_theta = 10000.0f;
@@ -69,7 +70,7 @@ void run_rebuild_case(const RebuildCase& c) {
   std::vector<float> inv_freq(hd / 2);
   rope_inverse_frequencies(cfg, inv_freq.data());
   const int qd = n_head * hd;
-  auto q = test::cuda_randn(size_t(n_seq) * c.n_q * qd, 33);
+  auto q = test::randn(size_t(n_seq) * c.n_q * qd, 33);
   std::vector<int> pos(size_t(n_seq) * c.n_q);
   for (int b = 0; b < n_seq; ++b) {
     for (int t = 0; t < c.n_q; ++t) pos[b * c.n_q + t] = std::max(0, lens[b] - c.n_q + t);

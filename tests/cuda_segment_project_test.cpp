@@ -29,8 +29,8 @@ TEST(CudaSegmentProject, MatchesFp64Reference) {
   const int ldx = 1400, ldy = 160, n_w = 9000 + 3 * 1000;
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
     for (int rows : {1, 8, 37}) {
-      const auto x = test::cuda_randn(size_t(rows) * ldx, 5 + rows);
-      auto w = test::cuda_randn(n_w, 9, 0.2f);
+      const auto x = test::randn(size_t(rows) * ldx, 5 + rows);
+      auto w = test::randn(n_w, 9, 0.2f);
       const auto wbytes = test::to_dtype(w, t);
       std::vector<float> wr(n_w);  // the weights as the kernel sees them
       load_row(wbytes.data(), t, wr.data(), n_w);

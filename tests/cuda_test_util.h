@@ -1,4 +1,4 @@
-// Helpers of the CUDA tests (compiled only with LRKV_HAVE_CUDA): device skip, random data,
+// Helpers of the CUDA tests (compiled only with LRKV_HAVE_CUDA): device skip,
 // dtype rounding, relative error ‖out − ref‖ / ‖ref‖ with the worst element.
 #pragma once
 
@@ -14,6 +14,7 @@
 #include "backend/cuda/device_buffer.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/elem.h"
+#include "test_util.h"
 
 #define LRKV_REQUIRE_CUDA()                                                        \
   do {                                                                             \
@@ -28,14 +29,6 @@
   } while (0)
 
 namespace lrkv::test {
-
-inline std::vector<float> cuda_randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 // `v` stored as dtype t (rounded), as raw bytes.
 inline std::vector<uint8_t> to_dtype(const std::vector<float>& v, DType t) {

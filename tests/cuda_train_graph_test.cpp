@@ -39,10 +39,10 @@ KvProjections random_projections(const LlamaConfig& c, uint32_t seed) {
   uint32_t s = seed;
   for (size_t i = 0; i < p.heads.size(); ++i) {
     KvHeadProjection& h = p.heads[i];
-    h.u_k = test::cuda_randn(h.u_k.size(), ++s, 0.4f);
-    h.u_v = test::cuda_randn(h.u_v.size(), ++s, 0.4f);
-    h.mu_k = test::cuda_randn(h.mu_k.size(), ++s, 0.3f);
-    h.mu_v = test::cuda_randn(h.mu_v.size(), ++s, 0.3f);
+    h.u_k = test::randn(h.u_k.size(), ++s, 0.4f);
+    h.u_v = test::randn(h.u_v.size(), ++s, 0.4f);
+    h.mu_k = test::randn(h.mu_k.size(), ++s, 0.3f);
+    h.mu_v = test::randn(h.mu_v.size(), ++s, 0.3f);
     h.rank_k = 1 + static_cast<int>((i * 5 + 3) % c.head_dim);
     h.rank_v = 1 + static_cast<int>((i * 3 + 1) % c.head_dim);
   }

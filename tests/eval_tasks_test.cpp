@@ -186,7 +186,7 @@ TEST(EvalTasks, HellaswagTextPlainAndBzip2WithLimit) {
   std::string corrupt = bzip2(text);
   corrupt[corrupt.size() / 2] ^= 0x55;
   auto c = read_text_maybe_bz2(write_file(d, "corrupt.txt.bz2", corrupt));
-  EXPECT_FALSE(c.ok());
+  test::expect_error(c.status(), ErrorCode::kCorruptFile, {"corrupt.txt.bz2"});
 }
 
 // A stub log-likelihood: the continuation's text decides the score, so the test controls which
@@ -313,7 +313,8 @@ TEST(EvalTasks, DiscoveryOfKnownAndLooseLayouts) {
   ASSERT_EQ(f->size(), 2u);
   EXPECT_EQ((*f)[0].name, "piqa");
   EXPECT_EQ((*f)[1].name, "hellaswag");
-  EXPECT_FALSE(discover_tasks(d, "arc_easy").ok());
+  test::expect_error(discover_tasks(d, "arc_easy").status(), ErrorCode::kInvalidArgument,
+                     {"--task-names", "'arc_easy'"});
   const std::string loose = test::temp_dir();
   write_file(loose, "b.jsonl", "{}\n");
   write_file(loose, "a.txt", "x\n");
@@ -322,7 +323,8 @@ TEST(EvalTasks, DiscoveryOfKnownAndLooseLayouts) {
   ASSERT_TRUE(f.ok());
   ASSERT_EQ(f->size(), 2u);
   EXPECT_EQ((*f)[0].name, "a");
-  EXPECT_FALSE(discover_tasks(loose + "/nope.jsonl").ok());
+  test::expect_error(discover_tasks(loose + "/nope.jsonl").status(), ErrorCode::kNotFound,
+                     {"nope.jsonl"});
 }
 
 TEST(EvalTasks, SharedTaskSetsReadAndScoreOnTheRealModel) {

@@ -29,10 +29,10 @@ TEST(TextSourceTest, RangesByIndexAndPercent) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->first, 18u);
   EXPECT_EQ(r->second, 20u);
-  EXPECT_FALSE(parse_range("5:5", 10).ok());
-  EXPECT_FALSE(parse_range("x:3", 10).ok());
-  EXPECT_FALSE(parse_range("3", 10).ok());
-  EXPECT_FALSE(parse_range("-1:3", 10).ok());
+  test::expect_error(parse_range("5:5", 10).status(), ErrorCode::kInvalidArgument, {"5:5"});
+  test::expect_error(parse_range("x:3", 10).status(), ErrorCode::kInvalidArgument, {"x:3"});
+  test::expect_error(parse_range("3", 10).status(), ErrorCode::kInvalidArgument, {"'3'"});
+  test::expect_error(parse_range("-1:3", 10).status(), ErrorCode::kInvalidArgument, {"-1:3"});
 }
 
 TEST(TextSourceTest, JsonlAndParagraphs) {

@@ -10,18 +10,10 @@
 namespace lrkv {
 namespace {
 
-Mat random_mat(int64_t r, int64_t c, uint32_t seed, double scale = 1.0) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> d(0.0, scale);
-  Mat m(r, c);
-  for (double& v : m.a) v = d(rng);
-  return m;
-}
-
 // Calibration inputs with strongly correlated, unequal-variance columns (like real activations).
 Mat correlated_inputs(int64_t n, int64_t d, uint32_t seed) {
-  Mat z = random_mat(n, d, seed);
-  Mat mix = random_mat(d, d, seed + 1);
+  Mat z = test::randn_mat(n, d, seed);
+  Mat mix = test::randn_mat(d, d, seed + 1);
   for (int64_t i = 0; i < d; ++i) {
     for (int64_t j = 0; j < d; ++j) mix(i, j) *= std::pow(0.7, j);  // decaying scales
   }
@@ -40,7 +32,7 @@ double tail_energy(const std::vector<double>& s, int r, bool squared = true) {
 }
 
 TEST(FactorizeTest, PlainSvdErrorIsTheTailSpectrum) {
-  const Mat W = random_mat(24, 40, 1);
+  const Mat W = test::randn_mat(24, 40, 1);
   double prev = INFINITY;
   for (int r = 1; r <= 24; ++r) {
     auto f = plain_svd_factor(W, r);
@@ -55,7 +47,7 @@ TEST(FactorizeTest, PlainSvdErrorIsTheTailSpectrum) {
 
 TEST(FactorizeTest, WhitenedSvdErrorIsTheWhitenedTailAndBeatsPlainSvd) {
   const int64_t d = 32, n_out = 16;
-  const Mat W = random_mat(n_out, d, 3);
+  const Mat W = test::randn_mat(n_out, d, 3);
   const Mat X = correlated_inputs(400, d, 4);  // [tokens, d]
   const Mat xtx = matmul(X, X, true, false);   // Σ x xᵀ
   double prev = INFINITY;
@@ -76,15 +68,15 @@ TEST(FactorizeTest, WhitenedSvdErrorIsTheWhitenedTailAndBeatsPlainSvd) {
 
 TEST(FactorizeTest, WhitenedSvdRegularisesSingularInputs) {
   const int64_t d = 12;
-  Mat X = random_mat(5, d, 5);  // 5 tokens < d: XᵀX is singular
-  auto f = whitened_svd_factor(random_mat(6, d, 6), matmul(X, X, true, false), 3);
+  Mat X = test::randn_mat(5, d, 5);  // 5 tokens < d: XᵀX is singular
+  auto f = whitened_svd_factor(test::randn_mat(6, d, 6), matmul(X, X, true, false), 3);
   ASSERT_TRUE(f.ok()) << f.status().to_string();
   for (double v : f->down.a) ASSERT_TRUE(std::isfinite(v));
 }
 
 TEST(FactorizeTest, PcaErrorIsTheTailEigenvaluesWithMean) {
   const int64_t d = 10, n = 8, T = 3000;
-  const Mat W = random_mat(n, d, 7);
+  const Mat W = test::randn_mat(n, d, 7);
   Mat X = correlated_inputs(T, d, 8);
   for (int64_t t = 0; t < T; ++t) X(t, 0) += 3.0;  // non-zero mean
   const Mat Y = matmul(X, W, false, true);          // [T, n] outputs
@@ -123,10 +115,11 @@ TEST(FactorizeTest, PcaErrorIsTheTailEigenvaluesWithMean) {
 }
 
 TEST(FactorizeTest, BadRanksAndShapesAreErrors) {
-  const Mat W = random_mat(4, 6, 9);
+  const Mat W = test::randn_mat(4, 6, 9);
   EXPECT_FALSE(plain_svd_factor(W, 0).ok());
   EXPECT_FALSE(plain_svd_factor(W, 5).ok());  // more than the 4 output rows
-  auto wide = plain_svd_factor(random_mat(8, 3, 10), 6);  // rank 6 > min(8, 3): zero-padded, exact
+  auto wide =
+      plain_svd_factor(test::randn_mat(8, 3, 10), 6);  // rank 6 > min(8, 3): zero-padded, exact
   ASSERT_TRUE(wide.ok());
   EXPECT_EQ(wide->rank(), 6);
   EXPECT_FALSE(whitened_svd_factor(W, Mat::identity(5), 2).ok());

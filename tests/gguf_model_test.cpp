@@ -25,27 +25,6 @@ using test::logits_of;
 
 const std::vector<int> kTokens = {1, 5, 77, 299, 3, 42, 260, 8};
 
-void expect_config_eq(const LlamaConfig& a, const LlamaConfig& b) {
-  EXPECT_EQ(a.arch, b.arch);
-  EXPECT_EQ(a.name, b.name);
-  EXPECT_EQ(a.n_vocab, b.n_vocab);
-  EXPECT_EQ(a.d_model, b.d_model);
-  EXPECT_EQ(a.n_layer, b.n_layer);
-  EXPECT_EQ(a.n_head, b.n_head);
-  EXPECT_EQ(a.n_kv_head, b.n_kv_head);
-  EXPECT_EQ(a.head_dim, b.head_dim);
-  EXPECT_EQ(a.d_ff, b.d_ff);
-  EXPECT_EQ(a.max_seq, b.max_seq);
-  EXPECT_EQ(a.norm_eps, b.norm_eps);
-  EXPECT_EQ(a.rope_theta, b.rope_theta);
-  EXPECT_EQ(a.rope_layout, b.rope_layout);
-  EXPECT_EQ(a.rope_freq_factors, b.rope_freq_factors);
-  EXPECT_EQ(a.tied_embeddings, b.tied_embeddings);
-  EXPECT_EQ(a.qkv_bias, b.qkv_bias);
-  EXPECT_EQ(a.bos_id, b.bos_id);
-  EXPECT_EQ(a.eos_id, b.eos_id);
-}
-
 void expect_vocab_eq(const Vocab& a, const Vocab& b) {
   EXPECT_EQ(a.kind, b.kind);
   EXPECT_EQ(a.tokens, b.tokens);
@@ -89,7 +68,7 @@ Model save_and_load(const Model& m, const std::string& name, LoadOptions options
 
 void expect_round_trip(const Model& m, const std::string& name) {
   Model back = save_and_load(m, name);
-  expect_config_eq(m.config, back.config);
+  EXPECT_EQ(m.config, back.config);
   expect_weights_identical(m, back);
   ASSERT_NE(back.tokenizer, nullptr);
   expect_vocab_eq(m.tokenizer->vocab(), back.tokenizer->vocab());
@@ -174,7 +153,7 @@ TEST(GgufModel, BpeTokenizerRoundTrip) {
   ASSERT_TRUE(tok.ok()) << tok.status().to_string();
   m->tokenizer = std::move(tok).value();
   Model back = save_and_load(*m, "bpe.gguf");
-  expect_config_eq(m->config, back.config);
+  EXPECT_EQ(m->config, back.config);
   ASSERT_NE(back.tokenizer, nullptr);
   expect_vocab_eq(m->tokenizer->vocab(), back.tokenizer->vocab());
   const std::string text = "hello world 123";
@@ -187,7 +166,7 @@ TEST(GgufModel, F16WeightsRoundTrip) {
   LoadOptions f16;
   f16.matrix_dtype = DType::kF16;
   Model back = save_and_load(*m, "f16.gguf", f16);
-  expect_config_eq(m->config, back.config);
+  EXPECT_EQ(m->config, back.config);
   expect_weights_identical(*m, back);
   EXPECT_EQ(back.weights.layers[0].wq.dtype(), DType::kF16);
   EXPECT_EQ(back.weights.layers[0].attn_norm.dtype(), DType::kF32);
@@ -425,7 +404,7 @@ TEST(GgufModel, Stories260KConvertsBitExactly) {
   ASSERT_TRUE(orig.ok()) << orig.status().to_string();
   ASSERT_NE(orig->tokenizer, nullptr);
   Model back = save_and_load(*orig, "stories260K.gguf");
-  expect_config_eq(orig->config, back.config);
+  EXPECT_EQ(orig->config, back.config);
   expect_weights_identical(*orig, back);
   ASSERT_NE(back.tokenizer, nullptr);
   expect_vocab_eq(orig->tokenizer->vocab(), back.tokenizer->vocab());

@@ -152,10 +152,13 @@ TEST(GgufReader, WriterRejectsPartialBlocksAndUnwritableTypes) {
   GgufWriter w;
   const Tensor t = Tensor::zeros(DType::kF32, {3, 40});
   EXPECT_TRUE(w.add_tensor("ok", t).ok());
-  EXPECT_FALSE(w.add_tensor("ok", t).ok());  // duplicate
-  EXPECT_FALSE(w.add_tensor("5d", t.reshaped({1, 1, 1, 3, 40})).ok());
-  EXPECT_FALSE(w.add_tensor("i32", Tensor::zeros(DType::kI32, {4})).ok());
-  EXPECT_FALSE(w.add_tensor("q", Tensor::zeros(DType::kQ4_0, {64}).reshaped({4, 16})).ok());
+  test::expect_error(w.add_tensor("ok", t), ErrorCode::kInvalidArgument, {"'ok'"});  // duplicate
+  test::expect_error(w.add_tensor("5d", t.reshaped({1, 1, 1, 3, 40})), ErrorCode::kInvalidArgument,
+                     {"'5d'"});
+  test::expect_error(w.add_tensor("i32", Tensor::zeros(DType::kI32, {4})), ErrorCode::kUnsupported,
+                     {"'i32'"});
+  test::expect_error(w.add_tensor("q", Tensor::zeros(DType::kQ4_0, {64}).reshaped({4, 16})),
+                     ErrorCode::kInvalidArgument, {"'q'"});
 }
 
 // A small valid file with metadata and two tensors, used as the base of corruptions.

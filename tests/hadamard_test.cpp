@@ -20,13 +20,7 @@ namespace {
 
 const int kSizes[] = {1, 2, 3, 4, 7, 8, 24, 32, 48, 64, 96, 100, 128, 160};
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
 
 TEST(Hadamard, BlocksFollowTheBinaryExpansion) {
   EXPECT_EQ(hadamard_blocks(96), (std::vector<int64_t>{64, 32}));

@@ -17,13 +17,7 @@ namespace {
 
 constexpr double kEps = 5.96e-8;  // f32 unit roundoff (2^-24)
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
 
 // Row-major buffer of dtype t holding `v` (rounded to t).
 std::vector<uint8_t> as_dtype(const std::vector<float>& v, DType t) {

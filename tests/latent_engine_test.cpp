@@ -18,13 +18,7 @@
 namespace lrkv {
 namespace {
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
 
 TEST(LatentKernels, LatentAttentionMatchesReference) {
   // 5 heads reading segments of different lengths and offsets (as groups of different ranks do).

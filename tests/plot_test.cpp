@@ -121,7 +121,8 @@ TEST(PlotPng, ReadRejectsNonPngWithFileName) {
   auto r = read_png(path);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find(path), std::string::npos);
-  EXPECT_FALSE(write_png(Canvas(4, 4), "/nonexistent-dir/x.png").ok());
+  test::expect_error(write_png(Canvas(4, 4), "/nonexistent-dir/x.png"), ErrorCode::kIoError,
+                     {"/nonexistent-dir/x.png"});
 }
 
 TEST(PlotHeatmap, ValidatesAndRendersCellsInColour) {

@@ -21,13 +21,7 @@ namespace {
 
 constexpr double kEps = 5.96e-8;
 
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
 
 // n_kv encoded rows of random values.
 std::vector<uint8_t> encoded_rows(const RowCodec& c, int n_kv, uint32_t seed) {

@@ -226,7 +226,8 @@ TEST(QuantCacheEngine, BadCombinationsAreClearErrors) {
   ASSERT_TRUE(other.ok());
   std::vector<float> logits;
   const auto t = some_tokens(3, cm.config.n_vocab);
-  EXPECT_FALSE(ce.forward({{0, t.data(), 3}}, **other, LogitsMode::kLast, &logits).ok());
+  test::expect_error(ce.forward({{0, t.data(), 3}}, **other, LogitsMode::kLast, &logits),
+                     ErrorCode::kInvalidArgument, {"cache"});
 }
 
 }  // namespace

@@ -78,7 +78,8 @@ TEST(Report, MethodSpecsDefaultsAndErrors) {
   auto unknown = parse_method_spec("foo:2", cfg);
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("palu, lorc, mkv-pca"), std::string::npos);
-  EXPECT_FALSE(parse_method_list("lorc,lorc:joint", cfg).ok());
+  test::expect_error(parse_method_list("lorc,lorc:joint", cfg).status(),
+                     ErrorCode::kInvalidArgument, {"lorc:joint"});
   auto list = parse_method_list("palu:head,lorc", cfg);
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->size(), 2u);
@@ -131,7 +132,7 @@ TEST(Report, JsonRoundTripAndMarkdown) {
   EXPECT_NE(md.find("![Perplexity](ppl_vs_kv.png)"), std::string::npos);
   EXPECT_NE(md.find("*chance*"), std::string::npos);
   std::ofstream(path) << "{\"format\": \"other\"}";
-  EXPECT_FALSE(load_report(path).ok());
+  test::expect_error(load_report(path).status(), ErrorCode::kCorruptFile, {path});
 }
 
 TEST(Report, SpeedTestMeasuresBothPhases) {

@@ -25,15 +25,7 @@ std::string write_raw(const std::string& dir, const std::string& header, const s
   return path;
 }
 
-void expect_error(const Status& s, ErrorCode code, std::initializer_list<std::string> mentions) {
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), code) << s.to_string();
-  EXPECT_EQ(s.to_string().find('\n'), std::string::npos) << s.to_string();
-  for (const std::string& m : mentions) {
-    EXPECT_NE(s.to_string().find(m), std::string::npos)
-        << "'" << m << "' not in: " << s.to_string();
-  }
-}
+using test::expect_error;
 
 Status read_status(const std::string& path) { return read_safetensors(path).status(); }
 

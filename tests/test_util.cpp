@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 
 #include "model/cpu_engine.h"
 
@@ -74,6 +75,34 @@ std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens, con
   return out;
 }
 
+std::vector<float> randn(size_t n, uint32_t seed, float scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+Mat randn_mat(int64_t rows, int64_t cols, uint32_t seed, double scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> d(0.0, scale);
+  Mat m(rows, cols);
+  for (double& x : m.a) x = d(rng);
+  return m;
+}
+
+void expect_error(const Status& s, ErrorCode code, std::initializer_list<std::string> mentions) {
+  if (s.ok()) {
+    ADD_FAILURE() << "expected a " << error_code_name(code) << " error, got ok";
+    return;
+  }
+  EXPECT_EQ(s.code(), code) << s.to_string();
+  EXPECT_EQ(s.message().find('\n'), std::string::npos) << "multi-line error: " << s.to_string();
+  for (const std::string& m : mentions) {
+    EXPECT_NE(s.message().find(m), std::string::npos) << "'" << m << "' not in: " << s.to_string();
+  }
+}
+
 MaxDiff max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   MaxDiff d;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
@@ -87,3 +116,27 @@ MaxDiff max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 }  // namespace lrkv::test
+
+namespace lrkv {
+
+void PrintTo(ErrorCode code, std::ostream* os) { *os << error_code_name(code); }
+
+void PrintTo(const LlamaConfig& c, std::ostream* os) {
+  *os << "{arch=" << c.arch << " name=\"" << c.name << "\" n_vocab=" << c.n_vocab
+      << " d_model=" << c.d_model << " n_layer=" << c.n_layer << " n_head=" << c.n_head
+      << " n_kv_head=" << c.n_kv_head << " head_dim=" << c.head_dim << " d_ff=" << c.d_ff
+      << " max_seq=" << c.max_seq << " norm_eps=" << c.norm_eps << " rope_theta=" << c.rope_theta
+      << " rope_layout="
+      << (c.rope_layout == RopeLayout::kHalfSplit ? "half_split" : "interleaved");
+  const RopeScaling& r = c.rope_scaling;
+  *os << " rope_scaling={llama3=" << r.llama3 << " factor=" << r.factor
+      << " low=" << r.low_freq_factor << " high=" << r.high_freq_factor
+      << " original_max_position=" << r.original_max_position << "}";
+  *os << " rope_freq_factors=[" << c.rope_freq_factors.size() << "]{";
+  for (size_t i = 0; i < c.rope_freq_factors.size(); ++i)
+    *os << (i ? " " : "") << c.rope_freq_factors[i];
+  *os << "} tied_embeddings=" << c.tied_embeddings << " qkv_bias=" << c.qkv_bias
+      << " bos_id=" << c.bos_id << " eos_id=" << c.eos_id << "}";
+}
+
+}  // namespace lrkv

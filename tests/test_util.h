@@ -4,10 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <initializer_list>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "cache/kv_cache_spec.h"
+#include "compress/linalg.h"
+#include "core/status.h"
 #include "model/llama_config.h"
 #include "model/model.h"
 
@@ -30,6 +34,17 @@ LlamaConfig tiny_config(int n_layer = 2, int n_head = 4, int n_kv_head = 2, int 
 // kind (dense or latent) stored as `spec`; failures are reported as test failures.
 std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens, const KvCacheSpec& spec = {});
 
+// n samples of N(0, scale^2) from a fresh std::mt19937(seed): the same numbers for the same seed
+// on every platform the tests run on (libstdc++).
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f);
+// A rows x cols Mat of N(0, scale^2) doubles from a fresh std::mt19937(seed), row-major order.
+Mat randn_mat(int64_t rows, int64_t cols, uint32_t seed, double scale = 1.0);
+
+// Expects `s` to fail with `code` and a one-line message containing every string of `mentions`
+// (the file, flag or tensor the error is about); on failure prints the whole status.
+void expect_error(const Status& s, ErrorCode code,
+                  std::initializer_list<std::string> mentions = {});
+
 // max |a - b| and the index where it occurs.
 struct MaxDiff {
   double value = 0.0;
@@ -38,6 +53,13 @@ struct MaxDiff {
 MaxDiff max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 
 }  // namespace lrkv::test
+
+namespace lrkv {
+// gtest printers (found by argument-dependent lookup): EXPECT_EQ on configs and error codes shows
+// the fields instead of raw bytes.
+void PrintTo(const LlamaConfig& c, std::ostream* os);
+void PrintTo(ErrorCode code, std::ostream* os);
+}  // namespace lrkv
 
 // Skips the current test when a shared asset is absent.
 #define LRKV_REQUIRE_SHARED(rel)                                                           \

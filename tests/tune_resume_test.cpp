@@ -90,7 +90,8 @@ TEST(TuneResume, RefusesForeignOrMissingCheckpoints) {
   EXPECT_NE(r.status().message().find("'gqa'"), std::string::npos) << r.status().to_string();
   // Not a checkpoint at all.
   ASSERT_TRUE(save_checkpoint(Checkpoint{}, dir + "/e.safetensors").ok());
-  EXPECT_FALSE(load_checkpoint(dir + "/e.safetensors").ok());
+  test::expect_error(load_checkpoint(dir + "/e.safetensors").status(), ErrorCode::kCorruptFile,
+                     {"e.safetensors"});
 }
 
 }  // namespace

@@ -20,6 +20,8 @@ struct RopeScaling {
   float low_freq_factor = 1.0f;
   float high_freq_factor = 4.0f;
   int original_max_position = 8192;
+
+  bool operator==(const RopeScaling&) const = default;
 };
 
 struct LlamaConfig {
@@ -54,6 +56,9 @@ struct LlamaConfig {
   }
   // Checks the values are positive and consistent; the error names `source`.
   Status validate(const std::string& source) const;
+
+  // Every field equal (floats compared exactly: a saved and reloaded config round-trips bit-exact).
+  bool operator==(const LlamaConfig&) const = default;
 };
 
 // Per-pair inverse frequencies (length head_dim/2) including Llama-3 scaling.

@@ -2,6 +2,7 @@
 // tensor-core scores Q·Kᵀ and P·V per 16-token warp slice, online softmax, cp.async tiles
 // pipelined a.stages deep (2 or 3). Dense flash-decoding is the same kernel with head_dim segments.
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/row_loader.cuh"
 #include "kernels/cuda/split_attention_args.h"
 
@@ -51,10 +52,8 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
                                                          cl.v_off, cl.v_len, j0, je, threadIdx.x,
                                                          a.v_contiguous != 0);
   };
-  for (int s = 0; s < stages - 1; ++s) {
-    if (s < n_tiles) load_tile(s);
-    cp_async_commit();
-  }
+  const CpAsyncPipeline<2, 3> pipe{stages, n_tiles};
+  pipe.prime(load_tile);
 
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);
@@ -63,15 +62,7 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   WarpAttention<T, R> acc;
   acc.init();
   for (int it = 0; it < n_tiles; ++it) {
-    if (stages == 3) {
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
-    if (it + stages - 1 < n_tiles) load_tile(it + stages - 1);
-    cp_async_commit();
-    const int stage = it % stages;
+    const int stage = pipe.advance(it, load_tile);
     const int tok0 = jb + it * kTokenTile + warp * 16;
     if (tok0 < je) {
       const T* kt = k_s + (stage * kTokenTile + warp * 16) * kLd;
@@ -82,8 +73,7 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
       acc.add(s, vt, kLd, v16);
     }
   }
-  cp_async_wait<0>();
-  __syncthreads();
+  pipe.drain();
   cta_epilogue<T, R>(a, cl, seq, split, rt, acc, smem_raw, row_end_s);
 }
 

@@ -2,6 +2,7 @@
 // a multiple of 16, R = 64/128); the host picks it in quant_latent_attention.cpp, other formats
 // use quant_latent_attention.cu.
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/quant_attention_args.h"
 #include "kernels/cuda/quant_row_loader.cuh"
 
@@ -159,10 +160,8 @@ __global__ void __launch_bounds__(kCtaThreads, R == 64 ? 4 : 3) quant_frag_kerne
     load_raw_tile<kFragTile>(kraw + stage * qa.k.stage_bytes, qa.k, krows, a.ldk, kseg, j0, je, threadIdx.x);
     load_raw_tile<kFragTile>(vraw + stage * qa.v.stage_bytes, qa.v, vrows, a.ldv, vseg, j0, je, threadIdx.x);
   };
-  for (int s = 0; s < stages - 1; ++s) {
-    if (s < n_tiles) load_tile(s);
-    cp_async_commit();
-  }
+  const CpAsyncPipeline<2, 4> pipe{stages, n_tiles};
+  pipe.prime(load_tile);
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);
@@ -212,17 +211,7 @@ __global__ void __launch_bounds__(kCtaThreads, R == 64 ? 4 : 3) quant_frag_kerne
   WarpAttention<T, R> acc;
   acc.init();
   for (int it = 0; it < n_tiles; ++it) {
-    if (stages == 2) {
-      cp_async_wait<0>();
-    } else if (stages == 3) {
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<2>();
-    }
-    __syncthreads();
-    if (it + stages - 1 < n_tiles) load_tile(it + stages - 1);
-    cp_async_commit();
-    const int stage = it % stages;
+    const int stage = pipe.advance(it, load_tile);
 #pragma unroll
     for (int sl = 0; sl < kFragSlices; ++sl) {
     const int tok0 = jb + it * kFragTile + (warp * kFragSlices + sl) * 16;
@@ -352,8 +341,7 @@ __global__ void __launch_bounds__(kCtaThreads, R == 64 ? 4 : 3) quant_frag_kerne
     }
     }  // slices
   }
-  cp_async_wait<0>();
-  __syncthreads();
+  pipe.drain();
   cta_epilogue<T, R, true>(a, cl, seq, split, rt, acc, smem_raw, row_end_s);
 }
 

@@ -5,6 +5,7 @@
 // into f16 tiles before the tensor cores. The register-fragment kernel for 2/4/8 bits is in
 // quant_frag_attention.cu, the device encoder in quant_encode.cu.
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/quant_attention_args.h"
 #include "kernels/cuda/quant_row_loader.cuh"
 
@@ -48,10 +49,8 @@ __global__ void __launch_bounds__(kCtaThreads) quant_latent_attention_kernel(con
     load_raw_tile(kraw + stage * qa.k.stage_bytes, qa.k, krows, a.ldk, kseg, j0, je, threadIdx.x);
     load_raw_tile(vraw + stage * qa.v.stage_bytes, qa.v, vrows, a.ldv, vseg, j0, je, threadIdx.x);
   };
-  for (int s = 0; s < stages - 1; ++s) {
-    if (s < n_tiles) load_tile(s);
-    cp_async_commit();
-  }
+  const CpAsyncPipeline<2, 3> pipe{stages, n_tiles};
+  pipe.prime(load_tile);
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2;
   const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);
@@ -65,15 +64,7 @@ __global__ void __launch_bounds__(kCtaThreads) quant_latent_attention_kernel(con
   WarpAttention<T, R> acc;
   acc.init();
   for (int it = 0; it < n_tiles; ++it) {
-    if (stages == 3) {
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
-    if (it + stages - 1 < n_tiles) load_tile(it + stages - 1);
-    cp_async_commit();
-    const int stage = it % stages;
+    const int stage = pipe.advance(it, load_tile);
     const int tok0 = jb + it * kTokenTile + warp * 16;
     if (tok0 < je) {
       decode_warp(kdec, kLd, kraw + stage * qa.k.stage_bytes + warp * 16 * qa.k.raw_ld, qa.k, dk);
@@ -85,8 +76,7 @@ __global__ void __launch_bounds__(kCtaThreads) quant_latent_attention_kernel(con
       acc.add(s, vdec, kLd, v16);
     }
   }
-  cp_async_wait<0>();
-  __syncthreads();
+  pipe.drain();
   cta_epilogue<T, R>(a, cl, seq, split, rt, acc, smem_raw, row_end_s);
 }
 

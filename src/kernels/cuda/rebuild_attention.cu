@@ -3,6 +3,7 @@
 // is applied to the f32 accumulators in registers, the rotated keys are re-packed in registers
 // as the B operand of the scores Q·Kᵀ, and the values are absorbed (P·C_v, as latent attention).
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/row_loader.cuh"
 #include "kernels/cuda/split_attention_args.h"
 
@@ -188,11 +189,8 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
                                                          cl.v_off, cl.v_len, j0, je, threadIdx.x,
                                                          a.v_contiguous != 0);
   };
-#pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
-    if (s < n_tiles) load_tile(s);
-    cp_async_commit();
-  }
+  const CpAsyncPipeline<kStages, kStages> pipe{kStages, n_tiles};
+  pipe.prime(load_tile);
 
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);
@@ -201,12 +199,8 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
   WarpAttention<T, R> acc;
   acc.init();
   for (int it = 0; it < n_tiles; ++it) {
-    cp_async_wait<kStages - 2>();
-    __syncthreads();
-    if (it + kStages - 1 < n_tiles) load_tile(it + kStages - 1);
-    cp_async_commit();
+    const int stage = pipe.advance(it, load_tile);
     if (it + 1 < n_tiles) slice_bases(it + 1);
-    const int stage = it % kStages;
     const int tok0 = jb + it * kTokenTile + warp * 16;
     if (tok0 < je) {
       float kr[HD / 8][4];
@@ -218,8 +212,7 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
       acc.add(s, v_s + (stage * kTokenTile + warp * 16) * kLd, kLd, v16);
     }
   }
-  cp_async_wait<0>();
-  __syncthreads();
+  pipe.drain();
   cta_epilogue<T, R>(a, cl, seq, split, rt, acc, smem_raw, row_end_s);
 }
 

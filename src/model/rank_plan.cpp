@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "io/json_int.h"
+
 namespace lrkv {
 
 const char* key_mode_name(KeyMode m) { return m == KeyMode::kRebuild ? "rebuild" : "absorbed"; }
@@ -103,8 +105,8 @@ Result<RankPlan> RankPlan::from_json(const nlohmann::json& j, const std::string&
     const std::string km = j.at("key_mode").get<std::string>();
     if (km != "rebuild" && km != "absorbed") throw std::runtime_error("key_mode must be rebuild or absorbed");
     p.key_mode = km == "rebuild" ? KeyMode::kRebuild : KeyMode::kAbsorbed;
-    p.latent_bits = j.value("latent_bits", 0);
-    p.latent_group = j.value("latent_group", 32);
+    p.latent_bits = json_int_or(j, "latent_bits", 0);
+    p.latent_group = json_int_or(j, "latent_group", 32);
     p.latent_symmetric = j.value("latent_symmetric", false);
     if (p.latent_bits < 0 || p.latent_bits > 8 || p.latent_group < 0) {
       throw std::runtime_error("latent_bits must be 0..8 and latent_group >= 0");
@@ -112,8 +114,8 @@ Result<RankPlan> RankPlan::from_json(const nlohmann::json& j, const std::string&
     for (const auto& l : j.at("layers")) {
       LayerPlan lp;
       for (const auto& g : l.at("groups")) {
-        lp.groups.push_back({g.at("kv_head_begin").get<int>(), g.at("n_kv_heads").get<int>(),
-                             g.at("rank_k").get<int>(), g.at("rank_v").get<int>()});
+        lp.groups.push_back({json_int(g, "kv_head_begin"), json_int(g, "n_kv_heads"),
+                             json_int(g, "rank_k"), json_int(g, "rank_v")});
       }
       p.layers.push_back(std::move(lp));
     }

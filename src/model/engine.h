@@ -53,7 +53,8 @@ class Engine {
   // Runs the spans (distinct sequences) through the model, appending to `cache` and committing
   // the new tokens. `logits` is resized to [rows, n_vocab] per `mode`. Activations that become
   // NaN/Inf are an error naming the first such layer (the residual stream is scanned after the
-  // embedding and after every layer, the logits at the end; < 0.1% of a forward's time); the
+  // embedding and after every layer, the logits at the end: T x d_model floats per layer, ~1 ms
+  // for 512 tokens of a 7B shape against seconds of GEMMs, µs against ms when decoding); the
   // cache is then left uncommitted.
   Status forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
                  std::vector<float>* logits);

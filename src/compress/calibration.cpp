@@ -157,6 +157,7 @@ Result<CalibrationStats> run_calibration(CpuEngine& engine, const std::vector<in
   LRKV_RETURN_IF_ERROR(status);
   progress.finish();
   collector.finish();
+  LRKV_RETURN_IF_ERROR(check_calibration_finite(stats, "calibration of " + cfg.name));
   return stats;
 }
 

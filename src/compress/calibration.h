@@ -49,13 +49,19 @@ struct CalibrationOptions {
 };
 
 // Runs `tokens` through the model in non-overlapping windows and accumulates the statistics.
+// Non-finite activations are an error from the engine; non-finite moments (fp64 overflow) an
+// error from check_calibration_finite.
 Result<CalibrationStats> run_calibration(CpuEngine& engine, const std::vector<int>& tokens,
                                          const CalibrationOptions& options);
 
 Status save_calibration(const CalibrationStats& stats, const std::string& path);
 // Loads and validates (shapes, finiteness); errors name the file and tensor.
 Result<CalibrationStats> load_calibration(const std::string& path);
-// Checks the statistics were collected on a model of `cfg`'s shapes.
+// kInvalidArgument naming `source`, the moment ("blk.3.k_post.sxx") and the first index holding a
+// NaN/Inf. One pass over the moments (8·(d² + 3·kv²) bytes per layer).
+Status check_calibration_finite(const CalibrationStats& stats, const std::string& source);
+// Checks the statistics were collected on a model of `cfg`'s shapes and are finite
+// (check_calibration_finite); every consumer (compressor, planners, GQA merge, tuning) calls it.
 Status check_calibration_matches(const CalibrationStats& stats, const LlamaConfig& cfg,
                                  const std::string& path);
 

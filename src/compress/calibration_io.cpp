@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "compress/calibration.h"
+#include "io/json_int.h"
 #include "io/safetensors_file.h"
 
 namespace lrkv {
@@ -38,9 +39,12 @@ Result<std::vector<double>> take(const SafetensorsFile& f, const std::string& pa
   }
   std::vector<double> v(t.numel());
   std::memcpy(v.data(), t.data(), v.size() * 8);
-  for (double x : v) {
-    if (!std::isfinite(x)) {
-      return make_error(ErrorCode::kCorruptFile, "{}: calibration tensor '{}' has non-finite values", path, name);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i])) {
+      return make_error(ErrorCode::kCorruptFile,
+                        "{}: calibration tensor '{}' has a non-finite value ({}) at index {}; "
+                        "expected finite moments",
+                        path, name, v[i], i);
     }
   }
   return v;
@@ -104,9 +108,9 @@ Result<CalibrationStats> load_calibration(const std::string& path) {
   const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
   CalibrationStats s;
   try {
-    if (j.at("version").get<int>() != kVersion) {
+    if (json_int(j, "version") != kVersion) {
       return make_error(ErrorCode::kUnsupported, "{}: calibration version {} (expected {})", path,
-                        j.at("version").get<int>(), kVersion);
+                        json_int(j, "version"), kVersion);
     }
     s.model_name = j.at("model").get<std::string>();
     s.text = j.at("text").get<std::string>();
@@ -159,7 +163,7 @@ Status check_calibration_matches(const CalibrationStats& s, const LlamaConfig& c
                       "{}, {}, {} x {}", path, s.d_model, s.n_layer, s.n_kv_head, s.head_dim, c.d_model,
                       c.n_layer, c.n_kv_head, c.head_dim);
   }
-  return Status::Ok();
+  return check_calibration_finite(s, path);
 }
 
 }  // namespace lrkv

@@ -42,13 +42,20 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-Result<std::string> read_text_file(const std::string& path) {
+Result<std::string> read_text_file(const std::string& path, uint64_t max_bytes) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     return make_error(ErrorCode::kInvalidArgument, "{}: is a directory, expected a file", path);
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::kIoError, "{}: cannot open: {}", path, std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size > 0 && static_cast<uint64_t>(size) > max_bytes) {
+    return make_error(ErrorCode::kCorruptFile, "{}: {} bytes, expected at most {} for this kind of file",
+                      path, size, max_bytes);
+  }
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) return make_error(ErrorCode::kIoError, "{}: read failed", path);

@@ -28,8 +28,14 @@ class MappedFile {
   std::string path_;
 };
 
-// Reads a whole (small) file into a string.
-Result<std::string> read_text_file(const std::string& path);
+// Reads a whole (small) file into a string. A file larger than `max_bytes` is refused before
+// reading (kCorruptFile naming the file, its size and the limit).
+Result<std::string> read_text_file(const std::string& path, uint64_t max_bytes = UINT64_MAX);
+
+// Size limits of the JSON side files of a checkpoint: far above any real one (Llama 3's
+// tokenizer.json is 9 MB, a 405B index 0.1 MB), low enough that parsing them stays a bounded cost.
+constexpr uint64_t kMaxTokenizerJsonBytes = uint64_t{256} << 20;
+constexpr uint64_t kMaxConfigJsonBytes = uint64_t{16} << 20;
 // Writes `bytes` to `path` atomically: writes path.tmp-XXXX then renames over path.
 Status write_file_atomic(const std::string& path, const std::string& bytes);
 

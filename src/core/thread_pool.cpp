@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
 
@@ -81,13 +82,32 @@ std::unique_ptr<ThreadPool>& pool_slot() {
   return pool;
 }
 int default_threads() {
-  if (const char* env = std::getenv("LRKV_THREADS")) {
-    int n = std::atoi(env);
-    if (n > 0) return n;
-  }
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto env = threads_from_env();
+  if (env.ok() && *env > 0) return *env;
+  return static_cast<int>(std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, kMaxThreads));
 }
 }  // namespace
+
+Status check_thread_count(int64_t n, const std::string& what) {
+  if (n < 1 || n > kMaxThreads) {
+    return make_error(ErrorCode::kInvalidArgument, "{} {}: expected a thread count in 1..{}", what,
+                      n, kMaxThreads);
+  }
+  return Status::Ok();
+}
+
+Result<int> threads_from_env() {
+  const char* env = std::getenv("LRKV_THREADS");
+  if (env == nullptr || *env == '\0') return 0;
+  char* end = nullptr;
+  errno = 0;
+  const long long n = std::strtoll(env, &end, 10);
+  if (errno != 0 || end == env || *end != '\0' || n < 1 || n > kMaxThreads) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "LRKV_THREADS='{}': expected a thread count in 1..{}", env, kMaxThreads);
+  }
+  return static_cast<int>(n);
+}
 
 ThreadPool& global_pool() {
   auto& slot = pool_slot();
@@ -95,6 +115,8 @@ ThreadPool& global_pool() {
   return *slot;
 }
 
-void set_global_threads(int n) { pool_slot() = std::make_unique<ThreadPool>(n > 0 ? n : default_threads()); }
+void set_global_threads(int n) {
+  pool_slot() = std::make_unique<ThreadPool>(n > 0 ? std::min(n, kMaxThreads) : default_threads());
+}
 
 }  // namespace lrkv

@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "core/status.h"
 
 namespace lrkv {
 
@@ -39,9 +42,21 @@ class ThreadPool {
   bool busy_ = false;
 };
 
-// The process-wide pool used by CPU kernels. Size = LRKV_THREADS env var, else hardware threads.
+// Thread counts accepted from flags and LRKV_THREADS: 1..kMaxThreads (more would only cost memory
+// for stacks; std::thread throws std::system_error long before 100000).
+constexpr int kMaxThreads = 1024;
+
+// kInvalidArgument naming `what` (e.g. "--threads") unless 1 <= n <= kMaxThreads.
+Status check_thread_count(int64_t n, const std::string& what);
+// LRKV_THREADS parsed strictly: 0 when unset, else an integer in 1..kMaxThreads or an error
+// naming the variable and its value.
+Result<int> threads_from_env();
+
+// The process-wide pool used by CPU kernels. Size = LRKV_THREADS env var when valid (an invalid
+// value is reported by threads_from_env, which main() calls first), else hardware threads.
 ThreadPool& global_pool();
-// Resizes the global pool (e.g. from --threads). Not thread-safe with running work.
+// Resizes the global pool (e.g. from --threads); n <= 0 means the default, n is clamped to
+// kMaxThreads. Not thread-safe with running work.
 void set_global_threads(int n);
 
 }  // namespace lrkv

@@ -68,7 +68,31 @@ Result<LogitsReader> LogitsReader::open(const std::string& path) {
     return make_error(ErrorCode::kCorruptFile, "{}: size {} does not match {} rows of vocabulary {}",
                       path, size, r.n_rows_, nv);
   }
+  LRKV_RETURN_IF_ERROR(r.check_rows(path));
   return r;
+}
+
+// One pass over the rows: targets inside the vocabulary, log-probs not NaN or +Inf (-Inf is a
+// probability that underflowed f16 and is kept).
+Status LogitsReader::check_rows(const std::string& path) const {
+  for (uint64_t row = 0; row < n_rows_; ++row) {
+    const int t = target(row);
+    if (t < 0 || t >= n_vocab_) {
+      return make_error(ErrorCode::kCorruptFile, "{}: row {} has target {}, expected 0..{}", path,
+                        row, t, n_vocab_ - 1);
+    }
+    const uint8_t* src = file_->data() + kHeader + row * row_bytes_ + 12;
+    for (int i = 0; i < n_vocab_; ++i) {
+      uint16_t h;
+      std::memcpy(&h, src + 2 * i, 2);
+      if ((h & 0x7fffu) > 0x7c00u || h == 0x7c00u) {
+        return make_error(ErrorCode::kCorruptFile,
+                          "{}: row {} token {} has a {} log-probability; expected finite or -inf",
+                          path, row, i, h == 0x7c00u ? "+inf" : "nan");
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 uint64_t LogitsReader::index(uint64_t row) const {

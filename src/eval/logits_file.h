@@ -35,6 +35,7 @@ class LogitsWriter {
 
 class LogitsReader {
  public:
+  // Maps and checks the file (size, targets, no NaN/+Inf log-probs: one pass over the rows).
   static Result<LogitsReader> open(const std::string& path);
   int n_vocab() const { return n_vocab_; }
   uint64_t n_rows() const { return n_rows_; }
@@ -45,6 +46,8 @@ class LogitsReader {
   Status log_probs(uint64_t row, float* out) const;
 
  private:
+  Status check_rows(const std::string& path) const;  // targets in range, no NaN / +Inf
+
   std::shared_ptr<MappedFile> file_;
   std::string path_;
   int n_vocab_ = 0;

@@ -96,6 +96,12 @@ Result<PerplexityResult> run_perplexity(Engine& engine, const std::vector<int>& 
   const double var = std::max(0.0, sum_sq / r.n_scored - r.mean_nll * r.mean_nll);
   r.nll_stderr = std::sqrt(var / r.n_scored);
   r.ppl = std::exp(r.mean_nll);
+  if (!std::isfinite(r.ppl)) {  // finite logits can still give exp(mean NLL) > DBL_MAX
+    return make_error(ErrorCode::kInvalidArgument,
+                      "perplexity is not representable: mean NLL {} nats over {} tokens; expected a "
+                      "finite perplexity (the model's logits are extreme)",
+                      r.mean_nll, r.n_scored);
+  }
   r.tokens_per_second = r.seconds > 0 ? r.n_processed / r.seconds : 0.0;
   return r;
 }

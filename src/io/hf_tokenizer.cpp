@@ -18,6 +18,7 @@ using MergePairs = std::vector<std::pair<std::string, std::string>>;
 
 const std::string kSpace = "\xE2\x96\x81";  // "▁"
 constexpr int kMaxTokens = 1 << 24;
+constexpr int64_t kMaxIdHoles = 1024;  // ids above 2 x the token count + this are refused
 constexpr const char* kLlama3Regex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kQwen2Regex =
@@ -76,6 +77,14 @@ Status read_tokens(const json& root, const json& model, const std::string& sourc
   }
   int n = 0;
   for (const auto& [id, tok] : entries) n = std::max(n, id + 1);
+  // Ids are dense in real files; a few holes are filled with <unused_N>. A sparse id (one token
+  // with id 16M) would otherwise allocate the whole range from a tiny file.
+  const int64_t max_n = 2 * static_cast<int64_t>(entries.size()) + kMaxIdHoles;
+  if (n > max_n) {
+    return corrupt(source, fmt::format("token ids reach {} but only {} tokens are defined; expected "
+                                       "dense ids (at most {})",
+                                       n - 1, entries.size(), max_n));
+  }
   std::vector<bool> present(n, false);
   v->tokens.assign(n, "");
   v->types.assign(n, TokenType::kNormal);

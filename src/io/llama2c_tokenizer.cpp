@@ -45,6 +45,14 @@ Result<Vocab> read_llama2c_tokenizer(const std::string& path, int n_vocab) {
     return make_error(ErrorCode::kCorruptFile, "{}: max_token_length {} is not a plausible value "
                       "(not a llama2.c tokenizer.bin?)", path, max_len);
   }
+  // Each token takes at least 8 bytes (score, length): refuse a vocabulary the file cannot hold
+  // before allocating it.
+  if (n_vocab < 0 || static_cast<uint64_t>(n_vocab) > r.remaining() / 8) {
+    return make_error(ErrorCode::kCorruptFile,
+                      "{}: the model's vocabulary of {} tokens needs at least {} bytes, the file has "
+                      "{} after its header (truncated, or the tokenizer of another model?)",
+                      path, n_vocab, int64_t{n_vocab} * 8, r.remaining());
+  }
   Vocab v;
   v.kind = TokenizerKind::kSentencePiece;
   v.tokens.resize(n_vocab);

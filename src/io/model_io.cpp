@@ -5,6 +5,7 @@
 
 #include "io/model_io.h"
 #include "model/file_kind.h"
+#include "core/finite_check.h"
 #include "model/model.h"
 
 namespace lrkv {
@@ -16,8 +17,30 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 }  // namespace
 
-namespace {
+Status check_model_finite(const Model& model) {
+  Status status;
+  auto& weights = const_cast<LlamaWeights&>(model.weights);  // for_each_weight only reads here
+  for_each_weight(model.config, weights, [&](const WeightSlot& s) {
+    if (status.ok()) status = check_finite(*s.tensor, model.source_path);
+  });
+  LRKV_RETURN_IF_ERROR(status);
+  for (const auto& [name, t] : model.extra_tensors) {
+    LRKV_RETURN_IF_ERROR(check_finite(t, model.source_path));
+  }
+  const std::vector<float>& f = model.config.rope_freq_factors;
+  if (!f.empty()) {
+    const int64_t bad = first_non_finite(DType::kF32, f.data(), static_cast<int64_t>(f.size()));
+    if (bad >= 0) {
+      return make_error(ErrorCode::kCorruptFile,
+                        "{}: rope_freqs.weight has a non-finite value at index {}; expected "
+                        "finite frequency factors",
+                        model.source_path, bad);
+    }
+  }
+  return Status::Ok();
+}
 
+namespace {
 Result<Model> load_by_format(const std::string& path, const LoadOptions& options) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -42,6 +65,13 @@ Result<Model> load_by_format(const std::string& path, const LoadOptions& options
     return make_error(ErrorCode::kCorruptFile, "{}: wrong magic: expected 'GGUF' at offset 0", path);
   }
   return load_llama2c(path, options);
+}
+}  // namespace
+
+Result<Model> load_model(const std::string& path, const LoadOptions& options) {
+  LRKV_ASSIGN_OR_RETURN(Model m, load_by_format(path, options));
+  if (options.check_finite) LRKV_RETURN_IF_ERROR(check_model_finite(m));
+  return m;
 }
 
 }  // namespace

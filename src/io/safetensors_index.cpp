@@ -33,7 +33,7 @@ Status add_file(SafetensorsFile f, const std::string& file, SafetensorsWeights* 
 
 // weight_map: tensor name -> shard file name (relative, inside the index's directory).
 Result<std::map<std::string, std::string>> read_weight_map(const std::string& index) {
-  LRKV_ASSIGN_OR_RETURN(const std::string text, read_text_file(index));
+  LRKV_ASSIGN_OR_RETURN(const std::string text, read_text_file(index, kMaxConfigJsonBytes));
   json j;
   try {
     j = json::parse(text);

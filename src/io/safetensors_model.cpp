@@ -66,7 +66,7 @@ Status load_tokenizer(const std::string& dir, const LoadOptions& options, const 
       return Status::Ok();
     }
   }
-  LRKV_ASSIGN_OR_RETURN(const std::string text, read_text_file(path));
+  LRKV_ASSIGN_OR_RETURN(const std::string text, read_text_file(path, kMaxTokenizerJsonBytes));
   LRKV_ASSIGN_OR_RETURN(Vocab vocab, parse_hf_tokenizer(text, path));
   const int n = m->config.n_vocab;
   if (static_cast<int>(vocab.tokens.size()) > n) {
@@ -103,7 +103,7 @@ Result<Model> load_safetensors(const std::string& path, const LoadOptions& optio
                       "beside them)",
                       config_path);
   }
-  LRKV_ASSIGN_OR_RETURN(const std::string config_text, read_text_file(config_path));
+  LRKV_ASSIGN_OR_RETURN(const std::string config_text, read_text_file(config_path, kMaxConfigJsonBytes));
   LRKV_ASSIGN_OR_RETURN(const HfConfig hf, parse_hf_config(config_text, config_path));
   Model m;
   m.config = hf.config;

@@ -1,6 +1,9 @@
 #include "model/cpu_engine.h"
 
+#include <cmath>
 #include <unordered_set>
+
+#include "core/finite_check.h"
 
 #include "kernels/elem.h"
 #include "kernels/swiglu.h"
@@ -33,6 +36,20 @@ Result<std::unique_ptr<RowKvCache>> CpuEngine::make_dense_cache(int n_seq, int c
                       model_.source_path);
   }
   return make_dense_kv_cache(cfg_.n_layer, n_seq, capacity, cfg_.kv_dim(), dtype);
+}
+
+Status CpuEngine::check_finite_rows(int layer, const float* data, int64_t rows, int64_t cols) const {
+  const int64_t bad = first_non_finite(DType::kF32, data, rows * cols);
+  if (bad < 0) return Status::Ok();
+  const std::string where = layer < 0               ? std::string("the token embeddings")
+                            : layer == cfg_.n_layer ? std::string("the output logits")
+                                                    : fmt::format("layer {}", layer);
+  const float v = data[bad];
+  return make_error(ErrorCode::kInvalidArgument,
+                    "{}: activations became non-finite ({}) in {} (row {} of {}, column {}); "
+                    "expected finite values: the weights overflow f32 or are corrupt",
+                    model_.source_path, std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"), where,
+                    bad / cols, rows, bad % cols);
 }
 
 void CpuEngine::emit(int layer, HookPoint point, const float* data, int64_t cols, int64_t ld) const {
@@ -147,7 +164,9 @@ Status CpuEngine::forward(const std::vector<SeqSpan>& spans, KvCache& cache_base
   gate_.resize(T_ * cfg_.d_ff);
   up_.resize(T_ * cfg_.d_ff);
 
+  const int64_t d = cfg_.d_model;
   embed(spans);
+  LRKV_RETURN_IF_ERROR(check_finite_rows(-1, x_.data(), T_, d));
   for (int l = 0; l < cfg_.n_layer; ++l) {
     if (compressed()) {
       attention_latent(l, spans, *cache);
@@ -155,9 +174,15 @@ Status CpuEngine::forward(const std::vector<SeqSpan>& spans, KvCache& cache_base
       attention_dense(l, spans, *cache);
     }
     ffn_layer(l);
+    LRKV_RETURN_IF_ERROR(check_finite_rows(l, x_.data(), T_, d));
   }
   for (const SeqSpan& s : spans) cache->advance(s.seq, s.n);
   compute_logits(spans, mode, logits);
+  if (mode != LogitsMode::kNone && logits != nullptr) {
+    const int64_t V = cfg_.n_vocab;
+    LRKV_RETURN_IF_ERROR(
+        check_finite_rows(cfg_.n_layer, logits->data(), static_cast<int64_t>(logits->size()) / V, V));
+  }
   return Status::Ok();
 }
 

@@ -40,7 +40,11 @@ class CpuEngine final : public Engine {
                                                        DType dtype = DType::kF32) const;
 
   // Runs the spans (distinct sequences) through the model, appending to `cache` and committing
-  // the new tokens. `logits` is resized to [rows, n_vocab] per `mode`.
+  // the new tokens. `logits` is resized to [rows, n_vocab] per `mode`. Activations that become
+  // NaN/Inf are an error naming the first such layer (the residual stream is scanned after the
+  // embedding and after every layer, the logits at the end: T x d_model floats per layer, ~1 ms
+  // for 512 tokens of a 7B shape against seconds of GEMMs, µs against ms when decoding); the
+  // cache is then left uncommitted.
   Status forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
                  std::vector<float>* logits) override;
 
@@ -60,6 +64,9 @@ class CpuEngine final : public Engine {
   void absorb_queries(int layer);   // qk_ = per head P_gᵀ q_h (absorbed key mode)
   void ffn_layer(int layer);
   void compute_logits(const std::vector<SeqSpan>& spans, LogitsMode mode, std::vector<float>* logits);
+  // Ok, or kInvalidArgument naming `layer` (-1: the token embeddings, n_layer: the logits), the
+  // token and the dimension of the first NaN/Inf among `rows` x `cols` values at `data`.
+  Status check_finite_rows(int layer, const float* data, int64_t rows, int64_t cols) const;
   void emit(int layer, HookPoint point, const float* data, int64_t cols, int64_t ld) const;
 
   const Model& model_;

@@ -16,13 +16,19 @@ void ModelArgs::add_to(CLI::App* cmd) {
                   "Tokenizer file when not beside the model (llama2.c tokenizer.bin, tokenizer.json)");
   cmd->add_option("--dtype", dtype, "In-memory dtype of the weight matrices: f32, f16 or bf16")
       ->capture_default_str();
-  cmd->add_option("--threads", threads, "CPU threads (default: all cores, or LRKV_THREADS)");
+  cmd->add_option("--threads", threads, "CPU threads, 1..1024 (default: all cores, or LRKV_THREADS)");
+  cmd->add_flag("--skip-finite-check", skip_finite_check,
+                "Trusted files only: do not scan the weights for NaN/Inf at load");
 }
 
 Result<Model> ModelArgs::load() const {
-  if (threads > 0) set_global_threads(threads);
+  if (threads != 0) {
+    LRKV_RETURN_IF_ERROR(check_thread_count(threads, "--threads"));
+    set_global_threads(threads);
+  }
   LoadOptions lo;
   lo.tokenizer_path = tokenizer;
+  lo.check_finite = !skip_finite_check;
   LRKV_ASSIGN_OR_RETURN(lo.matrix_dtype, parse_dtype_flag("--dtype", dtype,
                                                           {DType::kF32, DType::kF16, DType::kBF16}));
   const auto t0 = std::chrono::steady_clock::now();

@@ -17,7 +17,8 @@ struct ModelArgs {
   std::string tokenizer;
   std::string dtype = "f32";
   int threads = 0;
-  // Adds MODEL (positional), --tokenizer, --dtype, --threads to `cmd`.
+  bool skip_finite_check = false;
+  // Adds MODEL (positional), --tokenizer, --dtype, --threads, --skip-finite-check to `cmd`.
   void add_to(CLI::App* cmd);
   // Applies --threads and loads the model, logging what was loaded.
   Result<Model> load() const;

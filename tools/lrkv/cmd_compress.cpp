@@ -50,7 +50,7 @@ Status finish_model(const CompressArgs& a, const RankPlan& plan, Model& out) {
 
 Result<RankPlan> make_plan(const CompressArgs& a, const LlamaConfig& cfg) {
   if (!a.plan_path.empty()) {
-    LRKV_ASSIGN_OR_RETURN(std::string text, read_text_file(a.plan_path));
+    LRKV_ASSIGN_OR_RETURN(std::string text, read_text_file(a.plan_path, kMaxConfigJsonBytes));
     LRKV_ASSIGN_OR_RETURN(RankPlan p, RankPlan::parse(text, a.plan_path));
     LRKV_RETURN_IF_ERROR(p.validate(cfg, a.plan_path));
     return p;

@@ -3,9 +3,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <exception>
 
 #include "commands.h"
 #include "core/log.h"
+#include "core/thread_pool.h"
 
 namespace {
 
@@ -31,11 +33,15 @@ bool is_command(CLI::App& app, const std::string& name) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"lrkv: low-rank KV-cache compression for Llama-family models"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   lrkv::cli::register_all(app);
+  if (auto env = lrkv::threads_from_env(); !env.ok()) {
+    lrkv::cli::finish(env.status());
+    return lrkv::cli::exit_code();
+  }
   if (argc > 1 && argv[1][0] != '-' && !is_command(app, argv[1])) {
     std::string names;
     for (const CLI::App* c : app.get_subcommands([](CLI::App*) { return true; })) {
@@ -57,4 +63,17 @@ int main(int argc, char** argv) {
     return usage_error(e);
   }
   return lrkv::cli::exit_code();
+}
+
+int main(int argc, char** argv) {
+  // No exception escapes: anything thrown (std::bad_alloc, std::system_error from a thread, ...)
+  // becomes one line on stderr and exit code 1.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lrkv: error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "lrkv: error: unknown exception\n");
+  }
+  return 1;
 }

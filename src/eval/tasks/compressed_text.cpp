@@ -49,7 +49,7 @@ Result<std::string> bunzip2(const std::string& in, const std::string& name) {
 }
 
 Result<std::string> read_text_maybe_bz2(const std::string& path) {
-  LRKV_ASSIGN_OR_RETURN(std::string bytes, read_text_file(path));
+  LRKV_ASSIGN_OR_RETURN(std::string bytes, read_text_file(path, kMaxTaskTextBytes));
   const bool bz = bytes.size() >= 3 && bytes.compare(0, 3, "BZh") == 0;
   if (!bz) {
     if (path.size() > 4 && path.compare(path.size() - 4, 4, ".bz2") == 0) {

@@ -9,8 +9,8 @@
 
 namespace lrkv {
 
-// Size cap of the decompressed text (task files are tens of MB at most).
-inline constexpr size_t kMaxTaskTextBytes = size_t{1} << 30;
+// Size cap of the file and of its decompressed text (task files are tens of MB at most).
+inline constexpr size_t kMaxTaskTextBytes = size_t{256} << 20;
 
 // The file's bytes, decompressed when it is bzip2. Errors name the file.
 Result<std::string> read_text_maybe_bz2(const std::string& path);

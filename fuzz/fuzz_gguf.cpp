@@ -1,5 +1,6 @@
 // GGUF reader + model loader (metadata, tensor infos, vocabulary/tokenizer, dequantisation,
 // non-finite check) on arbitrary bytes.
+#include "io/model_io.h"
 #include "fuzz_util.h"
 #include "io/gguf_reader.h"
 #include "model/model.h"

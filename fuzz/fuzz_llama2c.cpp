@@ -2,6 +2,7 @@
 // tokenizer.bin (written side by side, as the loader looks for tokenizer.bin beside the model).
 #include <filesystem>
 
+#include "io/model_io.h"
 #include "fuzz_util.h"
 #include "io/llama2c_tokenizer.h"
 #include "model/model.h"

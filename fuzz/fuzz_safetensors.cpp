@@ -3,6 +3,7 @@
 // input = model.safetensors "\n--\n" config.json "\n--\n" tokenizer.json.
 #include <filesystem>
 
+#include "io/model_io.h"
 #include "fuzz_util.h"
 #include "io/safetensors_file.h"
 #include "model/model.h"

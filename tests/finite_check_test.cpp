@@ -6,8 +6,9 @@
 #include <cstring>
 #include <limits>
 
+#include "io/model_io.h"
 #include "core/finite_check.h"
-#include "io/quants.h"
+#include "kernels/ggml_quants.h"
 #include "model/synth.h"
 #include "test_util.h"
 

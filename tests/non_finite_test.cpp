@@ -4,6 +4,9 @@
 #include <cmath>
 #include <fstream>
 
+#include "model/methods.h"
+#include "io/model_io.h"
+#include "model/cpu_engine.h"
 #include "compress/calibration.h"
 #include "compress/compressor.h"
 #include "model/engine.h"
@@ -37,7 +40,7 @@ Model overflowing_model() {
 
 TEST(NonFinite, EngineNamesTheFirstOverflowingLayer) {
   Model m = overflowing_model();
-  Engine engine(m);
+  CpuEngine engine(m);
   auto cache = engine.make_cache(1, 16);
   ASSERT_TRUE(cache.ok());
   const std::vector<int> t = tokens_of(8, m.config.n_vocab);
@@ -53,7 +56,7 @@ TEST(NonFinite, EngineNamesNanEmbeddingRow) {
   Model m = tiny_model();
   const std::vector<int> t = tokens_of(4, m.config.n_vocab);
   m.weights.tok_embd.f32()[int64_t{t[2]} * m.config.d_model + 1] = std::nanf("");
-  Engine engine(m);
+  CpuEngine engine(m);
   auto cache = engine.make_cache(1, 16);
   ASSERT_TRUE(cache.ok());
   const Status s = engine.forward({{0, t.data(), 4}}, **cache, LogitsMode::kLast, nullptr);
@@ -63,7 +66,7 @@ TEST(NonFinite, EngineNamesNanEmbeddingRow) {
 }
 
 CalibrationStats calibrate(const Model& m) {
-  Engine engine(m);
+  CpuEngine engine(m);
   CalibrationOptions o;
   o.ctx = 16;
   o.progress = false;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/model_io.h"
 #include "model/synth.h"
 #include "test_util.h"
 

@@ -2,6 +2,7 @@
 // and the CLI never lets an exception escape (it used to abort with std::system_error).
 #include <cstdlib>
 
+#include "io/model_io.h"
 #include "core/thread_pool.h"
 #include "model/synth.h"
 #include "test_util.h"

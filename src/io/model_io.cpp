@@ -10,7 +10,6 @@
 
 namespace lrkv {
 
-
 namespace {
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -70,20 +69,13 @@ Result<Model> load_by_format(const std::string& path, const LoadOptions& options
 
 Result<Model> load_model(const std::string& path, const LoadOptions& options) {
   LRKV_ASSIGN_OR_RETURN(Model m, load_by_format(path, options));
-  if (options.check_finite) LRKV_RETURN_IF_ERROR(check_model_finite(m));
-  return m;
-}
-
-}  // namespace
-
-Result<Model> load_model(const std::string& path, const LoadOptions& options) {
-  LRKV_ASSIGN_OR_RETURN(Model m, load_by_format(path, options));
   // Token ids at or above the model's vocabulary would index past the embedding table.
   if (m.tokenizer && m.tokenizer->n_vocab() > m.config.n_vocab) {
     const std::string& tok = options.tokenizer_path.empty() ? std::string("its tokenizer") : options.tokenizer_path;
     return make_error(ErrorCode::kInvalidArgument, "{}: tokenizer {} has {} tokens, but the model's vocabulary is {}",
                       path, tok, m.tokenizer->n_vocab(), m.config.n_vocab);
   }
+  if (options.check_finite) LRKV_RETURN_IF_ERROR(check_model_finite(m));
   return m;
 }
 

@@ -25,13 +25,11 @@ TEST(LogitsFile, NanRowsAreRefusedByName) {
   std::string broken = *bytes;
   std::memcpy(&broken[16 + 22 + 12 + 2 * 2], &nan_f16, 2);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << broken;
+  // The reader checks every row when it opens the file (issue 16), so the NaN row is refused there.
   auto r = LogitsReader::open(path);
-  ASSERT_TRUE(r.ok()) << r.status().to_string();
-  float lp[5];
-  EXPECT_TRUE(r->log_probs(0, lp).ok());
-  const Status s = r->log_probs(1, lp);
-  ASSERT_FALSE(s.ok());
-  for (const std::string& m : {path, std::string("row 1"), std::string("token index 8"), std::string("token 2")}) {
+  ASSERT_FALSE(r.ok());
+  const Status s = r.status();
+  for (const std::string& m : {path, std::string("row 1")}) {
     EXPECT_NE(s.to_string().find(m), std::string::npos) << s.to_string();
   }
   EXPECT_EQ(s.to_string().find('\n'), std::string::npos);

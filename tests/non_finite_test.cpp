@@ -99,12 +99,13 @@ TEST(NonFinite, CalibrationFileWithNanIsRefusedNamingTensorAndIndex) {
   CalibrationStats calib = calibrate(m);
   calib.layers[1].xtx.a[17] = std::nan("");
   const std::string path = test::temp_dir() + "/nan_calib.safetensors";
-  ASSERT_TRUE(save_calibration(calib, path).ok());
-  auto r = load_calibration(path);
+  // Issue 17 made the writer refuse non-finite statistics too (calibrate never writes them), so
+  // the same check answers when saving; nothing is written.
+  const Status r = save_calibration(calib, path);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("'blk.1.xtx' has a non-finite value (nan) at index 17"),
-            std::string::npos)
-      << r.status().message();
+  EXPECT_NE(r.message().find("'blk.1.xtx' has a non-finite value (nan) at element 17"), std::string::npos)
+      << r.message();
+  EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 class NonFiniteCli : public ::testing::Test {

@@ -1,5 +1,6 @@
 #include "model/file_kind.h"
 
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -7,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include "model/compression.h"
 
 namespace lrkv {
 
@@ -36,7 +39,9 @@ std::string safetensors_kind(std::ifstream& in, uint64_t size) {
   const nlohmann::json h = nlohmann::json::parse(text, nullptr, false);
   if (!h.is_object() || !h.contains("__metadata__") || !h["__metadata__"].is_object()) return "";
   const nlohmann::json& m = h["__metadata__"];
-  if (m.contains("lrkv.calibration")) return "lrkv calibration statistics (from `lrkv calibrate`)";
+  // A compressed model keeps its calibration's provenance under the same key; its plan entry
+  // (written by io/compression_metadata.cpp) tells it apart.
+  if (m.contains("lrkv.calibration") && !m.contains("lrkv.plan")) return "lrkv calibration statistics (from `lrkv calibrate`)";
   if (m.contains("lrkv.tune.kind")) return "an lrkv tune checkpoint (from --checkpoint)";
   return "";
 }

@@ -171,10 +171,6 @@ Result<Model> compress_model(const Model& base, const RankPlan& plan, const Cali
     return make_error(ErrorCode::kInvalidArgument, "method '{}' does not compress a dense model here: expected one of {}",
                       plan.method, method_names([](const MethodDesc& m) { return m.low_rank && m.from_dense; }));
   }
-  if (method->key_mode != plan.key_mode) {
-    return make_error(ErrorCode::kInvalidArgument, "rank plan: method '{}' reads keys in '{}' mode, the plan says '{}'",
-                      plan.method, key_mode_name(method->key_mode), key_mode_name(plan.key_mode));
-  }
   if (method->needs_calibration && calib == nullptr) {
     return make_error(ErrorCode::kInvalidArgument, "method '{}' needs calibration statistics (--calib or --text)",
                       plan.method);

@@ -37,6 +37,11 @@ int run(int argc, char** argv) {
   CLI::App app{"lrkv: low-rank KV-cache compression for Llama-family models"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");
+#ifdef LRKV_HAVE_CUDA
+  app.set_version_flag("--version", LRKV_VERSION_STRING " (CPU and CUDA backends)");
+#else
+  app.set_version_flag("--version", LRKV_VERSION_STRING " (CPU backend; built without CUDA)");
+#endif
   lrkv::cli::register_all(app);
   if (auto env = lrkv::threads_from_env(); !env.ok()) {
     lrkv::cli::finish(env.status());

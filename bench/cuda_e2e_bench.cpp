@@ -135,6 +135,7 @@ int run(int argc, char** argv) {
   std::string variants = "dense,latent50,latent50-q4";
   int layers = 32, steps = 20;
   std::string factor_type = "f32";
+  bool graphs = true;
   app.add_option("--preset", preset);
   app.add_option("--layers", layers, "layers of the model (fewer: faster set-up)");
   app.add_option("--contexts", contexts);
@@ -143,6 +144,7 @@ int run(int argc, char** argv) {
   app.add_option("--variants", variants);
   app.add_option("--csv", csv);
   app.add_option("--factor-dtype", factor_type, "latent factors: f32 (the engine default) or bf16 (the weights' type)");
+  app.add_option("--graphs", graphs, "decode steps replay CUDA graphs (1, the engine default) or launch every kernel (0)");
   CLI11_PARSE(app, argc, argv);
   if (factor_type != "f32" && factor_type != "bf16") {
     std::fprintf(stderr, "--factor-dtype %s: expected f32 or bf16\n", factor_type.c_str());
@@ -161,7 +163,8 @@ int run(int argc, char** argv) {
   std::vector<Row> rows;
   cuda::CudaEngineOptions opt;
   opt.factor_dtype = factor_type == "bf16" ? DType::kBF16 : DType::kF32;
-  std::printf("latent factors %s\n", factor_type.c_str());
+  opt.cuda_graphs = graphs;
+  std::printf("latent factors %s, CUDA graphs %s\n", factor_type.c_str(), graphs ? "on" : "off");
   const auto B = parse_ints(batches), C = parse_ints(contexts);
   if (want("dense")) {
     auto e = cuda::CudaEngine::create(*model, opt);

@@ -1,12 +1,14 @@
 #include "backend/cuda/cuda_engine.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <unordered_set>
 
 #include "backend/cuda/cuda_engine_step.h"
 #include "kernels/cuda/sampling.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/skinny_matmul.h"
 
 namespace lrkv::cuda {
 namespace {
@@ -31,6 +33,28 @@ Result<CudaEngine::Matrix> upload_matrix(const Tensor& t, DType type) {
   return m;
 }
 
+// Row-stacked [parts[0]; parts[1]; ...] (equal column counts) converted to `type`.
+Result<CudaEngine::Matrix> upload_stacked(const std::vector<const Tensor*>& parts, DType type) {
+  CudaEngine::Matrix m;
+  m.type = type;
+  m.cols = parts[0]->ndim() > 1 ? parts[0]->dim(1) : 1;
+  for (const Tensor* t : parts) {
+    if ((t->ndim() > 1 ? t->dim(1) : 1) != m.cols) {
+      return make_error(ErrorCode::kInvalidArgument, "CUDA engine: stacked projections of {} and {} columns", m.cols,
+                        t->ndim() > 1 ? t->dim(1) : 1);
+    }
+    m.rows += t->dim(0);
+  }
+  LRKV_ASSIGN_OR_RETURN(m.buf, DeviceBuffer::create(dtype_bytes(type, m.rows * m.cols)));
+  size_t offset = 0;
+  for (const Tensor* t : parts) {
+    LRKV_ASSIGN_OR_RETURN(Tensor c, t->to(type));
+    LRKV_RETURN_IF_ERROR(m.buf.upload(c.data(), c.nbytes(), offset));
+    offset += c.nbytes();
+  }
+  return m;
+}
+
 template <class T>
 Result<PoolBuffer> scratch(DevicePool& pool, int64_t n, cudaStream_t s) {
   return pool.alloc(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T), s);
@@ -42,6 +66,7 @@ CudaEngine::CudaEngine(const Model& model, const CudaEngineOptions& options)
     : model_(model), cfg_(model.config), opt_(options) {}
 
 CudaEngine::~CudaEngine() {
+  graphs_.clear();
   gemm_.reset();
   if (stream_) cudaStreamDestroy(stream_);
 }
@@ -88,18 +113,23 @@ Status CudaEngine::upload() {
     LRKV_ASSIGN_OR_RETURN(d.bq, upload_vector(s.bq));
     LRKV_ASSIGN_OR_RETURN(d.bk, upload_vector(s.bk));
     LRKV_ASSIGN_OR_RETURN(d.bv, upload_vector(s.bv));
-    LRKV_ASSIGN_OR_RETURN(d.wq, upload_matrix(s.wq, wt));
     LRKV_ASSIGN_OR_RETURN(d.wo, upload_matrix(s.wo, wt));
-    LRKV_ASSIGN_OR_RETURN(d.w_gate, upload_matrix(s.w_gate, wt));
-    LRKV_ASSIGN_OR_RETURN(d.w_up, upload_matrix(s.w_up, wt));
     LRKV_ASSIGN_OR_RETURN(d.w_down, upload_matrix(s.w_down, wt));
-    const bool need_kv = !compressed() || latent_[l].key_mode == KeyMode::kAbsorbed;
-    if (need_kv) {
-      LRKV_ASSIGN_OR_RETURN(d.wk, upload_matrix(s.wk, wt));
+    const bool need_k = !compressed() || latent_[l].key_mode == KeyMode::kAbsorbed;
+    std::vector<const Tensor*> inputs = {&s.wq};
+    if (need_k) inputs.push_back(&s.wk);
+    if (!compressed()) inputs.push_back(&s.wv);
+    LRKV_ASSIGN_OR_RETURN(d.qkv, upload_stacked(inputs, wt));
+    int64_t row = s.wq.dim(0);
+    d.wq = WeightView(d.qkv, 0, row);
+    if (need_k) {
+      d.wk = WeightView(d.qkv, row, s.wk.dim(0));
+      row += s.wk.dim(0);
     }
-    if (!compressed()) {
-      LRKV_ASSIGN_OR_RETURN(d.wv, upload_matrix(s.wv, wt));
-    }
+    if (!compressed()) d.wv = WeightView(d.qkv, row, s.wv.dim(0));
+    LRKV_ASSIGN_OR_RETURN(d.gate_up, upload_stacked({&s.w_gate, &s.w_up}, wt));
+    d.w_gate = WeightView(d.gate_up, 0, s.w_gate.dim(0));
+    d.w_up = WeightView(d.gate_up, s.w_gate.dim(0), s.w_up.dim(0));
   }
   factors_.resize(latent_.size());
   const DType ft = opt_.factor_dtype;
@@ -245,31 +275,83 @@ Status CudaEngine::check_spans(const std::vector<SeqSpan>& spans, const KvCache&
   return Status::Ok();
 }
 
-Status CudaEngine::project(const float* x, int64_t ldx, int64_t m, const Matrix& w, float* y, int64_t ldy,
+Status CudaEngine::project(const float* x, int64_t ldx, int64_t m, const WeightView& w, float* y, int64_t ldy,
                            bool accumulate, int64_t w_row0, int64_t n, int64_t k, int64_t w_col0) {
+  const void* wp = static_cast<const char*>(w.data) + dtype_bytes(w.type, w_row0 * w.cols + w_col0);
+  n = n < 0 ? w.rows : n;
+  k = k < 0 ? w.cols : k;
+  if (m <= kSkinnyMaxRows) {
+    SkinnyMatmulArgs a;
+    a.x = x;
+    a.ldx = ldx;
+    a.m = static_cast<int>(m);
+    a.w = wp;
+    a.ldw = w.cols;
+    a.k = k;
+    a.n_rows = n;
+    a.w_type = w.type;
+    a.n_out = 1;
+    a.out[0] = SkinnyOutput{y, ldy, 0, n, accumulate ? 1 : 0};
+    if (skinny_matmul_fits(a)) return skinny_matmul(a, stream_);
+  }
   MatmulParams p;
   p.x = x;
   p.ldx = ldx;
-  p.w = static_cast<const char*>(w.buf.data()) + dtype_bytes(w.type, w_row0 * w.cols + w_col0);
+  p.w = wp;
   p.ldw = w.cols;
   p.w_type = w.type;
   p.y = y;
   p.ldy = ldy;
   p.m = m;
-  p.n = n < 0 ? w.rows : n;
-  p.k = k < 0 ? w.cols : k;
+  p.n = n;
+  p.k = k;
   p.accumulate = accumulate;
   return gemm_->matmul(p);
 }
 
-Status CudaEngine::project_queries(int l, Step& st) {
+Status CudaEngine::project_stacked(const float* x, int64_t ldx, int64_t m, const WeightView& w,
+                                   const std::vector<Output>& outs) {
+  if (m <= kSkinnyMaxRows && outs.size() <= static_cast<size_t>(kSkinnyMaxOutputs)) {
+    SkinnyMatmulArgs a;
+    a.x = x;
+    a.ldx = ldx;
+    a.m = static_cast<int>(m);
+    a.w = w.data;
+    a.ldw = w.cols;
+    a.k = w.cols;
+    a.w_type = w.type;
+    a.n_out = static_cast<int>(outs.size());
+    for (size_t s = 0; s < outs.size(); ++s) {
+      a.out[s] = SkinnyOutput{outs[s].y, outs[s].ldy, a.n_rows, outs[s].n, outs[s].accumulate ? 1 : 0};
+      a.n_rows += outs[s].n;
+    }
+    if (skinny_matmul_fits(a)) return skinny_matmul(a, stream_);
+  }
+  int64_t row0 = 0;
+  for (const Output& o : outs) {
+    LRKV_RETURN_IF_ERROR(project(x, ldx, m, w, o.y, o.ldy, o.accumulate, row0, o.n));
+    row0 += o.n;
+  }
+  return Status::Ok();
+}
+
+Status CudaEngine::project_inputs(int l, Step& st) {
   const Layer& w = layers_[l];
-  const int64_t d = cfg_.d_model, qd = cfg_.q_dim();
+  const int64_t d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim();
   LRKV_RETURN_IF_ERROR(rmsnorm(RmsNormParams{st.x.as<float>(), w.attn_norm.as<float>(), st.h.as<float>(), st.T, d, d,
                                              cfg_.norm_eps},
                                stream_));
-  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, st.T, w.wq, st.q.as<float>(), qd));
+  std::vector<Output> outs = {{st.q.as<float>(), qd, qd}};
+  if (!w.wk.empty()) outs.push_back({st.k.as<float>(), kvd, kvd});
+  if (!w.wv.empty()) outs.push_back({st.v.as<float>(), kvd, kvd});
+  LRKV_RETURN_IF_ERROR(project_stacked(st.h.as<float>(), d, st.T, w.qkv, outs));
   if (!w.bq.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.q.as<float>(), qd, st.T, qd, w.bq.as<float>(), 1.0f, stream_));
+  if (!w.wk.empty() && !w.bk.empty()) {
+    LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, st.T, kvd, w.bk.as<float>(), 1.0f, stream_));
+  }
+  if (!w.wv.empty() && !w.bv.empty()) {
+    LRKV_RETURN_IF_ERROR(add_row_vector(st.v.as<float>(), kvd, st.T, kvd, w.bv.as<float>(), 1.0f, stream_));
+  }
   RopeParams rp;
   rp.x = st.q.as<float>();
   rp.rows = st.T;
@@ -288,8 +370,8 @@ Status CudaEngine::ffn(int l, Step& st) {
   LRKV_RETURN_IF_ERROR(rmsnorm(RmsNormParams{st.x.as<float>(), w.ffn_norm.as<float>(), st.h.as<float>(), st.T, d, d,
                                              cfg_.norm_eps},
                                stream_));
-  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, st.T, w.w_gate, st.gate.as<float>(), ff));
-  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, st.T, w.w_up, st.up.as<float>(), ff));
+  LRKV_RETURN_IF_ERROR(
+      project_stacked(st.h.as<float>(), d, st.T, w.gate_up, {{st.gate.as<float>(), ff, ff}, {st.up.as<float>(), ff, ff}}));
   LRKV_RETURN_IF_ERROR(swiglu(SwigluParams{st.gate.as<float>(), st.up.as<float>(), st.gate.as<float>(), st.T, ff, ff},
                               stream_));
   return project(st.gate.as<float>(), ff, st.T, w.w_down, st.x.as<float>(), d, /*accumulate=*/true);
@@ -342,31 +424,40 @@ Status CudaEngine::select_on_device(const float* logits, int64_t n_rows, SampleJ
   return Status::Ok();
 }
 
-Status CudaEngine::logits_out(Step& st, LogitsMode mode, std::vector<float>* logits, SampleJob* sample) {
+// rmsnorm(x) and, when wanted, the LM head into st.logits ([n_logits, V]: every row, or the last
+// row of each span).
+Status CudaEngine::head(Step& st, LogitsMode mode, bool want_logits) {
   const int64_t d = cfg_.d_model, V = cfg_.n_vocab;
   LRKV_RETURN_IF_ERROR(rmsnorm(
       RmsNormParams{st.x.as<float>(), out_norm_.as<float>(), st.h.as<float>(), st.T, d, d, cfg_.norm_eps}, stream_));
-  if (mode == LogitsMode::kNone || (logits == nullptr && sample == nullptr)) return Status::Ok();
+  st.n_logits = 0;
+  if (mode == LogitsMode::kNone || !want_logits) return Status::Ok();
   const Matrix& head = cfg_.tied_embeddings ? tok_embd_ : output_;
   const float* rows = st.h.as<float>();
   int64_t n_rows = st.T;
-  PoolBuffer last;
   if (mode == LogitsMode::kLast) {
     n_rows = static_cast<int64_t>(st.spans.size());
-    LRKV_ASSIGN_OR_RETURN(last, scratch<float>(pool_, n_rows * d, stream_));
+    LRKV_ASSIGN_OR_RETURN(st.last, scratch<float>(pool_, n_rows * d, stream_));
     for (int64_t i = 0; i < n_rows; ++i) {
       const int64_t t = st.t0[i] + st.spans[i].n - 1;
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(last.as<float>() + i * d, st.h.as<float>() + t * d, d * sizeof(float),
-                                                cudaMemcpyDeviceToDevice, stream_),
+      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(st.last.as<float>() + i * d, st.h.as<float>() + t * d,
+                                                d * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
                                 "gather last rows");
     }
-    rows = last.as<float>();
+    rows = st.last.as<float>();
   }
-  LRKV_ASSIGN_OR_RETURN(PoolBuffer out, scratch<float>(pool_, n_rows * V, stream_));
-  LRKV_RETURN_IF_ERROR(project(rows, d, n_rows, head, out.as<float>(), V));
-  if (sample != nullptr) return select_on_device(out.as<float>(), n_rows, sample);
-  logits->resize(n_rows * V);
-  LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits->data(), out.data(), n_rows * V * sizeof(float),
+  LRKV_ASSIGN_OR_RETURN(st.logits, scratch<float>(pool_, n_rows * V, stream_));
+  st.n_logits = n_rows;
+  return project(rows, d, n_rows, head, st.logits.as<float>(), V);
+}
+
+// The step's logits to the caller: sampled on the device, or downloaded.
+Status CudaEngine::deliver(const Step& st, std::vector<float>* logits, SampleJob* sample) {
+  if (st.n_logits == 0) return Status::Ok();
+  if (sample != nullptr) return select_on_device(st.logits.as<float>(), st.n_logits, sample);
+  const int64_t V = cfg_.n_vocab;
+  logits->resize(st.n_logits * V);
+  LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits->data(), st.logits.data(), st.n_logits * V * sizeof(float),
                                             cudaMemcpyDeviceToHost, stream_),
                             "download logits");
   return Status::Ok();
@@ -405,6 +496,39 @@ Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& ca
   return Status::Ok();
 }
 
+Status CudaEngine::alloc_step(Step& st) {
+  const int64_t T = st.T, d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), ff = cfg_.d_ff;
+  int64_t kw = 0, vw = 0, qkw = 0, zw = 0;
+  for (const LatentLayer& L : latent_) {
+    kw = std::max<int64_t>(kw, L.k_width);
+    vw = std::max<int64_t>(vw, L.v_width);
+    qkw = std::max<int64_t>(qkw, L.qk_width);
+    zw = std::max<int64_t>(zw, L.z_width);
+  }
+  LRKV_ASSIGN_OR_RETURN(st.tokens, scratch<int>(pool_, T, stream_));
+  LRKV_ASSIGN_OR_RETURN(st.pos, scratch<int>(pool_, T, stream_));
+  LRKV_ASSIGN_OR_RETURN(st.seq, scratch<int>(pool_, T, stream_));
+  for (auto [buf, n] : {std::pair{&st.x, T * d}, {&st.h, T * d}, {&st.q, T * qd}, {&st.k, T * kvd}, {&st.v, T * kvd},
+                        {&st.att, T * qd}, {&st.gate, T * ff}, {&st.up, T * ff}, {&st.ck, T * kw}, {&st.cv, T * vw},
+                        {&st.qk, T * qkw}, {&st.z, T * zw}}) {
+    LRKV_ASSIGN_OR_RETURN(*buf, scratch<float>(pool_, n, stream_));
+  }
+  return Status::Ok();
+}
+
+// Everything between the uploaded ids and the logits, on stream_ (what a decode graph captures).
+Status CudaEngine::run_step(Step& st, LogitsMode mode, bool want_logits) {
+  const int64_t d = cfg_.d_model;
+  LRKV_RETURN_IF_ERROR(embedding(
+      EmbeddingParams{tok_embd_.buf.data(), tok_embd_.type, d, st.tokens.as<int>(), st.T, st.x.as<float>(), d},
+      stream_));
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    LRKV_RETURN_IF_ERROR(compressed() ? attention_latent(l, st) : attention_dense(l, st));
+    LRKV_RETURN_IF_ERROR(ffn(l, st));
+  }
+  return head(st, mode, want_logits);
+}
+
 Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache_base, LogitsMode mode,
                                std::vector<float>* logits, SampleJob* sample) {
   LRKV_RETURN_IF_ERROR(check_spans(spans, cache_base));
@@ -427,33 +551,32 @@ Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache
     }
     st.T += s.n;
   }
-  const int64_t T = st.T, d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), ff = cfg_.d_ff;
-  int64_t kw = 0, vw = 0, qkw = 0, zw = 0;
-  for (const LatentLayer& L : latent_) {
-    kw = std::max<int64_t>(kw, L.k_width);
-    vw = std::max<int64_t>(vw, L.v_width);
-    qkw = std::max<int64_t>(qkw, L.qk_width);
-    zw = std::max<int64_t>(zw, L.z_width);
+  const bool want_logits = logits != nullptr || sample != nullptr;
+  Step* run = &st;
+  DecodeGraph* graph = nullptr;
+  if (graph_eligible(st, mode, want_logits)) {
+    auto g = decode_graph(st);
+    if (g.ok()) {
+      graph = *g;
+      run = graph_step(graph);
+    } else {
+      // A step the graph cannot capture still runs (eagerly); later steps stop trying.
+      std::fprintf(stderr, "lrkv: note: CUDA graphs off for this engine: %s\n", g.status().to_string().c_str());
+      opt_.cuda_graphs = false;
+    }
   }
-  LRKV_ASSIGN_OR_RETURN(st.tokens, scratch<int>(pool_, T, stream_));
-  LRKV_ASSIGN_OR_RETURN(st.pos, scratch<int>(pool_, T, stream_));
-  LRKV_ASSIGN_OR_RETURN(st.seq, scratch<int>(pool_, T, stream_));
-  for (auto [buf, n] : {std::pair{&st.x, T * d}, {&st.h, T * d}, {&st.q, T * qd}, {&st.k, T * kvd}, {&st.v, T * kvd},
-                        {&st.att, T * qd}, {&st.gate, T * ff}, {&st.up, T * ff}, {&st.ck, T * kw}, {&st.cv, T * vw},
-                        {&st.qk, T * qkw}, {&st.z, T * zw}}) {
-    LRKV_ASSIGN_OR_RETURN(*buf, scratch<float>(pool_, n, stream_));
+  if (graph == nullptr) LRKV_RETURN_IF_ERROR(alloc_step(st));
+  for (auto [buf, host] : {std::pair{&run->tokens, &tokens}, {&run->pos, &pos}, {&run->seq, &seq}}) {
+    LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(buf->data(), host->data(), st.T * sizeof(int), cudaMemcpyHostToDevice,
+                                              stream_),
+                              "upload ids");
   }
-  for (auto [buf, host] : {std::pair{&st.tokens, &tokens}, {&st.pos, &pos}, {&st.seq, &seq}}) {
-    LRKV_CUDA_RETURN_IF_ERROR(
-        cudaMemcpyAsync(buf->data(), host->data(), T * sizeof(int), cudaMemcpyHostToDevice, stream_), "upload ids");
+  if (graph != nullptr) {
+    LRKV_RETURN_IF_ERROR(launch_graph(graph));
+  } else {
+    LRKV_RETURN_IF_ERROR(run_step(st, mode, want_logits));
   }
-  LRKV_RETURN_IF_ERROR(embedding(
-      EmbeddingParams{tok_embd_.buf.data(), tok_embd_.type, d, st.tokens.as<int>(), T, st.x.as<float>(), d}, stream_));
-  for (int l = 0; l < cfg_.n_layer; ++l) {
-    LRKV_RETURN_IF_ERROR(compressed() ? attention_latent(l, st) : attention_dense(l, st));
-    LRKV_RETURN_IF_ERROR(ffn(l, st));
-  }
-  LRKV_RETURN_IF_ERROR(logits_out(st, mode, logits, sample));
+  LRKV_RETURN_IF_ERROR(deliver(*run, logits, sample));
   LRKV_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
   for (const SeqSpan& s : spans) cache_->advance(s.seq, s.n);
   return Status::Ok();

@@ -41,6 +41,10 @@ struct CudaEngineOptions {
   // Latent factors (k_down, v_down, Pᵀ, folded W_o): f32 by default, as the CPU engine keeps
   // them (at 50% budget they take the bytes of the bf16 W_k, W_v, W_o they replace).
   DType factor_dtype = DType::kF32;
+  // Decode steps (one new token per sequence, up to kGraphMaxSeqs sequences) replay a CUDA graph
+  // of the whole step, captured once per (cache, sequences, attention plan bucket): one launch
+  // instead of hundreds. Off: every step launches its kernels one by one.
+  bool cuda_graphs = true;
 };
 
 class CudaEngine final : public Engine {
@@ -83,9 +87,24 @@ class CudaEngine final : public Engine {
     DType type = DType::kF32;
     int64_t rows = 0, cols = 0;
   };
+  // Rows [row0, row0 + rows) of a Matrix (row stride cols), e.g. W_k inside the stacked W_q|W_k|W_v.
+  struct WeightView {
+    const void* data = nullptr;
+    DType type = DType::kF32;
+    int64_t rows = 0, cols = 0;
+    WeightView() = default;
+    WeightView(const Matrix& m, int64_t row0 = 0, int64_t n = -1)  // NOLINT: a Matrix is a view of itself
+        : data(m.buf.empty() ? nullptr : static_cast<const char*>(m.buf.data()) + dtype_bytes(m.type, row0 * m.cols)),
+          type(m.type), rows(n < 0 ? m.rows - row0 : n), cols(m.cols) {}
+    bool empty() const { return data == nullptr; }
+  };
+  // The projections of one layer input are stacked so a decode step reads them in one launch:
+  // qkv = [W_q; W_k; W_v] (W_k only when keys are projected in full: dense or absorbed latents;
+  // W_v only for dense models), gate_up = [W_gate; W_up].
   struct Layer {
     DeviceBuffer attn_norm, ffn_norm, bq, bk, bv;  // f32 vectors (biases may be empty)
-    Matrix wq, wk, wv, wo, w_gate, w_up, w_down;
+    Matrix qkv, wo, gate_up, w_down;
+    WeightView wq, wk, wv, w_gate, w_up;           // views into qkv / gate_up (wk, wv may be empty)
   };
   struct LatentFactors {
     Matrix k_down, v_down, wo_folded;
@@ -101,9 +120,19 @@ class CudaEngine final : public Engine {
   CudaEngine(const Model& model, const CudaEngineOptions& options);
   Status upload();
   Status check_spans(const std::vector<SeqSpan>& spans, const KvCache& cache) const;
-  Status project(const float* x, int64_t ldx, int64_t m, const Matrix& w, float* y, int64_t ldy,
+  // y[m, n] (+)= x[m, k] · W[w_row0 .. + n, w_col0 .. + k]ᵀ: skinny_matmul for decode-sized m,
+  // cuBLAS otherwise.
+  Status project(const float* x, int64_t ldx, int64_t m, const WeightView& w, float* y, int64_t ldy,
                  bool accumulate = false, int64_t w_row0 = 0, int64_t n = -1, int64_t k = -1, int64_t w_col0 = 0);
-  Status project_queries(int l, Step& st);
+  // Consecutive row ranges of one stacked matrix into separate outputs (one launch when skinny).
+  struct Output {
+    float* y;
+    int64_t ldy, n;
+    bool accumulate = false;
+  };
+  Status project_stacked(const float* x, int64_t ldx, int64_t m, const WeightView& w, const std::vector<Output>& outs);
+  // h = rmsnorm(x); q (and k, v where the layer stacks them) = h · W_{q,k,v}ᵀ + biases; RoPE(q).
+  Status project_inputs(int l, Step& st);
   Status attention_dense(int l, Step& st);
   Status attention_latent(int l, Step& st);
   Status latent_keys(int l, Step& st);  // ck (and qk for absorbed keys) of the new tokens
@@ -111,7 +140,21 @@ class CudaEngine final : public Engine {
   struct SampleJob;  // per-row candidates of forward_sample, downloaded before the stream syncs
   Status run_forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
                      std::vector<float>* logits, SampleJob* sample);
-  Status logits_out(Step& st, LogitsMode mode, std::vector<float>* logits, SampleJob* sample);
+  Status alloc_step(Step& st);
+  Status run_step(Step& st, LogitsMode mode, bool want_logits);
+  Status head(Step& st, LogitsMode mode, bool want_logits);
+  Status deliver(const Step& st, std::vector<float>* logits, SampleJob* sample);
+  // Decode graphs (cuda_decode_graph.cpp).
+  struct DecodeGraph;
+  static constexpr int kGraphMaxSeqs = 8;  // the skinny projections' rows: no cuBLAS inside a graph
+  static constexpr size_t kMaxGraphs = 8;  // least recently used ones beyond are destroyed
+  bool graph_eligible(const Step& st, LogitsMode mode, bool want_logits) const;
+  Result<DecodeGraph*> decode_graph(const Step& shape);
+  Status capture(DecodeGraph& g);
+  Step* graph_step(DecodeGraph* g);
+  Status launch_graph(DecodeGraph* g);
+  std::vector<std::unique_ptr<DecodeGraph>> graphs_;
+  uint64_t graph_clock_ = 0;
   Status select_on_device(const float* logits, int64_t n_rows, SampleJob* job);
 
   const Model& model_;

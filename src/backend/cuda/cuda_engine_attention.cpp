@@ -83,11 +83,7 @@ Status CudaEngine::attention_dense(int l, Step& st) {
   const Layer& w = layers_[l];
   const int64_t qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), d = cfg_.d_model, T = st.T;
   const int hd = cfg_.head_dim, group = cfg_.group_size();
-  LRKV_RETURN_IF_ERROR(project_queries(l, st));
-  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, w.wk, st.k.as<float>(), kvd));
-  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, w.wv, st.v.as<float>(), kvd));
-  if (!w.bk.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, T, kvd, w.bk.as<float>(), 1.0f, stream_));
-  if (!w.bv.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.v.as<float>(), kvd, T, kvd, w.bv.as<float>(), 1.0f, stream_));
+  LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q, k, v (+ biases), RoPE(q)
   if (device_hook_) {
     LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKvInput, st.h.as<float>(), T, d, d, stream_));
     LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPreRope, st.k.as<float>(), T, kvd, kvd, stream_));
@@ -134,7 +130,7 @@ Status CudaEngine::attention_dense(int l, Step& st) {
     b.n_seq = static_cast<int>(r.count);
     b.qk_seq = b.z_seq = int64_t{s0.n} * qd;
     b.k_seq = b.v_seq = seq_elems;
-    b.max_kv = run_max_kv(st.start, st.spans, r);
+    b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
     PoolBuffer ws;
     LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, latent_attention_workspace_bytes(b), &ws));
     b.workspace = ws.data();
@@ -201,7 +197,6 @@ Status CudaEngine::absorb_segments(int l, Step& st) {
 }
 
 Status CudaEngine::latent_keys(int l, Step& st) {
-  const Layer& w = layers_[l];
   const LatentLayer& L = latent_[l];
   const LatentFactors& f = factors_[l];
   const int64_t d = cfg_.d_model, kvd = cfg_.kv_dim(), qd = cfg_.q_dim(), T = st.T;
@@ -214,9 +209,7 @@ Status CudaEngine::latent_keys(int l, Step& st) {
     }
     return Status::Ok();
   }
-  // Absorbed: c_g = (RoPE(k) - mu)_g P_g, and q̃_h = P_g[h rows]ᵀ q_h.
-  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, w.wk, st.k.as<float>(), kvd));
-  if (!w.bk.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, T, kvd, w.bk.as<float>(), 1.0f, stream_));
+  // Absorbed: c_g = (RoPE(k) - mu)_g P_g, and q̃_h = P_g[h rows]ᵀ q_h (k = h W_kᵀ + b_k came with q).
   LRKV_RETURN_IF_ERROR(rope(rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(),
                                       inv_freq_.as<float>()),
                             stream_));
@@ -244,7 +237,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   const int64_t d = cfg_.d_model, qd = cfg_.q_dim(), T = st.T;
   const int hd = cfg_.head_dim;
   const DType ct = cache_->dtype();
-  LRKV_RETURN_IF_ERROR(project_queries(l, st));
+  LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q (and k for absorbed keys), RoPE(q)
   LRKV_RETURN_IF_ERROR(latent_keys(l, st));
   LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width));
   if (!f.v_down_bias.empty()) {
@@ -318,7 +311,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
       b.c_seq = k_seq;
       b.v_seq = v_seq;
       b.z_seq = int64_t{s0.n} * L.z_width;
-      b.max_kv = run_max_kv(st.start, st.spans, r);
+      b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
       LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, rebuild_attention_workspace_bytes(b), &ws));
       b.workspace = ws.data();
       b.workspace_bytes = ws.bytes();
@@ -339,7 +332,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
       b.k_seq = k_seq;
       b.v_seq = v_seq;
       b.z_seq = int64_t{s0.n} * L.z_width;
-      b.max_kv = run_max_kv(st.start, st.spans, r);
+      b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
       LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, latent_attention_workspace_bytes(b), &ws));
       b.workspace = ws.data();
       b.workspace_bytes = ws.bytes();
@@ -415,7 +408,7 @@ Status CudaEngine::attention_latent_quantized(int l, Step& st) {
     b.z_off = L.z_off.data();
     b.scale = 1.0f / std::sqrt(static_cast<float>(cfg_.head_dim));
     b.n_seq = static_cast<int>(r.count);
-    b.max_kv = run_max_kv(st.start, st.spans, r);
+    b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
     PoolBuffer ws;
     LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, quant_latent_attention_workspace_bytes(b), &ws));
     b.workspace = ws.data();

@@ -15,6 +15,29 @@ struct CudaEngine::Step {
   PoolBuffer tokens, pos, seq;                   // int [T]
   PoolBuffer x, h, q, k, v, att, gate, up;       // f32: [T, d], [T, d], [T, qd], [T, kvd] x2, [T, qd], [T, ff] x2
   PoolBuffer ck, cv, qk, z;                      // latent: [T, k_w], [T, v_w], [T, qk_w], [T, z_w] (max over layers)
+  PoolBuffer last, logits;                       // kLast: gathered rows [spans, d]; logits [n_logits, n_vocab]
+  int64_t n_logits = 0;
+  // > 0: attention splits are planned for this many cache rows instead of the spans' longest
+  // (a replayed decode graph serves every length up to it; the kernels mask by position).
+  int kv_plan = 0;
+  int max_kv(int run_max) const { return kv_plan > 0 ? kv_plan : run_max; }
+};
+
+// One captured decode step: its key, the arena its buffers live in, the executable graph.
+struct CudaEngine::DecodeGraph {
+  uint64_t cache_serial = 0;
+  std::vector<int> seqs;  // the spans' sequences, in order
+  int kv_plan = 0;        // attention planned for this many cache rows
+  DeviceBuffer arena;     // every buffer the captured kernels use (Step, workspaces, logits)
+  Step st;                // its buffers point into `arena`
+  cudaGraphExec_t exec = nullptr;
+  uint64_t last_used = 0;
+  DecodeGraph() = default;
+  DecodeGraph(const DecodeGraph&) = delete;
+  DecodeGraph& operator=(const DecodeGraph&) = delete;
+  ~DecodeGraph() {
+    if (exec) cudaGraphExecDestroy(exec);
+  }
 };
 
 }  // namespace lrkv::cuda

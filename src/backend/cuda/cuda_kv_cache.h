@@ -8,6 +8,8 @@
 // Lengths live in KvCache (host ints): truncate() forgets tokens without touching the device.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,7 +32,8 @@ struct QuantLayout {
 class CudaKvCache final : public KvCache {
  public:
   CudaKvCache(const void* owner, int n_seq, int capacity, KvCacheSpec spec, std::string kind)
-      : KvCache(n_seq), owner_(owner), capacity_(capacity), spec_(std::move(spec)), kind_(std::move(kind)) {}
+      : KvCache(n_seq), owner_(owner), capacity_(capacity), spec_(std::move(spec)), kind_(std::move(kind)),
+        serial_(next_serial()) {}
   std::string kind() const override { return kind_; }
   int n_layer() const override { return static_cast<int>(k.size()); }
   int n_seq() const override { return static_cast<int>(lengths_.size()); }
@@ -43,6 +46,8 @@ class CudaKvCache final : public KvCache {
   const KvCacheSpec& spec() const { return spec_; }
   bool quantized() const { return spec_.latent.bits > 0; }
   DType dtype() const { return spec_.dtype; }  // element type of float rows
+  // Unique per cache made in this process (decode graphs bake its buffers' addresses in).
+  uint64_t serial() const { return serial_; }
 
   std::vector<DeviceBuffer> k, v;             // per layer
   std::vector<QuantLayout> k_quant, v_quant;  // per layer (quantized latents only)
@@ -53,6 +58,11 @@ class CudaKvCache final : public KvCache {
   int capacity_;
   KvCacheSpec spec_;
   std::string kind_;
+  uint64_t serial_;
+  static uint64_t next_serial() {
+    static std::atomic<uint64_t> n{0};
+    return ++n;
+  }
 };
 
 }  // namespace lrkv::cuda

@@ -7,7 +7,7 @@
 namespace lrkv::cuda {
 
 void PoolBuffer::release() {
-  if (ptr_) cudaFreeAsync(ptr_, stream_);
+  if (ptr_ && owned_) cudaFreeAsync(ptr_, stream_);
   ptr_ = nullptr;
   bytes_ = 0;
 }
@@ -31,11 +31,30 @@ Status DevicePool::init() {
   return Status::Ok();
 }
 
+void DevicePool::set_arena(void* base, size_t bytes) {
+  arena_ = static_cast<char*>(base);
+  arena_bytes_ = base ? bytes : 0;
+  arena_used_ = arena_wanted_ = 0;
+}
+
 Result<PoolBuffer> DevicePool::alloc(size_t bytes, cudaStream_t stream) {
-  LRKV_RETURN_IF_ERROR(init());
   PoolBuffer b;
   bytes = (bytes + 255) / 256 * 256;
   if (bytes == 0) bytes = 256;
+  if (arena_) {
+    arena_wanted_ += bytes;
+    if (arena_used_ + bytes > arena_bytes_) {
+      return make_error(ErrorCode::kInternal, "device arena of {} bytes: {} more asked for after {}",
+                        arena_bytes_, bytes, arena_used_);
+    }
+    b.ptr_ = arena_ + arena_used_;
+    b.bytes_ = bytes;
+    b.stream_ = stream;
+    b.owned_ = false;
+    arena_used_ += bytes;
+    return b;
+  }
+  LRKV_RETURN_IF_ERROR(init());
   LRKV_CUDA_RETURN_IF_ERROR(cudaMallocFromPoolAsync(&b.ptr_, bytes, pool_, stream), "cudaMallocFromPoolAsync");
   b.bytes_ = bytes;
   b.stream_ = stream;

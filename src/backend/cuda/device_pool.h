@@ -1,6 +1,12 @@
 // DevicePool: stream-ordered scratch memory (cudaMallocAsync on a private cudaMemPool that keeps
 // freed memory for reuse), for per-step activations and workspaces. PoolBuffer returns its block
 // to the pool on the stream it was taken on when it goes out of scope. Not thread-safe.
+//
+// Arena mode (CUDA graph capture): between set_arena(base, bytes) and set_arena(nullptr, 0),
+// alloc() hands out consecutive 256-byte aligned slices of [base, base + bytes) and their
+// PoolBuffers free nothing: captured kernels keep those addresses, so the memory belongs to the
+// graph (its owner keeps the arena alive), and no allocation node enters the graph. An arena too
+// small is an error naming the bytes asked for (the capture is then retried with a larger one).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -18,13 +24,15 @@ class PoolBuffer {
  public:
   PoolBuffer() = default;
   PoolBuffer(PoolBuffer&& o) noexcept
-      : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)), stream_(o.stream_) {}
+      : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)), stream_(o.stream_),
+        owned_(o.owned_) {}
   PoolBuffer& operator=(PoolBuffer&& o) noexcept {
     if (this != &o) {
       release();
       ptr_ = std::exchange(o.ptr_, nullptr);
       bytes_ = std::exchange(o.bytes_, 0);
       stream_ = o.stream_;
+      owned_ = o.owned_;
     }
     return *this;
   }
@@ -42,6 +50,7 @@ class PoolBuffer {
   void* ptr_ = nullptr;
   size_t bytes_ = 0;
   cudaStream_t stream_ = nullptr;
+  bool owned_ = true;  // false: a slice of an arena
 };
 
 class DevicePool {
@@ -52,10 +61,17 @@ class DevicePool {
   ~DevicePool();
   // `bytes` (rounded up to 256) usable in stream order on `stream`.
   Result<PoolBuffer> alloc(size_t bytes, cudaStream_t stream);
+  // Arena mode on (base != nullptr) or off; arena_used() = bytes handed out since it was set,
+  // arena_wanted() = what the allocations asked for, including any that did not fit.
+  void set_arena(void* base, size_t bytes);
+  size_t arena_used() const { return arena_used_; }
+  size_t arena_wanted() const { return arena_wanted_; }
 
  private:
   Status init();
   cudaMemPool_t pool_ = nullptr;
+  char* arena_ = nullptr;
+  size_t arena_bytes_ = 0, arena_used_ = 0, arena_wanted_ = 0;
 };
 
 }  // namespace lrkv::cuda

@@ -1,0 +1,50 @@
+#include "kernels/cuda/skinny_matmul.h"
+
+#include <cstdint>
+
+#include "kernels/cuda/cuda_status.h"
+
+namespace lrkv::cuda {
+namespace {
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// Empty when the arguments fit, else what does not.
+std::string misfit(const SkinnyMatmulArgs& a) {
+  if (a.m < 1 || a.m > kSkinnyMaxRows) return fmt::format("m {} (1..{})", a.m, kSkinnyMaxRows);
+  if (a.w_type != DType::kF32 && a.w_type != DType::kF16 && a.w_type != DType::kBF16) {
+    return fmt::format("weights of type {} (f32, f16, bf16)", dtype_name(a.w_type));
+  }
+  if (!a.x || !a.w) return "null x or W";
+  if (a.k < 8 || a.k % 8 != 0) return fmt::format("k {} (a positive multiple of 8)", a.k);
+  const int64_t wb = dtype_bytes(a.w_type, 1);
+  if (a.ldw < a.k || (a.ldw * wb) % 16 != 0 || !aligned16(a.w)) {
+    return fmt::format("W rows not 16-byte aligned (ldw {})", a.ldw);
+  }
+  if (a.ldx < a.k || a.ldx % 4 != 0 || !aligned16(a.x)) return fmt::format("x rows not 16-byte aligned (ldx {})", a.ldx);
+  if (a.n_out < 1 || a.n_out > kSkinnyMaxOutputs) return fmt::format("{} outputs (1..{})", a.n_out, kSkinnyMaxOutputs);
+  int64_t next = 0;
+  for (int s = 0; s < a.n_out; ++s) {
+    const SkinnyOutput& o = a.out[s];
+    if (!o.y || o.n < 1 || o.ldy < o.n || o.row0 != next) {
+      return fmt::format("output {}: rows [{}, +{}) with ldy {} (outputs must tile W's rows in order)", s, o.row0, o.n,
+                         o.ldy);
+    }
+    next += o.n;
+  }
+  if (next != a.n_rows) return fmt::format("outputs cover {} of W's {} rows", next, a.n_rows);
+  return {};
+}
+
+}  // namespace
+
+bool skinny_matmul_fits(const SkinnyMatmulArgs& a) { return misfit(a).empty(); }
+
+Status skinny_matmul(const SkinnyMatmulArgs& a, cudaStream_t stream) {
+  if (std::string why = misfit(a); !why.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "skinny_matmul: {}", why);
+  }
+  return cuda_status(launch_skinny_matmul(a, stream), "skinny_matmul launch");
+}
+
+}  // namespace lrkv::cuda

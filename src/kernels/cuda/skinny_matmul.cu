@@ -1,0 +1,163 @@
+// skinny_matmul kernel (see skinny_matmul.h for the maths).
+//
+// Grid: one CTA per kWarps * kRowsPerWarp rows of W; kWarps warps, each owning kRowsPerWarp
+// consecutive rows of W (2, or 4 for m > 4) and all m activation rows. A lane reads 16 bytes of each of its rows (E = 16 / sizeof(W)
+// weights) at columns lane * E + u * 32 * E for kUnroll values of u before using them, so a warp
+// keeps kRowsPerWarp * kUnroll * 512 bytes of W in flight; x is read through the read-only cache
+// (every warp of the GPU reads the same m rows). Partial sums are reduced across the warp with
+// shuffles; lane 0 writes the kRowsPerWarp * m results.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "kernels/cuda/skinny_matmul_args.h"
+
+namespace lrkv::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kUnroll = 4;
+// Rows of W per warp: each x value loaded from cache serves this many rows, so larger m (more x
+// traffic per byte of W) takes more rows.
+template <int M>
+__host__ __device__ constexpr int rows_per_warp() { return M <= 4 ? 2 : 4; }
+
+// 16 bytes of weights as f32.
+__device__ __forceinline__ void unpack(const uint4& u, const float*, float* f) {
+  f[0] = __uint_as_float(u.x);
+  f[1] = __uint_as_float(u.y);
+  f[2] = __uint_as_float(u.z);
+  f[3] = __uint_as_float(u.w);
+}
+__device__ __forceinline__ void unpack(const uint4& u, const __half*, float* f) {
+  const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 v = __half22float2(h[i]);
+    f[2 * i] = v.x;
+    f[2 * i + 1] = v.y;
+  }
+}
+__device__ __forceinline__ void unpack(const uint4& u, const __nv_bfloat16*, float* f) {
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 v = __bfloat1622float2(h[i]);
+    f[2 * i] = v.x;
+    f[2 * i + 1] = v.y;
+  }
+}
+
+template <class W, int M>
+__global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid_constant__ SkinnyMatmulArgs a) {
+  constexpr int E = 16 / sizeof(W);  // weights per 16-byte load
+  constexpr int kRowsPerWarp = rows_per_warp<M>();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t j0 = (int64_t{blockIdx.x} * kWarps + warp) * kRowsPerWarp;
+  if (j0 >= a.n_rows) return;
+  const W* w = static_cast<const W*>(a.w);
+  float acc[kRowsPerWarp][M];
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+    for (int t = 0; t < M; ++t) acc[r][t] = 0.0f;
+  }
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  for (int64_t i0 = int64_t{lane} * E; i0 < a.k; i0 += int64_t{32} * E * kUnroll) {
+    uint4 wv[kRowsPerWarp][kUnroll];
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int64_t i = i0 + int64_t{u} * 32 * E, j = j0 + r;
+        // W is streamed once per step: evict-first loads keep x and the activations in cache.
+        wv[r][u] = (i < a.k && j < a.n_rows) ? __ldcs(reinterpret_cast<const uint4*>(w + j * a.ldw + i)) : zero;
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t i = i0 + int64_t{u} * 32 * E;
+      if (i >= a.k) break;
+      float wf[kRowsPerWarp][E];
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) unpack(wv[r][u], w, wf[r]);
+#pragma unroll
+      for (int t = 0; t < M; ++t) {
+        const float4* xp = reinterpret_cast<const float4*>(a.x + t * a.ldx + i);
+#pragma unroll
+        for (int e4 = 0; e4 < E / 4; ++e4) {
+          const float4 xv = __ldg(xp + e4);
+#pragma unroll
+          for (int r = 0; r < kRowsPerWarp; ++r) {
+            float s = acc[r][t];
+            s = fmaf(xv.x, wf[r][4 * e4 + 0], s);
+            s = fmaf(xv.y, wf[r][4 * e4 + 1], s);
+            s = fmaf(xv.z, wf[r][4 * e4 + 2], s);
+            s = fmaf(xv.w, wf[r][4 * e4 + 3], s);
+            acc[r][t] = s;
+          }
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+    for (int t = 0; t < M; ++t) {
+      float v = acc[r][t];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      acc[r][t] = v;
+    }
+  }
+  if (lane != 0) return;
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    const int64_t j = j0 + r;
+    if (j >= a.n_rows) break;
+    int s = 0;
+    while (s + 1 < a.n_out && j >= a.out[s + 1].row0) ++s;
+    const SkinnyOutput& o = a.out[s];
+    float* y = o.y + (j - o.row0);
+#pragma unroll
+    for (int t = 0; t < M; ++t) {
+      float* yt = y + t * o.ldy;
+      *yt = o.accumulate ? *yt + acc[r][t] : acc[r][t];
+    }
+  }
+}
+
+template <class W, int M>
+cudaError_t launch_m(const SkinnyMatmulArgs& a, cudaStream_t stream) {
+  constexpr int kRowsPerCta = kWarps * rows_per_warp<M>();
+  const unsigned blocks = static_cast<unsigned>((a.n_rows + kRowsPerCta - 1) / kRowsPerCta);
+  skinny_matmul_kernel<W, M><<<blocks, 32 * kWarps, 0, stream>>>(a);
+  return cudaGetLastError();
+}
+
+template <class W>
+cudaError_t launch_w(const SkinnyMatmulArgs& a, cudaStream_t stream) {
+  switch (a.m) {
+    case 1: return launch_m<W, 1>(a, stream);
+    case 2: return launch_m<W, 2>(a, stream);
+    case 3: return launch_m<W, 3>(a, stream);
+    case 4: return launch_m<W, 4>(a, stream);
+    case 5: return launch_m<W, 5>(a, stream);
+    case 6: return launch_m<W, 6>(a, stream);
+    case 7: return launch_m<W, 7>(a, stream);
+    case 8: return launch_m<W, 8>(a, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_skinny_matmul(const SkinnyMatmulArgs& a, cudaStream_t stream) {
+  switch (a.w_type) {
+    case DType::kF32: return launch_w<float>(a, stream);
+    case DType::kF16: return launch_w<__half>(a, stream);
+    case DType::kBF16: return launch_w<__nv_bfloat16>(a, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace lrkv::cuda

@@ -1,0 +1,37 @@
+// Parameters of skinny_matmul (skinny_matmul.h), kept free of Status/fmt so the .cu sees only this.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace lrkv::cuda {
+
+inline constexpr int kSkinnyMaxRows = 8;     // activation rows m (decode batch) per launch
+inline constexpr int kSkinnyMaxOutputs = 3;  // consecutive row ranges of W (q | k | v, gate | up)
+
+// Row range [row0, row0 + n) of W goes to y[t, 0..n) with row stride ldy.
+struct SkinnyOutput {
+  float* y = nullptr;
+  int64_t ldy = 0;
+  int64_t row0 = 0, n = 0;
+  int accumulate = 0;  // y += instead of y =
+};
+
+struct SkinnyMatmulArgs {
+  const float* x = nullptr;  // [m, k], row stride ldx (f32, 16-byte aligned rows)
+  int64_t ldx = 0;
+  int m = 0;                 // 1..kSkinnyMaxRows
+  const void* w = nullptr;   // [n_rows, k], row stride ldw elements (16-byte aligned rows)
+  int64_t ldw = 0, k = 0, n_rows = 0;
+  DType w_type = DType::kBF16;
+  int n_out = 0;
+  SkinnyOutput out[kSkinnyMaxOutputs];
+};
+
+// The launch behind skinny_matmul (skinny_matmul.cu), arguments already checked.
+cudaError_t launch_skinny_matmul(const SkinnyMatmulArgs& a, cudaStream_t stream);
+
+}  // namespace lrkv::cuda

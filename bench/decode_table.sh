@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# Issue 14, "GPU decode at the bandwidth floor": one device-machine run that prints the decode
+# tokens/s of lrkv next to llama.cpp CUDA on the same Llama-3-8B-shape GGUF (random f16 weights),
+# batch 1, at context depths 4096 and 32768, and next to the bandwidth floor measured in the run:
+#   floor s/token = (weight bytes read per token + KV-cache bytes at that depth) / read bandwidth.
+#
+# Usage (repository root, device machine):
+#   bash bench/decode_table.sh SHARED DEPS OUTDIR
+# SHARED: a copy of ../shared (only data/tinystories-valid-head.txt is used: calibration text of the
+# mkv-pca model); DEPS: headers/libraries the machine lacks (bzlib: DEPS/include, DEPS/lib), or "";
+# OUTDIR: results (keep it small: models go to $WORK).
+# Steps (env STEPS, default all, in this order):
+#   build     lrkv (build-gpu: lrkv_cli cuda_e2e_bench cuda_attention_bench lrkv_cuda_tests) and
+#             llama.cpp (bench/llamacpp_peer.sh build .gpu/llama.cpp build-llama) in parallel
+#   tests     lrkv_cuda_tests
+#   synth     lrkv synth --preset llama3-8b --dtype f16 -> $WORK/synth8b.gguf (16 GB)
+#   floor     device read/copy bandwidth + the GGUF's weight bytes -> OUTDIR/floor.json
+#   llamacpp  llama-bench tg64 at depths 4096,32768, KV f16/q8_0/q4_0 -> OUTDIR/llamacpp.csv
+#   e2e       cuda_e2e_bench (dense / 50% latents / 50% + int4, batches 1,16) -> OUTDIR/e2e.csv
+#   cli       lrkv bench --device cuda on the synth GGUF, a lorc 50% and an mkv-pca 50% model
+#             (+ --latent-bits 4) -> OUTDIR/cli_*.json
+#   table     OUTDIR/decode_table.md (printed)
+# Two calls fit the device tool's 10-minute limit: STEPS="build tests", then
+# STEPS="synth floor llamacpp e2e cli table".
+# Environment: WORK (models, default /tmp), LRKV_JOBS / LLAMA_JOBS (build jobs, default half the
+# cores each), LLAMA_SRC (.gpu/llama.cpp), LLAMA_BUILD (build-llama), CLI_METHODS ("lorc mkv-pca"),
+# CLI_REPS (2), CALIB_TOKENS (2048), E2E_STEPS (20), REUSE_SYNTH=1 (keep an existing synth GGUF),
+# LLAMA=0 (build and run no llama.cpp: its rows stay empty), CLI_METHODS="" (dense CLI row only),
+# CLI_CTX (4096,32768).
+set -uo pipefail
+usage="usage: decode_table.sh SHARED DEPS OUTDIR"
+SHARED=$(cd "${1:?$usage}" && pwd) || exit 2
+DEPS=${2?$usage}
+OUT=${3:?$usage}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+STEPS=${STEPS:-build tests synth floor llamacpp e2e cli table}
+B=build-gpu
+LSRC=${LLAMA_SRC:-.gpu/llama.cpp}
+LB=${LLAMA_BUILD:-build-llama}
+WORK=${WORK:-/tmp}
+MODEL=$WORK/synth8b.gguf
+NCPU=$(nproc)
+LLAMA=${LLAMA:-1}
+if [ "$LLAMA" = 0 ]; then LRKV_JOBS=${LRKV_JOBS:-$NCPU}; else LRKV_JOBS=${LRKV_JOBS:-$(((NCPU + 1) / 2))}; fi
+LLAMA_JOBS=${LLAMA_JOBS:-$((NCPU / 2 > 0 ? NCPU / 2 : 1))}
+E2E_STEPS=${E2E_STEPS:-20}
+CLI_REPS=${CLI_REPS:-2}
+TEXT=$SHARED/data/tinystories-valid-head.txt
+bz=()
+[ -n "$DEPS" ] && bz=(-DBZIP2_INCLUDE_DIR="$(cd "$DEPS" && pwd)/include" -DBZIP2_LIBRARY_RELEASE="$(cd "$DEPS" && pwd)/lib/libbz2.so")
+
+T0=$(date +%s)
+stamp() { echo "[$(date +%H:%M:%S) +$(($(date +%s) - T0))s] $*"; }
+
+# The same configuration as bench/device_check.sh (build dir, flags, bzip2 from DEPS); not called
+# from there because this build runs next to llama.cpp's with its own -j and also needs
+# cuda_attention_bench (the bandwidth probe).
+build_lrkv() {
+  cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DLRKV_CUDA=ON -DLRKV_SERVE=OFF \
+    -DCMAKE_CUDA_ARCHITECTURES=90 "${bz[@]}" &&
+    cmake --build $B -j "$LRKV_JOBS" --target lrkv_cli lrkv_cuda_tests cuda_e2e_bench cuda_attention_bench
+}
+
+# lrkv bench on the GPU at the table's contexts; f16 weights as in the file (--dtype f16: the GPU
+# engine then runs f16 weights, the bytes llama.cpp reads), no NaN scan of 16 GB of random weights.
+cli_bench() {  # cli_bench MODEL OUT.json [flags]
+  local model=$1 json=$2; shift 2
+  $B/lrkv bench "$model" --dtype f16 --skip-finite-check --device cuda --ctx "${CLI_CTX:-4096,32768}" --batch 1 -n 32 \
+    -r "$CLI_REPS" -o "$json" "$@" >> "$OUT/cli.log" 2>&1 ||
+    { echo "lrkv bench $model $* failed:"; tail -5 "$OUT/cli.log"; return 1; }
+  python3 -c 'import json,sys
+for r in json.load(open(sys.argv[1])):
+    print("  ctx %6d b%d  %-44s decode %8.1f tok/s" % (r["ctx"], r["batch"], r["cache"], r["decode_tps"]))' "$json"
+}
+
+cli_compress() {  # cli_compress OUT.gguf [flags]
+  local dst=$1; shift
+  rm -f "$dst"
+  $B/lrkv compress "$MODEL" --dtype f16 --skip-finite-check --budget 0.5 --device cuda -o "$dst" "$@" \
+    >> "$OUT/cli.log" 2>&1 || { echo "lrkv compress $* failed:"; tail -5 "$OUT/cli.log"; return 1; }
+}
+
+rc=0
+for step in $STEPS; do
+  stamp "step $step"
+  case $step in
+    build)
+      nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem --format=csv | tee "$OUT/gpu.txt"
+      stamp "lrkv -j $LRKV_JOBS and llama.cpp -j $LLAMA_JOBS in parallel"
+      build_lrkv > "$OUT/build-lrkv.log" 2>&1 &
+      p1=$!
+      r2=0
+      if [ "$LLAMA" != 0 ]; then
+        bash bench/llamacpp_peer.sh build "$LSRC" "$LB" "$LLAMA_JOBS" > "$OUT/build-llama.out" 2>&1 &
+        p2=$!
+      fi
+      wait $p1; r1=$?
+      stamp "lrkv build: rc $r1"
+      if [ "$LLAMA" != 0 ]; then
+        wait $p2; r2=$?
+        stamp "llama.cpp build: rc $r2"
+      fi
+      [ $r1 = 0 ] || { tail -40 "$OUT/build-lrkv.log"; rc=1; }
+      [ $r2 = 0 ] || { tail -40 "$OUT/build-llama.out"; cp "$LB/build.log" "$OUT/build-llama.log" 2>/dev/null; rc=1; }
+      [ $rc = 0 ] || exit 1
+      ;;
+    tests)
+      $B/lrkv_cuda_tests > "$OUT/cuda_tests.log" 2>&1 || { echo "lrkv_cuda_tests failed"; rc=1; }
+      grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|tests ran" "$OUT/cuda_tests.log" | tail -15
+      ;;
+    synth)
+      # f16, not bf16: llama.cpp's CUDA backend reads f16 weights on its most used decode path
+      # (mul_mat_vec / cuBLAS f16, the type of most GGUF conversions); bf16 matrices have their
+      # own, younger kernels there. lrkv's GPU engine takes either (f16 with --dtype f16), and the
+      # bytes per token are the same.
+      if [ "${REUSE_SYNTH:-0}" = 1 ] && [ -s "$MODEL" ]; then
+        echo "reusing $MODEL"
+      else
+        rm -f "$MODEL"
+        $B/lrkv synth --preset llama3-8b --dtype f16 -o "$MODEL" > "$OUT/synth.log" 2>&1 ||
+          { tail -5 "$OUT/synth.log"; exit 1; }
+      fi
+      ls -l "$MODEL"
+      df -h "$WORK" | tail -1
+      ;;
+    floor)
+      # cuda_attention_bench prints the D2D copy bandwidth (bytes read + written) and a read-only
+      # probe before its shapes; with no model selected it does nothing else. Decode reads, so the
+      # floor uses the read probe. Fallback: torch copy timing.
+      $B/cuda_attention_bench --models none --variants none > "$OUT/bandwidth.txt" 2>&1
+      if ! grep -q "read probe" "$OUT/bandwidth.txt"; then
+        cat "$OUT/bandwidth.txt"
+        python3 - >> "$OUT/bandwidth.txt" 2>&1 <<'EOF'
+import torch
+n = 2 << 30
+a = torch.empty(n // 2, dtype=torch.float16, device="cuda").normal_()
+b = torch.empty_like(a)
+ms = []
+for _ in range(12):
+    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    s.record(); b.copy_(a); e.record(); torch.cuda.synchronize(); ms.append(s.elapsed_time(e))
+ms = sorted(ms[2:])[len(ms[2:]) // 2]
+print(f"torch copy bandwidth {2 * n / ms / 1e6:.0f} GB/s (read+write)")
+EOF
+      fi
+      cat "$OUT/bandwidth.txt"
+      python3 - "$MODEL" "$OUT/bandwidth.txt" "$OUT/floor.json" <<'EOF' || exit 1
+import json, re, struct, sys
+path, bwfile, dst = sys.argv[1:4]
+# GGUF v2/v3 header: tensor names, shapes and types; bytes per tensor from the ggml type.
+BLOCK = {0: (1, 4), 1: (1, 2), 30: (1, 2), 8: (32, 34), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24)}
+SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+with open(path, "rb") as f:
+    rd = lambda n: f.read(n)
+    u32 = lambda: struct.unpack("<I", rd(4))[0]
+    u64 = lambda: struct.unpack("<Q", rd(8))[0]
+    def string():
+        return rd(u64()).decode("utf-8", "replace")
+    def skip(t):
+        if t == 8:
+            f.seek(u64(), 1)
+        elif t == 9:
+            et, n = u32(), u64()
+            if et in SCALAR:
+                f.seek(SCALAR[et] * n, 1)
+            else:
+                for _ in range(n):
+                    skip(et)
+        else:
+            f.seek(SCALAR[t], 1)
+    assert rd(4) == b"GGUF", f"{path}: not a GGUF file"
+    version, n_tensors, n_kv = u32(), u64(), u64()
+    for _ in range(n_kv):
+        string()
+        skip(u32())
+    tensors = {}
+    for _ in range(n_tensors):
+        name = string()
+        dims = [u64() for _ in range(u32())]
+        t = u32()
+        u64()
+        n = 1
+        for d in dims:
+            n *= d
+        blk, nb = BLOCK[t]
+        tensors[name] = (dims, n // blk * nb)
+total = sum(b for _, b in tensors.values())
+embd_dims, embd = tensors.get("token_embd.weight", ([1, 1], 0))
+embd_row = embd // max(embd_dims[-1], 1)
+# Decode reads every matrix once per step, but only one row of the token embedding.
+read = total - embd + embd_row
+text = open(bwfile).read()
+m_copy = re.search(r"copy bandwidth (\d+(?:\.\d+)?) GB/s", text)
+m_read = re.search(r"read probe (\d+(?:\.\d+)?) GB/s", text)
+copy = float(m_copy.group(1)) if m_copy else None
+rbw = float(m_read.group(1)) if m_read else None
+floor = {"model": path, "tensors": len(tensors), "tensor_bytes": total, "token_embd_bytes": embd,
+         "weight_bytes_read_per_step": read, "copy_gbps": copy, "read_gbps": rbw,
+         "bandwidth_gbps": rbw if rbw else copy,
+         "bandwidth_source": "read probe" if rbw else ("copy (read+write)" if copy else None)}
+json.dump(floor, open(dst, "w"), indent=1)
+print(json.dumps(floor, indent=1))
+if not floor["bandwidth_gbps"]:
+    sys.exit("no bandwidth measurement")
+EOF
+      ;;
+    llamacpp)
+      bash bench/llamacpp_peer.sh bench "$LB" "$MODEL" "$OUT" || rc=1
+      ;;
+    e2e)
+      $B/cuda_e2e_bench --contexts 4096,32768 --batches 1,16 --steps "$E2E_STEPS" --csv "$OUT/e2e.csv" \
+        > "$OUT/e2e.log" 2>&1 || rc=1
+      tail -12 "$OUT/e2e.log"
+      ;;
+    cli)
+      : > "$OUT/cli.log"
+      stamp "cli: dense"
+      cli_bench "$MODEL" "$OUT/cli_dense.json" || rc=1
+      for method in ${CLI_METHODS-lorc mkv-pca}; do
+        case $method in
+          lorc)  # plain SVD, no calibration; keys rebuilt from latents (the CUDA engine runs fp16
+                 # latents for it; --latent-bits needs absorbed keys, so no int4 row). Per KV head
+                 # (rank 64): LoRC's default "joint" would be rank 512, past the CUDA rebuild
+                 # kernel's 128.
+            stamp "cli: compress lorc 50% (per head)"
+            cli_compress "$WORK/lorc50.gguf" --method lorc --granularity head && {
+              stamp "cli: bench lorc 50%"
+              cli_bench "$WORK/lorc50.gguf" "$OUT/cli_lorc50.json" || rc=1
+            } || rc=1
+            rm -f "$WORK/lorc50.gguf"
+            ;;
+          mkv-pca)  # absorbed keys (what the quantized-latent kernels need) but a calibrated PCA:
+                    # CALIB_TOKENS tokens of SHARED's text through the random model, on the GPU
+            if [ ! -f "$TEXT" ]; then
+              echo "no $TEXT: skipping the mkv-pca rows"; rc=1; continue
+            fi
+            stamp "cli: compress mkv-pca 50% (calibration: ${CALIB_TOKENS:-2048} tokens)"
+            cli_compress "$WORK/mkv50.gguf" --method mkv-pca --granularity head --text "$TEXT" --split-paragraphs \
+              --tokens "${CALIB_TOKENS:-2048}" && {
+              stamp "cli: bench mkv-pca 50% fp16 latents"
+              cli_bench "$WORK/mkv50.gguf" "$OUT/cli_mkv50.json" --latent-bits 0 || rc=1
+              stamp "cli: bench mkv-pca 50% int4 latents"
+              cli_bench "$WORK/mkv50.gguf" "$OUT/cli_mkv50_int4.json" --latent-bits 4 --latent-group 32 || rc=1
+            } || rc=1
+            rm -f "$WORK/mkv50.gguf"
+            ;;
+          *) echo "CLI_METHODS: unknown $method (lorc, mkv-pca)"; rc=1 ;;
+        esac
+      done
+      ;;
+    table)
+      python3 - "$OUT" "$E2E_STEPS" <<'EOF' || rc=1
+import csv, json, os, sys
+out, e2e_steps = sys.argv[1], int(sys.argv[2])
+CTX = [4096, 32768]
+# Llama-3-8B shape: 32 layers, 8 KV heads of 128 -> values per token in K and V.
+KV_VALUES = 32 * 2 * 8 * 128
+F16_KV = KV_VALUES * 2
+
+def load_json(name):
+    p = os.path.join(out, name)
+    return json.load(open(p)) if os.path.exists(p) else None
+
+floor = load_json("floor.json")
+bw = floor["bandwidth_gbps"] * 1e9 if floor and floor.get("bandwidth_gbps") else None
+W = floor["weight_bytes_read_per_step"] if floor else None
+
+def floor_tps(kvb, ctx, batch=1):
+    if not bw or W is None or kvb is None:
+        return None
+    return batch * bw / (W + batch * ctx * kvb)
+
+rows = []  # (group, label, kv bytes/token, {ctx: tok/s}, {ctx: sd or None})
+
+# llama.cpp (llama-bench tg64 at depth d, batch 1)
+p = os.path.join(out, "llamacpp.csv")
+if os.path.exists(p):
+    per = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+    got = {}
+    for r in csv.DictReader(open(p)):
+        got.setdefault(r["kv_type"], {})[int(r["depth"])] = (float(r["tok_s"]), float(r.get("tok_s_sd") or 0))
+    for k in ["f16", "q8_0", "q4_0"] + sorted(set(got) - {"f16", "q8_0", "q4_0"}):
+        if k in got:
+            rows.append(("llama.cpp", f"{k} KV", round(KV_VALUES * per.get(k, 2.0)),
+                         {c: v[0] for c, v in got[k].items()}, {c: v[1] for c, v in got[k].items()}))
+
+# cuda_e2e_bench: variant,batch,ctx,ms_per_step,tok_s,cache_bytes,layers,note (note may hold commas)
+e2e = []
+p = os.path.join(out, "e2e.csv")
+if os.path.exists(p):
+    lines = open(p).read().splitlines()
+    for line in lines[1:]:
+        f = line.split(",", 7)
+        if len(f) < 7:
+            continue
+        e2e.append({"variant": f[0], "batch": int(f[1]), "ctx": int(f[2]), "ms": float(f[3]), "tok_s": float(f[4]),
+                    "cache_bytes": int(f[5]), "note": f[7] if len(f) > 7 else ""})
+E2E_LABEL = {"dense-f16": "dense f16 KV", "latent50-f16": "50% latents (mkv-pca shape, fp16)",
+             "latent50-int4": "50% latents + int4 (g32)"}
+NOMINAL = {"dense-f16": F16_KV, "latent50-f16": F16_KV // 2, "latent50-int4": 32 * 2 * 8 * (32 + 2 * 4)}
+
+def e2e_kvb(v, batch):
+    rs = [r for r in e2e if r["variant"] == v and r["batch"] == batch and r["cache_bytes"] > 0]
+    if not rs:
+        return NOMINAL.get(v)
+    r = max(rs, key=lambda r: r["ctx"])  # allocated for ctx + steps + 4 tokens per sequence
+    return round(r["cache_bytes"] / (batch * (r["ctx"] + e2e_steps + 4)))
+
+for v in ["dense-f16", "latent50-f16", "latent50-int4"]:
+    rs = {r["ctx"]: r for r in e2e if r["variant"] == v and r["batch"] == 1}
+    if rs:
+        rows.append(("lrkv cuda_e2e_bench", E2E_LABEL[v], e2e_kvb(v, 1),
+                     {c: r["tok_s"] for c, r in rs.items() if r["tok_s"] > 0}, {}))
+
+# lrkv bench --device cuda (JSON rows: ctx, batch, decode_tps, decode_tps_sd, kv_bytes_per_token, cache)
+for name, label in [("cli_dense.json", "dense f16 KV"), ("cli_lorc50.json", "lorc 50% latents (per head, rebuilt keys, fp16)"),
+                    ("cli_mkv50.json", "mkv-pca 50% latents (per head, absorbed, fp16)"),
+                    ("cli_mkv50_int4.json", "mkv-pca 50% latents + int4 (g32)")]:
+    js = load_json(name)
+    if not js:
+        continue
+    b1 = [r for r in js if r["batch"] == 1]
+    if b1:
+        rows.append(("lrkv bench (CLI)", label, b1[0]["kv_bytes_per_token"],
+                     {r["ctx"]: r["decode_tps"] for r in b1}, {r["ctx"]: r["decode_tps_sd"] for r in b1}))
+
+ref = next((r[3] for r in rows if r[0] == "llama.cpp" and r[1] == "f16 KV"), {})
+
+def cell(v, sd=None):
+    if v is None:
+        return "-"
+    return f"{v:.1f} ± {sd:.1f}" if sd else f"{v:.1f}"
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+def pct(a, b):
+    return f"{100 * a / b:.0f}%" if a and b else "-"
+
+md = []
+md.append("## Decode tokens/s, batch 1, Llama-3-8B shape (random f16 weights; cuda_e2e_bench: bf16, same bytes)\n")
+if floor:
+    src = floor.get("bandwidth_source")
+    md.append(f"Bandwidth: {floor.get('bandwidth_gbps') or 0:.0f} GB/s ({src}; copy {floor.get('copy_gbps') or 0:.0f} GB/s "
+              f"read+write), weights read per token {W / 1e9:.2f} GB (GGUF tensors {floor['tensor_bytes'] / 1e9:.2f} GB "
+              f"less the token embedding but one row). Floor = (weights + KV bytes/token x ctx) / bandwidth; "
+              f"'of floor' uses each row's own KV bytes.\n")
+hdr = "| engine | KV cache | KV B/token | " + " | ".join(f"ctx {c}" for c in CTX) + \
+      " | vs llama.cpp f16 (" + " / ".join(str(c) for c in CTX) + ") | of floor (" + " / ".join(str(c) for c in CTX) + ") |"
+md.append(hdr)
+md.append("|" + "---|" * (3 + len(CTX) + 2))
+for g, label, kvb, tps, sd in rows:
+    md.append(f"| {g} | {label} | {kvb if kvb is not None else '-'} | " +
+              " | ".join(cell(tps.get(c), sd.get(c)) for c in CTX) + " | " +
+              " / ".join(ratio(tps.get(c), ref.get(c)) for c in CTX) + " | " +
+              " / ".join(pct(tps.get(c), floor_tps(kvb, c)) for c in CTX) + " |")
+for label, kvb in [("f16 KV", F16_KV), ("q8_0 KV", round(KV_VALUES * 34 / 32)), ("q4_0 KV", round(KV_VALUES * 18 / 32)),
+                   ("50% latents fp16", F16_KV // 2), ("50% latents int4 g32", NOMINAL["latent50-int4"])]:
+    ft = {c: floor_tps(kvb, c) for c in CTX}
+    md.append(f"| **floor** | {label} | {kvb} | " + " | ".join(cell(ft[c]) for c in CTX) + " | " +
+              " / ".join(ratio(ft[c], ref.get(c)) for c in CTX) + " | 100% |")
+
+b16 = sorted((r for r in e2e if r["batch"] != 1), key=lambda r: (r["batch"], r["ctx"], list(E2E_LABEL).index(r["variant"])
+                                                               if r["variant"] in E2E_LABEL else 9))
+if b16:
+    md.append("\n## lrkv cuda_e2e_bench, batched decode (tokens/s summed over the batch)\n")
+    md.append("| batch | ctx | KV cache | KV B/token | tok/s | ms/step | floor tok/s | of floor | cache GB |")
+    md.append("|---|---|---|---|---|---|---|---|---|")
+    for r in b16:
+        kvb = e2e_kvb(r["variant"], r["batch"])
+        ft = floor_tps(kvb, r["ctx"], r["batch"])
+        tps = r["tok_s"] if r["tok_s"] > 0 else None
+        md.append(f"| {r['batch']} | {r['ctx']} | {E2E_LABEL.get(r['variant'], r['variant'])} | {kvb} | "
+                  f"{cell(tps) if tps else r['note'] or '-'} | {r['ms']:.2f} | {cell(ft)} | {pct(tps, ft)} | "
+                  f"{r['cache_bytes'] / 1e9:.2f} |")
+missing = [n for n in ["floor.json", "llamacpp.csv", "e2e.csv", "cli_dense.json"] if not os.path.exists(os.path.join(out, n))]
+if missing:
+    md.append(f"\n(missing inputs: {', '.join(missing)})")
+text = "\n".join(md) + "\n"
+open(os.path.join(out, "decode_table.md"), "w").write(text)
+print(text, end="")
+EOF
+      ;;
+    *) echo "unknown step $step (build tests synth floor llamacpp e2e cli table)"; rc=1 ;;
+  esac
+  stamp "step $step done"
+done
+exit $rc

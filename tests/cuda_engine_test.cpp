@@ -152,6 +152,40 @@ TEST(CudaEngine, CompressedRealWeightsMatchCpuEngine) {
   }
 }
 
+// Prompts longer than one step's chunk (CudaEngine::kMaxChunk) run as several steps: all logits
+// (kAll) and the last ones (kLast, forward_sample) agree with the CPU engine's single pass.
+TEST(CudaEngine, LongPromptsRunInChunks) {
+  LRKV_REQUIRE_CUDA();
+  LlamaConfig cfg = gqa_config();
+  cfg.max_seq = 2 * cuda::CudaEngine::kMaxChunk + 600;
+  auto m = make_random_model(cfg, 4, DType::kBF16);
+  ASSERT_TRUE(m.ok());
+  CpuEngine cpu(*m);
+  auto gpu = cuda::CudaEngine::create(*m);
+  ASSERT_TRUE(gpu.ok());
+  const int n = 2 * cuda::CudaEngine::kMaxChunk + 300, V = cfg.n_vocab;
+  const auto a = tokens(n, 7, V), b = tokens(n - 500, 8, V);
+  auto cc = cpu.make_cache(2, cfg.max_seq, DType::kBF16);
+  auto gc = (*gpu)->make_cache(2, cfg.max_seq, DType::kBF16);
+  ASSERT_TRUE(cc.ok() && gc.ok());
+  std::vector<float> lc, lg;
+  LRKV_ASSERT_OK(cpu.forward({SeqSpan{0, a.data(), n}}, **cc, LogitsMode::kAll, &lc));
+  LRKV_ASSERT_OK((*gpu)->forward({SeqSpan{0, a.data(), n}}, **gc, LogitsMode::kAll, &lg));
+  ASSERT_EQ(lc.size(), lg.size());
+  EXPECT_LT(worst_row_error(lg, lc, V), 1e-2);
+  EXPECT_EQ((*gc)->length(0), n);
+  LRKV_ASSERT_OK(cpu.forward({SeqSpan{1, b.data(), n - 500}}, **cc, LogitsMode::kLast, &lc));
+  std::vector<Sampler> samplers(1, Sampler(SamplerOptions{}));  // greedy
+  std::vector<int> next;
+  LRKV_ASSERT_OK((*gpu)->forward_sample({SeqSpan{1, b.data(), n - 500}}, **gc, samplers, &next));
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ((*gc)->length(1), n - 500);
+  const int want = static_cast<int>(std::max_element(lc.begin(), lc.end()) - lc.begin());
+  std::vector<float> sorted = lc;
+  std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
+  if ((sorted[0] - sorted[1]) / std::max(std::fabs(sorted[0]), 1e-30f) > 1e-2) EXPECT_EQ(next[0], want);
+}
+
 // Decode steps replayed from CUDA graphs against the same steps launched kernel by kernel: one and
 // three sequences, a dense model, absorbed latents in bf16 rows and as 4-bit codes, lengths that
 // cross the graphs' attention-plan buckets (256, 512) and reach the capacity. The plans differ

@@ -71,14 +71,18 @@ Result<CudaEngine::DecodeGraph*> CudaEngine::decode_graph(const Step& shape) {
   return graphs_.back().get();
 }
 
-// Captures g.st's step into g.exec with its buffers in g.arena; a first arena too small is
-// regrown to what the capture asked for and the capture repeated.
+// Captures g.st's step into g.exec with its buffers in g.arena; an arena too small is regrown
+// past the peak the failed capture reached, and the capture repeated.
 Status CudaEngine::capture(DecodeGraph& g) {
-  size_t arena_bytes = size_t{16} << 20;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  size_t arena_bytes = size_t{8} << 20;
+  Status s;
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    g.st.tokens = PoolBuffer{};
+    g.st.pos = PoolBuffer{};
+    g.st.seq = PoolBuffer{};
     LRKV_ASSIGN_OR_RETURN(g.arena, DeviceBuffer::create(arena_bytes));
     pool_.set_arena(g.arena.data(), arena_bytes);
-    Status s = alloc_step(g.st);
+    s = alloc_step(g.st);
     cudaGraph_t graph = nullptr;
     if (s.ok()) {
       s = cuda_status(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "begin decode capture");
@@ -88,7 +92,7 @@ Status CudaEngine::capture(DecodeGraph& g) {
         if (s.ok()) s = end;
       }
     }
-    const size_t wanted = pool_.arena_wanted();
+    const size_t peak = pool_.arena_peak();
     pool_.set_arena(nullptr, 0);
     if (s.ok()) {
       s = cuda_status(cudaGraphInstantiate(&g.exec, graph, 0), "instantiate decode graph");
@@ -97,10 +101,11 @@ Status CudaEngine::capture(DecodeGraph& g) {
     }
     if (graph) cudaGraphDestroy(graph);
     cudaGetLastError();  // a failed capture leaves a sticky launch error behind
-    if (wanted <= arena_bytes) return s;
-    arena_bytes = wanted + (wanted >> 3);
+    if (peak <= arena_bytes) return s;  // not the arena's size
+    arena_bytes = std::max(2 * peak, 2 * arena_bytes);
   }
-  return make_error(ErrorCode::kInternal, "decode graph: arena kept growing ({} bytes)", arena_bytes);
+  return make_error(ErrorCode::kInternal, "decode graph: arena still too small at {} bytes ({})", arena_bytes,
+                    s.message());
 }
 
 CudaEngine::Step* CudaEngine::graph_step(DecodeGraph* g) { return &g->st; }

@@ -463,9 +463,37 @@ Status CudaEngine::deliver(const Step& st, std::vector<float>* logits, SampleJob
   return Status::Ok();
 }
 
+namespace {
+
+bool fits_one_step(const std::vector<SeqSpan>& spans, int max_chunk) {
+  for (const SeqSpan& s : spans) {
+    if (s.n > max_chunk) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Spans longer than kMaxChunk run as consecutive chunks of one sequence at a time: the attention
+// grid and the activations of a step grow with its tokens (a 32K-token prompt in one step passes
+// the grid's limits).
 Status CudaEngine::forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
                            std::vector<float>* logits) {
-  return run_forward(spans, cache, mode, logits, nullptr);
+  if (fits_one_step(spans, kMaxChunk)) return run_forward(spans, cache, mode, logits, nullptr);
+  LRKV_RETURN_IF_ERROR(check_spans(spans, cache));
+  if (logits) logits->clear();
+  std::vector<float> part;
+  for (const SeqSpan& s : spans) {
+    for (int off = 0; off < s.n; off += kMaxChunk) {
+      const int n = std::min(kMaxChunk, s.n - off);
+      const bool last = off + n == s.n;
+      const LogitsMode m = mode == LogitsMode::kAll ? mode : (last ? mode : LogitsMode::kNone);
+      LRKV_RETURN_IF_ERROR(run_forward({SeqSpan{s.seq, s.tokens + off, n}}, cache, m, logits ? &part : nullptr,
+                                       nullptr));
+      if (logits && m != LogitsMode::kNone) logits->insert(logits->end(), part.begin(), part.end());
+    }
+  }
+  return Status::Ok();
 }
 
 Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& cache, std::vector<Sampler>& samplers,
@@ -476,7 +504,19 @@ Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& ca
   }
   SampleJob job;
   job.samplers = &samplers;
-  LRKV_RETURN_IF_ERROR(run_forward(spans, cache, LogitsMode::kLast, nullptr, &job));
+  if (fits_one_step(spans, kMaxChunk)) {
+    LRKV_RETURN_IF_ERROR(run_forward(spans, cache, LogitsMode::kLast, nullptr, &job));
+  } else {  // all but the last chunk of each span first, then the last chunks and the sampling
+    LRKV_RETURN_IF_ERROR(check_spans(spans, cache));
+    std::vector<SeqSpan> heads, tails;
+    for (const SeqSpan& s : spans) {
+      const int tail = (s.n - 1) % kMaxChunk + 1;
+      if (s.n > tail) heads.push_back(SeqSpan{s.seq, s.tokens, s.n - tail});
+      tails.push_back(SeqSpan{s.seq, s.tokens + (s.n - tail), tail});
+    }
+    if (!heads.empty()) LRKV_RETURN_IF_ERROR(forward(heads, cache, LogitsMode::kNone, nullptr));
+    LRKV_RETURN_IF_ERROR(run_forward(tails, cache, LogitsMode::kLast, nullptr, &job));
+  }
   const int V = static_cast<int>(cfg_.n_vocab);
   next->resize(spans.size());
   std::vector<std::pair<float, int>> cand;

@@ -55,6 +55,10 @@ class CudaEngine final : public Engine {
   CudaEngine(const CudaEngine&) = delete;
   CudaEngine& operator=(const CudaEngine&) = delete;
 
+  // Tokens of one span per step: longer spans run as consecutive chunks (bounded attention grid and
+  // activations).
+  static constexpr int kMaxChunk = 4096;
+
   const LlamaConfig& config() const override { return cfg_; }
   const Model& model() const override { return model_; }
   std::string device() const override { return "cuda"; }

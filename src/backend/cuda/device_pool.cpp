@@ -1,5 +1,6 @@
 #include "backend/cuda/device_pool.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cuda/cuda_status.h"
@@ -8,6 +9,8 @@ namespace lrkv::cuda {
 
 void PoolBuffer::release() {
   if (ptr_ && owned_) cudaFreeAsync(ptr_, stream_);
+  if (ptr_ && !owned_ && arena_pool_) arena_pool_->arena_release(ptr_, bytes_);
+  arena_pool_ = nullptr;
   ptr_ = nullptr;
   bytes_ = 0;
 }
@@ -34,7 +37,14 @@ Status DevicePool::init() {
 void DevicePool::set_arena(void* base, size_t bytes) {
   arena_ = static_cast<char*>(base);
   arena_bytes_ = base ? bytes : 0;
-  arena_used_ = arena_wanted_ = 0;
+  arena_used_ = arena_peak_ = 0;
+}
+
+// Pops the slice when it is the top of the current arena (slices of an earlier arena, or below
+// the top, stay where they are).
+void DevicePool::arena_release(void* ptr, size_t bytes) {
+  char* p = static_cast<char*>(ptr);
+  if (arena_ && p >= arena_ && p + bytes == arena_ + arena_used_) arena_used_ -= bytes;
 }
 
 Result<PoolBuffer> DevicePool::alloc(size_t bytes, cudaStream_t stream) {
@@ -42,7 +52,7 @@ Result<PoolBuffer> DevicePool::alloc(size_t bytes, cudaStream_t stream) {
   bytes = (bytes + 255) / 256 * 256;
   if (bytes == 0) bytes = 256;
   if (arena_) {
-    arena_wanted_ += bytes;
+    arena_peak_ = std::max(arena_peak_, arena_used_ + bytes);
     if (arena_used_ + bytes > arena_bytes_) {
       return make_error(ErrorCode::kInternal, "device arena of {} bytes: {} more asked for after {}",
                         arena_bytes_, bytes, arena_used_);
@@ -51,6 +61,7 @@ Result<PoolBuffer> DevicePool::alloc(size_t bytes, cudaStream_t stream) {
     b.bytes_ = bytes;
     b.stream_ = stream;
     b.owned_ = false;
+    b.arena_pool_ = this;
     arena_used_ += bytes;
     return b;
   }

@@ -3,10 +3,12 @@
 // to the pool on the stream it was taken on when it goes out of scope. Not thread-safe.
 //
 // Arena mode (CUDA graph capture): between set_arena(base, bytes) and set_arena(nullptr, 0),
-// alloc() hands out consecutive 256-byte aligned slices of [base, base + bytes) and their
-// PoolBuffers free nothing: captured kernels keep those addresses, so the memory belongs to the
-// graph (its owner keeps the arena alive), and no allocation node enters the graph. An arena too
-// small is an error naming the bytes asked for (the capture is then retried with a larger one).
+// alloc() hands out consecutive 256-byte aligned slices of [base, base + bytes) (a stack: a slice
+// released while it is the top one is handed out again, so per-layer workspaces reuse one place;
+// the captured stream orders its users) and nothing is freed to the driver: captured kernels keep
+// those addresses, so the memory belongs to the graph (its owner keeps the arena alive), and no
+// allocation node enters the graph. An arena too small is an error; arena_peak() then says how
+// far the stack reached (the capture is retried with a larger arena).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -25,7 +27,7 @@ class PoolBuffer {
   PoolBuffer() = default;
   PoolBuffer(PoolBuffer&& o) noexcept
       : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)), stream_(o.stream_),
-        owned_(o.owned_) {}
+        owned_(o.owned_), arena_pool_(std::exchange(o.arena_pool_, nullptr)) {}
   PoolBuffer& operator=(PoolBuffer&& o) noexcept {
     if (this != &o) {
       release();
@@ -33,6 +35,7 @@ class PoolBuffer {
       bytes_ = std::exchange(o.bytes_, 0);
       stream_ = o.stream_;
       owned_ = o.owned_;
+      arena_pool_ = std::exchange(o.arena_pool_, nullptr);
     }
     return *this;
   }
@@ -50,7 +53,8 @@ class PoolBuffer {
   void* ptr_ = nullptr;
   size_t bytes_ = 0;
   cudaStream_t stream_ = nullptr;
-  bool owned_ = true;  // false: a slice of an arena
+  bool owned_ = true;             // false: a slice of an arena
+  DevicePool* arena_pool_ = nullptr;  // the pool whose arena it came from
 };
 
 class DevicePool {
@@ -61,17 +65,18 @@ class DevicePool {
   ~DevicePool();
   // `bytes` (rounded up to 256) usable in stream order on `stream`.
   Result<PoolBuffer> alloc(size_t bytes, cudaStream_t stream);
-  // Arena mode on (base != nullptr) or off; arena_used() = bytes handed out since it was set,
-  // arena_wanted() = what the allocations asked for, including any that did not fit.
+  // Arena mode on (base != nullptr) or off; arena_peak() = the highest the stack reached since it
+  // was set, counting an allocation that did not fit.
   void set_arena(void* base, size_t bytes);
-  size_t arena_used() const { return arena_used_; }
-  size_t arena_wanted() const { return arena_wanted_; }
+  size_t arena_peak() const { return arena_peak_; }
 
  private:
+  friend class PoolBuffer;
   Status init();
+  void arena_release(void* ptr, size_t bytes);
   cudaMemPool_t pool_ = nullptr;
   char* arena_ = nullptr;
-  size_t arena_bytes_ = 0, arena_used_ = 0, arena_wanted_ = 0;
+  size_t arena_bytes_ = 0, arena_used_ = 0, arena_peak_ = 0;
 };
 
 }  // namespace lrkv::cuda

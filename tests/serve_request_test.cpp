@@ -1,5 +1,8 @@
 // Request parsing and validation (serve/api_request.h, prompt_builder.h), chat templates,
 // SSE reading and the KV budget (stop strings: StopFilter, engine_surface_test): the engine-free parts of `lrkv serve`.
+#include <filesystem>
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "serve/api_request.h"
@@ -9,6 +12,7 @@
 #include "serve/sse_reader.h"
 #include "io/model_io.h"
 #include "model/cpu_engine.h"
+#include "model/synth.h"
 #include "serve_test_util.h"
 
 namespace lrkv::serve {
@@ -169,6 +173,45 @@ TEST(ServeChatTemplateTest, ComesFromTheGgufChatTemplateMetadata) {
   auto unknown = select_chat_template(*back, "");
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("--chat-template"), std::string::npos);
+}
+
+// HF directories: tokenizer_config.json's chat_template (a string, or the list form with a
+// "default" entry) is the model's template; bad shapes are errors naming the file.
+TEST(ServeChatTemplateTest, ComesFromHfTokenizerConfig) {
+  auto m = make_random_model(test::tiny_config(), 5);
+  ASSERT_TRUE(m.ok());
+  const std::string dir = test::temp_dir() + "/hf_chat";
+  std::filesystem::create_directories(dir);
+  ASSERT_TRUE(save_model(*m, dir + "/model.safetensors").ok());
+  const std::string llama2 = "{{ bos_token + '[INST] <<SYS>>\\n' + messages[0]['content'] + ' [/INST]' }}";
+  auto write_config = [&](const std::string& text) { std::ofstream(dir + "/tokenizer_config.json") << text; };
+  auto select = [&]() -> Result<std::optional<ChatTemplate>> {
+    LRKV_ASSIGN_OR_RETURN(Model back, load_model(dir + "/model.safetensors"));
+    return select_chat_template(back, "");
+  };
+  write_config(R"({"bos_token": "<s>"})");  // no chat_template: no template, not an error
+  auto none = select();
+  ASSERT_TRUE(none.ok()) << none.status().to_string();
+  EXPECT_FALSE(none->has_value());
+  write_config(nlohmann::json{{"chat_template", llama2}}.dump());
+  auto t = select();
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  ASSERT_TRUE(t->has_value());
+  EXPECT_EQ((*t)->format(), ChatFormat::kLlama2);
+  write_config(nlohmann::json{{"chat_template", nlohmann::json::array({{{"name", "tool_use"}, {"template", "x"}},
+                                                                       {{"name", "default"}, {"template", llama2}}})}}
+                   .dump());
+  auto listed = select();
+  ASSERT_TRUE(listed.ok()) << listed.status().to_string();
+  ASSERT_TRUE(listed->has_value());
+  EXPECT_EQ((*listed)->format(), ChatFormat::kLlama2);
+  for (const char* bad : {R"({"chat_template": 7})", R"({"chat_template": [{"name": "tool_use", "template": "x"}]})",
+                          "[1, 2]", "{not json"}) {
+    write_config(bad);
+    auto r = load_model(dir + "/model.safetensors");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("tokenizer_config.json"), std::string::npos) << r.status().message();
+  }
 }
 
 TEST(ServeChatTemplateTest, Llama2LayoutAndMissingSpecialTokens) {

@@ -5,6 +5,8 @@
 #include <deque>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "core/log.h"
 #include "io/compression_metadata.h"
 #include "io/model_io.h"
@@ -92,6 +94,38 @@ Status load_tokenizer(const std::string& dir, const LoadOptions& options, const 
   m->tokenizer = std::move(tok).value();
   return Status::Ok();
 }
+// tokenizer_config.json beside the weights: its "chat_template" (a Jinja string, or HF's list of
+// {"name", "template"} with the one named "default") becomes the model's
+// tokenizer.chat_template metadata, as GGUF files carry it. No file or no key: nothing.
+Status load_chat_template(const std::string& dir, Model* m) {
+  const std::string path = (fs::path(dir) / "tokenizer_config.json").string();
+  if (!fs::exists(path)) return Status::Ok();
+  LRKV_ASSIGN_OR_RETURN(const std::string text, read_text_file(path, kMaxConfigJsonBytes));
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return make_error(ErrorCode::kCorruptFile, "{}: not a JSON object", path);
+  }
+  const auto it = j.find("chat_template");
+  if (it == j.end() || it->is_null()) return Status::Ok();
+  if (it->is_string()) {
+    m->extra_metadata["tokenizer.chat_template"] = it->get<std::string>();
+    return Status::Ok();
+  }
+  if (it->is_array()) {
+    for (const nlohmann::json& t : *it) {
+      if (t.is_object() && t.value("name", nlohmann::json()) == "default" && t.contains("template") &&
+          t["template"].is_string()) {
+        m->extra_metadata["tokenizer.chat_template"] = t["template"].get<std::string>();
+        return Status::Ok();
+      }
+    }
+    return make_error(ErrorCode::kCorruptFile, "{}: chat_template is a list without a {{\"name\": \"default\", "
+                      "\"template\": STRING}} entry", path);
+  }
+  return make_error(ErrorCode::kCorruptFile, "{}: chat_template must be a string or a list of named templates, "
+                    "not {}", path, it->type_name());
+}
+
 }  // namespace
 
 Result<Model> load_safetensors(const std::string& path, const LoadOptions& options) {
@@ -117,6 +151,7 @@ Result<Model> load_safetensors(const std::string& path, const LoadOptions& optio
     if (key != "format") m.extra_metadata[key] = value;
   }
   LRKV_RETURN_IF_ERROR(load_tokenizer(st.dir, options, hf, &m));
+  LRKV_RETURN_IF_ERROR(load_chat_template(st.dir, &m));
   LRKV_RETURN_IF_ERROR(m.config.validate(config_path));
   LRKV_RETURN_IF_ERROR(read_compression_metadata(m));
   return m;

@@ -34,8 +34,10 @@ if [ "$mode" != "0" ]; then
   echo "test.sh: sanitizer pass took $(( $(date +%s) - start )) s"
 fi
 # Fuzzing regression (fuzz/, scripts/fuzz.sh): every harness replays its committed corpus and then
-# fuzzes for LRKV_FUZZ_SECONDS (default 10) under ASan + UBSan; any finding fails the run.
-# LRKV_FUZZ_CI=1 turns it on (off by default until its clang build is timed on the CI machine).
-if [ "$mode" != "only" ] && [ "${LRKV_FUZZ_CI:-0}" != 0 ]; then
-  FUZZ_JOBS="$jobs" bash scripts/fuzz.sh "${LRKV_FUZZ_SECONDS:-10}"
+# fuzzes for LRKV_FUZZ_SECONDS (default 5) under ASan + UBSan (the file readers, tokenizers, plans,
+# calibration and task readers: the code that takes untrusted input); any finding fails the run.
+# Measured on this 2-core machine from a clean build directory: 183 s (clang build ~160 s, then
+# 8 harnesses x 5 s, two at a time). LRKV_FUZZ_CI=0 leaves it out.
+if [ "$mode" != "only" ] && [ "${LRKV_FUZZ_CI:-1}" != 0 ]; then
+  FUZZ_JOBS="$jobs" bash scripts/fuzz.sh "${LRKV_FUZZ_SECONDS:-5}"
 fi

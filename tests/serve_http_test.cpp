@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "io/model_io.h"
 #include "serve_test_util.h"
 
 namespace lrkv::test {
@@ -184,6 +185,34 @@ TEST(ServeHttpTest, ClientDisconnectCancelsAndFreesTheSlot) {
   JsonReply after =
       post_json(*mcli, "/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 3}});
   EXPECT_EQ(after.status, 200) << after.raw;  // the freed slot serves the next request
+}
+
+// A non-streamed request whose client gives up: the server notices at its next whitespace probe
+// (after a second of waiting) and cancels it. lrkv-mha6 generates slowly enough on the CPU for
+// the request to be still running then (480 tokens).
+TEST(ServeHttpTest, NonStreamingClientDisconnectCancelsToo) {
+  const char* rel = "models/lrkv-mha6/model.bin";
+  if (!shared_exists(rel)) GTEST_SKIP() << "missing shared asset " << rel;
+  auto m = load_model(shared_path(rel));
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  TestServer t = start_test_server(*m, small_server(1, 512), "");
+  ASSERT_TRUE(t.server);
+  auto cli = t.client();
+  cli->set_read_timeout(0, 300 * 1000);  // gives up after 300 ms without a byte
+  auto r = cli->Post("/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 480}, {"ignore_eos", true}}.dump(),
+                     "application/json");
+  EXPECT_FALSE(r) << "the request finished before the client gave up";
+  cli->stop();
+  auto mcli = t.client();
+  long cancelled = 0;
+  for (int i = 0; i < 400 && (cancelled = metric(*mcli, "requests_cancelled_total")) < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(cancelled, 1);
+  EXPECT_EQ(metric(*mcli, "kv_slots_used"), 0);
+  EXPECT_LT(metric(*mcli, "generated_tokens_total"), 480);
+  JsonReply after = post_json(*mcli, "/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 3}});
+  EXPECT_EQ(after.status, 200) << after.raw;
 }
 
 std::vector<std::string> malformed_bodies() {

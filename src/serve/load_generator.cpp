@@ -8,6 +8,7 @@
 #include <cmath>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "serve/sse_reader.h"
@@ -33,20 +34,41 @@ std::string synthetic_prompt(int n, int variant) {
   return s;
 }
 
+// What request `index` asks for (lengths drawn in soak mode) and whether and when its client
+// hangs up (-1: never; k: after k content chunks).
+struct Plan {
+  int prompt_len = 0, gen_len = 0;
+  int hang_up_after = -1;
+};
+
+Plan plan_request(const LoadOptions& o, int index) {
+  Plan p{o.prompt_len, o.gen_len, -1};
+  std::mt19937 rng(static_cast<uint32_t>(index) * 2654435761u + 17);
+  if (o.random_lengths) {
+    p.prompt_len = std::uniform_int_distribution<int>(std::min(4, o.prompt_len), o.prompt_len)(rng);
+    p.gen_len = std::uniform_int_distribution<int>(1, o.gen_len)(rng);
+  }
+  if (o.disconnect_rate > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < o.disconnect_rate) {
+    p.hang_up_after = std::uniform_int_distribution<int>(0, std::max(0, p.gen_len / 2))(rng);
+  }
+  return p;
+}
+
 // One request's measurements.
 struct Sample {
   bool ok = false;
+  bool abandoned = false;
   std::string error;
   long prompt_tokens = 0, completion_tokens = 0;
   double ttft_ms = -1, latency_ms = 0;
   std::vector<double> itl_ms;
 };
 
-std::string request_body(const LoadOptions& o, int variant) {
+std::string request_body(const LoadOptions& o, const Plan& plan, int variant) {
   json b = {
-      {"max_tokens", o.gen_len}, {"ignore_eos", true}, {"temperature", 0}, {"stream", o.stream}};
+      {"max_tokens", plan.gen_len}, {"ignore_eos", true}, {"temperature", 0}, {"stream", o.stream}};
   if (!o.model.empty()) b["model"] = o.model;
-  const std::string prompt = synthetic_prompt(o.prompt_len, variant);
+  const std::string prompt = synthetic_prompt(plan.prompt_len, variant);
   if (o.chat) {
     b["messages"] = json::array({{{"role", "user"}, {"content", prompt}}});
   } else {
@@ -66,10 +88,11 @@ void read_usage(const json& j, Sample* s) {
 // Streams one request; every non-empty content chunk is a token arrival.
 Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
   Sample s;
+  const Plan plan = plan_request(o, variant);
   httplib::Request req;
   req.method = "POST";
   req.path = o.chat ? "/v1/chat/completions" : "/v1/completions";
-  req.body = request_body(o, variant);
+  req.body = request_body(o, plan, variant);
   req.set_header("Content-Type", "application/json");
   if (!o.api_key.empty()) req.set_header("Authorization", "Bearer " + o.api_key);
   SseReader sse;
@@ -78,7 +101,9 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
   const Clock::time_point t0 = Clock::now();
   Clock::time_point last;
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    if (!o.stream && plan.hang_up_after >= 0) return s.abandoned = true, false;
     if (!o.stream) return body.append(data, n), true;
+    if (plan.hang_up_after >= 0 && chunks >= plan.hang_up_after) return s.abandoned = true, false;
     for (const std::string& ev : sse.feed(std::string_view(data, n))) {
       const Clock::time_point now = Clock::now();
       auto j = json::parse(ev, nullptr, false);
@@ -96,6 +121,7 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
   };
   auto res = cli.send(req);
   s.latency_ms = ms_between(t0, Clock::now());
+  if (s.abandoned) return s;
   if (!res) return s.error = "HTTP: " + httplib::to_string(res.error()), s;
   if (res->status != 200) {
     return s.error = fmt::format("HTTP {}: {}", res->status,
@@ -128,6 +154,10 @@ Result<LoadReport> run_load(const LoadOptions& o) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--concurrency, --requests, --prompt-len and --gen-len must be >= 1");
   }
+  if (!(o.disconnect_rate >= 0 && o.disconnect_rate <= 1) || !(o.duration_s >= 0)) {
+    return make_error(ErrorCode::kInvalidArgument, "--disconnect-rate {} (0..1) / --duration {} (>= 0)",
+                      o.disconnect_rate, o.duration_s);
+  }
   if (o.url.rfind("http://", 0) != 0) {
     return make_error(ErrorCode::kInvalidArgument, "--url {}: expected http://HOST:PORT", o.url);
   }
@@ -135,13 +165,26 @@ Result<LoadReport> run_load(const LoadOptions& o) {
   std::mutex mu;
   std::atomic<int> next{0};
   const Clock::time_point t0 = Clock::now();
+  const auto more = [&](int i) {
+    if (o.duration_s > 0) return std::chrono::duration<double>(Clock::now() - t0).count() < o.duration_s;
+    return i < o.requests;
+  };
   auto worker = [&] {
-    httplib::Client cli(o.url);
-    cli.set_read_timeout(o.timeout_s, 0);
-    cli.set_keep_alive(true);
-    for (int i; (i = next++) < o.requests;) {
-      Sample s = run_one(cli, o, i);
+    auto connect = [&] {
+      auto c = std::make_unique<httplib::Client>(o.url);
+      c->set_read_timeout(o.timeout_s, 0);
+      c->set_keep_alive(true);
+      return c;
+    };
+    auto cli = connect();
+    for (int i; more(i = next++);) {
+      Sample s = run_one(*cli, o, i);
+      if (s.abandoned) cli = connect();  // the hung-up connection is gone
       std::lock_guard<std::mutex> lock(mu);
+      if (s.abandoned) {
+        ++report.abandoned;
+        continue;
+      }
       if (!s.ok) {
         if (report.errors++ == 0) report.first_error = s.error;
         continue;
@@ -155,15 +198,18 @@ Result<LoadReport> run_load(const LoadOptions& o) {
     }
   };
   std::vector<std::thread> threads;
-  for (int c = 0; c < std::min(o.concurrency, o.requests); ++c) threads.emplace_back(worker);
+  const int clients = o.duration_s > 0 ? o.concurrency : std::min(o.concurrency, o.requests);
+  for (int c = 0; c < clients; ++c) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   report.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
   return report;
 }
 
 std::string format_report(const LoadOptions& o, const LoadReport& r) {
-  std::string s = fmt::format("{} requests ({} ok, {} errors) at concurrency {} in {:.2f} s\n",
-                              r.ok + r.errors, r.ok, r.errors, o.concurrency, r.wall_s);
+  std::string s = fmt::format("{} requests ({} ok, {} errors{}) at concurrency {} in {:.2f} s\n",
+                              r.ok + r.errors + r.abandoned, r.ok, r.errors,
+                              r.abandoned ? fmt::format(", {} abandoned on purpose", r.abandoned) : "",
+                              o.concurrency, r.wall_s);
   s += fmt::format("| {:<22} | {:>12} |\n|{:-<24}|{:->14}|\n", "metric", "value", "", "");
   auto row = [&](const std::string& name, double v) {
     s += fmt::format("| {:<22} | {:>12.2f} |\n", name, v);

@@ -3,6 +3,11 @@
 // about `prompt_len` tokens and max_tokens = gen_len (ignore_eos set, so servers that honour it
 // generate exactly gen_len). Measures request and token throughput, time to first token (TTFT,
 // streaming), inter-token latency (ITL: gaps between content chunks) and end-to-end latency.
+// Soak mode: `duration_s` runs until that many seconds have passed instead of `requests`;
+// `random_lengths` draws each request's prompt (4..prompt_len) and generation (1..gen_len)
+// lengths; `disconnect_rate` is the fraction of requests the client abandons part-way (streamed:
+// after a random number of chunks; whole: at the first bytes), counted apart from errors. Every
+// draw is seeded by the request's index, so a run is repeatable.
 #pragma once
 
 #include <string>
@@ -23,11 +28,15 @@ struct LoadOptions {
   std::string api_key;
   std::string model;    // "model" field ("" = omitted)
   int timeout_s = 600;  // per request
+  double duration_s = 0;      // > 0: run for this long (requests is then ignored)
+  bool random_lengths = false;
+  double disconnect_rate = 0;  // in [0, 1]
 };
 
 struct LoadReport {
   int ok = 0;
-  int errors = 0;
+  int errors = 0;     // failed or lost: no complete response and not abandoned
+  int abandoned = 0;  // disconnected on purpose (disconnect_rate)
   std::string first_error;
   double wall_s = 0;
   long prompt_tokens = 0;      // from usage (when the server reports it)

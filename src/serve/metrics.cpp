@@ -1,6 +1,9 @@
 #include "serve/metrics.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace lrkv::serve {
 
@@ -9,6 +12,16 @@ namespace {
 void put(std::string* out, const char* name, const char* type, const char* help, int64_t v) {
   *out += fmt::format("# HELP lrkv_{} {}\n# TYPE lrkv_{} {}\nlrkv_{} {}\n", name, help, name, type,
                       name, v);
+}
+
+// Resident set size of this process from /proc/self/statm (0 where it cannot be read).
+int64_t resident_bytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? int64_t{resident} * sysconf(_SC_PAGESIZE) : 0;
 }
 
 }  // namespace
@@ -40,6 +53,7 @@ std::string Metrics::render() const {
   put(&o, "kv_bytes_per_token", "gauge", "KV cache bytes per token, all layers",
       kv_bytes_per_token);
   put(&o, "kv_allocated_bytes", "gauge", "Bytes reserved by the KV cache", kv_allocated_bytes);
+  put(&o, "process_resident_bytes", "gauge", "Resident memory of the server process", resident_bytes());
   return o;
 }
 

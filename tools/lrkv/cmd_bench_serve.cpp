@@ -26,12 +26,23 @@ void register_bench_serve(CLI::App& app) {
   cmd->add_option("--model", o->model, "The request's \"model\" field (some servers need one)");
   cmd->add_option("--timeout", o->timeout_s, "Per-request timeout in seconds")
       ->capture_default_str();
+  cmd->add_option("--duration", o->duration_s,
+                  "Soak: send requests for this many seconds instead of --requests (0 = off)")
+      ->check(CLI::Range(0.0, 7 * 24 * 3600.0));
+  cmd->add_flag("--random-lengths", o->random_lengths,
+                "Draw each request's prompt (4..--prompt-len) and generation (1..--gen-len) lengths");
+  cmd->add_option("--disconnect-rate", o->disconnect_rate,
+                  "Fraction of requests the client abandons part-way (counted apart from errors)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->callback([o] {
     auto r = serve::run_load(*o);
     if (!r.ok()) return finish(r.status());
     std::printf("%s", serve::format_report(*o, *r).c_str());
     if (r->ok == 0)
       finish(make_error(ErrorCode::kIoError, "every request failed: {}", r->first_error));
+    else if (r->errors > 0)
+      finish(make_error(ErrorCode::kIoError, "{} of {} requests failed or were lost: {}", r->errors,
+                        r->ok + r->errors, r->first_error));
   });
 }
 

@@ -16,7 +16,7 @@ foreach(f bpe_pretokenizer bpe_tokenizer file_kind llama_config llama_weights me
 endforeach()
 foreach(f kernels/ggml_quants cache/kv_cache_spec compress/calibration_io compress/calibration_check
           eval/tasks/compressed_text
-          eval/tasks/task_readers eval/tasks/task_layouts)
+          eval/tasks/task_readers eval/tasks/task_layouts serve/api_request serve/api_error)
   list(APPEND LRKV_FUZZ_SOURCES ${CMAKE_SOURCE_DIR}/src/${f}.cpp)
 endforeach()
 add_library(lrkv_fuzzlib STATIC ${LRKV_FUZZ_SOURCES})

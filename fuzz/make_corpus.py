@@ -286,7 +286,21 @@ def task_seeds():
     out("tasks", "arc_bz2", b"\x01" + bz2.compress((json.dumps(arc) + "\n").encode()))
 
 
+def api_request_seeds():
+    # Byte 0: bit 0 = chat endpoint, bits 1.. = max_tokens limit (fuzz_api_request.cpp).
+    out("api_request", "completion", b"\x40" + json.dumps({
+        "prompt": "Once upon a time", "max_tokens": 16, "temperature": 0.7, "top_p": 0.9, "top_k": 40, "seed": 3,
+        "stop": ["\n", "The"], "stream": True, "stream_options": {"include_usage": True}}).encode())
+    out("api_request", "chat", b"\x41" + json.dumps({
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+        "max_tokens": 8, "ignore_eos": True}).encode())
+    out("api_request", "prompt_list", b"\x20" + json.dumps({"prompt": ["a b"], "max_completion_tokens": 3, "n": 1}).encode())
+    out("api_request", "chat_parts", b"\x21" + json.dumps({
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}).encode())
+
+
 def main():
+    api_request_seeds()
     gguf_seeds()
     safetensors_seeds()
     llama2c_seeds()

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 secs=${1:?usage: scripts/fuzz.sh SECONDS [HARNESS...]}
 shift
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(gguf safetensors hf_config hf_tokenizer llama2c rank_plan calibration tasks)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(gguf safetensors hf_config hf_tokenizer llama2c rank_plan calibration tasks api_request)
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ not found (apt-get install clang)" >&2; exit 2; }
 
 launcher=()

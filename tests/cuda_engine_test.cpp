@@ -152,6 +152,25 @@ TEST(CudaEngine, CompressedRealWeightsMatchCpuEngine) {
   }
 }
 
+// Weights that overflow on the GPU (the load-time scan skipped) end the forward with an error
+// naming the output logits, as the CPU engine does, instead of returning nan logits.
+TEST(CudaEngine, NonFiniteLogitsAreAnError) {
+  LRKV_REQUIRE_CUDA();
+  auto m = make_random_model(gqa_config(), 5, DType::kBF16);
+  ASSERT_TRUE(m.ok());
+  m->weights.out_norm.f32()[3] = INFINITY;
+  auto gpu = cuda::CudaEngine::create(*m);
+  ASSERT_TRUE(gpu.ok());
+  auto c = (*gpu)->make_cache(1, 16, DType::kBF16);
+  ASSERT_TRUE(c.ok());
+  const auto t = tokens(4, 1, m->config.n_vocab);
+  std::vector<float> lg;
+  const Status s = (*gpu)->forward({SeqSpan{0, t.data(), 4}}, **c, LogitsMode::kLast, &lg);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("non-finite"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("output logits"), std::string::npos) << s.message();
+}
+
 // Prompts longer than one step's chunk (CudaEngine::kMaxChunk) run as several steps: all logits
 // (kAll) and the last ones (kLast, forward_sample) agree with the CPU engine's single pass.
 TEST(CudaEngine, LongPromptsRunInChunks) {

@@ -1,10 +1,12 @@
 #include "backend/cuda/cuda_engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <unordered_set>
 
 #include "backend/cuda/cuda_engine_step.h"
+#include "core/finite_check.h"
 #include "kernels/cuda/sampling.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
@@ -619,6 +621,18 @@ Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache
   LRKV_RETURN_IF_ERROR(deliver(*run, logits, sample));
   LRKV_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
   for (const SeqSpan& s : spans) cache_->advance(s.seq, s.n);
+  if (logits != nullptr && run->n_logits > 0) {  // as the CPU engine: never a nan result
+    const int64_t V = cfg_.n_vocab, bad = first_non_finite(DType::kF32, logits->data(), run->n_logits * V);
+    if (bad >= 0) {
+      const float v = (*logits)[bad];
+      return make_error(ErrorCode::kInvalidArgument,
+                        "{}: activations became non-finite ({}) in the output logits on the GPU (row {} of {}, "
+                        "column {}); expected finite values: the weights overflow f32 or are corrupt (--device cpu "
+                        "names the first layer where it happens)",
+                        model_.source_path, std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"), bad / V, run->n_logits,
+                        bad % V);
+    }
+  }
   return Status::Ok();
 }
 

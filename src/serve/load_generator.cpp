@@ -116,6 +116,8 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
         s.itl_ms.push_back(ms_between(last, now));
       }
       last = now;
+      // Hang up right at the planned chunk, even when the rest arrived in the same read.
+      if (plan.hang_up_after >= 0 && chunks >= plan.hang_up_after) return s.abandoned = true, false;
     }
     return true;
   };
@@ -181,6 +183,7 @@ Result<LoadReport> run_load(const LoadOptions& o) {
       Sample s = run_one(*cli, o, i);
       if (s.abandoned) cli = connect();  // the hung-up connection is gone
       std::lock_guard<std::mutex> lock(mu);
+      report.planned_disconnects += plan_request(o, i).hang_up_after >= 0;
       if (s.abandoned) {
         ++report.abandoned;
         continue;

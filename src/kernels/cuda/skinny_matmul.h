@@ -1,8 +1,8 @@
 // Decode-sized projections: for m <= 8 activation rows,
 //   y_s[t, j] (+)= Σ_i x[t, i] · W[row0_s + j, i],   j < n_s,   s < n_out,
-// with W [n_rows, k] row-major in f32, f16 or bf16 and x, y in f32 (f32 accumulation, the
-// activations are not rounded: products are exact in f32, only the sum order differs from the
-// fp64 reference). One launch streams W once at memory speed (16-byte loads, several rows and
+// with W [n_rows, k] row-major in f32, f16 or bf16 and x, y in f32: f32 FMA accumulation, the
+// activations are not rounded to 16 bits (each product enters the sum unrounded; the sum's
+// roundings and order are what differ from the fp64 reference). One launch streams W once at memory speed (16-byte loads, several rows and
 // loads in flight per warp) and writes up to three outputs, so q|k|v or gate|up of a layer are
 // one kernel over the concatenated weights. cuBLAS needs the activations converted (or split
 // hi + lo) first and runs at a fraction of the bandwidth for m this small.

@@ -58,6 +58,7 @@ Plan plan_request(const LoadOptions& o, int index) {
 struct Sample {
   bool ok = false;
   bool abandoned = false;
+  bool no_reply = false;  // the connection failed before a single byte of the reply
   std::string error;
   long prompt_tokens = 0, completion_tokens = 0;
   double ttft_ms = -1, latency_ms = 0;
@@ -100,7 +101,9 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
   long chunks = 0;
   const Clock::time_point t0 = Clock::now();
   Clock::time_point last;
+  size_t received = 0;
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    received += n;
     if (!o.stream && plan.hang_up_after >= 0) return s.abandoned = true, false;
     if (!o.stream) return body.append(data, n), true;
     if (plan.hang_up_after >= 0 && chunks >= plan.hang_up_after) return s.abandoned = true, false;
@@ -124,7 +127,10 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
   auto res = cli.send(req);
   s.latency_ms = ms_between(t0, Clock::now());
   if (s.abandoned) return s;
-  if (!res) return s.error = "HTTP: " + httplib::to_string(res.error()), s;
+  if (!res) {
+    s.no_reply = received == 0;
+    return s.error = "HTTP: " + httplib::to_string(res.error()), s;
+  }
   if (res->status != 200) {
     return s.error = fmt::format("HTTP {}: {}", res->status,
                                  (o.stream ? res->body : body).substr(0, 200)),
@@ -181,9 +187,18 @@ Result<LoadReport> run_load(const LoadOptions& o) {
     auto cli = connect();
     for (int i; more(i = next++);) {
       Sample s = run_one(*cli, o, i);
-      if (s.abandoned) cli = connect();  // the hung-up connection is gone
+      bool retried = false;
+      if (s.no_reply && !s.abandoned) {
+        // A kept-alive connection the server closed between requests fails before any reply
+        // byte (servers cap requests per connection): once, on a fresh connection.
+        cli = connect();
+        s = run_one(*cli, o, i);
+        retried = true;
+      }
+      if (s.abandoned || !s.ok) cli = connect();  // the hung-up or failed connection is gone
       std::lock_guard<std::mutex> lock(mu);
       report.planned_disconnects += plan_request(o, i).hang_up_after >= 0;
+      report.retried += retried;
       if (s.abandoned) {
         ++report.abandoned;
         continue;
@@ -211,7 +226,8 @@ Result<LoadReport> run_load(const LoadOptions& o) {
 std::string format_report(const LoadOptions& o, const LoadReport& r) {
   std::string s = fmt::format("{} requests ({} ok, {} errors{}) at concurrency {} in {:.2f} s\n",
                               r.ok + r.errors + r.abandoned, r.ok, r.errors,
-                              r.abandoned ? fmt::format(", {} abandoned on purpose", r.abandoned) : "",
+                              (r.abandoned ? fmt::format(", {} abandoned on purpose", r.abandoned) : "") +
+                                  (r.retried ? fmt::format(", {} retried once on a fresh connection", r.retried) : ""),
                               o.concurrency, r.wall_s);
   s += fmt::format("| {:<22} | {:>12} |\n|{:-<24}|{:->14}|\n", "metric", "value", "", "");
   auto row = [&](const std::string& name, double v) {

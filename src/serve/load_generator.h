@@ -38,6 +38,7 @@ struct LoadReport {
   int errors = 0;     // failed or lost: no complete response and not abandoned
   int abandoned = 0;  // disconnected on purpose (disconnect_rate)
   int planned_disconnects = 0;  // requests drawn to hang up (a reply can still beat the client)
+  int retried = 0;  // sent again on a fresh connection after the kept-alive one failed unanswered
   std::string first_error;
   double wall_s = 0;
   long prompt_tokens = 0;      // from usage (when the server reports it)

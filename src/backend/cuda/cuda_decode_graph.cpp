@@ -108,10 +108,4 @@ Status CudaEngine::capture(DecodeGraph& g) {
                     s.message());
 }
 
-CudaEngine::Step* CudaEngine::graph_step(DecodeGraph* g) { return &g->st; }
-
-Status CudaEngine::launch_graph(DecodeGraph* g) {
-  return cuda_status(cudaGraphLaunch(g->exec, stream_), "decode graph launch");
-}
-
 }  // namespace lrkv::cuda

@@ -1,13 +1,9 @@
 #include "backend/cuda/cuda_engine.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstdio>
 #include <unordered_set>
 
 #include "backend/cuda/cuda_engine_step.h"
-#include "core/finite_check.h"
-#include "kernels/cuda/sampling.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/skinny_matmul.h"
@@ -55,11 +51,6 @@ Result<CudaEngine::Matrix> upload_stacked(const std::vector<const Tensor*>& part
     offset += c.nbytes();
   }
   return m;
-}
-
-template <class T>
-Result<PoolBuffer> scratch(DevicePool& pool, int64_t n, cudaStream_t s) {
-  return pool.alloc(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T), s);
 }
 
 }  // namespace
@@ -277,25 +268,36 @@ Status CudaEngine::check_spans(const std::vector<SeqSpan>& spans, const KvCache&
   return Status::Ok();
 }
 
+// One skinny_matmul launch for the outputs (consecutive row ranges of W from its first row) when
+// the shapes allow it; false when the GEMM path has to run.
+bool CudaEngine::try_skinny(const float* x, int64_t ldx, int64_t m, const void* w, int64_t ldw, DType type, int64_t k,
+                            const std::vector<Output>& outs, Status* status) {
+  if (m > kSkinnyMaxRows || outs.size() > static_cast<size_t>(kSkinnyMaxOutputs)) return false;
+  SkinnyMatmulArgs a;
+  a.x = x;
+  a.ldx = ldx;
+  a.m = static_cast<int>(m);
+  a.w = w;
+  a.ldw = ldw;
+  a.k = k;
+  a.w_type = type;
+  a.n_out = static_cast<int>(outs.size());
+  for (size_t s = 0; s < outs.size(); ++s) {
+    a.out[s] = SkinnyOutput{outs[s].y, outs[s].ldy, a.n_rows, outs[s].n, outs[s].accumulate ? 1 : 0};
+    a.n_rows += outs[s].n;
+  }
+  if (!skinny_matmul_fits(a)) return false;
+  *status = skinny_matmul(a, stream_);
+  return true;
+}
+
 Status CudaEngine::project(const float* x, int64_t ldx, int64_t m, const WeightView& w, float* y, int64_t ldy,
                            bool accumulate, int64_t w_row0, int64_t n, int64_t k, int64_t w_col0) {
   const void* wp = static_cast<const char*>(w.data) + dtype_bytes(w.type, w_row0 * w.cols + w_col0);
   n = n < 0 ? w.rows : n;
   k = k < 0 ? w.cols : k;
-  if (m <= kSkinnyMaxRows) {
-    SkinnyMatmulArgs a;
-    a.x = x;
-    a.ldx = ldx;
-    a.m = static_cast<int>(m);
-    a.w = wp;
-    a.ldw = w.cols;
-    a.k = k;
-    a.n_rows = n;
-    a.w_type = w.type;
-    a.n_out = 1;
-    a.out[0] = SkinnyOutput{y, ldy, 0, n, accumulate ? 1 : 0};
-    if (skinny_matmul_fits(a)) return skinny_matmul(a, stream_);
-  }
+  Status s;
+  if (try_skinny(x, ldx, m, wp, w.cols, w.type, k, {{y, ldy, n, accumulate}}, &s)) return s;
   MatmulParams p;
   p.x = x;
   p.ldx = ldx;
@@ -313,22 +315,8 @@ Status CudaEngine::project(const float* x, int64_t ldx, int64_t m, const WeightV
 
 Status CudaEngine::project_stacked(const float* x, int64_t ldx, int64_t m, const WeightView& w,
                                    const std::vector<Output>& outs) {
-  if (m <= kSkinnyMaxRows && outs.size() <= static_cast<size_t>(kSkinnyMaxOutputs)) {
-    SkinnyMatmulArgs a;
-    a.x = x;
-    a.ldx = ldx;
-    a.m = static_cast<int>(m);
-    a.w = w.data;
-    a.ldw = w.cols;
-    a.k = w.cols;
-    a.w_type = w.type;
-    a.n_out = static_cast<int>(outs.size());
-    for (size_t s = 0; s < outs.size(); ++s) {
-      a.out[s] = SkinnyOutput{outs[s].y, outs[s].ldy, a.n_rows, outs[s].n, outs[s].accumulate ? 1 : 0};
-      a.n_rows += outs[s].n;
-    }
-    if (skinny_matmul_fits(a)) return skinny_matmul(a, stream_);
-  }
+  Status s;
+  if (try_skinny(x, ldx, m, w.data, w.cols, w.type, w.cols, outs, &s)) return s;
   int64_t row0 = 0;
   for (const Output& o : outs) {
     LRKV_RETURN_IF_ERROR(project(x, ldx, m, w, o.y, o.ldy, o.accumulate, row0, o.n));
@@ -354,16 +342,8 @@ Status CudaEngine::project_inputs(int l, Step& st) {
   if (!w.wv.empty() && !w.bv.empty()) {
     LRKV_RETURN_IF_ERROR(add_row_vector(st.v.as<float>(), kvd, st.T, kvd, w.bv.as<float>(), 1.0f, stream_));
   }
-  RopeParams rp;
-  rp.x = st.q.as<float>();
-  rp.rows = st.T;
-  rp.ld = qd;
-  rp.n_heads = cfg_.n_head;
-  rp.head_dim = cfg_.head_dim;
-  rp.positions = st.pos.as<int>();
-  rp.inv_freq = inv_freq_.as<float>();
-  rp.layout = cfg_.rope_layout;
-  return rope(rp, stream_);
+  return rope(rope_rows(st.q.as<float>(), st.T, qd, cfg_.n_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>()),
+              stream_);
 }
 
 Status CudaEngine::ffn(int l, Step& st) {
@@ -377,263 +357,6 @@ Status CudaEngine::ffn(int l, Step& st) {
   LRKV_RETURN_IF_ERROR(swiglu(SwigluParams{st.gate.as<float>(), st.up.as<float>(), st.gate.as<float>(), st.T, ff, ff},
                               stream_));
   return project(st.gate.as<float>(), ff, st.T, w.w_down, st.x.as<float>(), d, /*accumulate=*/true);
-}
-
-struct CudaEngine::SampleJob {
-  std::vector<Sampler>* samplers = nullptr;
-  // Per row: 0 = argmax (id in ids[r * kTopKMax]), k = top-k candidates, -1 = whole row in `rows`.
-  std::vector<int> k;
-  std::vector<int> ids;        // [rows, kTopKMax] host
-  std::vector<float> values;   // [rows, kTopKMax] host
-  std::vector<float> rows;     // [rows, n_vocab] host (fallback rows only)
-  PoolBuffer d_ids, d_values;
-};
-
-// Fills the job's host arrays asynchronously (the caller synchronises the stream).
-Status CudaEngine::select_on_device(const float* logits, int64_t n_rows, SampleJob* job) {
-  const int V = static_cast<int>(cfg_.n_vocab);
-  job->k.assign(n_rows, 0);
-  job->ids.assign(n_rows * kTopKMax, 0);
-  job->values.assign(n_rows * kTopKMax, 0.0f);
-  bool whole_rows = false;  // sized once, before any asynchronous copy into it
-  for (int64_t r = 0; r < n_rows; ++r) whole_rows = whole_rows || (*job->samplers)[r].candidates_for(V) > kTopKMax;
-  job->rows.assign(whole_rows ? n_rows * static_cast<int64_t>(V) : 0, 0.0f);
-  LRKV_ASSIGN_OR_RETURN(job->d_ids, scratch<int>(pool_, n_rows * kTopKMax, stream_));
-  LRKV_ASSIGN_OR_RETURN(job->d_values, scratch<float>(pool_, n_rows * kTopKMax, stream_));
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const int k = (*job->samplers)[r].candidates_for(V);
-    const SampleRows row{logits + r * V, V, 1, V};
-    int* ids = job->d_ids.as<int>() + r * kTopKMax;
-    float* vals = job->d_values.as<float>() + r * kTopKMax;
-    if (k == 0) {
-      LRKV_RETURN_IF_ERROR(argmax_rows(row, ids, stream_));
-      job->k[r] = 0;
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->ids.data() + r * kTopKMax, ids, sizeof(int),
-                                                cudaMemcpyDeviceToHost, stream_), "download argmax");
-    } else if (k <= kTopKMax) {
-      LRKV_RETURN_IF_ERROR(top_k_rows(row, k, vals, ids, stream_));
-      job->k[r] = k;
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->ids.data() + r * kTopKMax, ids, k * sizeof(int),
-                                                cudaMemcpyDeviceToHost, stream_), "download top-k ids");
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->values.data() + r * kTopKMax, vals, k * sizeof(float),
-                                                cudaMemcpyDeviceToHost, stream_), "download top-k values");
-    } else {
-      job->k[r] = -1;
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->rows.data() + r * V, logits + r * V, V * sizeof(float),
-                                                cudaMemcpyDeviceToHost, stream_), "download logits row");
-    }
-  }
-  return Status::Ok();
-}
-
-// rmsnorm(x) and, when wanted, the LM head into st.logits ([n_logits, V]: every row, or the last
-// row of each span).
-Status CudaEngine::head(Step& st, LogitsMode mode, bool want_logits) {
-  const int64_t d = cfg_.d_model, V = cfg_.n_vocab;
-  LRKV_RETURN_IF_ERROR(rmsnorm(
-      RmsNormParams{st.x.as<float>(), out_norm_.as<float>(), st.h.as<float>(), st.T, d, d, cfg_.norm_eps}, stream_));
-  st.n_logits = 0;
-  if (mode == LogitsMode::kNone || !want_logits) return Status::Ok();
-  const Matrix& head = cfg_.tied_embeddings ? tok_embd_ : output_;
-  const float* rows = st.h.as<float>();
-  int64_t n_rows = st.T;
-  if (mode == LogitsMode::kLast) {
-    n_rows = static_cast<int64_t>(st.spans.size());
-    LRKV_ASSIGN_OR_RETURN(st.last, scratch<float>(pool_, n_rows * d, stream_));
-    for (int64_t i = 0; i < n_rows; ++i) {
-      const int64_t t = st.t0[i] + st.spans[i].n - 1;
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(st.last.as<float>() + i * d, st.h.as<float>() + t * d,
-                                                d * sizeof(float), cudaMemcpyDeviceToDevice, stream_),
-                                "gather last rows");
-    }
-    rows = st.last.as<float>();
-  }
-  LRKV_ASSIGN_OR_RETURN(st.logits, scratch<float>(pool_, n_rows * V, stream_));
-  st.n_logits = n_rows;
-  return project(rows, d, n_rows, head, st.logits.as<float>(), V);
-}
-
-// The step's logits to the caller: sampled on the device, or downloaded.
-Status CudaEngine::deliver(const Step& st, std::vector<float>* logits, SampleJob* sample) {
-  if (st.n_logits == 0) return Status::Ok();
-  if (sample != nullptr) return select_on_device(st.logits.as<float>(), st.n_logits, sample);
-  const int64_t V = cfg_.n_vocab;
-  logits->resize(st.n_logits * V);
-  LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits->data(), st.logits.data(), st.n_logits * V * sizeof(float),
-                                            cudaMemcpyDeviceToHost, stream_),
-                            "download logits");
-  return Status::Ok();
-}
-
-namespace {
-
-bool fits_one_step(const std::vector<SeqSpan>& spans, int max_chunk) {
-  for (const SeqSpan& s : spans) {
-    if (s.n > max_chunk) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-// Spans longer than kMaxChunk run as consecutive chunks of one sequence at a time: the attention
-// grid and the activations of a step grow with its tokens (a 32K-token prompt in one step passes
-// the grid's limits).
-Status CudaEngine::forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
-                           std::vector<float>* logits) {
-  if (fits_one_step(spans, kMaxChunk)) return run_forward(spans, cache, mode, logits, nullptr);
-  LRKV_RETURN_IF_ERROR(check_spans(spans, cache));
-  if (logits) logits->clear();
-  std::vector<float> part;
-  for (const SeqSpan& s : spans) {
-    for (int off = 0; off < s.n; off += kMaxChunk) {
-      const int n = std::min(kMaxChunk, s.n - off);
-      const bool last = off + n == s.n;
-      const LogitsMode m = mode == LogitsMode::kAll ? mode : (last ? mode : LogitsMode::kNone);
-      LRKV_RETURN_IF_ERROR(run_forward({SeqSpan{s.seq, s.tokens + off, n}}, cache, m, logits ? &part : nullptr,
-                                       nullptr));
-      if (logits && m != LogitsMode::kNone) logits->insert(logits->end(), part.begin(), part.end());
-    }
-  }
-  return Status::Ok();
-}
-
-Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& cache, std::vector<Sampler>& samplers,
-                                  std::vector<int>* next) {
-  if (next == nullptr || samplers.size() != spans.size()) {
-    return make_error(ErrorCode::kInvalidArgument, "forward_sample: {} samplers for {} spans", samplers.size(),
-                      spans.size());
-  }
-  SampleJob job;
-  job.samplers = &samplers;
-  if (fits_one_step(spans, kMaxChunk)) {
-    LRKV_RETURN_IF_ERROR(run_forward(spans, cache, LogitsMode::kLast, nullptr, &job));
-  } else {  // all but the last chunk of each span first, then the last chunks and the sampling
-    LRKV_RETURN_IF_ERROR(check_spans(spans, cache));
-    std::vector<SeqSpan> heads, tails;
-    for (const SeqSpan& s : spans) {
-      const int tail = (s.n - 1) % kMaxChunk + 1;
-      if (s.n > tail) heads.push_back(SeqSpan{s.seq, s.tokens, s.n - tail});
-      tails.push_back(SeqSpan{s.seq, s.tokens + (s.n - tail), tail});
-    }
-    if (!heads.empty()) LRKV_RETURN_IF_ERROR(forward(heads, cache, LogitsMode::kNone, nullptr));
-    LRKV_RETURN_IF_ERROR(run_forward(tails, cache, LogitsMode::kLast, nullptr, &job));
-  }
-  const int V = static_cast<int>(cfg_.n_vocab);
-  next->resize(spans.size());
-  std::vector<std::pair<float, int>> cand;
-  for (size_t r = 0; r < spans.size(); ++r) {
-    Sampler& s = samplers[r];
-    const int k = job.k[r];
-    if (k == 0) {
-      (*next)[r] = job.ids[r * kTopKMax];
-    } else if (k > 0) {
-      cand.resize(k);
-      for (int i = 0; i < k; ++i) cand[i] = {job.values[r * kTopKMax + i], job.ids[r * kTopKMax + i]};
-      (*next)[r] = s.sample_candidates(cand);
-    } else {
-      (*next)[r] = s.sample(job.rows.data() + r * V, V);
-    }
-  }
-  return Status::Ok();
-}
-
-Status CudaEngine::alloc_step(Step& st) {
-  const int64_t T = st.T, d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), ff = cfg_.d_ff;
-  int64_t kw = 0, vw = 0, qkw = 0, zw = 0;
-  for (const LatentLayer& L : latent_) {
-    kw = std::max<int64_t>(kw, L.k_width);
-    vw = std::max<int64_t>(vw, L.v_width);
-    qkw = std::max<int64_t>(qkw, L.qk_width);
-    zw = std::max<int64_t>(zw, L.z_width);
-  }
-  LRKV_ASSIGN_OR_RETURN(st.tokens, scratch<int>(pool_, T, stream_));
-  LRKV_ASSIGN_OR_RETURN(st.pos, scratch<int>(pool_, T, stream_));
-  LRKV_ASSIGN_OR_RETURN(st.seq, scratch<int>(pool_, T, stream_));
-  for (auto [buf, n] : {std::pair{&st.x, T * d}, {&st.h, T * d}, {&st.q, T * qd}, {&st.k, T * kvd}, {&st.v, T * kvd},
-                        {&st.att, T * qd}, {&st.gate, T * ff}, {&st.up, T * ff}, {&st.ck, T * kw}, {&st.cv, T * vw},
-                        {&st.qk, T * qkw}, {&st.z, T * zw}}) {
-    LRKV_ASSIGN_OR_RETURN(*buf, scratch<float>(pool_, n, stream_));
-  }
-  return Status::Ok();
-}
-
-// Everything between the uploaded ids and the logits, on stream_ (what a decode graph captures).
-Status CudaEngine::run_step(Step& st, LogitsMode mode, bool want_logits) {
-  const int64_t d = cfg_.d_model;
-  LRKV_RETURN_IF_ERROR(embedding(
-      EmbeddingParams{tok_embd_.buf.data(), tok_embd_.type, d, st.tokens.as<int>(), st.T, st.x.as<float>(), d},
-      stream_));
-  for (int l = 0; l < cfg_.n_layer; ++l) {
-    LRKV_RETURN_IF_ERROR(compressed() ? attention_latent(l, st) : attention_dense(l, st));
-    LRKV_RETURN_IF_ERROR(ffn(l, st));
-  }
-  return head(st, mode, want_logits);
-}
-
-Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache_base, LogitsMode mode,
-                               std::vector<float>* logits, SampleJob* sample) {
-  LRKV_RETURN_IF_ERROR(check_spans(spans, cache_base));
-  cache_ = static_cast<CudaKvCache*>(&cache_base);  // check_spans: made by this engine
-  struct Release {
-    CudaKvCache*& c;
-    ~Release() { c = nullptr; }
-  } release{cache_};
-  const CudaKvCache& cache = *cache_;
-  Step st;
-  st.spans = spans;
-  std::vector<int> tokens, pos, seq;
-  for (const SeqSpan& s : spans) {
-    st.t0.push_back(st.T);
-    st.start.push_back(cache.length(s.seq));
-    for (int i = 0; i < s.n; ++i) {
-      tokens.push_back(s.tokens[i]);
-      pos.push_back(cache.length(s.seq) + i);
-      seq.push_back(s.seq);
-    }
-    st.T += s.n;
-  }
-  const bool want_logits = logits != nullptr || sample != nullptr;
-  Step* run = &st;
-  DecodeGraph* graph = nullptr;
-  if (graph_eligible(st, mode, want_logits)) {
-    auto g = decode_graph(st);
-    if (g.ok()) {
-      graph = *g;
-      run = graph_step(graph);
-    } else {
-      // A step the graph cannot capture still runs (eagerly); later steps stop trying.
-      std::fprintf(stderr, "lrkv: note: CUDA graphs off for this engine: %s\n", g.status().to_string().c_str());
-      opt_.cuda_graphs = false;
-    }
-  }
-  if (graph == nullptr) LRKV_RETURN_IF_ERROR(alloc_step(st));
-  for (auto [buf, host] : {std::pair{&run->tokens, &tokens}, {&run->pos, &pos}, {&run->seq, &seq}}) {
-    LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(buf->data(), host->data(), st.T * sizeof(int), cudaMemcpyHostToDevice,
-                                              stream_),
-                              "upload ids");
-  }
-  if (graph != nullptr) {
-    LRKV_RETURN_IF_ERROR(launch_graph(graph));
-  } else {
-    LRKV_RETURN_IF_ERROR(run_step(st, mode, want_logits));
-  }
-  LRKV_RETURN_IF_ERROR(deliver(*run, logits, sample));
-  LRKV_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
-  for (const SeqSpan& s : spans) cache_->advance(s.seq, s.n);
-  if (logits != nullptr && run->n_logits > 0) {  // as the CPU engine: never a nan result
-    const int64_t V = cfg_.n_vocab, bad = first_non_finite(DType::kF32, logits->data(), run->n_logits * V);
-    if (bad >= 0) {
-      const float v = (*logits)[bad];
-      return make_error(ErrorCode::kInvalidArgument,
-                        "{}: activations became non-finite ({}) in the output logits on the GPU (row {} of {}, "
-                        "column {}); expected finite values: the weights overflow f32 or are corrupt (--device cpu "
-                        "names the first layer where it happens)",
-                        model_.source_path, std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"), bad / V, run->n_logits,
-                        bad % V);
-    }
-  }
-  return Status::Ok();
 }
 
 }  // namespace lrkv::cuda

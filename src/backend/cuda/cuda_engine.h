@@ -135,6 +135,9 @@ class CudaEngine final : public Engine {
     bool accumulate = false;
   };
   Status project_stacked(const float* x, int64_t ldx, int64_t m, const WeightView& w, const std::vector<Output>& outs);
+  // skinny_matmul over outputs tiling W's rows from `w` when the shapes allow (sets *status), else false.
+  bool try_skinny(const float* x, int64_t ldx, int64_t m, const void* w, int64_t ldw, DType type, int64_t k,
+                  const std::vector<Output>& outs, Status* status);
   // h = rmsnorm(x); q (and k, v where the layer stacks them) = h · W_{q,k,v}ᵀ + biases; RoPE(q).
   Status project_inputs(int l, Step& st);
   Status attention_dense(int l, Step& st);
@@ -155,8 +158,6 @@ class CudaEngine final : public Engine {
   bool graph_eligible(const Step& st, LogitsMode mode, bool want_logits) const;
   Result<DecodeGraph*> decode_graph(const Step& shape);
   Status capture(DecodeGraph& g);
-  Step* graph_step(DecodeGraph* g);
-  Status launch_graph(DecodeGraph* g);
   std::vector<std::unique_ptr<DecodeGraph>> graphs_;
   uint64_t graph_clock_ = 0;
   Status select_on_device(const float* logits, int64_t n_rows, SampleJob* job);

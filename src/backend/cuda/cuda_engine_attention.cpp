@@ -38,20 +38,6 @@ int run_max_kv(const std::vector<int>& start, const std::vector<SeqSpan>& spans,
   return m;
 }
 
-RopeParams rope_rows(float* x, int64_t rows, int64_t ld, int n_heads, const LlamaConfig& c, const int* pos,
-                     const float* inv_freq) {
-  RopeParams rp;
-  rp.x = x;
-  rp.rows = rows;
-  rp.ld = ld;
-  rp.n_heads = n_heads;
-  rp.head_dim = c.head_dim;
-  rp.positions = pos;
-  rp.inv_freq = inv_freq;
-  rp.layout = c.rope_layout;
-  return rp;
-}
-
 // Rows [T, width] into a cache of `cap` rows per sequence: token rows, or head-major segments.
 CacheWriteParams cache_rows(const float* src, int64_t T, int width, void* dst, DType type, const int* seq,
                             const int* pos, int cap, int seg) {

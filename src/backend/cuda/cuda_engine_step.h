@@ -1,11 +1,34 @@
 // CudaEngine's per-call activations (internal to cuda_engine*.cpp).
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "backend/cuda/cuda_engine.h"
+#include "kernels/rope.h"
 
 namespace lrkv::cuda {
+
+// n elements of T from the pool (at least one), on stream s.
+template <class T>
+Result<PoolBuffer> scratch(DevicePool& pool, int64_t n, cudaStream_t s) {
+  return pool.alloc(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T), s);
+}
+
+// RoPE of `rows` rows of n_heads heads (row stride ld) at the device positions `pos`.
+inline RopeParams rope_rows(float* x, int64_t rows, int64_t ld, int n_heads, const LlamaConfig& c, const int* pos,
+                            const float* inv_freq) {
+  RopeParams rp;
+  rp.x = x;
+  rp.rows = rows;
+  rp.ld = ld;
+  rp.n_heads = n_heads;
+  rp.head_dim = c.head_dim;
+  rp.positions = pos;
+  rp.inv_freq = inv_freq;
+  rp.layout = c.rope_layout;
+  return rp;
+}
 
 struct CudaEngine::Step {
   int64_t T = 0;

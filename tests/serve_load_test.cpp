@@ -10,6 +10,16 @@
 namespace lrkv::test {
 namespace {
 
+// Load against the test server's port.
+serve::LoadOptions load_options(const TestServer& t, int concurrency, int prompt_len, int gen_len) {
+  serve::LoadOptions o;
+  o.url = "http://127.0.0.1:" + std::to_string(t.port());
+  o.concurrency = concurrency;
+  o.prompt_len = prompt_len;
+  o.gen_len = gen_len;
+  return o;
+}
+
 serve::ServerOptions load_server() {
   serve::ServerOptions o;
   o.scheduler.slots = 4;
@@ -25,12 +35,8 @@ TEST(ServeLoadTest, EveryRequestEndsOkOrAbandonedAndAbandonedOnesAreCancelled) {
   TestServer t = start_test_server(*model, load_server());
   ASSERT_TRUE(t.server);
   for (bool stream : {true, false}) {
-    serve::LoadOptions o;
-    o.url = "http://127.0.0.1:" + std::to_string(t.port());
-    o.concurrency = 6;
+    serve::LoadOptions o = load_options(t, 6, 40, 60);
     o.requests = 30;
-    o.prompt_len = 40;
-    o.gen_len = 60;
     o.stream = stream;
     o.random_lengths = true;
     o.disconnect_rate = 0.3;
@@ -64,11 +70,7 @@ TEST(ServeLoadTest, DurationModeAndBadOptions) {
   if (model == nullptr) GTEST_SKIP() << "missing shared asset " << kStories;
   TestServer t = start_test_server(*model, load_server());
   ASSERT_TRUE(t.server);
-  serve::LoadOptions o;
-  o.url = "http://127.0.0.1:" + std::to_string(t.port());
-  o.concurrency = 3;
-  o.prompt_len = 16;
-  o.gen_len = 8;
+  serve::LoadOptions o = load_options(t, 3, 16, 8);
   o.duration_s = 1.0;
   auto r = serve::run_load(o);
   ASSERT_TRUE(r.ok());

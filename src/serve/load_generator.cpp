@@ -59,6 +59,7 @@ struct Sample {
   bool ok = false;
   bool abandoned = false;
   bool no_reply = false;  // the connection failed before a single byte of the reply
+  bool planned_hang_up = false;
   std::string error;
   long prompt_tokens = 0, completion_tokens = 0;
   double ttft_ms = -1, latency_ms = 0;
@@ -90,6 +91,7 @@ void read_usage(const json& j, Sample* s) {
 Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
   Sample s;
   const Plan plan = plan_request(o, variant);
+  s.planned_hang_up = plan.hang_up_after >= 0;
   httplib::Request req;
   req.method = "POST";
   req.path = o.chat ? "/v1/chat/completions" : "/v1/completions";
@@ -197,7 +199,7 @@ Result<LoadReport> run_load(const LoadOptions& o) {
       }
       if (s.abandoned || !s.ok) cli = connect();  // the hung-up or failed connection is gone
       std::lock_guard<std::mutex> lock(mu);
-      report.planned_disconnects += plan_request(o, i).hang_up_after >= 0;
+      report.planned_disconnects += s.planned_hang_up;
       report.retried += retried;
       if (s.abandoned) {
         ++report.abandoned;

@@ -33,7 +33,8 @@ if(LRKV_TESTS)
   include(GoogleTest)
   enable_testing()
   file(GLOB LRKV_CUDA_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/cuda_*_test.cpp)
-  add_executable(lrkv_cuda_tests ${LRKV_CUDA_TEST_SOURCES} ${CMAKE_SOURCE_DIR}/tests/test_util.cpp)
+  add_executable(lrkv_cuda_tests ${LRKV_CUDA_TEST_SOURCES} ${CMAKE_SOURCE_DIR}/tests/test_util.cpp
+                                 ${CMAKE_SOURCE_DIR}/tests/test_logits_util.cpp)
   target_include_directories(lrkv_cuda_tests PRIVATE ${CMAKE_SOURCE_DIR}/tests)
   target_link_libraries(lrkv_cuda_tests PRIVATE lrkv GTest::gtest GTest::gtest_main)
   target_compile_definitions(lrkv_cuda_tests PRIVATE LRKV_SHARED_DIR="${CMAKE_SOURCE_DIR}/../shared"

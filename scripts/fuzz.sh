@@ -5,8 +5,10 @@
 # committed corpora (the regression run of scripts/test.sh). Prints, per harness, the executions
 # and the final coverage (cov = edges, ft = features) and exits 1 on any finding.
 #   scripts/fuzz.sh SECONDS [HARNESS...]      e.g. scripts/fuzz.sh 60 gguf tasks
+#   scripts/fuzz.sh build                     only configures and builds
 # Environment: FUZZ_JOBS harnesses at a time (default 1), FUZZ_MAX_LEN (default 8192),
-# FUZZ_RUNS=N stops each after N executions instead of (or before) SECONDS.
+# FUZZ_RUNS=N stops each after N executions instead of (or before) SECONDS, FUZZ_EXTRA_TARGETS
+# more targets of build-fuzz to build (scripts/test.sh: lrkv_input_tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:?usage: scripts/fuzz.sh SECONDS [HARNESS...]}
@@ -19,8 +21,10 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DLRKV_FUZZ=ON \
   -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang "${launcher[@]}" >/dev/null
-cmake --build build-fuzz -j "${FUZZ_BUILD_JOBS:-$(nproc)}" --target "${harnesses[@]/#/fuzz_}" >/dev/null
+cmake --build build-fuzz -j "${FUZZ_BUILD_JOBS:-$(nproc)}" --target "${harnesses[@]/#/fuzz_}" \
+  ${FUZZ_EXTRA_TARGETS:-} >/dev/null
 
+[ "$secs" = build ] && exit 0
 mkdir -p build-fuzz/findings build-fuzz/logs
 run_one() {
   local h=$1 log=build-fuzz/logs/$1.log

@@ -33,11 +33,17 @@ if [ "$mode" != "0" ]; then
   fi
   echo "test.sh: sanitizer pass took $(( $(date +%s) - start )) s"
 fi
-# Fuzzing regression (fuzz/, scripts/fuzz.sh): every harness replays its committed corpus and then
-# fuzzes for LRKV_FUZZ_SECONDS (default 5) under ASan + UBSan (the file readers, tokenizers, plans,
-# calibration and task readers: the code that takes untrusted input); any finding fails the run.
-# Measured on this 2-core machine from a clean build directory: 183 s (clang build ~160 s, then
-# 8 harnesses x 5 s, two at a time). LRKV_FUZZ_CI=0 leaves it out.
+# Sanitizer + fuzzing regression (fuzz/, cmake/fuzz.cmake, scripts/fuzz.sh), one clang build with
+# ASan + UBSan (any report fails the run) of the code that takes untrusted input: the file readers,
+# tokenizers, plans, calibration, task readers and the server's request parser.
+#  1. lrkv_input_tests: the unit tests of that code (BpeTokenizer, GgufReader, HfConfig,
+#     RankPlanStrict, SafetensorsCorrupt, CalibrationIo, LogitsFile, FuzzFindings, ...).
+#  2. every harness replays its committed corpus, then fuzzes for LRKV_FUZZ_SECONDS (default 5).
+# Measured on this 2-core machine from a clean build directory: ~200 s (the clang build most of it).
+# LRKV_FUZZ_CI=0 leaves both out; the whole unit suite under sanitizers is LRKV_SANITIZE=1 (above).
 if [ "$mode" != "only" ] && [ "${LRKV_FUZZ_CI:-1}" != 0 ]; then
+  FUZZ_EXTRA_TARGETS=lrkv_input_tests bash scripts/fuzz.sh build
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    build-fuzz/lrkv_input_tests --gtest_brief=1
   FUZZ_JOBS="$jobs" bash scripts/fuzz.sh "${LRKV_FUZZ_SECONDS:-5}"
 fi

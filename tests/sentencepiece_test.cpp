@@ -39,6 +39,17 @@ TEST(SentencePieceTest, ByteFallbackForUnknownCharacters) {
   EXPECT_EQ(tok->decode(tok->encode("aé\n日本", false)), "aé\n日本");
 }
 
+// Fuzz finding (fuzz_llama2c): a piece "<0x-1>" was read as byte -1 by sscanf's %X and indexed
+// the byte table out of bounds. Only two hex digits make a byte piece; the others are plain pieces.
+TEST(SentencePieceTest, MalformedBytePiecesArePlainPieces) {
+  auto tok = make_tok({{"<0x-1>", -1}, {"<0x 1>", -1}, {"<0x+F>", -1}, {"<0xG0>", -1}, {"a", -1}});
+  // The real byte pieces still decode, and the malformed ones are ordinary text pieces.
+  EXPECT_EQ(tok->decode({3 + 0x41}), "A");
+  EXPECT_EQ(tok->decode({259}), "<0x-1>");
+  EXPECT_EQ(tok->decode({262}), "<0xG0>");
+  EXPECT_EQ(tok->decode({3 + 0xfa}), "\xFA");  // lower- and upper-case digits: <0xFA> is byte 250
+}
+
 TEST(SentencePieceTest, DecodeStripsOnlyTheDummyPrefix) {
   auto tok = make_tok({{kSp, -1}, {"a", -1}, {kSp + "a", -2}});
   const std::string text = "a  a a";

@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <random>
 
-#include "model/cpu_engine.h"
 
 namespace lrkv::test {
 
@@ -61,18 +60,6 @@ LlamaConfig tiny_config(int n_layer, int n_head, int n_kv_head, int head_dim) {
   c.d_ff = 36;
   c.max_seq = 64;
   return c;
-}
-
-std::vector<float> logits_of(const Model& m, const std::vector<int>& tokens, const KvCacheSpec& spec) {
-  CpuEngine engine(m);
-  EXPECT_TRUE(engine.status().ok()) << engine.status().to_string();
-  auto cache = engine.make_cache(1, static_cast<int>(tokens.size()), spec);
-  EXPECT_TRUE(cache.ok()) << cache.status().to_string();
-  if (!cache.ok()) return {};
-  std::vector<float> out;
-  Status s = engine.forward({{0, tokens.data(), static_cast<int>(tokens.size())}}, **cache, LogitsMode::kAll, &out);
-  EXPECT_TRUE(s.ok()) << s.to_string();
-  return out;
 }
 
 std::vector<float> randn(size_t n, uint32_t seed, float scale) {

@@ -1,6 +1,5 @@
 #include "model/sentencepiece_tokenizer.h"
 
-#include <cstdio>
 #include <queue>
 
 #include "model/utf8.h"
@@ -11,10 +10,17 @@ namespace {
 constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581 "▁"
 
 bool parse_byte_piece(const std::string& piece, int* byte) {
+  // Exactly "<0x" + two hex digits + ">" (sscanf's %X would also take "-1" or " 1").
   if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>') return false;
-  unsigned v = 0;
-  if (std::sscanf(piece.c_str() + 3, "%2X", &v) != 1) return false;
-  *byte = static_cast<int>(v);
+  const auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  const int hi = hex(piece[3]), lo = hex(piece[4]);
+  if (hi < 0 || lo < 0) return false;
+  *byte = hi * 16 + lo;
   return true;
 }
 }  // namespace

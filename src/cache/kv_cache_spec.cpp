@@ -25,7 +25,18 @@ std::string KvCacheSpec::name() const {
                      latent.group > 0 ? std::to_string(latent.group) : std::string("-slice"));
 }
 
+Status validate_paging(const KvPaging& paging) {
+  if (paging.n_blocks < 0 || paging.block_rows < 1 || paging.block_rows > 4096 ||
+      (paging.block_rows & (paging.block_rows - 1)) != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--kv-block {}: expected a power of two in [1, 4096] ({} blocks)",
+                      paging.block_rows, paging.n_blocks);
+  }
+  return Status::Ok();
+}
+
 Status KvCacheSpec::validate() const {
+  LRKV_RETURN_IF_ERROR(validate_paging(paging));
   if (quant == KvQuant::kNone && dtype != DType::kF32 && dtype != DType::kF16 &&
       dtype != DType::kBF16) {
     return make_error(ErrorCode::kInvalidArgument,

@@ -30,11 +30,21 @@ struct LatentQuantParams {
   bool symmetric = false;
 };
 
+// Paged storage (cache/block_pool.h): n_blocks blocks of block_rows rows shared by all sequences
+// through block tables, instead of `capacity` rows reserved per sequence. Host row caches only
+// (float, q8_0/q4_0, quantized latents); `lrkv serve` uses it on the CPU.
+struct KvPaging {
+  int n_blocks = 0;     // 0: not paged
+  int block_rows = 16;  // a power of two
+  bool paged() const { return n_blocks > 0; }
+};
+
 struct KvCacheSpec {
   DType dtype = DType::kF32;  // float rows (kNone without latent bits)
   KvQuant quant = KvQuant::kNone;
   KiviParams kivi;
   LatentQuantParams latent;
+  KvPaging paging;
 
   KvCacheSpec() = default;
   KvCacheSpec(DType t) : dtype(t) {}  // NOLINT(google-explicit-constructor): a float cache
@@ -44,6 +54,9 @@ struct KvCacheSpec {
   // 2").
   Status validate() const;
 };
+
+// block_rows a power of two in [1, 4096], n_blocks >= 0 (errors name --kv-block).
+Status validate_paging(const KvPaging& paging);
 
 // Parses a --kv-type value: f32, f16, bf16, q8_0, q4_0, kivi2, kivi4 (other fields default).
 Result<KvCacheSpec> parse_kv_type(const std::string& flag, const std::string& value);

@@ -26,7 +26,8 @@ class QuantizedRowCache : public KvCache {
   static Result<std::unique_ptr<QuantizedRowCache>> create(int n_seq, int capacity,
                                                            std::vector<RowCodec> k_codecs,
                                                            std::vector<RowCodec> v_codecs,
-                                                           std::string kind);
+                                                           std::string kind,
+                                                           KvPaging paging = {});
   std::string kind() const override { return kind_; }
   QuantizedRowCache* as_quantized_rows() override { return this; }
   using KvCache::as_quantized_rows;
@@ -44,12 +45,13 @@ class QuantizedRowCache : public KvCache {
   const RowCodec& v_codec(int layer) const { return v_codecs_[layer]; }
   int k_width(int layer) const { return k_codecs_[layer].width; }
   int v_width(int layer) const { return v_codecs_[layer].width; }
+  // Row j of `seq` starts at keys(layer, seq) + row_map(seq)(j) * row_bytes (values alike).
   const uint8_t* keys(int layer, int seq) const { return slot(layer, seq, 0); }
   const uint8_t* values(int layer, int seq) const { return slot(layer, seq, 1); }
 
  private:
   QuantizedRowCache(int n_seq, int capacity, std::vector<RowCodec> k, std::vector<RowCodec> v,
-                    std::string kind);
+                    std::string kind, const KvPaging& paging);
   uint8_t* slot(int layer, int seq, int kv) const;
   struct Free {
     void operator()(uint8_t* p) const { std::free(p); }
@@ -57,7 +59,8 @@ class QuantizedRowCache : public KvCache {
   int capacity_;
   std::vector<RowCodec> k_codecs_, v_codecs_;
   std::string kind_;
-  std::vector<int64_t> layer_offset_;
+  std::vector<int64_t> layer_offset_;  // byte offset of layer l's storage (K rows, then V rows)
+  int64_t rows_ = 0;                   // storage rows per layer and side (row_kv_cache.h)
   int64_t total_bytes_ = 0;
   std::unique_ptr<uint8_t, Free> storage_;
 };
@@ -66,6 +69,7 @@ class QuantizedRowCache : public KvCache {
 Result<std::unique_ptr<QuantizedRowCache>> make_ggml_dense_cache(int n_layer, int n_seq,
                                                                  int capacity, int n_kv_head,
                                                                  int head_dim,
-                                                                 const QuantFormat& format);
+                                                                 const QuantFormat& format,
+                                                                 KvPaging paging = {});
 
 }  // namespace lrkv

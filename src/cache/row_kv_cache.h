@@ -3,7 +3,9 @@
 //  - DenseKvCache:  widths = n_kv_head * head_dim, rows are post-RoPE keys and values;
 //  - LatentKvCache: widths = Σ_g rank_k / Σ_g rank_v of the layer's rank plan, rows are the
 //                   groups' latents concatenated in group order.
-// Storage per (layer, seq): [capacity, width] for K and for V, allocated up front.
+// Storage per layer: [rows, k_width] keys then [rows, v_width] values, allocated up front; rows =
+// n_seq x capacity (sequence s owns rows [s*capacity, +capacity)), or the blocks of a paged cache
+// (KvPaging: n_blocks x block_rows rows, mapped through block tables).
 #pragma once
 
 #include <cstdlib>
@@ -21,7 +23,7 @@ class RowKvCache : public KvCache {
   // dtype f32, f16 or bf16; widths[layer] > 0.
   static Result<std::unique_ptr<RowKvCache>> create(int n_seq, int capacity, std::vector<int> k_widths,
                                                     std::vector<int> v_widths, DType dtype,
-                                                    std::string kind);
+                                                    std::string kind, KvPaging paging = {});
   std::string kind() const override { return kind_; }
   RowKvCache* as_rows() override { return this; }
   using KvCache::as_rows;
@@ -37,12 +39,13 @@ class RowKvCache : public KvCache {
   DType dtype() const { return dtype_; }
   int k_width(int layer) const { return k_widths_[layer]; }
   int v_width(int layer) const { return v_widths_[layer]; }
+  // Row j of `seq` starts at keys(layer, seq) + row_map(seq)(j) * row bytes (values alike).
   const void* keys(int layer, int seq) const { return slot(layer, seq, 0); }
   const void* values(int layer, int seq) const { return slot(layer, seq, 1); }
 
  protected:
   RowKvCache(int n_seq, int capacity, std::vector<int> k_widths, std::vector<int> v_widths, DType dtype,
-             std::string kind);
+             std::string kind, const KvPaging& paging);
 
  private:
   uint8_t* slot(int layer, int seq, int kv) const;
@@ -53,13 +56,14 @@ class RowKvCache : public KvCache {
   std::vector<int> k_widths_, v_widths_;
   DType dtype_;
   std::string kind_;
-  std::vector<int64_t> layer_offset_;  // byte offset of layer l's block (all seqs, K then V)
+  std::vector<int64_t> layer_offset_;  // byte offset of layer l's storage (K rows, then V rows)
+  int64_t rows_ = 0;                   // storage rows per layer and side
   int64_t total_bytes_ = 0;
   std::unique_ptr<uint8_t, Free> storage_;
 };
 
 // A dense cache: full keys (post-RoPE) and values, kv_dim = n_kv_head * head_dim per layer.
 Result<std::unique_ptr<RowKvCache>> make_dense_kv_cache(int n_layer, int n_seq, int capacity, int kv_dim,
-                                                        DType dtype);
+                                                        DType dtype, KvPaging paging = {});
 
 }  // namespace lrkv

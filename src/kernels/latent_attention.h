@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/row_map.h"
 
 namespace lrkv {
 
@@ -35,6 +36,7 @@ struct LatentAttentionParams {
   int64_t ldz = 0;
   const int* z_off = nullptr;   // [n_head]
   float scale = 1.0f;
+  RowMap k_rows, v_rows;        // row j of k (v) is row k_rows(j) (v_rows(j)) of its storage
 };
 
 namespace ref { void latent_attention(const LatentAttentionParams& p); }

@@ -14,18 +14,20 @@
 
 #include "core/dtype.h"
 #include "kernels/quant_row.h"
+#include "kernels/row_map.h"
 
 namespace lrkv {
 
 // One side (keys or values) of the rows attention reads.
 struct CacheRows {
-  const void* base = nullptr;  // row j starts at base + j * row_bytes
+  const void* base = nullptr;  // row j starts at base + map(j) * row_bytes
   int64_t row_bytes = 0;
   const RowCodec* codec = nullptr;  // quantized rows; null: plain rows of `dtype`
   DType dtype = DType::kF32;        // plain rows: f32, f16 or bf16
   const int* seg = nullptr;         // [n_head] quantized: codec segment read by head h
   const int* off = nullptr;         // [n_head] plain: first column read by head h
   const int* len = nullptr;         // [n_head] plain: columns read by head h
+  RowMap map;                       // row j is at base + map(j) * row_bytes (paged caches)
   int slice_len(int h) const { return codec ? codec->segments[seg[h]].len : len[h]; }
 };
 

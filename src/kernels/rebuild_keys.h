@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/row_map.h"
 #include "kernels/rope_layout.h"
 
 namespace lrkv {
@@ -29,6 +30,7 @@ struct RebuildKeysParams {
   RopeLayout layout = RopeLayout::kInterleaved;
   float* k = nullptr;                  // [n_rows, ldk] output keys
   int64_t ldk = 0;
+  RowMap rows;                   // row j of c is row rows(j) of the storage (paged caches)
 };
 
 namespace ref { void rebuild_keys(const RebuildKeysParams& p); }

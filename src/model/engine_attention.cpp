@@ -92,6 +92,7 @@ void CpuEngine::attention_dense(int l, const std::vector<SeqSpan>& spans, KvCach
     ap.n_q = s.n;
     ap.k = cache.keys(l, s.seq);
     ap.v = cache.values(l, s.seq);
+    ap.rows = cache.row_map(s.seq);
     ap.ldkv = kvd;
     ap.kv_type = cache.dtype();
     ap.n_kv = start + s.n;
@@ -186,6 +187,7 @@ void CpuEngine::attention_latent(int l, const std::vector<SeqSpan>& spans, KvCac
       krec_.resize(static_cast<size_t>(n_kv) * kvd);
       RebuildKeysParams rp;
       rp.c = cache.keys(l, s.seq);
+      rp.rows = cache.row_map(s.seq);
       rp.ldc = L.k_width;
       rp.c_type = cache.dtype();
       rp.n_rows = n_kv;
@@ -215,12 +217,14 @@ void CpuEngine::attention_latent(int l, const std::vector<SeqSpan>& spans, KvCac
       ap.ldqk = L.qk_width;
       ap.qk_off = L.qk_off.data();
       ap.k = cache.keys(l, s.seq);
+      ap.k_rows = cache.row_map(s.seq);
       ap.ldk = L.k_width;
       ap.k_type = cache.dtype();
       ap.k_off = L.k_off.data();
       ap.k_len = L.k_len.data();
     }
     ap.v = cache.values(l, s.seq);
+    ap.v_rows = cache.row_map(s.seq);
     ap.ldv = L.v_width;
     ap.v_type = cache.dtype();
     ap.v_off = L.v_off.data();

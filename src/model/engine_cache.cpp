@@ -40,8 +40,17 @@ Result<std::unique_ptr<KvCache>> CpuEngine::make_cache(int n_seq, int capacity,
                         "--kv-type q8_0|q4_0|kivi2)",
                         model_.source_path);
     }
-    if (spec.quant == KvQuant::kNone) return as_base(make_dense_cache(n_seq, capacity, spec.dtype));
+    if (spec.quant == KvQuant::kNone) {
+      return as_base(make_dense_kv_cache(cfg_.n_layer, n_seq, capacity, cfg_.kv_dim(), spec.dtype,
+                                         spec.paging));
+    }
     if (spec.quant == KvQuant::kKivi) {
+      if (spec.paging.paged()) {
+        return make_error(ErrorCode::kUnsupported,
+                          "--kv-type {} keeps per-channel key groups per sequence: it cannot be "
+                          "paged (use f16, q8_0 or q4_0)",
+                          spec.name());
+      }
       return as_base(
           KiviKvCache::create(cfg_.n_layer, n_seq, capacity, cfg_.n_kv_head, hd, spec.kivi));
     }
@@ -52,7 +61,8 @@ Result<std::unique_ptr<KvCache>> CpuEngine::make_cache(int n_seq, int capacity,
                         spec.name(), hd);
     }
     LRKV_ASSIGN_OR_RETURN(QuantFormat f, latent_format(spec));
-    return as_base(make_ggml_dense_cache(cfg_.n_layer, n_seq, capacity, cfg_.n_kv_head, hd, f));
+    return as_base(
+        make_ggml_dense_cache(cfg_.n_layer, n_seq, capacity, cfg_.n_kv_head, hd, f, spec.paging));
   }
   const std::string mode = key_mode_name(latent_[0].key_mode);
   if (!spec.quantized()) {
@@ -63,7 +73,8 @@ Result<std::unique_ptr<KvCache>> CpuEngine::make_cache(int n_seq, int capacity,
     }
     return as_base(
         RowKvCache::create(n_seq, capacity, std::move(kw), std::move(vw), spec.dtype,
-                           fmt::format("latent {} ({} keys)", dtype_name(spec.dtype), mode)));
+                           fmt::format("latent {} ({} keys)", dtype_name(spec.dtype), mode),
+                           spec.paging));
   }
   if (spec.quant == KvQuant::kKivi) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -89,7 +100,8 @@ Result<std::unique_ptr<KvCache>> CpuEngine::make_cache(int n_seq, int capacity,
     vc.push_back(std::move(v).value());
   }
   return as_base(QuantizedRowCache::create(n_seq, capacity, std::move(kc), std::move(vc),
-                                           fmt::format("latent {} ({} keys)", f.name(), mode)));
+                                           fmt::format("latent {} ({} keys)", f.name(), mode),
+                                           spec.paging));
 }
 
 Status CpuEngine::check_cache(const KvCache& cache) const {

@@ -20,13 +20,13 @@ namespace {
 // Full post-RoPE keys [n_kv, kv_dim] of a rebuild-mode layer from its quantized key latents:
 // decode the rows into `latents` (f32), then rebuild_keys.
 void rebuild_from_quantized(const LatentLayer& L, const LlamaConfig& cfg, const float* inv_freq,
-                            const uint8_t* rows, const RowCodec& kc, int n_kv,
+                            const uint8_t* rows, const RowMap& map, const RowCodec& kc, int n_kv,
                             std::vector<float>& latents, std::vector<float>& keys) {
   const int G = static_cast<int>(L.groups.size()), hd = cfg.head_dim;
   latents.resize(static_cast<size_t>(n_kv) * L.k_width);
   global_pool().parallel_for(n_kv, 64, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r)
-      cpu::decode_row(kc, rows + r * kc.row_bytes, latents.data() + r * L.k_width);
+      cpu::decode_row(kc, rows + map(r) * kc.row_bytes, latents.data() + r * L.k_width);
   });
   std::vector<const float*> ups;
   std::vector<int> g_rows, g_rank;
@@ -99,10 +99,11 @@ void CpuEngine::attend_dense_quantized(int l, const std::vector<SeqSpan>& spans,
       p.qk = q_.data() + t0 * qd;
       p.ldqk = qd;
       p.qk_off = head_off.data();
+      const RowMap map = rows->row_map(s.seq);
       p.k = {rows->keys(l, s.seq), rows->k_codec(l).row_bytes, &rows->k_codec(l), DType::kF32,
-             kv_head.data()};
+             kv_head.data(), nullptr, nullptr, map};
       p.v = {rows->values(l, s.seq), rows->v_codec(l).row_bytes, &rows->v_codec(l), DType::kF32,
-             kv_head.data()};
+             kv_head.data(), nullptr, nullptr, map};
       p.z = att_.data() + t0 * qd;
       p.ldz = qd;
       p.z_off = head_off.data();
@@ -132,25 +133,28 @@ void CpuEngine::attend_latent_quantized(int l, const std::vector<SeqSpan>& spans
     const int start = cache.length(s.seq), n_kv = start + s.n;
     cache.write(l, s.seq, start, s.n, ck_.data() + t0 * L.k_width, L.k_width,
                 cv_.data() + t0 * L.v_width, L.v_width);
+    const RowMap map = cache.row_map(s.seq);
     QuantAttentionParams ap;
     ap.n_q = s.n;
     ap.q_pos = pos_.data() + t0;
     ap.n_head = cfg_.n_head;
     if (rebuild) {  // s_j = q_h · RoPE_j(B c_j): full keys, rebuilt from the decoded latents
-      rebuild_from_quantized(L, cfg_, inv_freq_.data(), cache.keys(l, s.seq), kc, n_kv, cdec_,
+      rebuild_from_quantized(L, cfg_, inv_freq_.data(), cache.keys(l, s.seq), map, kc, n_kv, cdec_,
                              krec_);
       ap.qk = q_.data() + t0 * cfg_.q_dim();
       ap.ldqk = cfg_.q_dim();
       ap.qk_off = q_off.data();
       ap.k = {krec_.data(), kvd * 4,         nullptr,        DType::kF32,
-              nullptr,      full_off.data(), full_len.data()};
+              nullptr,      full_off.data(), full_len.data(), RowMap{}};
     } else {  // s_j = q̃_h · c_j on the quantized latents
       ap.qk = qk_.data() + t0 * L.qk_width;
       ap.ldqk = L.qk_width;
       ap.qk_off = L.qk_off.data();
-      ap.k = {cache.keys(l, s.seq), kc.row_bytes, &kc, DType::kF32, L.head_group.data()};
+      ap.k = {cache.keys(l, s.seq), kc.row_bytes, &kc, DType::kF32, L.head_group.data(),
+              nullptr, nullptr, map};
     }
-    ap.v = {cache.values(l, s.seq), vc.row_bytes, &vc, DType::kF32, L.head_group.data()};
+    ap.v = {cache.values(l, s.seq), vc.row_bytes, &vc, DType::kF32, L.head_group.data(),
+            nullptr, nullptr, map};
     ap.z = z_.data() + t0 * L.z_width;
     ap.ldz = L.z_width;
     ap.z_off = L.z_off.data();

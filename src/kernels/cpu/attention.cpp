@@ -26,7 +26,7 @@ void attention(const AttentionParams& p) {
       s.resize(n_vis);
       float mx = -INFINITY;
       for (int64_t j = 0; j < n_vis; ++j) {
-        s[j] = p.scale * dot_any(q, kbase + j * k_row_bytes + off, p.kv_type, p.head_dim);
+        s[j] = p.scale * dot_any(q, kbase + p.rows(j) * k_row_bytes + off, p.kv_type, p.head_dim);
         mx = std::max(mx, s[j]);
       }
       float den = 0.0f;
@@ -34,7 +34,7 @@ void attention(const AttentionParams& p) {
       float* o = p.out + t * p.ldo + int64_t{h} * p.head_dim;
       std::fill(o, o + p.head_dim, 0.0f);
       for (int64_t j = 0; j < n_vis; ++j) {
-        axpy_any(o, s[j], vbase + j * k_row_bytes + off, p.kv_type, p.head_dim);
+        axpy_any(o, s[j], vbase + p.rows(j) * k_row_bytes + off, p.kv_type, p.head_dim);
       }
       scale(o, 1.0f / den, p.head_dim);
     }

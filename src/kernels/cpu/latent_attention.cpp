@@ -24,7 +24,7 @@ void latent_attention(const LatentAttentionParams& p) {
       s.resize(n_vis);
       float mx = -INFINITY;
       for (int64_t j = 0; j < n_vis; ++j) {
-        s[j] = p.scale * dot_any(q, kh + j * k_row, p.k_type, p.k_len[h]);
+        s[j] = p.scale * dot_any(q, kh + p.k_rows(j) * k_row, p.k_type, p.k_len[h]);
         mx = std::max(mx, s[j]);
       }
       float den = 0.0f;
@@ -32,7 +32,7 @@ void latent_attention(const LatentAttentionParams& p) {
       float* z = p.z + t * p.ldz + p.z_off[h];
       std::fill(z, z + p.v_len[h], 0.0f);
       const uint8_t* vh = vb + p.v_off[h] * v_elem;
-      for (int64_t j = 0; j < n_vis; ++j) axpy_any(z, s[j], vh + j * v_row, p.v_type, p.v_len[h]);
+      for (int64_t j = 0; j < n_vis; ++j) axpy_any(z, s[j], vh + p.v_rows(j) * v_row, p.v_type, p.v_len[h]);
       scale(z, 1.0f / den, p.v_len[h]);
     }
   });

@@ -25,7 +25,7 @@ struct SliceReader {
     n = r.slice_len(h);
     byte_off = r.codec ? r.codec->segments[r.seg[h]].byte : dtype_bytes(r.dtype, r.off[h]);
   }
-  const uint8_t* at(int64_t j) const { return base + j * r.row_bytes + byte_off; }
+  const uint8_t* at(int64_t j) const { return base + r.map(j) * r.row_bytes + byte_off; }
   // Row j as f32: decoded into buf (quantized or f16/bf16), or a pointer into the cache (f32).
   const float* row(int64_t j, float* buf) const {
     if (r.codec) {

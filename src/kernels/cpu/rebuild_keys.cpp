@@ -15,12 +15,12 @@ void rebuild_keys(const RebuildKeysParams& p) {
   const float* c = static_cast<const float*>(p.c);
   std::vector<float> conv;
   int64_t ldc = p.ldc;
-  if (p.c_type != DType::kF32) {
+  if (p.c_type != DType::kF32 || p.rows.table != nullptr) {  // paged rows are gathered too
     conv.resize(p.n_rows * p.ldc);
     const int64_t row_bytes = dtype_bytes(p.c_type, p.ldc);
     global_pool().parallel_for(p.n_rows, 64, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        load_row(static_cast<const uint8_t*>(p.c) + r * row_bytes, p.c_type, conv.data() + r * p.ldc, p.ldc);
+        load_row(static_cast<const uint8_t*>(p.c) + p.rows(r) * row_bytes, p.c_type, conv.data() + r * p.ldc, p.ldc);
       }
     });
     c = conv.data();

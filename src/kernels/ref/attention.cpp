@@ -19,7 +19,7 @@ void attention(const AttentionParams& p) {
       double mx = -INFINITY;
       for (int64_t j = 0; j < n_vis; ++j) {
         double d = 0.0;
-        for (int c = 0; c < p.head_dim; ++c) d += static_cast<double>(q[c]) * load_elem(p.k, p.kv_type, j * p.ldkv + koff + c);
+        for (int c = 0; c < p.head_dim; ++c) d += static_cast<double>(q[c]) * load_elem(p.k, p.kv_type, p.rows(j) * p.ldkv + koff + c);
         s[j] = d * p.scale;
         mx = std::max(mx, s[j]);
       }
@@ -28,7 +28,7 @@ void attention(const AttentionParams& p) {
       float* o = p.out + t * p.ldo + int64_t{h} * p.head_dim;
       for (int c = 0; c < p.head_dim; ++c) {
         double acc = 0.0;
-        for (int64_t j = 0; j < n_vis; ++j) acc += s[j] * load_elem(p.v, p.kv_type, j * p.ldkv + koff + c);
+        for (int64_t j = 0; j < n_vis; ++j) acc += s[j] * load_elem(p.v, p.kv_type, p.rows(j) * p.ldkv + koff + c);
         o[c] = static_cast<float>(acc / den);
       }
     }

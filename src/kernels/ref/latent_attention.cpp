@@ -18,7 +18,7 @@ void latent_attention(const LatentAttentionParams& p) {
       for (int64_t j = 0; j < n_vis; ++j) {
         double d = 0.0;
         for (int c = 0; c < p.k_len[h]; ++c) {
-          d += static_cast<double>(q[c]) * load_elem(p.k, p.k_type, j * p.ldk + p.k_off[h] + c);
+          d += static_cast<double>(q[c]) * load_elem(p.k, p.k_type, p.k_rows(j) * p.ldk + p.k_off[h] + c);
         }
         s[j] = d * p.scale;
         mx = std::max(mx, s[j]);
@@ -28,7 +28,7 @@ void latent_attention(const LatentAttentionParams& p) {
       float* z = p.z + t * p.ldz + p.z_off[h];
       for (int c = 0; c < p.v_len[h]; ++c) {
         double acc = 0.0;
-        for (int64_t j = 0; j < n_vis; ++j) acc += s[j] * load_elem(p.v, p.v_type, j * p.ldv + p.v_off[h] + c);
+        for (int64_t j = 0; j < n_vis; ++j) acc += s[j] * load_elem(p.v, p.v_type, p.v_rows(j) * p.ldv + p.v_off[h] + c);
         z[c] = static_cast<float>(acc / den);
       }
     }

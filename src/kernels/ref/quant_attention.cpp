@@ -8,7 +8,7 @@
 namespace lrkv::ref {
 
 namespace {
-// Head h's slice of row j as floats.
+// Head h's slice of storage row j as floats.
 void slice(const CacheRows& r, int64_t j, int h, float* out) {
   const auto* row = static_cast<const uint8_t*>(r.base) + j * r.row_bytes;
   if (r.codec) {
@@ -32,7 +32,7 @@ void quant_attention(const QuantAttentionParams& p) {
       double mx = -INFINITY;
       for (int64_t j = 0; j < n_vis; ++j) {
         buf.resize(kl);
-        slice(p.k, j, h, buf.data());
+        slice(p.k, p.k.map(j), h, buf.data());
         double d = 0.0;
         for (int c = 0; c < kl; ++c) d += static_cast<double>(q[c]) * buf[c];
         s[j] = d * p.scale;
@@ -43,7 +43,7 @@ void quant_attention(const QuantAttentionParams& p) {
       std::vector<double> acc(vl, 0.0);
       for (int64_t j = 0; j < n_vis; ++j) {
         buf.resize(vl);
-        slice(p.v, j, h, buf.data());
+        slice(p.v, p.v.map(j), h, buf.data());
         for (int c = 0; c < vl; ++c) acc[c] += s[j] * buf[c];
       }
       float* z = p.z + t * p.ldz + p.z_off[h];

@@ -17,7 +17,7 @@ void rebuild_keys(const RebuildKeysParams& p) {
       for (int i = 0; i < rows; ++i) {
         double acc = p.bias ? p.bias[p.group_row_off[g] + i] : 0.0;
         for (int e = 0; e < r; ++e) {
-          acc += static_cast<double>(p.up[g][i * r + e]) * load_elem(p.c, p.c_type, j * p.ldc + p.group_lat_off[g] + e);
+          acc += static_cast<double>(p.up[g][i * r + e]) * load_elem(p.c, p.c_type, p.rows(j) * p.ldc + p.group_lat_off[g] + e);
         }
         y[i] = acc;
       }

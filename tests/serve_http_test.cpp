@@ -15,11 +15,13 @@ namespace {
 
 using nlohmann::json;
 
-serve::ServerOptions small_server(int slots, int ctx = 256) {
+// paged_blocks > 0: a paged f32 cache of that many blocks of 16 tokens.
+serve::ServerOptions small_server(int slots, int ctx = 256, int paged_blocks = 0) {
   serve::ServerOptions o;
   o.scheduler.slots = slots;
   o.scheduler.ctx = ctx;
   o.scheduler.batch_tokens = 64;
+  o.scheduler.cache.paging = {paged_blocks, 16};
   o.model_name = "stories";
   return o;
 }
@@ -109,9 +111,11 @@ TEST(ServeHttpTest, StreamedChunksReassembleToTheWholeResponse) {
   EXPECT_TRUE(cs.done);
 }
 
+// On a paged cache of 24 blocks of 16 tokens for 16 sequences of ~30-40 tokens: requests wait for
+// blocks and running ones are preempted and recomputed, and every text is still the reference.
 TEST(ServeHttpTest, ThirtyTwoConcurrentGreedyRequestsMatchSingleSequenceGeneration) {
   LRKV_REQUIRE_STORIES();
-  TestServer t = start_test_server(*model, small_server(8));
+  TestServer t = start_test_server(*model, small_server(16, 256, 24));
   ASSERT_TRUE(t.server);
   const char* starts[] = {"Once upon a time", "The little dog", "Tom and Sue",
                           "One day, a bird",  "The sun was",    "Mom said",
@@ -137,6 +141,11 @@ TEST(ServeHttpTest, ThirtyTwoConcurrentGreedyRequestsMatchSingleSequenceGenerati
   for (auto& c : clients) c.join();
   for (int i = 0; i < 32; ++i)
     EXPECT_EQ(got[i], reference_greedy(*model, prompts[i], 24)) << prompts[i];
+  auto mcli = t.client();
+  EXPECT_EQ(metric(*mcli, "kv_blocks_total"), 24);
+  EXPECT_EQ(metric(*mcli, "kv_blocks_used"), 0);
+  EXPECT_EQ(metric(*mcli, "kv_blocks_free"), 24);
+  EXPECT_GT(metric(*mcli, "preemptions_total") + metric(*mcli, "prefix_cached_tokens_total"), 0);
 }
 
 TEST(ServeHttpTest, StopStringsEndTheTextBeforeTheMatch) {
@@ -162,7 +171,7 @@ TEST(ServeHttpTest, StopStringsEndTheTextBeforeTheMatch) {
 
 TEST(ServeHttpTest, ClientDisconnectCancelsAndFreesTheSlot) {
   LRKV_REQUIRE_STORIES();
-  TestServer t = start_test_server(*model, small_server(1, 512));
+  TestServer t = start_test_server(*model, small_server(1, 512, 64));
   ASSERT_TRUE(t.server);
   auto cli = t.client();
   httplib::Request req;
@@ -181,6 +190,7 @@ TEST(ServeHttpTest, ClientDisconnectCancelsAndFreesTheSlot) {
   EXPECT_EQ(cancelled, 1);
   EXPECT_EQ(metric(*mcli, "kv_slots_used"), 0);
   EXPECT_EQ(metric(*mcli, "kv_tokens_used"), 0);
+  EXPECT_EQ(metric(*mcli, "kv_blocks_used"), 0);  // the cancelled sequence's blocks are free
   EXPECT_LT(metric(*mcli, "generated_tokens_total"), 500);
   JsonReply after =
       post_json(*mcli, "/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 3}});
@@ -404,8 +414,8 @@ TEST(ServeCliTest, StartsOnLoopbackAndStopsCleanlyOnSigterm) {
   std::ifstream err(dir + "/err.txt");
   err_text.assign(std::istreambuf_iterator<char>(err), {});
   EXPECT_NE(err_text.find("stopping"), std::string::npos) << err_text;
-  EXPECT_NE(err_text.find("2 slots"), std::string::npos)
-      << err_text;  // 200 KiB / (640 B/token x 128)
+  EXPECT_NE(err_text.find("paged, 20 blocks of 16 tokens"), std::string::npos)
+      << err_text;  // 200 KiB / (640 B/token x 16)
 }
 
 TEST(ServeCliTest, BadFlagsAreOneLineErrors) {

@@ -1,5 +1,6 @@
 // The continuous-batching scheduler without HTTP: admission by free slots (the rest queue),
-// cancellation frees slots, and batched greedy decoding reproduces single-sequence generation.
+// cancellation frees slots, and batched greedy decoding reproduces single-sequence generation;
+// on a paged cache: admission by free blocks, preemption with recompute, prefix sharing.
 #include "serve/scheduler.h"
 #include "model/cpu_engine.h"
 #include "serve_test_util.h"
@@ -85,6 +86,99 @@ TEST(ServeSchedulerTest, CancelFreesTheSlotAtTheNextStep) {
   }
   EXPECT_EQ(drain(*b).text, test::reference_greedy(*m, "The cat", 4));
   EXPECT_EQ((*sched)->cache().length(0), 0);
+}
+
+KvCacheSpec paged(int n_blocks, int block_rows) {
+  KvCacheSpec spec(DType::kF16);
+  spec.paging = {n_blocks, block_rows};
+  return spec;
+}
+
+TEST(ServePagedTest, AFullCachePreemptsTheNewestAndItsRecomputedOutputIsUnchanged) {
+  const Model* m = test::stories_model();
+  if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;
+  CpuEngine engine(*m);
+  Metrics metrics;
+  // 16 blocks of 4 tokens = 64 tokens for 6 sequences that grow to ~40 tokens each.
+  auto sched = Scheduler::create(engine, {6, 64, 16, paged(16, 4)}, &metrics);
+  ASSERT_TRUE(sched.ok()) << sched.status().to_string();
+  const char* prompts[] = {"Once upon a time", "The cat", "Lily and Ben went to", "A big red ball",
+                           "Tom was sad", "One day, a little girl"};
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (const char* p : prompts) {
+    GenerationRequest g = greedy_request(*m, p, 30);
+    g.stop_tokens.clear();  // every request grows to its max_tokens
+    streams.push_back((*sched)->submit(g));
+  }
+  int steps = 0;
+  int64_t most_used = 0;
+  while ((*sched)->step()) {
+    ASSERT_LT(++steps, 5000);
+    EXPECT_LE(metrics.kv_blocks_used.load(), 16);
+    most_used = std::max<int64_t>(most_used, metrics.kv_blocks_used.load());
+  }
+  EXPECT_GT(metrics.preemptions_total.load(), 0);
+  EXPECT_GT(metrics.recomputed_tokens_total.load(), 0);
+  EXPECT_EQ(most_used, 16);  // the cache was full, and nothing failed for it
+  EXPECT_EQ(metrics.requests_finished.load(), 6);
+  EXPECT_EQ(metrics.requests_failed.load(), 0);
+  EXPECT_EQ(metrics.kv_blocks_used.load(), 0);
+  for (size_t i = 0; i < streams.size(); ++i) {
+    StreamUpdate u = drain(*streams[i]);
+    EXPECT_EQ(u.reason, FinishReason::kLength);
+    EXPECT_EQ(u.usage.completion_tokens, 30);
+    EXPECT_EQ(u.text, test::reference_greedy(*m, prompts[i], 30)) << prompts[i];
+  }
+}
+
+TEST(ServePagedTest, AdmissionGoesByFreeBlocksNotSlots) {
+  const Model* m = test::stories_model();
+  if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;
+  CpuEngine engine(*m);
+  Metrics metrics;
+  // 8 slots, but 12 blocks of 4 tokens: two 20-token prompts fill 10; the third waits.
+  auto sched = Scheduler::create(engine, {8, 48, 64, paged(12, 4)}, &metrics);
+  ASSERT_TRUE(sched.ok()) << sched.status().to_string();
+  GenerationRequest g = greedy_request(*m, "Once upon a time there was a girl named Lily. She liked to play", 4);
+  g.prompt.resize(20);
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (int i = 0; i < 3; ++i) {
+    g.prompt[19] = 100 + i;  // different last tokens: prefixes shared, prompts not equal
+    streams.push_back((*sched)->submit(g));
+  }
+  ASSERT_TRUE((*sched)->step());
+  EXPECT_EQ(metrics.running.load(), 2);
+  EXPECT_EQ(metrics.queued.load(), 1);
+  while ((*sched)->step()) {
+  }
+  for (auto& s : streams) EXPECT_EQ(drain(*s).reason, FinishReason::kLength);
+  EXPECT_EQ(metrics.preemptions_total.load(), 0);
+}
+
+TEST(ServePagedTest, IdenticalPromptPrefixesShareBlocksAndKeepTheirOutput) {
+  const Model* m = test::stories_model();
+  if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;
+  CpuEngine engine(*m);
+  Metrics metrics;
+  auto sched = Scheduler::create(engine, {4, 128, 64, paged(64, 4)}, &metrics);
+  ASSERT_TRUE(sched.ok()) << sched.status().to_string();
+  const std::string system = "Once upon a time there was a little girl named Lily. She loved to ";
+  const std::string a = system + "play", b = system + "sing";
+  auto first = (*sched)->submit(greedy_request(*m, a, 8));
+  while ((*sched)->step()) {
+  }
+  EXPECT_EQ(metrics.prefix_cached_tokens_total.load(), 0);
+  EXPECT_GT(metrics.kv_blocks_cached.load(), 0);  // kept after the request ended
+  // Later requests map the cached prompt blocks (the shared part is a multiple of 4 tokens).
+  auto again = (*sched)->submit(greedy_request(*m, a, 8));
+  auto other = (*sched)->submit(greedy_request(*m, b, 8));
+  while ((*sched)->step()) {
+  }
+  const int64_t n_sys = static_cast<int64_t>(m->tokenizer->encode(system, true).size());
+  EXPECT_GE(metrics.prefix_cached_tokens_total.load(), 2 * (n_sys / 4) * 4 - 8);
+  EXPECT_EQ(drain(*first).text, test::reference_greedy(*m, a, 8));
+  EXPECT_EQ(drain(*again).text, test::reference_greedy(*m, a, 8));
+  EXPECT_EQ(drain(*other).text, test::reference_greedy(*m, b, 8));
 }
 
 }  // namespace

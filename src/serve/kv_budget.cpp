@@ -47,4 +47,39 @@ Result<int> slots_for_budget(int64_t bytes_per_slot, int ctx, int64_t budget, in
   return static_cast<int>(std::min<int64_t>(parallel, fit));
 }
 
+Result<CachePlan> plan_cache(const Engine& engine, KvCacheSpec spec, int ctx, int64_t budget,
+                             int parallel, int block_rows) {
+  CachePlan plan;
+  LRKV_ASSIGN_OR_RETURN(SlotCost cost, slot_cost(engine, spec, ctx));
+  plan.bytes_per_token = cost.bytes_per_token;
+  if (block_rows > 0) {
+    KvCacheSpec paged = spec;
+    paged.paging = {1, block_rows};
+    auto probe = engine.make_cache(1, ctx, paged);
+    if (probe.ok()) {
+      const int64_t block_bytes = cost.bytes_per_token * block_rows;
+      const int64_t per_seq = (int64_t{ctx} + block_rows - 1) / block_rows;
+      const int64_t n_blocks = std::min<int64_t>(budget / block_bytes, int64_t{1} << 30);
+      if (n_blocks < per_seq) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "--kv-budget {} bytes holds {} blocks of {} tokens ({} bytes each), "
+                          "fewer than one sequence of --ctx {} needs ({}); raise --kv-budget or "
+                          "lower --ctx",
+                          budget, n_blocks, block_rows, block_bytes, ctx, per_seq);
+      }
+      paged.paging.n_blocks = static_cast<int>(n_blocks);
+      plan.spec = paged;
+      plan.slots = parallel;
+      plan.reserved_bytes = n_blocks * block_bytes;
+      return plan;
+    }
+    if (probe.status().code() != ErrorCode::kUnsupported) return probe.status();
+    plan.unpaged_reason = probe.status().message();
+  }
+  LRKV_ASSIGN_OR_RETURN(plan.slots, slots_for_budget(cost.bytes_per_slot, ctx, budget, parallel));
+  plan.spec = spec;
+  plan.reserved_bytes = cost.bytes_per_slot * plan.slots;
+  return plan;
+}
+
 }  // namespace lrkv::serve

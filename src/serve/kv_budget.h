@@ -27,4 +27,18 @@ Result<SlotCost> slot_cost(const Engine& engine, const KvCacheSpec& spec, int ct
 // one slot fits.
 Result<int> slots_for_budget(int64_t bytes_per_slot, int ctx, int64_t budget, int parallel);
 
+// The server's cache from its flags. Paged (block_rows > 0 and the engine can page this cache:
+// host row caches on the CPU): n_blocks = budget / (bytes per token x block_rows), at least the
+// blocks of one --ctx sequence, and `parallel` sequence slots. Otherwise (block_rows 0, a GPU
+// engine, KIVI) slots_for_budget's whole-context slots.
+struct CachePlan {
+  KvCacheSpec spec;           // spec.paging set when paged
+  int slots = 0;              // sequences running at once
+  int64_t bytes_per_token = 0;
+  int64_t reserved_bytes = 0;  // the cache's allocation
+  std::string unpaged_reason;  // why not paged (empty when paged or not asked)
+};
+Result<CachePlan> plan_cache(const Engine& engine, KvCacheSpec spec, int ctx, int64_t budget,
+                             int parallel, int block_rows);
+
 }  // namespace lrkv::serve

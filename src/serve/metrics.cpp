@@ -48,8 +48,23 @@ std::string Metrics::render() const {
   put(&o, "kv_slots_used", "gauge", "KV sequence slots in use", running);
   put(&o, "kv_slots_free", "gauge", "KV sequence slots free", kv_slots_total - running);
   put(&o, "kv_tokens_used", "gauge", "Tokens stored in the KV cache", kv_tokens_used);
-  put(&o, "kv_tokens_capacity", "gauge", "Tokens the KV cache can hold (slots x ctx)",
+  put(&o, "kv_tokens_capacity", "gauge",
+      "Tokens the KV cache can hold (blocks x block tokens; slots x ctx when not paged)",
       kv_tokens_capacity);
+  put(&o, "kv_blocks_total", "gauge", "Paged KV cache blocks (0: not paged)", kv_blocks_total);
+  put(&o, "kv_block_tokens", "gauge", "Tokens per KV cache block", kv_block_tokens);
+  put(&o, "kv_blocks_used", "gauge", "KV blocks held by sequences", kv_blocks_used);
+  put(&o, "kv_blocks_free", "gauge", "KV blocks free (cached prompt blocks included)",
+      kv_blocks_total - kv_blocks_used);
+  put(&o, "kv_blocks_cached", "gauge", "KV blocks registered for prefix sharing",
+      kv_blocks_cached);
+  put(&o, "prefix_cached_tokens_total", "counter",
+      "Prompt tokens taken from shared cached blocks instead of computed",
+      prefix_cached_tokens_total);
+  put(&o, "preemptions_total", "counter", "Sequences preempted for lack of KV blocks",
+      preemptions_total);
+  put(&o, "recomputed_tokens_total", "counter", "Tokens prefilled again after a preemption",
+      recomputed_tokens_total);
   put(&o, "kv_bytes_per_token", "gauge", "KV cache bytes per token, all layers",
       kv_bytes_per_token);
   put(&o, "kv_allocated_bytes", "gauge", "Bytes reserved by the KV cache", kv_allocated_bytes);

@@ -28,6 +28,14 @@ struct Metrics {
   std::atomic<int64_t> kv_tokens_capacity{0};  // slots x ctx
   std::atomic<int64_t> kv_bytes_per_token{0};  // all layers, metadata included
   std::atomic<int64_t> kv_allocated_bytes{0};
+  // Paged cache (zero otherwise): blocks of kv_block_tokens tokens.
+  std::atomic<int64_t> kv_blocks_total{0};
+  std::atomic<int64_t> kv_block_tokens{0};
+  std::atomic<int64_t> kv_blocks_used{0};    // held by sequences
+  std::atomic<int64_t> kv_blocks_cached{0};  // registered prompt blocks (held or kept for reuse)
+  std::atomic<int64_t> prefix_cached_tokens_total{0};  // prompt tokens mapped, not computed
+  std::atomic<int64_t> preemptions_total{0};
+  std::atomic<int64_t> recomputed_tokens_total{0};  // context tokens prefilled again after one
 
   // Prometheus text exposition format (version 0.0.4), names prefixed lrkv_.
   std::string render() const;

@@ -19,6 +19,15 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(Engine& engine,
   }
   LRKV_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache,
                         engine.make_cache(options.slots, options.ctx, options.cache));
+  if (const BlockPool* pool = cache->pages()) {
+    const int64_t per_seq = (int64_t{options.ctx} + pool->block_rows() - 1) / pool->block_rows();
+    if (pool->n_blocks() < per_seq) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--kv-budget: {} blocks of {} tokens cannot hold one sequence of --ctx {} "
+                        "({} blocks)",
+                        pool->n_blocks(), pool->block_rows(), options.ctx, per_seq);
+    }
+  }
   return std::unique_ptr<Scheduler>(new Scheduler(engine, options, metrics, std::move(cache)));
 }
 
@@ -28,6 +37,11 @@ Scheduler::Scheduler(Engine& engine, const SchedulerOptions& options, Metrics* m
   for (int s = options_.slots - 1; s >= 0; --s) free_slots_.push_back(s);
   metrics_->kv_slots_total = options_.slots;
   metrics_->kv_tokens_capacity = static_cast<int64_t>(options_.slots) * options_.ctx;
+  if (const BlockPool* pool = cache_->pages()) {
+    metrics_->kv_tokens_capacity = int64_t{pool->n_blocks()} * pool->block_rows();
+    metrics_->kv_blocks_total = pool->n_blocks();
+    metrics_->kv_block_tokens = pool->block_rows();
+  }
   metrics_->kv_bytes_per_token = cache_->bytes_per_token();
   metrics_->kv_allocated_bytes = cache_->allocated_bytes();
 }
@@ -84,31 +98,96 @@ void Scheduler::drop_cancelled() {
 
 void Scheduler::admit() {
   std::lock_guard<std::mutex> lock(mu_);
+  BlockPool* pool = cache_->pages();
+  // Blocks the running sequences still need for their contexts (admitted, not yet prefilled).
+  int committed = 0;
+  if (pool) {
+    for (const auto& r : running_) committed += pool->blocks_needed(r->slot, r->context_tokens());
+  }
   while (!queue_.empty() && !free_slots_.empty()) {
-    std::unique_ptr<Sequence> s = std::move(queue_.front());
+    Sequence& s = *queue_.front();
+    const int slot = free_slots_.back();
+    LRKV_CHECK(cache_->length(slot) == 0, "slot {} admitted with {} tokens", slot,
+               cache_->length(slot));
+    int shared = 0;
+    if (pool) {
+      // The context's blocks must fit beside the running sequences' (their unfilled contexts and
+      // one growth block each, else the next decodes would preempt at once); cached prefix
+      // blocks are mapped, not counted.
+      shared = cache_->adopt_prefix(slot, s.context().data(), s.context_tokens());
+      const int need = pool->blocks_needed(slot, s.context_tokens());
+      if (need + committed + static_cast<int>(running_.size()) > pool->free_blocks() &&
+          !running_.empty()) {
+        cache_->truncate(slot, 0);
+        break;  // FIFO: later requests wait too
+      }
+      committed += need;
+    }
+    std::unique_ptr<Sequence> owned = std::move(queue_.front());
     queue_.pop_front();
     --metrics_->queued;
-    s->slot = free_slots_.back();
     free_slots_.pop_back();
-    LRKV_CHECK(cache_->length(s->slot) == 0, "slot {} admitted with {} tokens", s->slot,
-               cache_->length(s->slot));
-    running_.push_back(std::move(s));
+    s.slot = slot;
+    s.prefilled = shared;
+    metrics_->prefix_cached_tokens_total += shared;
+    running_.push_back(std::move(owned));
     ++metrics_->running;
   }
 }
 
+void Scheduler::preempt_newest() {
+  Sequence& v = *running_.back();
+  cache_->truncate(v.slot, 0);
+  free_slots_.push_back(v.slot);
+  v.preempt();
+  ++metrics_->preemptions_total;
+  std::unique_ptr<Sequence> owned = std::move(running_.back());
+  running_.pop_back();
+  --metrics_->running;
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_front(std::move(owned));
+  ++metrics_->queued;
+}
+
+int Scheduler::chunk_that_fits(const Sequence& s, int budget) const {
+  int n = std::min(budget, s.context_tokens() - s.prefilled);
+  const BlockPool* pool = cache_->pages();
+  if (!pool || n <= 0) return n;
+  // Rows the sequence's own blocks still hold, plus whole free blocks.
+  const int64_t have = int64_t{static_cast<int>(pool->table(s.slot).size())} * pool->block_rows();
+  const int64_t room = have - cache_->length(s.slot) + int64_t{pool->free_blocks()} * pool->block_rows();
+  return static_cast<int>(std::min<int64_t>(n, room));
+}
+
 void Scheduler::build_batch(std::vector<SeqSpan>* spans, std::vector<Sequence*>* owners) {
   int budget = options_.batch_tokens;
-  for (auto& s : running_) {  // decodes first: one token each keeps every stream moving
+  // Decodes first, oldest first: one token each keeps every stream moving. A decode that needs
+  // a block when none is free preempts the newest running sequence (possibly itself).
+  for (auto it = running_.begin(); it != running_.end(); ++it) {
+    Sequence* s = it->get();
     if (s->prefilling() || budget == 0) continue;
+    bool preempted_self = false;
+    // (A decode past --ctx is left to the engine, which fails that request alone.)
+    const bool fits_ctx = cache_->length(s->slot) + 1 <= cache_->capacity();
+    while (cache_->pages() && fits_ctx && !cache_->reserve(s->slot, cache_->length(s->slot) + 1).ok()) {
+      const bool self = running_.back().get() == s;
+      preempt_newest();
+      if (self) {
+        preempted_self = true;
+        break;
+      }
+    }
+    if (preempted_self) break;  // s was the newest: nothing after it
     spans->push_back({s->slot, &s->next_token, 1});
-    owners->push_back(s.get());
+    owners->push_back(s);
     --budget;
   }
-  for (auto& s : running_) {  // then prompt chunks, oldest request first
+  for (auto& s : running_) {  // then context chunks, oldest request first, as far as blocks go
     if (!s->prefilling() || budget == 0) continue;
-    const int n = std::min(budget, s->prompt_tokens() - s->prefilled);
-    spans->push_back({s->slot, s->request().prompt.data() + s->prefilled, n});
+    const int n = chunk_that_fits(*s, budget);
+    if (n <= 0) continue;
+    LRKV_CHECK(cache_->reserve(s->slot, cache_->length(s->slot) + n).ok(), "chunk of {} rows", n);
+    spans->push_back({s->slot, s->context().data() + s->prefilled, n});
     owners->push_back(s.get());
     budget -= n;
   }
@@ -122,6 +201,10 @@ void Scheduler::publish_gauges() {
   int64_t used = 0;
   for (int s = 0; s < cache_->n_seq(); ++s) used += cache_->length(s);
   metrics_->kv_tokens_used = used;
+  if (const BlockPool* pool = cache_->pages()) {
+    metrics_->kv_blocks_used = pool->used_blocks();
+    metrics_->kv_blocks_cached = pool->cached_blocks();
+  }
   metrics_->running = static_cast<int64_t>(running_.size());
 }
 
@@ -141,7 +224,8 @@ bool Scheduler::step() {
   std::vector<bool> samples(spans.size());
   for (size_t i = 0; i < spans.size(); ++i) {
     Sequence& s = *owners[i];
-    samples[i] = !s.prefilling() || s.prefilled + spans[i].n == s.prompt_tokens();
+    samples[i] = !s.prefilling() ||
+                 (s.prefilled + spans[i].n == s.context_tokens() && !s.resuming());
     samplers.push_back(samples[i] ? std::move(s.sampler()) : Sampler(SamplerOptions{}));
   }
   std::vector<int> next;
@@ -156,7 +240,11 @@ bool Scheduler::step() {
     }
     if (s.prefilling()) {
       s.prefilled += spans[i].n;
-      metrics_->prompt_tokens_total += spans[i].n;
+      (s.resuming() ? metrics_->recomputed_tokens_total : metrics_->prompt_tokens_total) +=
+          spans[i].n;
+      if (BlockPool* pool = cache_->pages()) {
+        pool->register_prefix(s.slot, s.context().data(), s.prefilled);
+      }
     }
     if (!samples[i]) continue;
     ++metrics_->generated_tokens_total;

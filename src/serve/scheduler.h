@@ -1,12 +1,21 @@
 // Scheduler: iteration-level continuous batching over one engine and one KV cache of `slots`
-// sequences of `ctx` tokens each. Every step():
-//   1. drops cancelled requests (their slots are freed: truncate(slot, 0)),
-//   2. admits queued requests FIFO while a slot is free (a request that does not fit waits),
-//   3. builds one batch: a decode token for every sequence past its prompt, then prompt chunks
-//      (chunked prefill) for the rest, up to `batch_tokens` tokens in all,
+// sequences of at most `ctx` tokens each. The cache is paged when the spec says so
+// (KvCacheSpec::paging, cache/block_pool.h): sequences then hold blocks only for the tokens they
+// have, admission goes by free blocks, and identical prompt prefixes share blocks. Else every
+// slot reserves ctx tokens. Every step():
+//   1. drops cancelled requests (their slots and blocks are freed: truncate(slot, 0)),
+//   2. admits queued requests FIFO while a slot is free and (paged) the blocks of the request's
+//      context fit beside one growth block per running sequence; a paged admission first maps
+//      the cached blocks of the longest registered prefix of its prompt,
+//   3. builds one batch: a decode token for every sequence past its context, oldest first, then
+//      context chunks (chunked prefill), up to `batch_tokens` tokens in all; blocks are reserved
+//      as spans are added. A decode that finds no free block preempts the newest running
+//      sequence (its blocks are freed, it goes back to the head of the queue, and later
+//      recomputes prompt + generated tokens; its stream just pauses); a chunk takes what fits,
 //   4. runs one engine forward_sample (each request's own sampler; on the GPU the sampling stays
 //      on the device), streams text, finishes sequences that hit a stop token/string or
-//      max_tokens, and frees their slots.
+//      max_tokens, and frees their slots; the full blocks of prefilled contexts are registered
+//      for sharing (they stay cached after their sequence ends, until the blocks are needed).
 // submit() and stop() may be called from any thread; step() and run() from one engine thread.
 #pragma once
 
@@ -58,6 +67,10 @@ class Scheduler {
   // Spans for this step and the sequence of each span.
   void build_batch(std::vector<SeqSpan>* spans, std::vector<Sequence*>* owners);
   void finish(Sequence& s, FinishReason reason, const std::string& error = {});
+  // Frees the newest running sequence's slot and blocks and queues it first (paged caches).
+  void preempt_newest();
+  // Tokens a chunk of `s` may take now: its context left, the batch budget, the free blocks.
+  int chunk_that_fits(const Sequence& s, int budget) const;
   void remove_finished();
   void publish_gauges();
 

@@ -10,7 +10,17 @@ Sequence::Sequence(GenerationRequest req, std::shared_ptr<RequestStream> stream,
       stream_(std::move(stream)),
       sampler_(req_.sampling),
       decoder_(tok, req_.prompt),
-      stops_(req_.stop) {}
+      stops_(req_.stop),
+      context_(req_.prompt) {}
+
+void Sequence::preempt() {
+  slot = -1;
+  prefilled = 0;
+  ++preemptions;
+  if (next_token < 0) return;  // still in its prompt
+  context_ = req_.prompt;
+  context_.insert(context_.end(), history_.begin(), history_.end() - 1);
+}
 
 FinishReason Sequence::accept(int token) {
   ++generated_;
@@ -24,6 +34,7 @@ FinishReason Sequence::accept(int token) {
   if (generated_ >= req_.max_tokens)
     return release_tail() ? FinishReason::kStop : FinishReason::kLength;
   next_token = token;
+  history_.push_back(token);
   return FinishReason::kNone;
 }
 

@@ -23,11 +23,21 @@ class Sequence {
   const GenerationRequest& request() const { return req_; }
   RequestStream& stream() { return *stream_; }
   int slot = -1;        // KV cache sequence index while running
-  int prefilled = 0;    // prompt tokens already in the cache
+  int prefilled = 0;    // context tokens already in the cache
   int next_token = -1;  // accepted, not yet in the cache (the next decode input)
+  int preemptions = 0;
 
   int prompt_tokens() const { return static_cast<int>(req_.prompt.size()); }
-  bool prefilling() const { return prefilled < prompt_tokens(); }
+  // What must be in the cache before decoding (resumes): the prompt, or after a preemption the
+  // prompt and every generated token but the pending next_token.
+  const std::vector<int>& context() const { return context_; }
+  int context_tokens() const { return static_cast<int>(context_.size()); }
+  bool prefilling() const { return prefilled < context_tokens(); }
+  // Prefilling the context of a preempted sequence: its end does not sample (next_token waits).
+  bool resuming() const { return next_token >= 0; }
+  // The scheduler took its cache away: the context becomes prompt + generated tokens in the
+  // cache, to be recomputed when it runs again. Streamed text and the sampler are kept.
+  void preempt();
   int generated() const { return generated_; }
   Usage usage() const { return {prompt_tokens(), generated_}; }
 
@@ -48,6 +58,8 @@ class Sequence {
   StreamDecoder decoder_;
   StopFilter stops_;
   int generated_ = 0;
+  std::vector<int> context_;
+  std::vector<int> history_;  // accepted tokens, the pending next_token last
 };
 
 }  // namespace lrkv::serve

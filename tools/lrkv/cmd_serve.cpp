@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "cache_args.h"
 #include "cli_common.h"
 #include "commands.h"
@@ -22,7 +24,8 @@ struct ServeArgs {
   EngineArgs engine;
   std::string host = "127.0.0.1";
   int port = 8080;
-  int parallel = 4;
+  int parallel = 16;
+  int kv_block = 16;
   std::string kv_budget = "8GiB";
   int ctx = 0;
   int batch_tokens = 512;
@@ -65,9 +68,8 @@ Status run_serve(const ServeArgs& a) {
   if (ctx < 2) return make_error(ErrorCode::kInvalidArgument, "--ctx must be >= 2, got {}", ctx);
   LRKV_ASSIGN_OR_RETURN(KvCacheSpec spec, a.cache.spec(&m));
   LRKV_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, a.engine.make(m, spec));
-  LRKV_ASSIGN_OR_RETURN(serve::SlotCost cost, serve::slot_cost(*engine, spec, ctx));
-  LRKV_ASSIGN_OR_RETURN(int slots,
-                        serve::slots_for_budget(cost.bytes_per_slot, ctx, budget, a.parallel));
+  LRKV_ASSIGN_OR_RETURN(serve::CachePlan plan, serve::plan_cache(*engine, spec, ctx, budget,
+                                                                 a.parallel, a.kv_block));
 
   serve::ServerOptions o;
   o.host = a.host;
@@ -76,18 +78,25 @@ Status run_serve(const ServeArgs& a) {
   o.model_name =
       a.alias.empty() ? std::filesystem::path(a.model.path).filename().string() : a.alias;
   o.max_body_bytes = static_cast<size_t>(a.max_body);
-  o.scheduler = {slots, ctx, a.batch_tokens, spec};
+  o.scheduler = {plan.slots, ctx, a.batch_tokens, plan.spec};
   const char* chat_name =
       chat ? serve::chat_format_name(chat->format()) : "none (chat answers 400)";
   sigset_t stop_signals;
   block_stop_signals(&stop_signals);
   LRKV_ASSIGN_OR_RETURN(std::unique_ptr<serve::Server> server,
                         serve::Server::start(*engine, std::move(chat), o));
-  log_info(
-      "{} engine; KV cache {}: {} slots x {} tokens, {} bytes/token, {} reserved (--kv-budget "
-      "{}); chat template {}",
-      engine->device(), spec.name(), slots, ctx, cost.bytes_per_token,
-      human_bytes(static_cast<double>(cost.bytes_per_slot) * slots), a.kv_budget, chat_name);
+  const std::string layout =
+      plan.spec.paging.paged()
+          ? fmt::format("paged, {} blocks of {} tokens ({} tokens), up to {} sequences of <= {}",
+                        plan.spec.paging.n_blocks, plan.spec.paging.block_rows,
+                        int64_t{plan.spec.paging.n_blocks} * plan.spec.paging.block_rows,
+                        plan.slots, ctx)
+          : fmt::format("{} slots x {} tokens{}", plan.slots, ctx,
+                        plan.unpaged_reason.empty() ? "" : " (" + plan.unpaged_reason + ")");
+  log_info("{} engine; KV cache {}: {}, {} bytes/token, {} reserved (--kv-budget {}); chat "
+           "template {}",
+           engine->device(), spec.name(), layout, plan.bytes_per_token,
+           human_bytes(static_cast<double>(plan.reserved_bytes)), a.kv_budget, chat_name);
   std::printf("lrkv serve: listening on http://%s:%d (model %s)\n", a.host.c_str(), server->port(),
               o.model_name.c_str());
   std::fflush(stdout);
@@ -111,13 +120,20 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--port", a->port, "TCP port (0 = any free port)")->capture_default_str();
   cmd->add_option("--parallel", a->parallel,
-                  "Most sequences decoded together (KV slots, also capped by --kv-budget)")
+                  "Most sequences decoded together; requests beyond them wait in a queue")
       ->capture_default_str();
   cmd->add_option(
          "--kv-budget", a->kv_budget,
-         "Bytes for the KV cache (8GiB, 512MiB, 2GB, ...): slots = min(--parallel, budget / "
-         "(bytes per token x --ctx)); requests beyond the slots wait in a queue")
+         "Bytes for the KV cache (8GiB, 512MiB, 2GB, ...). Paged (CPU): budget / (bytes per "
+         "token x --kv-block) blocks shared by all sequences, which hold only the tokens they "
+         "have; a full cache queues new requests and preempts the newest running one. Not "
+         "paged (CUDA, kivi): min(--parallel, budget / (bytes per token x --ctx)) slots")
       ->capture_default_str();
+  cmd->add_option("--kv-block", a->kv_block,
+                  "Tokens per KV cache block (a power of two; 0 = no paging: whole-context "
+                  "slots, no prefix sharing)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   cmd->add_option("--ctx", a->ctx,
                   "Tokens per sequence, prompt + completion (default: the model's context)");
   cmd->add_option("--batch-tokens", a->batch_tokens,

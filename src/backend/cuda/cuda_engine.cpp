@@ -163,6 +163,11 @@ Result<std::unique_ptr<KvCache>> CudaEngine::make_cache(int n_seq, int capacity,
   if (n_seq < 1 || capacity < 1) {
     return make_error(ErrorCode::kInvalidArgument, "CUDA engine cache: {} sequences of {} tokens", n_seq, capacity);
   }
+  if (spec.paging.paged()) {
+    return make_error(ErrorCode::kUnsupported,
+                      "paged KV caches run on the CPU engine only; the CUDA engine reserves "
+                      "whole-context slots");
+  }
   if (spec.quant != KvQuant::kNone) {
     return make_error(ErrorCode::kUnsupported, "--kv-type {}: the CUDA engine runs f16/bf16 rows and quantized "
                       "latents (--latent-bits); use --device cpu for it", spec.name());

@@ -21,11 +21,11 @@ struct AttentionParams {
   int64_t ldkv = 0;
   DType kv_type = DType::kF32;  // f32, f16 or bf16
   int64_t n_kv = 0;             // cache rows available (>= max(q_pos)+1)
-  RowMap rows;                  // row j of k/v is row rows(j) of the storage (paged caches)
   int n_head = 0, n_kv_head = 0, head_dim = 0;
   float scale = 1.0f;           // usually 1/sqrt(head_dim)
   float* out = nullptr;         // [n_q, n_head*head_dim], row stride ldo
   int64_t ldo = 0;
+  RowMap rows;                  // row j of k/v is row rows(j) of the storage (paged caches)
 };
 
 namespace ref { void attention(const AttentionParams& p); }

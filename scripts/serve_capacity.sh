@@ -7,7 +7,8 @@
 # the most KV blocks in use, and `lrkv bench-serve` measures throughput and latency.
 # Usage: scripts/serve_capacity.sh DENSE.gguf [COMPRESSED.gguf]
 # Environment: BUDGET (default 12MiB), CTX (512), CLIENTS (32), PROMPT (128), GEN (64),
-# REQUESTS (96), THREADS (nproc), LRKV (./build/lrkv), PORT (18532).
+# REQUESTS (96), THREADS (nproc), LRKV (./build/lrkv), PORT (18532); LATENT_BITS=4 adds a run of
+# the compressed model with 4-bit latents.
 set -uo pipefail
 dense=${1:?usage: serve_capacity.sh DENSE.gguf [COMPRESSED.gguf]}
 compressed=${2:-}
@@ -44,4 +45,6 @@ run() {  # run NAME MODEL SERVE_ARGS...
 run dense-slots "$dense" --kv-block 0
 run dense-paged "$dense"
 [ -n "$compressed" ] && run compressed-paged "$compressed"
+[ -n "$compressed" ] && [ -n "${LATENT_BITS:-}" ] &&
+  run "compressed-int${LATENT_BITS}-paged" "$compressed" --latent-bits "$LATENT_BITS"
 exit 0

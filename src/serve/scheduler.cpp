@@ -167,7 +167,8 @@ void Scheduler::build_batch(std::vector<SeqSpan>* spans, std::vector<Sequence*>*
     Sequence* s = it->get();
     if (s->prefilling() || budget == 0) continue;
     bool preempted_self = false;
-    // (A decode past --ctx is left to the engine, which fails that request alone.)
+    // (Prompt + max_tokens <= --ctx is checked at submission; were a decode past it, the
+    // engine would refuse it: preempting others could not make room.)
     const bool fits_ctx = cache_->length(s->slot) + 1 <= cache_->capacity();
     while (cache_->pages() && fits_ctx && !cache_->reserve(s->slot, cache_->length(s->slot) + 1).ok()) {
       const bool self = running_.back().get() == s;

@@ -3,11 +3,13 @@
 // files give one-line errors naming the file (never a crash or a huge allocation).
 #include "io/gguf_reader.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <random>
 
 #include "core/mmap_file.h"
+#include "io/gguf_vocab.h"
 #include "io/gguf_writer.h"
 #include "kernels/ggml_quants.h"
 #include "model/synth.h"
@@ -172,6 +174,39 @@ std::string valid_file() {
   EXPECT_TRUE(w.write(path).ok());
   EXPECT_TRUE(read_gguf(path).ok());
   return read_bytes(path);
+}
+
+// Fuzz finding (fuzz_gguf): a token type of 4294967295 was converted to int (UB). Token types
+// must be integers 0..255 and scores finite floats; each refusal names the key and the entry.
+TEST(GgufReader, VocabTypesAndScoresAreChecked) {
+  auto vocab_of = [](GgufValue types, GgufValue scores) {
+    GgufWriter w;
+    w.set("general.architecture", GgufValue::str("llama"));
+    w.set("tokenizer.ggml.model", GgufValue::str("llama"));
+    w.set("tokenizer.ggml.tokens", GgufValue::str_array({"<unk>", "<s>", "</s>", "hello"}));
+    w.set("tokenizer.ggml.token_type", std::move(types));
+    w.set("tokenizer.ggml.scores", std::move(scores));
+    const std::string path = test::temp_dir() + "/vocab.gguf";
+    EXPECT_TRUE(w.write(path).ok());
+    auto f = read_gguf(path);
+    EXPECT_TRUE(f.ok()) << f.status().to_string();
+    Vocab v;
+    return read_gguf_vocab(*f, &v).status();
+  };
+  const GgufValue scores = GgufValue::f32_array({0, 0, 0, -1.5f});
+  EXPECT_TRUE(vocab_of(GgufValue::i32_array({2, 3, 3, 1}), scores).ok());
+  test::expect_error(vocab_of(GgufValue::i32_array({2, 3, 3, -1}), scores), ErrorCode::kCorruptFile,
+                     {"tokenizer.ggml.token_type", "entry 3", "vocab.gguf"});
+  test::expect_error(vocab_of(GgufValue::i32_array({2, 3, 300, 1}), scores),
+                     ErrorCode::kCorruptFile, {"tokenizer.ggml.token_type", "entry 2"});
+  test::expect_error(vocab_of(GgufValue::f32_array({2, 3.5f, 3, 1}), scores),
+                     ErrorCode::kCorruptFile, {"tokenizer.ggml.token_type", "entry 1"});
+  test::expect_error(vocab_of(GgufValue::i32_array({2, 3, 3, 1}),
+                              GgufValue::f32_array({0, INFINITY, 0, 0})),
+                     ErrorCode::kCorruptFile, {"tokenizer.ggml.scores", "entry 1"});
+  test::expect_error(vocab_of(GgufValue::i32_array({2, 3, 3, 1}),
+                              GgufValue::f32_array({0, 0, NAN, 0})),
+                     ErrorCode::kCorruptFile, {"tokenizer.ggml.scores", "entry 2"});
 }
 
 TEST(GgufReader, CorruptHeaders) {

@@ -1,7 +1,9 @@
 #include "io/gguf_vocab.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "core/log.h"
 
@@ -68,8 +70,25 @@ Result<bool> read_gguf_vocab(const GgufFile& f, Vocab* vocab) {
   std::vector<double> scores, types;
   LRKV_RETURN_IF_ERROR(read_numbers(f, "tokenizer.ggml.scores", n, &scores));
   LRKV_RETURN_IF_ERROR(read_numbers(f, "tokenizer.ggml.token_type", n, &types));
-  v.scores.assign(scores.begin(), scores.end());
-  for (double t : types) v.types.push_back(static_cast<TokenType>(static_cast<int32_t>(t)));
+  for (size_t i = 0; i < scores.size(); ++i) {  // finite floats: merge priorities are compared
+    if (!(std::fabs(scores[i]) <= std::numeric_limits<float>::max())) {
+      return make_error(ErrorCode::kCorruptFile,
+                        "{}: metadata 'tokenizer.ggml.scores' entry {} is {}, expected a finite "
+                        "score",
+                        f.path(), i, scores[i]);
+    }
+    v.scores.push_back(static_cast<float>(scores[i]));
+  }
+  for (size_t i = 0; i < types.size(); ++i) {  // llama.cpp token types are small integers
+    const double t = types[i];
+    if (!(t >= 0 && t <= 255) || t != std::floor(t)) {
+      return make_error(ErrorCode::kCorruptFile,
+                        "{}: metadata 'tokenizer.ggml.token_type' entry {} is {}, expected a "
+                        "token type 0..255 (1 normal .. 6 byte)",
+                        f.path(), i, t);
+    }
+    v.types.push_back(static_cast<TokenType>(static_cast<int32_t>(t)));
+  }
   LRKV_RETURN_IF_ERROR(read_strings(f, "tokenizer.ggml.merges", &v.merges));
   LRKV_RETURN_IF_ERROR(f.get_string("tokenizer.ggml.pre", &v.pre, false));
   LRKV_RETURN_IF_ERROR(read_gguf_token_id(f, "tokenizer.ggml.bos_token_id", &v.bos_id));

@@ -60,6 +60,16 @@ TEST(BlockPool, SharesRegisteredPrefixesAndKeepsThemCachedUntilNeeded) {
   EXPECT_EQ(pool.share_prefix(1, a.data(), 14), 0);
 }
 
+TEST(BlockPoolDeathTest, CuttingIntoASharedBlockAborts) {
+  BlockPool pool(2, 4, 4);
+  std::vector<int> a = {1, 2, 3, 4, 5, 6};
+  ASSERT_TRUE(pool.reserve(0, 6));
+  pool.register_prefix(0, a.data(), 6);  // block 0 registered
+  EXPECT_DEATH(pool.release(0, 2), "rewrite shared/cached block");
+  pool.release(0, 4);  // a cut at a block boundary is fine
+  EXPECT_EQ(pool.table(0).size(), 1u);
+}
+
 TEST(BlockPool, EvictionTakesTheChainsLeavesFirst) {
   // A sequence releases its blocks from the back, so a cached chain A -> A2 is evicted leaf first:
   // A stays shareable while A2 is reused, and A2's new content (after X) is what a prompt X...

@@ -40,6 +40,12 @@ bool BlockPool::reserve(int seq, int n) {
 void BlockPool::release(int seq, int n) {
   std::vector<int32_t>& t = tables_.at(seq);
   const size_t keep = static_cast<size_t>((int64_t{n} + block_rows() - 1) >> shift_);
+  if ((n & (block_rows() - 1)) != 0 && keep <= t.size()) {
+    // The kept part of this block will be written again: it must be this sequence's alone.
+    const int32_t b = t[keep - 1];
+    LRKV_CHECK(refs_[b] == 1 && !key_of_.count(b),
+               "truncating sequence {} to {} rows would rewrite shared/cached block {}", seq, n, b);
+  }
   while (t.size() > keep) {
     unref(t.back());
     t.pop_back();

@@ -37,7 +37,9 @@ class BlockPool {
   int blocks_needed(int seq, int n) const;
   // Maps blocks for positions [0, n) of `seq`; false, and nothing changed, when too few are free.
   bool reserve(int seq, int n);
-  // Keeps the blocks of the first n positions of `seq` (ceil(n / B)) and releases the rest.
+  // Keeps the blocks of the first n positions of `seq` (ceil(n / B)) and releases the rest. A
+  // cut inside a block that is shared or registered aborts (its rows would be rewritten under
+  // the sequences that read them); the server only ever releases whole sequences.
   void release(int seq, int n);
 
   // `seq` must hold no block. Maps the longest registered chain of full blocks that prefixes

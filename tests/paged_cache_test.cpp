@@ -174,9 +174,7 @@ TEST(PagedCacheEngine, EveryCacheKindMatchesTheContiguousCacheExactly) {
 TEST(PagedCacheEngine, ASharedPrefixGivesTheLogitsOfRecomputingIt) {
   const Model m = make_model({"", true, "mkv-pca", {}});
   CpuEngine engine(m);
-  KvCacheSpec spec(DType::kF16);
-  spec.paging = {16, 4};
-  auto cache = engine.make_cache(2, 40, spec);
+  auto cache = engine.make_cache(2, 40, test::paged_spec(16, 4));
   ASSERT_TRUE(cache.ok());
   KvCache& c = **cache;
   std::vector<int> prompt(18);
@@ -199,9 +197,7 @@ TEST(PagedCacheEngine, ASharedPrefixGivesTheLogitsOfRecomputingIt) {
 TEST(PagedCacheEngine, AFullPoolIsAnErrorAndChangesNothing) {
   const Model m = make_model({"", false, "", {}});
   CpuEngine engine(m);
-  KvCacheSpec spec(DType::kF16);
-  spec.paging = {3, 4};
-  auto cache = engine.make_cache(2, 40, spec);
+  auto cache = engine.make_cache(2, 40, test::paged_spec(3, 4));
   ASSERT_TRUE(cache.ok());
   std::vector<int> p(8, 1);
   ASSERT_TRUE(engine.forward({{0, p.data(), 8}}, **cache, LogitsMode::kNone, nullptr).ok());
@@ -216,9 +212,7 @@ TEST(PagedCacheEngine, AFullPoolIsAnErrorAndChangesNothing) {
   kivi.paging = {4, 4};
   test::expect_error(engine.make_cache(1, 40, kivi).status(), ErrorCode::kUnsupported,
                      {"kivi2", "paged"});
-  KvCacheSpec odd(DType::kF16);
-  odd.paging = {4, 6};
-  test::expect_error(engine.make_cache(1, 40, odd).status(), ErrorCode::kInvalidArgument,
+  test::expect_error(engine.make_cache(1, 40, test::paged_spec(4, 6)).status(), ErrorCode::kInvalidArgument,
                      {"--kv-block 6", "power of two"});
 }
 

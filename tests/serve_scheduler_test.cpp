@@ -88,19 +88,13 @@ TEST(ServeSchedulerTest, CancelFreesTheSlotAtTheNextStep) {
   EXPECT_EQ((*sched)->cache().length(0), 0);
 }
 
-KvCacheSpec paged(int n_blocks, int block_rows) {
-  KvCacheSpec spec(DType::kF16);
-  spec.paging = {n_blocks, block_rows};
-  return spec;
-}
-
 TEST(ServePagedTest, AFullCachePreemptsTheNewestAndItsRecomputedOutputIsUnchanged) {
   const Model* m = test::stories_model();
   if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;
   CpuEngine engine(*m);
   Metrics metrics;
   // 16 blocks of 4 tokens = 64 tokens for 6 sequences that grow to ~40 tokens each.
-  auto sched = Scheduler::create(engine, {6, 64, 16, paged(16, 4)}, &metrics);
+  auto sched = Scheduler::create(engine, {6, 64, 16, test::paged_spec(16, 4)}, &metrics);
   ASSERT_TRUE(sched.ok()) << sched.status().to_string();
   const char* prompts[] = {"Once upon a time", "The cat", "Lily and Ben went to", "A big red ball",
                            "Tom was sad", "One day, a little girl"};
@@ -137,7 +131,7 @@ TEST(ServePagedTest, AdmissionGoesByFreeBlocksNotSlots) {
   CpuEngine engine(*m);
   Metrics metrics;
   // 8 slots, but 12 blocks of 4 tokens: two 20-token prompts fill 10; the third waits.
-  auto sched = Scheduler::create(engine, {8, 48, 64, paged(12, 4)}, &metrics);
+  auto sched = Scheduler::create(engine, {8, 48, 64, test::paged_spec(12, 4)}, &metrics);
   ASSERT_TRUE(sched.ok()) << sched.status().to_string();
   GenerationRequest g = greedy_request(*m, "Once upon a time there was a girl named Lily. She liked to play", 4);
   g.prompt.resize(20);
@@ -160,7 +154,7 @@ TEST(ServePagedTest, IdenticalPromptPrefixesShareBlocksAndKeepTheirOutput) {
   if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;
   CpuEngine engine(*m);
   Metrics metrics;
-  auto sched = Scheduler::create(engine, {4, 128, 64, paged(64, 4)}, &metrics);
+  auto sched = Scheduler::create(engine, {4, 128, 64, test::paged_spec(64, 4)}, &metrics);
   ASSERT_TRUE(sched.ok()) << sched.status().to_string();
   const std::string system = "Once upon a time there was a little girl named Lily. She loved to ";
   const std::string a = system + "play", b = system + "sing";

@@ -52,6 +52,13 @@ struct MaxDiff {
 };
 MaxDiff max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 
+// A paged cache of `dtype` rows (KvCacheSpec::paging): n_blocks blocks of block_rows rows.
+inline KvCacheSpec paged_spec(int n_blocks, int block_rows, DType dtype = DType::kF16) {
+  KvCacheSpec spec(dtype);
+  spec.paging = {n_blocks, block_rows};
+  return spec;
+}
+
 }  // namespace lrkv::test
 
 namespace lrkv {

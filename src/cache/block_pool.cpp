@@ -5,7 +5,7 @@
 namespace lrkv {
 
 BlockPool::BlockPool(int n_seq, int n_blocks, int block_rows)
-    : tables_(n_seq), refs_(n_blocks, 0), lru_it_(n_blocks), in_lru_(n_blocks, 0) {
+    : tables_(n_seq), refs_(n_blocks, 0), lru_it_(n_blocks) {
   LRKV_CHECK(n_seq >= 1 && n_blocks >= 1, "block pool of {} sequences, {} blocks", n_seq, n_blocks);
   LRKV_CHECK(block_rows >= 1 && (block_rows & (block_rows - 1)) == 0,
              "block rows {} is not a power of two", block_rows);
@@ -21,7 +21,7 @@ std::size_t BlockPool::KeyHash::operator()(const Key& k) const {
 }
 
 int BlockPool::blocks_needed(int seq, int n) const {
-  const int64_t want = (int64_t{n} + block_rows() - 1) >> shift_;
+  const int64_t want = blocks_for(n);
   const int64_t have = static_cast<int64_t>(tables_.at(seq).size());
   return want > have ? static_cast<int>(want - have) : 0;
 }
@@ -39,7 +39,7 @@ bool BlockPool::reserve(int seq, int n) {
 
 void BlockPool::release(int seq, int n) {
   std::vector<int32_t>& t = tables_.at(seq);
-  const size_t keep = static_cast<size_t>((int64_t{n} + block_rows() - 1) >> shift_);
+  const size_t keep = static_cast<size_t>(blocks_for(n));
   if ((n & (block_rows() - 1)) != 0 && keep <= t.size()) {
     // The kept part of this block will be written again: it must be this sequence's alone.
     const int32_t b = t[keep - 1];
@@ -61,7 +61,6 @@ int32_t BlockPool::take() {
   LRKV_CHECK(!lru_.empty(), "block pool exhausted");
   const int32_t b = lru_.front();
   lru_.pop_front();
-  in_lru_[b] = 0;
   unregister(b);  // its descendants (all unreferenced) go back to the free list
   return b;
 }
@@ -69,9 +68,8 @@ int32_t BlockPool::take() {
 void BlockPool::unref(int32_t b) {
   LRKV_CHECK(refs_[b] > 0, "block {} released twice", b);
   if (--refs_[b] > 0) return;
-  if (key_of_.count(b)) {
+  if (evictable(b)) {
     lru_it_[b] = lru_.insert(lru_.end(), b);
-    in_lru_[b] = 1;
   } else {
     free_.push_back(b);
   }
@@ -83,13 +81,10 @@ void BlockPool::unregister(int32_t b) {
     const std::vector<int32_t> kids = std::move(ch->second);
     children_.erase(ch);
     for (int32_t c : kids) {
-      LRKV_CHECK(refs_[c] == 0, "block {} is in use while its parent {} is evicted", c, b);
+      LRKV_CHECK(evictable(c), "block {} is in use while its parent {} is evicted", c, b);
+      lru_.erase(lru_it_[c]);
       unregister(c);
-      if (in_lru_[c]) {
-        lru_.erase(lru_it_[c]);
-        in_lru_[c] = 0;
-        free_.push_back(c);
-      }
+      free_.push_back(c);
     }
   }
   auto k = key_of_.find(b);
@@ -113,10 +108,7 @@ int BlockPool::share_prefix(int seq, const int* tokens, int n) {
     auto it = index_.find(key);
     if (it == index_.end()) break;
     const int32_t b = it->second;
-    if (in_lru_[b]) {
-      lru_.erase(lru_it_[b]);
-      in_lru_[b] = 0;
-    }
+    if (evictable(b)) lru_.erase(lru_it_[b]);
     ++refs_[b];
     t.push_back(b);
     key.parent = b;

@@ -60,6 +60,9 @@ class BlockPool {
   struct KeyHash {
     size_t operator()(const Key& k) const;
   };
+  int64_t blocks_for(int n) const { return (int64_t{n} + block_rows() - 1) >> shift_; }
+  // Registered and unused: such a block sits in lru_ (at lru_it_[b]), and only such a block.
+  bool evictable(int32_t b) const { return refs_[b] == 0 && key_of_.count(b) != 0; }
   int32_t take();                 // a block from the free list, else the oldest evictable one
   void unref(int32_t b);          // drops one reference; at zero: evictable if registered, else free
   void unregister(int32_t b);     // drops b and its descendants from the index
@@ -69,8 +72,7 @@ class BlockPool {
   std::vector<int32_t> refs_;
   std::vector<int32_t> free_;
   std::list<int32_t> lru_;                           // registered, unreferenced; front = oldest
-  std::vector<std::list<int32_t>::iterator> lru_it_;  // valid while the block is in lru_
-  std::vector<char> in_lru_;
+  std::vector<std::list<int32_t>::iterator> lru_it_;  // valid while evictable(b)
   std::unordered_map<Key, int32_t, KeyHash> index_;
   std::unordered_map<int32_t, Key> key_of_;               // registered block -> its key
   std::unordered_map<int32_t, std::vector<int32_t>> children_;

@@ -20,7 +20,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(Engine& engine,
   LRKV_ASSIGN_OR_RETURN(std::unique_ptr<KvCache> cache,
                         engine.make_cache(options.slots, options.ctx, options.cache));
   if (const BlockPool* pool = cache->pages()) {
-    const int64_t per_seq = (int64_t{options.ctx} + pool->block_rows() - 1) / pool->block_rows();
+    const int per_seq = pool->blocks_needed(0, options.ctx);  // tables are empty here
     if (pool->n_blocks() < per_seq) {
       return make_error(ErrorCode::kInvalidArgument,
                         "--kv-budget: {} blocks of {} tokens cannot hold one sequence of --ctx {} "
@@ -36,11 +36,12 @@ Scheduler::Scheduler(Engine& engine, const SchedulerOptions& options, Metrics* m
     : engine_(engine), options_(options), metrics_(metrics), cache_(std::move(cache)) {
   for (int s = options_.slots - 1; s >= 0; --s) free_slots_.push_back(s);
   metrics_->kv_slots_total = options_.slots;
-  metrics_->kv_tokens_capacity = static_cast<int64_t>(options_.slots) * options_.ctx;
   if (const BlockPool* pool = cache_->pages()) {
     metrics_->kv_tokens_capacity = int64_t{pool->n_blocks()} * pool->block_rows();
     metrics_->kv_blocks_total = pool->n_blocks();
     metrics_->kv_block_tokens = pool->block_rows();
+  } else {
+    metrics_->kv_tokens_capacity = static_cast<int64_t>(options_.slots) * options_.ctx;
   }
   metrics_->kv_bytes_per_token = cache_->bytes_per_token();
   metrics_->kv_allocated_bytes = cache_->allocated_bytes();
@@ -154,7 +155,7 @@ int Scheduler::chunk_that_fits(const Sequence& s, int budget) const {
   const BlockPool* pool = cache_->pages();
   if (!pool || n <= 0) return n;
   // Rows the sequence's own blocks still hold, plus whole free blocks.
-  const int64_t have = int64_t{static_cast<int>(pool->table(s.slot).size())} * pool->block_rows();
+  const int64_t have = static_cast<int64_t>(pool->table(s.slot).size()) << pool->shift();
   const int64_t room = have - cache_->length(s.slot) + int64_t{pool->free_blocks()} * pool->block_rows();
   return static_cast<int>(std::min<int64_t>(n, room));
 }

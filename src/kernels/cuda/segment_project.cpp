@@ -11,7 +11,10 @@ Status segment_project(const SegmentProjectParams& p, cudaStream_t stream) {
     return make_error(ErrorCode::kInvalidArgument, "segment_project: {} segments (1..{})", p.n_seg,
                       kSegProjMaxSegments);
   }
-  if (!p.x || !p.y || p.rows < 0) return make_error(ErrorCode::kInvalidArgument, "segment_project: null x/y");
+  if (!p.x || !p.y) return make_error(ErrorCode::kInvalidArgument, "segment_project: null x/y");
+  if (p.rows < 0 || p.rows > kSegProjMaxRows) {
+    return make_error(ErrorCode::kInvalidArgument, "segment_project: {} rows (0..{})", p.rows, kSegProjMaxRows);
+  }
   int max_in = 1;
   for (int s = 0; s < p.n_seg; ++s) {
     if (!p.w[s] || p.in_len[s] < 1 || p.in_len[s] > kSegProjMaxIn || p.out_len[s] < 1 || p.ldw[s] < p.in_len[s] ||

@@ -1,26 +1,37 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/segment_project_args.h"
 
 namespace lrkv::cuda {
 namespace {
 
-constexpr int kRowsPerCta = 8;   // rows of x sharing one read of W_s
+// Decode-sized work: a few rows, ~100 outputs of ~128 inputs per segment, so the kernel is
+// latency-bound, not bandwidth-bound (the weights are a few hundred KB). It keeps many loads in
+// flight per lane and spreads outputs over many CTAs instead of walking them one after another:
+// grid (n_seg, ceil(max_out / kOutPerCta), ceil(rows / kRowsPerCta)); warp w of a CTA owns
+// kOutPerWarp consecutive outputs; lanes stride the inputs i (coalesced along row j of W_s),
+// kUnroll strides per batch of loads, so kOutPerWarp * kUnroll independent loads per lane.
+constexpr int kRowsPerCta = 8;  // rows of x sharing one read of W_s (staged in shared memory)
 constexpr int kWarps = 4;
+constexpr int kOutPerWarp = 4;
+constexpr int kOutPerCta = kWarps * kOutPerWarp;
+constexpr int kUnroll = 4;
 
-__device__ __forceinline__ float load_w(const float* w, int64_t i) { return w[i]; }
+__device__ __forceinline__ float load_w(const float* w, int64_t i) { return __ldg(w + i); }
 __device__ __forceinline__ float load_w(const __half* w, int64_t i) { return __half2float(w[i]); }
 __device__ __forceinline__ float load_w(const __nv_bfloat16* w, int64_t i) { return __bfloat162float(w[i]); }
 
-// Grid (n_seg, ceil(rows / 8)); the CTA stages its x rows of segment s in shared memory, then
-// each warp takes outputs j = warp, warp + 4, ...: lanes stride over i (coalesced row j of W_s),
-// 8 row accumulators, warp reduction.
 template <class W>
 __global__ void __launch_bounds__(32 * kWarps) segment_project_kernel(const __grid_constant__ SegmentProjectParams p) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
   extern __shared__ float xs[];  // [kRowsPerCta][in_len]
   const int s = blockIdx.x, n_in = p.in_len[s], n_out = p.out_len[s];
-  const int64_t t0 = int64_t{blockIdx.y} * kRowsPerCta;
+  const int j_cta = blockIdx.y * kOutPerCta;
+  if (j_cta >= n_out) return;  // segments shorter than the longest one
+  const int64_t t0 = int64_t{blockIdx.z} * kRowsPerCta;
   const int64_t left = p.rows - t0;
   const int nt = left < kRowsPerCta ? static_cast<int>(left) : kRowsPerCta;
   for (int e = threadIdx.x; e < nt * n_in; e += blockDim.x) {
@@ -28,25 +39,52 @@ __global__ void __launch_bounds__(32 * kWarps) segment_project_kernel(const __gr
     xs[e] = p.x[(t0 + t) * p.ldx + p.x_off[s] + i];
   }
   __syncthreads();
-  const W* w = static_cast<const W*>(p.w[s]);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  for (int j = warp; j < n_out; j += kWarps) {
-    float acc[kRowsPerCta];
+  const int j0 = j_cta + warp * kOutPerWarp;
+  if (j0 >= n_out) return;
+  const W* w = static_cast<const W*>(p.w[s]);
+  const int64_t ldw = p.ldw[s];
+  float acc[kOutPerWarp][kRowsPerCta];
 #pragma unroll
-    for (int t = 0; t < kRowsPerCta; ++t) acc[t] = 0.0f;
-    const int64_t row = int64_t{j} * p.ldw[s];
-    for (int i = lane; i < n_in; i += 32) {
-      const float wv = load_w(w, row + i);
+  for (int o = 0; o < kOutPerWarp; ++o) {
 #pragma unroll
-      for (int t = 0; t < kRowsPerCta; ++t) {
-        if (t < nt) acc[t] = fmaf(xs[t * n_in + i], wv, acc[t]);
-      }
+    for (int t = 0; t < kRowsPerCta; ++t) acc[o][t] = 0.0f;
+  }
+  // Rows past n_out read row n_out - 1 again (in bounds) and are not written.
+  int64_t row[kOutPerWarp];
+#pragma unroll
+  for (int o = 0; o < kOutPerWarp; ++o) row[o] = int64_t{min(j0 + o, n_out - 1)} * ldw;
+  for (int i0 = lane; i0 < n_in; i0 += 32 * kUnroll) {
+    float wv[kOutPerWarp][kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = i0 + 32 * u;
+#pragma unroll
+      for (int o = 0; o < kOutPerWarp; ++o) wv[o][u] = i < n_in ? load_w(w, row[o] + i) : 0.0f;
     }
 #pragma unroll
-    for (int t = 0; t < kRowsPerCta; ++t) {
-      float v = acc[t];
-      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-      if (lane == 0 && t < nt) p.y[(t0 + t) * p.ldy + p.y_off[s] + j] = v;
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = i0 + 32 * u;
+      if (i >= n_in) break;
+#pragma unroll
+      for (int t = 0; t < kRowsPerCta; ++t) {
+        if (t >= nt) break;
+        const float xv = xs[t * n_in + i];
+#pragma unroll
+        for (int o = 0; o < kOutPerWarp; ++o) acc[o][t] = fmaf(xv, wv[o][u], acc[o][t]);
+      }
+    }
+  }
+  // nt is uniform over the warp, so every lane takes part in the shuffles it reaches.
+#pragma unroll
+  for (int t = 0; t < kRowsPerCta; ++t) {
+    if (t >= nt) break;
+#pragma unroll
+    for (int o = 0; o < kOutPerWarp; ++o) {
+      float v = acc[o][t];
+#pragma unroll
+      for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
+      if (lane == o && j0 + o < n_out) p.y[(t0 + t) * p.ldy + p.y_off[s] + j0 + o] = v;
     }
   }
 }
@@ -59,9 +97,11 @@ cudaError_t launch(const SegmentProjectParams& p, int max_in, cudaStream_t strea
                                                static_cast<int>(smem));
     if (e != cudaSuccess) return e;
   }
-  const dim3 grid(p.n_seg, static_cast<unsigned>((p.rows + kRowsPerCta - 1) / kRowsPerCta));
-  segment_project_kernel<W><<<grid, 32 * kWarps, smem, stream>>>(p);
-  return cudaGetLastError();
+  int max_out = 1;
+  for (int s = 0; s < p.n_seg; ++s) max_out = max_out > p.out_len[s] ? max_out : p.out_len[s];
+  const dim3 grid(p.n_seg, static_cast<unsigned>((max_out + kOutPerCta - 1) / kOutPerCta),
+                  static_cast<unsigned>((p.rows + kRowsPerCta - 1) / kRowsPerCta));
+  return launch_pdl(segment_project_kernel<W>, grid, 32 * kWarps, smem, stream, p);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@ namespace lrkv::cuda {
 
 constexpr int kSegProjMaxSegments = 128;
 constexpr int kSegProjMaxIn = 4096;  // inputs per segment (staged in shared memory)
+constexpr int64_t kSegProjMaxRows = int64_t{65535} * 8;  // grid z = row tiles of 8
 
 struct SegmentProjectParams {
   const float* x = nullptr;  // [rows, ldx]

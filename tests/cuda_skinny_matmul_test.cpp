@@ -1,6 +1,7 @@
 // skinny_matmul (kernels/cuda/skinny_matmul.h) against the fp64 reference matmul over the weights
 // rounded to their type: m = 1..8, f32/f16/bf16 weights, k from 8 (shorter than one warp's load)
-// to past several unrolled passes with a tail, n not a multiple of the CTA's rows, three outputs
+// to past several unrolled passes with a tail (k >= 4 chunks: the split-K path, whose warps take
+// every fourth chunk; 14344: several chunks per warp and a tail), n not a multiple of the CTA's rows, three outputs
 // with their own strides (one accumulating), columns beyond each output untouched.
 #ifdef LRKV_HAVE_CUDA
 
@@ -20,7 +21,8 @@ TEST(CudaSkinnyMatmul, MatchesFp64Reference) {
   struct Shape {
     int64_t k, n0, n1, n2;
   };
-  for (const Shape& sh : {Shape{8, 3, 0, 0}, Shape{40, 5, 2, 1}, Shape{4104, 37, 11, 9}, Shape{1024, 64, 16, 16}}) {
+  for (const Shape& sh : {Shape{8, 3, 0, 0}, Shape{40, 5, 2, 1}, Shape{4104, 37, 11, 9}, Shape{1024, 64, 16, 16},
+                        Shape{14344, 21, 0, 0}}) {
     for (DType t : {DType::kF32, DType::kF16, DType::kBF16}) {
       for (int m = 1; m <= cuda::kSkinnyMaxRows; ++m) {
         const int64_t k = sh.k, ldx = k + 4, ldw = k + 8;

@@ -1,6 +1,7 @@
 // Split-K attention over cached latent rows with the query absorbed (see latent_attention.h):
 // tensor-core scores Q·Kᵀ and P·V per 16-token warp slice, online softmax, cp.async tiles
 // pipelined a.stages deep (2 or 3). Dense flash-decoding is the same kernel with head_dim segments.
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/attention_cta.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/row_loader.cuh"
@@ -19,6 +20,8 @@ constexpr size_t latent_smem_bytes(int stages) {
 
 template <class T, int R, class Loader>
 __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __grid_constant__ SplitAttentionArgs a) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
   using namespace dev;
   constexpr int kLd = R + 8;
   const int stages = a.stages;
@@ -92,8 +95,7 @@ cudaError_t launch(const SplitAttentionArgs& a, int n_seq, cudaStream_t stream) 
   auto kernel = latent_attention_kernel<T, R, Loader>;
   if (cudaError_t e = set_smem_limit<T, R, Loader>(); e != cudaSuccess) return e;
   const dim3 grid(a.n_splits, a.n_clusters * a.n_row_tiles, n_seq);
-  kernel<<<grid, kCtaThreads, smem, stream>>>(a);
-  return cudaGetLastError();
+  return launch_pdl(kernel, grid, kCtaThreads, smem, stream, a);
 }
 
 // Resident CTAs per multiprocessor for `stages` (queried once per instantiation and stage count).

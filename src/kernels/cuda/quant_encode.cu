@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/quant_attention_args.h"
 
 namespace lrkv::cuda {
@@ -43,6 +44,8 @@ __device__ __forceinline__ float warp_min(float x) {
 
 // One warp per (row, segment): group ranges, fp16 scale (and minimum), codes, packed bits.
 __global__ void __launch_bounds__(32) quant_encode_kernel(const __grid_constant__ EncodeArgs e) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
   __shared__ uint8_t codes[kEncodeMaxLen];
   const int64_t r = blockIdx.x;
   const int s = blockIdx.y, lane = threadIdx.x;
@@ -112,8 +115,7 @@ __global__ void __launch_bounds__(32) quant_encode_kernel(const __grid_constant_
 }  // namespace
 
 cudaError_t launch_quant_encode(const EncodeArgs& e, int64_t rows, cudaStream_t stream) {
-  quant_encode_kernel<<<dim3(static_cast<unsigned>(rows), e.n_seg), 32, 0, stream>>>(e);
-  return cudaGetLastError();
+  return launch_pdl(quant_encode_kernel, dim3(static_cast<unsigned>(rows), e.n_seg), 32, 0, stream, e);
 }
 
 }  // namespace lrkv::cuda

@@ -1,6 +1,7 @@
 // Quantized latent attention decoding straight into mma fragments (2/4/8 bits, groups of 0 or
 // a multiple of 16, R = 64/128); the host picks it in quant_latent_attention.cpp, other formats
 // use quant_latent_attention.cu.
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/attention_cta.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/quant_attention_args.h"
@@ -125,6 +126,8 @@ __device__ __forceinline__ void q_value_codes(const uint8_t* pa, const uint8_t* 
 
 template <int R, int BITS, bool ANY>
 __global__ void __launch_bounds__(kCtaThreads, R == 64 ? 4 : 3) quant_frag_kernel(const __grid_constant__ QuantAttentionArgs qa) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
   using namespace dev;
   using T = __half;
   constexpr int kLd = R + 8;
@@ -358,8 +361,7 @@ cudaError_t frag_launch(const QuantAttentionArgs& qa, int n_seq, size_t smem, cu
   if (qa.a.stages < 2 || qa.a.stages > 4) return cudaErrorInvalidValue;
   if (cudaError_t e = frag_set_smem_limit<R, BITS, ANY>(); e != cudaSuccess) return e;
   const dim3 grid(qa.a.n_splits, qa.a.n_clusters * qa.a.n_row_tiles, n_seq);
-  quant_frag_kernel<R, BITS, ANY><<<grid, kCtaThreads, smem, stream>>>(qa);
-  return cudaGetLastError();
+  return launch_pdl(quant_frag_kernel<R, BITS, ANY>, grid, kCtaThreads, smem, stream, qa);
 }
 
 template <int R, int BITS, bool ANY>

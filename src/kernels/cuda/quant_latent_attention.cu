@@ -4,6 +4,7 @@
 // softmax, split merge), with packed bytes in the pipelined stages and a per-warp dequantisation
 // into f16 tiles before the tensor cores. The register-fragment kernel for 2/4/8 bits is in
 // quant_frag_attention.cu, the device encoder in quant_encode.cu.
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/attention_cta.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/quant_attention_args.h"
@@ -16,6 +17,8 @@ constexpr int kWarps = kCtaThreads / 32;
 
 template <int R>
 __global__ void __launch_bounds__(kCtaThreads) quant_latent_attention_kernel(const __grid_constant__ QuantAttentionArgs qa) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
   using namespace dev;
   using T = __half;
   constexpr int kLd = R + 8;
@@ -93,8 +96,7 @@ cudaError_t launch(const QuantAttentionArgs& qa, int n_seq, size_t smem, cudaStr
   if (qa.a.stages != 2 && qa.a.stages != 3) return cudaErrorInvalidValue;
   if (cudaError_t e = set_smem_limit<R>(); e != cudaSuccess) return e;
   const dim3 grid(qa.a.n_splits, qa.a.n_clusters * qa.a.n_row_tiles, n_seq);
-  quant_latent_attention_kernel<R><<<grid, kCtaThreads, smem, stream>>>(qa);
-  return cudaGetLastError();
+  return launch_pdl(quant_latent_attention_kernel<R>, grid, kCtaThreads, smem, stream, qa);
 }
 
 template <int R>

@@ -2,6 +2,7 @@
 // one KV head are rebuilt on the tensor cores from the cached latents, K = C·B_hᵀ (+ bias), RoPE
 // is applied to the f32 accumulators in registers, the rotated keys are re-packed in registers
 // as the B operand of the scores Q·Kᵀ, and the values are absorbed (P·C_v, as latent attention).
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/attention_cta.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/row_loader.cuh"
@@ -130,6 +131,8 @@ __device__ __forceinline__ void scores_from_keys(float (&s)[2][4], const T* q, c
 
 template <class T, int R, int HD, class Loader>
 __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const __grid_constant__ SplitAttentionArgs a) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
   using namespace dev;
   constexpr int kLd = R + 8, kLdq = HD + 8, kStages = kRebuildStages;
   extern __shared__ uint4 smem_raw[];
@@ -228,8 +231,8 @@ template <class T, int R, int HD, class Loader>
 cudaError_t launch(const SplitAttentionArgs& a, int n_seq, cudaStream_t stream) {
   if (cudaError_t e = set_smem<T, R, HD, Loader>(); e != cudaSuccess) return e;
   const dim3 grid(a.n_splits, a.n_clusters * a.n_row_tiles, n_seq);
-  rebuild_attention_kernel<T, R, HD, Loader><<<grid, kCtaThreads, rebuild_smem_bytes<T, R, HD>(), stream>>>(a);
-  return cudaGetLastError();
+  return launch_pdl(rebuild_attention_kernel<T, R, HD, Loader>, grid, kCtaThreads, rebuild_smem_bytes<T, R, HD>(),
+                    stream, a);
 }
 
 // Resident CTAs per multiprocessor (queried once per instantiation).

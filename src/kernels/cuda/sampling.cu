@@ -1,5 +1,6 @@
 #include <cstdint>
 
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/sampling_args.h"
 
 namespace lrkv::cuda {
@@ -52,6 +53,8 @@ __device__ __forceinline__ int block_exclusive_scan(int v, int* red, int* total)
 }
 
 __global__ void __launch_bounds__(kThreads) argmax_kernel(const SampleRows p, int* ids) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
   __shared__ float sv[kWarps];
   __shared__ int si[kWarps];
   const float* x = p.logits + int64_t{blockIdx.x} * p.ld;
@@ -119,6 +122,8 @@ __device__ void bitonic_sort_desc(float* v, int* id, int P) {
 }
 
 __global__ void __launch_bounds__(kThreads) top_k_kernel(const SampleRows p, int k, float* values, int* ids) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
   __shared__ int red[kWarps];
   __shared__ float cv[kTopKMax];
   __shared__ int ci[kTopKMax];
@@ -177,13 +182,11 @@ __global__ void __launch_bounds__(kThreads) top_k_kernel(const SampleRows p, int
 }  // namespace
 
 cudaError_t launch_argmax_rows(const SampleRows& p, int* ids, cudaStream_t stream) {
-  argmax_kernel<<<p.rows, kThreads, 0, stream>>>(p, ids);
-  return cudaGetLastError();
+  return launch_pdl(argmax_kernel, p.rows, kThreads, 0, stream, p, ids);
 }
 
 cudaError_t launch_top_k_rows(const SampleRows& p, int k, float* values, int* ids, cudaStream_t stream) {
-  top_k_kernel<<<p.rows, kThreads, 0, stream>>>(p, k, values, ids);
-  return cudaGetLastError();
+  return launch_pdl(top_k_kernel, p.rows, kThreads, 0, stream, p, k, values, ids);
 }
 
 }  // namespace lrkv::cuda

@@ -1,7 +1,11 @@
 // skinny_matmul kernel (see skinny_matmul.h for the maths).
 //
-// Grid: one CTA per kWarps * kRowsPerWarp rows of W; kWarps warps, each owning kRowsPerWarp
-// consecutive rows of W (2, or 4 for m > 4) and all m activation rows. A lane reads 16 bytes of each of its rows (E = 16 / sizeof(W)
+// Grid: one CTA per (kWarps / S) * kRowsPerWarp rows of W; kWarps warps in S-warp teams, each
+// team owning kRowsPerWarp consecutive rows of W (2, or 4 for m > 4) and all m activation rows,
+// the S warps of a team taking every S-th chunk of kUnroll * 32 * E columns (split-K inside the
+// CTA, partial sums added through shared memory). S = 1 when W has rows enough to keep every
+// multiprocessor's warp slots busy (gate|up, the vocabulary); S = 4 for the 4096-row W_o and
+// W_down of an 8B model, which with S = 1 ran at 2.6 TB/s for want of warps (ncu, H200). A lane reads 16 bytes of each of its rows (E = 16 / sizeof(W)
 // weights) at columns lane * E + u * 32 * E for kUnroll values of u before using them, so a warp
 // keeps kRowsPerWarp * kUnroll * 512 bytes of W in flight; x is read through the read-only cache
 // (every warp of the GPU reads the same m rows). Partial sums are reduced across the warp with
@@ -9,6 +13,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/skinny_matmul_args.h"
 
 namespace lrkv::cuda {
@@ -47,13 +52,15 @@ __device__ __forceinline__ void unpack(const uint4& u, const __nv_bfloat16*, flo
   }
 }
 
-template <class W, int M>
+template <class W, int M, int S>
 __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid_constant__ SkinnyMatmulArgs a) {
+  static_assert(kWarps % S == 0, "S warps per team");
   constexpr int E = 16 / sizeof(W);  // weights per 16-byte load
   constexpr int kRowsPerWarp = rows_per_warp<M>();
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t j0 = (int64_t{blockIdx.x} * kWarps + warp) * kRowsPerWarp;
-  if (j0 >= a.n_rows) return;
+  constexpr int kChunk = 32 * E * kUnroll;  // columns one warp loads per iteration
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, team = warp / S, part = warp % S;
+  const int64_t j0 = (int64_t{blockIdx.x} * (kWarps / S) + team) * kRowsPerWarp;
+  if (S == 1 && j0 >= a.n_rows) return;  // (S > 1: every warp reaches the barrier below)
   const W* w = static_cast<const W*>(a.w);
   float acc[kRowsPerWarp][M];
 #pragma unroll
@@ -61,18 +68,26 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
 #pragma unroll
     for (int t = 0; t < M; ++t) acc[r][t] = 0.0f;
   }
-  const uint4 zero = make_uint4(0, 0, 0, 0);
-  for (int64_t i0 = int64_t{lane} * E; i0 < a.k; i0 += int64_t{32} * E * kUnroll) {
-    uint4 wv[kRowsPerWarp][kUnroll];
+  // W is streamed once per step: evict-first loads keep x and the activations in cache.
+  uint4 wv[kRowsPerWarp][kUnroll];
+  const auto load_w = [&](int64_t i0) {
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int64_t i = i0 + int64_t{u} * 32 * E, j = j0 + r;
-        // W is streamed once per step: evict-first loads keep x and the activations in cache.
-        wv[r][u] = (i < a.k && j < a.n_rows) ? __ldcs(reinterpret_cast<const uint4*>(w + j * a.ldw + i)) : zero;
+        wv[r][u] = (i < a.k && j < a.n_rows) ? __ldcs(reinterpret_cast<const uint4*>(w + j * a.ldw + i))
+                                             : make_uint4(0, 0, 0, 0);
       }
     }
+  };
+  // The first chunk of weights is requested before waiting for the kernel that writes x
+  // (programmatic dependent launch, pdl.cuh): the weights do not depend on it.
+  int64_t i0 = int64_t{part} * kChunk + int64_t{lane} * E;
+  dev::pdl_trigger();
+  load_w(i0);
+  dev::pdl_wait();
+  for (; i0 < a.k; i0 += int64_t{S} * kChunk) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int64_t i = i0 + int64_t{u} * 32 * E;
@@ -98,6 +113,7 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
         }
       }
     }
+    if (i0 + int64_t{S} * kChunk < a.k) load_w(i0 + int64_t{S} * kChunk);
   }
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
@@ -107,6 +123,26 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
 #pragma unroll
       for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
       acc[r][t] = v;
+    }
+  }
+  if constexpr (S > 1) {
+    __shared__ float partial[kWarps][kRowsPerWarp][M];
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+        for (int t = 0; t < M; ++t) partial[warp][r][t] = acc[r][t];
+      }
+    }
+    __syncthreads();
+    if (part != 0 || j0 >= a.n_rows) return;
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+#pragma unroll
+      for (int t = 0; t < M; ++t) {
+#pragma unroll
+        for (int q = 1; q < S; ++q) acc[r][t] += partial[warp + q][r][t];
+      }
     }
   }
   if (lane != 0) return;
@@ -126,12 +162,32 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
   }
 }
 
+int multiprocessors() {
+  static const int n = [] {
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+      return 132;
+    }
+    return sms;
+  }();
+  return n;
+}
+
 template <class W, int M>
 cudaError_t launch_m(const SkinnyMatmulArgs& a, cudaStream_t stream) {
-  constexpr int kRowsPerCta = kWarps * rows_per_warp<M>();
+  constexpr int kRows = rows_per_warp<M>();
+  constexpr int kChunk = 32 * (16 / static_cast<int>(sizeof(W))) * kUnroll;
+  // Split K four ways when the row teams alone would leave fewer than 32 warps per
+  // multiprocessor and K has a chunk for each of the four warps.
+  const int64_t teams = (a.n_rows + kRows - 1) / kRows;
+  if (teams < int64_t{32} * multiprocessors() && a.k >= int64_t{4} * kChunk) {
+    constexpr int kRowsPerCta = (kWarps / 4) * kRows;
+    const unsigned blocks = static_cast<unsigned>((a.n_rows + kRowsPerCta - 1) / kRowsPerCta);
+    return launch_pdl(skinny_matmul_kernel<W, M, 4>, blocks, 32 * kWarps, 0, stream, a);
+  }
+  constexpr int kRowsPerCta = kWarps * kRows;
   const unsigned blocks = static_cast<unsigned>((a.n_rows + kRowsPerCta - 1) / kRowsPerCta);
-  skinny_matmul_kernel<W, M><<<blocks, 32 * kWarps, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch_pdl(skinny_matmul_kernel<W, M, 1>, blocks, 32 * kWarps, 0, stream, a);
 }
 
 template <class W>

@@ -3,6 +3,7 @@
 // skipping splits that saw no visible row (m_s = -inf). One CTA per (row of a unit, sequence):
 // the split weights are computed once into shared memory, threads run over the columns.
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/split_attention_args.h"
 
 namespace lrkv::cuda {
@@ -12,9 +13,8 @@ constexpr int kMergeThreads = 128;
 constexpr int kMaxSplits = 256;  // plan_splits caps n_splits here
 
 __global__ void __launch_bounds__(kMergeThreads) split_merge_kernel(const __grid_constant__ SplitAttentionArgs a, int R) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  cudaGridDependencySynchronize();  // launched early (programmatic dependent launch): wait for the splits
-#endif
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh): wait for the splits
+  dev::pdl_wait();
   const int unit = blockIdx.x / kRowsPerCta, r = blockIdx.x % kRowsPerCta, seq = blockIdx.y;
   const int n_units = gridDim.x / kRowsPerCta;
   const ClusterDesc& cl = a.clusters[unit / a.n_row_tiles];
@@ -51,25 +51,10 @@ __global__ void __launch_bounds__(kMergeThreads) split_merge_kernel(const __grid
 
 }  // namespace
 
-// On sm_90+ the merge is launched with programmatic stream serialization, so its launch overlaps
-// the tail of the split kernel; cudaGridDependencySynchronize() keeps the data dependency.
 cudaError_t launch_split_merge(const SplitAttentionArgs& a, int n_seq, int R, cudaStream_t stream) {
   if (a.n_splits > kMaxSplits) return cudaErrorInvalidValue;
-  static const bool pdl = [] {
-    int dev = 0, major = 0;
-    return cudaGetDevice(&dev) == cudaSuccess &&
-           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 9;
-  }();
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(a.n_clusters * a.n_row_tiles * kRowsPerCta, n_seq);
-  cfg.blockDim = dim3(kMergeThreads);
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = pdl ? 1 : 0;
-  return cudaLaunchKernelEx(&cfg, split_merge_kernel, a, R);
+  return launch_pdl(split_merge_kernel, dim3(a.n_clusters * a.n_row_tiles * kRowsPerCta, n_seq), kMergeThreads, 0,
+                    stream, a, R);
 }
 
 }  // namespace lrkv::cuda

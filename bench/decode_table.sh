@@ -15,18 +15,25 @@
 #   tests     lrkv_cuda_tests
 #   synth     lrkv synth --preset llama3-8b --dtype f16 -> $WORK/synth8b.gguf (16 GB)
 #   floor     device read/copy bandwidth + the GGUF's weight bytes -> OUTDIR/floor.json
+#   profile   ncu kernel times of eager decode steps (PROFILE_VARIANTS, PROFILE_CTX, PROFILE_LAYERS 4,
+#             PROFILE_BATCH 1) -> OUTDIR/profile_*.txt
 #   llamacpp  llama-bench tg64 at depths 4096,32768, KV f16/q8_0/q4_0 -> OUTDIR/llamacpp.csv
 #   e2e       cuda_e2e_bench (dense / 50% latents / 50% + int4, batches 1,16) -> OUTDIR/e2e.csv
 #   cli       lrkv bench --device cuda on the synth GGUF, a lorc 50% and an mkv-pca 50% model
 #             (+ --latent-bits 4) -> OUTDIR/cli_*.json
 #   table     OUTDIR/decode_table.md (printed)
-# Two calls fit the device tool's 10-minute limit: STEPS="build tests", then
-# STEPS="synth floor llamacpp e2e cli table".
+# Two calls fit the device tool's 10-minute limit. With binaries built here (bench/prebuilt.sh
+# pack build-cuda .gpu/pack; carry .gpu/pack with the llama.cpp tree and SHARED inside it):
+#   LRKV_PREBUILT=.gpu/pack LLAMA_BG=1 STEPS="build tests synth floor llamawait e2e llamacpp"  (~8 min)
+#   REUSE_SYNTH=1 CLI_METHODS=mkv-pca STEPS="cli table"                                      (~2.5 min)
+# Keep WORK outside the repository (default /tmp): the device tool re-syncs the tree between calls.
 # Environment: WORK (models, default /tmp), LRKV_JOBS / LLAMA_JOBS (build jobs, default half the
 # cores each), LLAMA_SRC (.gpu/llama.cpp), LLAMA_BUILD (build-llama), CLI_METHODS ("lorc mkv-pca"),
 # CLI_REPS (2), CALIB_TOKENS (2048), E2E_STEPS (20), REUSE_SYNTH=1 (keep an existing synth GGUF),
-# LLAMA=0 (build and run no llama.cpp: its rows stay empty), CLI_METHODS="" (dense CLI row only),
-# CLI_CTX (4096,32768).
+# LLAMA=0 (build and run no llama.cpp: its rows stay empty), LLAMA_BG=1 (llama.cpp builds while
+# the next steps run; llamawait/llamacpp wait for it), E2E_NO_PDL=0 (no e2e rows without PDL), CLI_METHODS="" (dense CLI row only),
+# CLI_CTX (4096,32768), LRKV_PREBUILT=DIR (binaries from `bench/prebuilt.sh pack`, built off the
+# device: no lrkv build here unless their libraries are missing).
 set -uo pipefail
 usage="usage: decode_table.sh SHARED DEPS OUTDIR"
 SHARED=$(cd "${1:?$usage}" && pwd) || exit 2
@@ -43,7 +50,10 @@ MODEL=$WORK/synth8b.gguf
 NCPU=$(nproc)
 LLAMA=${LLAMA:-1}
 if [ "$LLAMA" = 0 ]; then LRKV_JOBS=${LRKV_JOBS:-$NCPU}; else LRKV_JOBS=${LRKV_JOBS:-$(((NCPU + 1) / 2))}; fi
+if [ -n "${LRKV_PREBUILT:-}" ]; then LLAMA_JOBS=${LLAMA_JOBS:-$NCPU}; fi
 LLAMA_JOBS=${LLAMA_JOBS:-$((NCPU / 2 > 0 ? NCPU / 2 : 1))}
+# Binaries unpacked by an earlier call (LRKV_PREBUILT) need their libraries on the path.
+[ -f $B/prebuilt.env ] && source $B/prebuilt.env
 E2E_STEPS=${E2E_STEPS:-20}
 CLI_REPS=${CLI_REPS:-2}
 TEXT=$SHARED/data/tinystories-valid-head.txt
@@ -57,6 +67,15 @@ stamp() { echo "[$(date +%H:%M:%S) +$(($(date +%s) - T0))s] $*"; }
 # from there because this build runs next to llama.cpp's with its own -j and also needs
 # cuda_attention_bench (the bandwidth probe).
 build_lrkv() {
+  # Binaries built elsewhere for sm_90 (bench/prebuilt.sh pack), when their libraries resolve here.
+  if [ -n "${LRKV_PREBUILT:-}" ]; then
+    if env=$(bash bench/prebuilt.sh unpack "$LRKV_PREBUILT" $B); then
+      echo "$env" > $B/prebuilt.env
+      echo "using the prebuilt binaries of $LRKV_PREBUILT"
+      return 0
+    fi
+    echo "prebuilt binaries unusable here: building"
+  fi
   cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release -DLRKV_CUDA=ON -DLRKV_SERVE=OFF \
     -DCMAKE_CUDA_ARCHITECTURES=90 "${bz[@]}" &&
     cmake --build $B -j "$LRKV_JOBS" --target lrkv_cli lrkv_cuda_tests cuda_e2e_bench cuda_attention_bench
@@ -81,6 +100,15 @@ cli_compress() {  # cli_compress OUT.gguf [flags]
     >> "$OUT/cli.log" 2>&1 || { echo "lrkv compress $* failed:"; tail -5 "$OUT/cli.log"; return 1; }
 }
 
+llama_pid=
+wait_llama() {  # the llama.cpp build started by the build step, if any
+  [ -n "$llama_pid" ] || return 0
+  wait "$llama_pid"; local r=$?
+  llama_pid=
+  stamp "llama.cpp build: rc $r"
+  [ $r = 0 ] || { tail -40 "$OUT/build-llama.out"; cp "$LB/build.log" "$OUT/build-llama.log" 2>/dev/null; return 1; }
+}
+
 rc=0
 for step in $STEPS; do
   stamp "step $step"
@@ -90,20 +118,20 @@ for step in $STEPS; do
       stamp "lrkv -j $LRKV_JOBS and llama.cpp -j $LLAMA_JOBS in parallel"
       build_lrkv > "$OUT/build-lrkv.log" 2>&1 &
       p1=$!
-      r2=0
       if [ "$LLAMA" != 0 ]; then
         bash bench/llamacpp_peer.sh build "$LSRC" "$LB" "$LLAMA_JOBS" > "$OUT/build-llama.out" 2>&1 &
-        p2=$!
+        llama_pid=$!
       fi
       wait $p1; r1=$?
       stamp "lrkv build: rc $r1"
-      if [ "$LLAMA" != 0 ]; then
-        wait $p2; r2=$?
-        stamp "llama.cpp build: rc $r2"
-      fi
-      [ $r1 = 0 ] || { tail -40 "$OUT/build-lrkv.log"; rc=1; }
-      [ $r2 = 0 ] || { tail -40 "$OUT/build-llama.out"; cp "$LB/build.log" "$OUT/build-llama.log" 2>/dev/null; rc=1; }
-      [ $rc = 0 ] || exit 1
+      [ $r1 = 0 ] || { tail -40 "$OUT/build-lrkv.log"; exit 1; }
+      [ -f $B/prebuilt.env ] && { grep "using the prebuilt" "$OUT/build-lrkv.log"; source $B/prebuilt.env; }
+      # LLAMA_BG=1: the GPU steps that follow (tests, synth) run while llama.cpp compiles; the
+      # step llamawait (or llamacpp) waits for it.
+      [ "${LLAMA_BG:-0}" = 1 ] || wait_llama || exit 1
+      ;;
+    llamawait)
+      wait_llama || exit 1
       ;;
     tests)
       $B/lrkv_cuda_tests > "$OUT/cuda_tests.log" 2>&1 || { echo "lrkv_cuda_tests failed"; rc=1; }
@@ -205,13 +233,38 @@ if not floor["bandwidth_gbps"]:
     sys.exit("no bandwidth measurement")
 EOF
       ;;
+    profile)
+      # Nsight Compute, kernel by kernel (isolated, caches flushed): eager decode steps of a
+      # PROFILE_LAYERS-layer 8B-shape model (per-layer kernels repeat, so a few layers suffice).
+      ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+      [ -n "$ncu" ] || { echo "no ncu on this machine"; rc=1; continue; }
+      for v in ${PROFILE_VARIANTS:-dense latent50 latent50-q4}; do
+        for ctx in ${PROFILE_CTX:-4096}; do
+          # 2 warm-ups + 3 timed steps + 1 logits step = 6 decode steps
+          "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv \
+            $B/cuda_e2e_bench --layers "${PROFILE_LAYERS:-4}" --contexts "$ctx" --batches "${PROFILE_BATCH:-1}" \
+            --steps 3 --variants "$v" --graphs 0 > "$OUT/ncu_${v}_$ctx.csv" 2> "$OUT/ncu_${v}_$ctx.log" ||
+            { echo "ncu $v $ctx failed:"; tail -5 "$OUT/ncu_${v}_$ctx.log"; rc=1; continue; }
+          echo "== $v, ctx $ctx, batch ${PROFILE_BATCH:-1}, ${PROFILE_LAYERS:-4} layers"
+          python3 bench/profile_decode.py "$OUT/ncu_${v}_$ctx.csv" 6 "${PROFILE_TOP:-25}" | tee "$OUT/profile_${v}_$ctx.txt"
+        done
+      done
+      ;;
     llamacpp)
+      wait_llama || exit 1
       bash bench/llamacpp_peer.sh bench "$LB" "$MODEL" "$OUT" || rc=1
       ;;
     e2e)
       $B/cuda_e2e_bench --contexts 4096,32768 --batches 1,16 --steps "$E2E_STEPS" --csv "$OUT/e2e.csv" \
         > "$OUT/e2e.log" 2>&1 || rc=1
       tail -12 "$OUT/e2e.log"
+      if [ "${E2E_NO_PDL:-1}" = 1 ]; then
+        # The same decode without programmatic dependent launch (kernels/cuda/pdl.cuh), batch 1.
+        LRKV_PDL=0 $B/cuda_e2e_bench --contexts 4096,32768 --batches 1 --variants dense,latent50-q4 --steps "$E2E_STEPS" \
+          --csv "$OUT/e2e_nopdl.csv" > "$OUT/e2e_nopdl.log" 2>&1 || rc=1
+        echo "without PDL (LRKV_PDL=0):"
+        grep "b=" "$OUT/e2e_nopdl.log"
+      fi
       ;;
     cli)
       : > "$OUT/cli.log"

@@ -17,7 +17,7 @@ B=build-gpu
 export LRKV_SHARED_DIR=$SHARED
 bz=()
 [ -n "$DEPS" ] && bz=(-DBZIP2_INCLUDE_DIR="$(cd "$DEPS" && pwd)/include" -DBZIP2_LIBRARY_RELEASE="$(cd "$DEPS" && pwd)/lib/libbz2.so")
-M6=$SHARED/models/lrkv-mha6/model.bin
+M6=${M6:-$SHARED/models/lrkv-mha6/model.bin}  # M6=...: another copy (an f16 GGUF travels in less)
 S2=$SHARED/models/stories260K/stories260K.bin
 TS=$SHARED/data/tinystories-valid-head.txt
 ppl() {  # ppl MODEL DEVICE [flags]: prints the perplexity number

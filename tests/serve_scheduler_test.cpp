@@ -3,6 +3,7 @@
 // on a paged cache: admission by free blocks, preemption with recompute, prefix sharing.
 #include "serve/scheduler.h"
 #include "model/cpu_engine.h"
+#include "model/generate.h"
 #include "serve_test_util.h"
 
 namespace lrkv::serve {
@@ -173,6 +174,65 @@ TEST(ServePagedTest, IdenticalPromptPrefixesShareBlocksAndKeepTheirOutput) {
   EXPECT_EQ(drain(*first).text, test::reference_greedy(*m, a, 8));
   EXPECT_EQ(drain(*again).text, test::reference_greedy(*m, a, 8));
   EXPECT_EQ(drain(*other).text, test::reference_greedy(*m, b, 8));
+}
+
+// A finished request's generated tokens stay cached too: the next turn of a chat, which resends
+// the answer after the prompt, maps the answer's full blocks instead of recomputing them.
+TEST(ServePagedTest, AFinishedAnswerIsSharedWithTheNextTurn) {
+  const Model* m = test::stories_model();
+  if (m == nullptr) GTEST_SKIP() << "missing shared asset " << test::kStories;
+  CpuEngine engine(*m);
+  // What greedy decoding generates for the first turn, as ids (the reference engine).
+  const std::vector<int> prompt = m->tokenizer->encode("Once upon a time there was a little dog named", true);
+  std::vector<int> answer;
+  {
+    auto cache = engine.make_cache(1, m->config.max_seq);
+    ASSERT_TRUE(cache.ok()) << cache.status().to_string();
+    GenerateOptions o;
+    o.max_new_tokens = 24;
+    o.sampling.temperature = 0;
+    auto r = generate(engine, **cache, 0, prompt, *m->tokenizer, o);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    answer = r->tokens;
+  }
+  Metrics metrics;
+  auto sched = Scheduler::create(engine, {4, 128, 64, test::paged_spec(64, 4)}, &metrics);
+  ASSERT_TRUE(sched.ok()) << sched.status().to_string();
+  GenerationRequest first;
+  first.prompt = prompt;
+  first.max_tokens = 24;
+  first.sampling.temperature = 0;
+  first.stop_tokens = {m->tokenizer->eos()};
+  auto a = (*sched)->submit(first);
+  while ((*sched)->step()) {
+  }
+  StreamUpdate ua = drain(*a);
+  ASSERT_EQ(ua.usage.completion_tokens, static_cast<int>(answer.size()) + (answer.size() < 24 ? 1 : 0));
+  EXPECT_EQ(metrics.prefix_cached_tokens_total.load(), 0);
+  // Rows cached when it ended: the prompt and every generated token that was fed back (a
+  // length-limited answer's last token never was; an EOS-ended one feeds all of its tokens).
+  const int rows = static_cast<int>(prompt.size() + answer.size()) - (answer.size() == 24 ? 1 : 0);
+  // Second turn: prompt + answer + more.
+  GenerationRequest second = first;
+  second.prompt.insert(second.prompt.end(), answer.begin(), answer.end());
+  const std::vector<int> more = m->tokenizer->encode(" The dog", false);
+  second.prompt.insert(second.prompt.end(), more.begin(), more.end());
+  second.max_tokens = 8;
+  auto b = (*sched)->submit(second);
+  while ((*sched)->step()) {
+  }
+  // Every full block of those rows is mapped (not only the prompt's).
+  EXPECT_EQ(metrics.prefix_cached_tokens_total.load(), rows / 4 * 4);
+  EXPECT_GT(rows / 4 * 4, static_cast<int>(prompt.size()) / 4 * 4 + 4);
+  // And the second turn's output is what the reference engine generates from scratch.
+  auto cache = engine.make_cache(1, m->config.max_seq);
+  ASSERT_TRUE(cache.ok()) << cache.status().to_string();
+  GenerateOptions o;
+  o.max_new_tokens = 8;
+  o.sampling.temperature = 0;
+  auto ref = generate(engine, **cache, 0, second.prompt, *m->tokenizer, o);
+  ASSERT_TRUE(ref.ok()) << ref.status().to_string();
+  EXPECT_EQ(drain(*b).text, ref->text);
 }
 
 }  // namespace

@@ -71,6 +71,13 @@ void Scheduler::finish(Sequence& s, FinishReason reason, const std::string& erro
                                                      : metrics_->requests_finished;
   ++counter;
   if (s.slot >= 0) {
+    // Its full blocks, generated tokens included, stay cached for prefix sharing: a chat's next
+    // turn resends this answer. Not after an error (the failed step's rows are unknown).
+    BlockPool* pool = cache_->pages();
+    if (pool != nullptr && reason != FinishReason::kError) {
+      const std::vector<int> t = s.token_stream();
+      pool->register_prefix(s.slot, t.data(), std::min(static_cast<int>(t.size()), cache_->length(s.slot)));
+    }
     metrics_->kv_tokens_used -= cache_->length(s.slot);
     --metrics_->running;
     cache_->truncate(s.slot, 0);

@@ -22,6 +22,12 @@ void Sequence::preempt() {
   context_.insert(context_.end(), history_.begin(), history_.end() - 1);
 }
 
+std::vector<int> Sequence::token_stream() const {
+  std::vector<int> t = req_.prompt;
+  t.insert(t.end(), history_.begin(), history_.end());
+  return t;
+}
+
 FinishReason Sequence::accept(int token) {
   ++generated_;
   const auto& st = req_.stop_tokens;

@@ -39,6 +39,9 @@ class Sequence {
   // cache, to be recomputed when it runs again. Streamed text and the sampler are kept.
   void preempt();
   int generated() const { return generated_; }
+  // The tokens whose rows the cache holds, in order: the prompt, then the accepted tokens (the
+  // cache has the first cache.length(slot) of them; the pending next_token is not in it yet).
+  std::vector<int> token_stream() const;
   Usage usage() const { return {prompt_tokens(), generated_}; }
 
   // The request's sampler; the scheduler moves it into forward_sample's batch and back.

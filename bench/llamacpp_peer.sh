@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # llama.cpp CUDA as the decode peer of lrkv (issue 14): the llama.cpp that node-llama-cpp 3.21.1
-# ships (commit 80fb11a, tag v0.4.0), pruned to what llama-bench needs with the CPU and CUDA
-# backends, built and run on the device machine (no internet there).
+# ships (commit 80fb11a, tag v0.4.0), pruned to what llama-bench and llama-server need with the
+# CPU and CUDA backends, built and run on the device machine (no internet there).
 #
 #   prepare DEST              here (npm / internet): source tree -> DEST (~15 MB; carry it)
-#   build SRC BUILD [JOBS]    device: CUDA sm_90 Release build of llama-bench only
+#   build SRC BUILD [JOBS]    device: CUDA sm_90 Release build of LLAMA_TARGETS (default llama-bench;
+#                             "llama-bench llama-server" for the serving comparison; LLAMA_CUDA=OFF: CPU)
 #   bench BUILD GGUF OUTDIR   device: llama-bench decode (tg64, batch 1) at depths 4096 and 32768
 #                             for f16 / q8_0 / q4_0 KV caches -> OUTDIR/llamacpp.csv
 #                             (kv_type,depth,tok_s,tok_s_sd) + raw jsonl and logs in OUTDIR/llamacpp-raw
@@ -18,6 +19,11 @@ TARBALL=node-llama-cpp-3.21.1.tgz
 COMMIT=80fb11a
 TAG=v0.4.0
 MARK=.llamacpp_peer   # written into DEST: DEST may be replaced only when it carries this file
+# Options of every configure: no tests/examples/app, the server on (its target is built only when
+# asked for), no OpenSSL and no UI download (the device machine has no network).
+LLAMA_CMAKE_FLAGS=(-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF
+                   -DLLAMA_BUILD_TOOLS=ON -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF
+                   -DLLAMA_BUILD_COMMIT="$COMMIT" -DLLAMA_BUILD_NUMBER=0)
 
 die() { echo "llamacpp_peer: $*" >&2; exit 1; }
 stamp() { echo "[$(date +%H:%M:%S)] $*"; }
@@ -57,9 +63,12 @@ cmd_prepare() {
   local tmp=$dest.tmp.$$
   rm -rf "$tmp"
   mkdir -p "$tmp"
-  # Tracked files only (no build outputs), the directories a llama-bench build configures.
+  # Tracked files only (no build outputs), the directories llama-bench and llama-server builds
+  # configure (the server needs mtmd, and the UI library, which embeds no assets when none are
+  # given: the web UI's sources are not copied).
   git -C "$clone" archive --format=tar HEAD CMakeLists.txt LICENSE cmake ggml src include common vendor \
-    tools/llama-bench | tar -x -C "$tmp"
+    tools/llama-bench tools/server tools/mtmd tools/ui/CMakeLists.txt tools/ui/embed.cpp scripts/ui-assets.cmake |
+    tar -x -C "$tmp"
   # ggml: only the CPU and CUDA backends (the others are add_subdirectory'd only when enabled).
   local b
   for b in "$tmp"/ggml/src/ggml-*/; do
@@ -68,31 +77,29 @@ cmd_prepare() {
       *) rm -rf "$b" ;;
     esac
   done
-  # vendor: common needs nlohmann, sheredom and cpp-httplib; hash, miniaudio and stb are mtmd's.
-  rm -rf "$tmp"/vendor/{hash,miniaudio,stb}
-  sed -i -e '/add_subdirectory(hash)/d' -e '/add_subdirectory(miniaudio)/d' -e '/add_subdirectory(stb)/d' \
-    "$tmp/vendor/CMakeLists.txt"
-  # tools: llama-bench alone (the original list adds mtmd, server, ... which are not copied).
+  # tools: llama-bench and llama-server (the original list adds cli, perplexity, ... not copied).
   cat > "$tmp/tools/CMakeLists.txt" <<'EOF'
-# Pruned by lrkv bench/llamacpp_peer.sh: llama-bench only.
+# Pruned by lrkv bench/llamacpp_peer.sh: llama-bench and llama-server only.
 find_package(Threads REQUIRED)
 llama_add_compile_flags()
 add_subdirectory(llama-bench)
+add_subdirectory(mtmd)
+add_subdirectory(ui)
+add_subdirectory(server)
 EOF
-  printf 'node-llama-cpp 3.21.1, llama.cpp %s (%s), pruned for llama-bench (CPU + CUDA)\n' \
+  printf 'node-llama-cpp 3.21.1, llama.cpp %s (%s), pruned for llama-bench and llama-server (CPU + CUDA)\n' \
     "$(git -C "$clone" rev-parse HEAD)" "$TAG" > "$tmp/$MARK"
   rm -rf "$dest"
   mkdir -p "$(dirname "$dest")"
   mv "$tmp" "$dest"
   # Configure checks (no build): CPU only, then CUDA (nvcc without a GPU is enough to configure).
   local cfg=${TMPDIR:-/tmp}/llp-cfg.$$
-  local common=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
-                -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TOOLS=ON
-                -DLLAMA_BUILD_COMMIT="$COMMIT" -DLLAMA_BUILD_NUMBER=0)
+  local common=(-G Ninja -DCMAKE_BUILD_TYPE=Release "${LLAMA_CMAKE_FLAGS[@]}")
   rm -rf "$cfg"
   cmake -S "$dest" -B "$cfg" "${common[@]}" -DGGML_CUDA=OFF > "$cfg.log" 2>&1 ||
     { tail -30 "$cfg.log"; die "CPU-only configure of $dest failed (log $cfg.log)"; }
   grep -q 'build llama-bench:' "$cfg/build.ninja" || die "CPU configure has no llama-bench target"
+  grep -q 'build bin/llama-server:\|build llama-server:' "$cfg/build.ninja" || die "CPU configure has no llama-server target"
   stamp "CPU-only configure: ok"
   local nvcc=${CUDACXX:-/usr/local/cuda/bin/nvcc}
   if [ -x "$nvcc" ]; then
@@ -111,20 +118,20 @@ EOF
 
 cmd_build() {
   local src=${1:?usage: llamacpp_peer.sh build SRC BUILD [JOBS]} build=${2:?usage: llamacpp_peer.sh build SRC BUILD [JOBS]}
-  local jobs=${3:-$(nproc)}
+  local jobs=${3:-$(nproc)} targets
+  read -ra targets <<< "${LLAMA_TARGETS:-llama-bench}"
   [ -f "$src/$MARK" ] || die "$src: not a tree made by 'llamacpp_peer.sh prepare'"
   mkdir -p "$build"
   local log=$build/build.log
-  stamp "llama.cpp: configure + build llama-bench (-j $jobs), log $log"
+  stamp "llama.cpp: configure + build ${targets[*]} (-j $jobs), log $log"
   {
     cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_NATIVE=ON \
-      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF \
-      -DLLAMA_BUILD_TOOLS=ON -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_COMMIT="$COMMIT" -DLLAMA_BUILD_NUMBER=0 &&
-      cmake --build "$build" -j "$jobs" --target llama-bench
+      -DGGML_CUDA="${LLAMA_CUDA:-ON}" -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_NATIVE=ON "${LLAMA_CMAKE_FLAGS[@]}" &&
+      cmake --build "$build" -j "$jobs" --target "${targets[@]}"
   } > "$log" 2>&1 || { tail -40 "$log"; die "llama.cpp build failed (log $log)"; }
-  [ -x "$build/bin/llama-bench" ] || die "no $build/bin/llama-bench after the build"
-  stamp "llama.cpp: built $build/bin/llama-bench"
+  local t
+  for t in "${targets[@]}"; do [ -x "$build/bin/$t" ] || die "no $build/bin/$t after the build"; done
+  stamp "llama.cpp: built ${targets[*]} in $build/bin"
 }
 
 cmd_bench() {

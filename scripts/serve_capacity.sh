@@ -5,23 +5,52 @@
 # (its default latent quantisation). CLIENTS concurrent streaming clients send PROMPT-token
 # prompts for GEN tokens; the script polls /metrics for the most sequences running at once and
 # the most KV blocks in use, and `lrkv bench-serve` measures throughput and latency.
+# With LLAMA_SERVER=path, llama.cpp's server runs the dense GGUF under the same load and the same
+# KV memory: -c = the tokens BUDGET holds at its KV type (f16, then q4_0; bytes per token from
+# `lrkv info`, which sizes them as ggml does), -np = the CTX-token sequences that fit (at most
+# CLIENTS), so its concurrency is what the budget allows it.
 # Usage: scripts/serve_capacity.sh DENSE.gguf [COMPRESSED.gguf]
 # Environment: BUDGET (default 12MiB), CTX (512), CLIENTS (32), PROMPT (128), GEN (64),
-# REQUESTS (96), THREADS (nproc), LRKV (./build/lrkv), PORT (18532); LATENT_BITS=4 adds a run of
-# the compressed model with 4-bit latents.
+# REQUESTS (96), THREADS (nproc), LRKV (./build/lrkv), PORT (18532), DEVICE (cpu; cuda for the GPU
+# engine), LATENT_BITS=4 adds a run of the compressed model with 4-bit latents, LLAMA_SERVER
+# (llama-server binary: adds its f16 and q4_0 KV rows; LLAMA_KV_TYPES to change them),
+# SKIP_SLOTS=1 (no dense whole-context-slot row), WAIT (server start-up timeout, s; 60).
+# The GPU table of issue 15 (8B shape, 8 GiB, 32K-token requests):
+#   DEVICE=cuda BUDGET=8GiB CTX=32768 PROMPT=32000 GEN=128 CLIENTS=32 REQUESTS=32 LATENT_BITS=4 \
+#   LLAMA_SERVER=build-llama/bin/llama-server scripts/serve_capacity.sh synth8b.gguf mkv50.gguf
 set -uo pipefail
 dense=${1:?usage: serve_capacity.sh DENSE.gguf [COMPRESSED.gguf]}
 compressed=${2:-}
 lrkv=${LRKV:-./build/lrkv}
 budget=${BUDGET:-12MiB} ctx=${CTX:-512} clients=${CLIENTS:-32} prompt=${PROMPT:-128}
 gen=${GEN:-64} requests=${REQUESTS:-96} threads=${THREADS:-$(nproc)} port=${PORT:-18532}
+device=${DEVICE:-cpu} wait_s=${WAIT:-60}
+# BUDGET in bytes (1024-based units as lrkv serve reads them: B, KiB, MiB, GiB).
+budget_bytes=$(python3 -c '
+import re, sys
+m = re.fullmatch(r"([0-9.]+)\s*(B|KiB|MiB|GiB|TiB)?", sys.argv[1])
+if not m: sys.exit(f"BUDGET: {sys.argv[1]!r} is not a size like 8GiB")
+print(int(float(m.group(1)) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(m.group(2) or "B")))' "$budget") || exit 2
+wait_health() {  # wait_health PID: until /health answers (the server may load a large model)
+  local i
+  for i in $(seq $((wait_s * 5))); do
+    curl -sf "http://127.0.0.1:$port/health" > /dev/null && return 0
+    kill -0 "$1" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
 metric() { curl -sf "http://127.0.0.1:$port/metrics" | awk -v n="lrkv_$1" '$1 == n {print $2}'; }
 run() {  # run NAME MODEL SERVE_ARGS...
   local name=$1 model=$2; shift 2
   LRKV_THREADS="$threads" "$lrkv" serve "$model" --port "$port" --ctx "$ctx" --kv-budget "$budget" \
-    --parallel "$clients" "$@" > "/tmp/serve_capacity_$name.log" 2>&1 &
+    --parallel "$clients" --device "$device" "$@" > "/tmp/serve_capacity_$name.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.2; done
+  if ! wait_health "$pid"; then
+    echo "## $name: the server did not start; tail of /tmp/serve_capacity_$name.log:"
+    tail -5 "/tmp/serve_capacity_$name.log"; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    port=$((port + 1)); return 1
+  fi
   local peak_file="/tmp/serve_capacity_$name.peak"
   echo "0 0" > "$peak_file"
   ( peak_run=0 peak_blocks=0
@@ -42,7 +71,35 @@ run() {  # run NAME MODEL SERVE_ARGS...
   echo "peak sequences running $peak_run, peak KV blocks used $peak_blocks"
   port=$((port + 1))
 }
-run dense-slots "$dense" --kv-block 0
+# llama-server at the same KV memory: run_llama KV_TYPE
+run_llama() {
+  local t=$1 per tokens np name="llama-server-$1"
+  per=$("$lrkv" info "$dense" 2>/dev/null | sed -n "s/^KV by cache type.* $t \([0-9]*\).*/\1/p")
+  [ -n "$per" ] || { echo "## $name: no '$t' bytes per token in lrkv info"; return 1; }
+  tokens=$((budget_bytes / per))
+  np=$((tokens / ctx)); [ "$np" -gt "$clients" ] && np=$clients
+  [ "$np" -ge 1 ] || { echo "## $name: $budget holds $tokens tokens at $t, less than one $ctx-token sequence"; return 1; }
+  local ngl=0; [ "$device" = cuda ] && ngl=99
+  "$LLAMA_SERVER" -m "$dense" --port "$port" -c $((np * ctx)) -np "$np" -ctk "$t" -ctv "$t" -fa on -ngl "$ngl" \
+    -t "$threads" -tb "$threads" --metrics > "/tmp/serve_capacity_$name.log" 2>&1 &
+  local pid=$!
+  if ! wait_health "$pid"; then
+    echo "## $name: the server did not start; tail of /tmp/serve_capacity_$name.log:"
+    tail -5 "/tmp/serve_capacity_$name.log"; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    port=$((port + 1)); return 1
+  fi
+  echo "## $name"
+  echo "KV cache $t: $np slots x $ctx tokens = $((np * ctx)) tokens ($per B/token, budget $budget holds $tokens)"
+  LRKV_THREADS=1 "$lrkv" bench-serve --url "http://127.0.0.1:$port" --concurrency "$clients" \
+    --prompt-len "$prompt" --gen-len "$gen" --requests "$requests" --stream
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null
+  echo "peak sequences running $np (its slots)"
+  port=$((port + 1))
+}
+if [ -n "${LLAMA_SERVER:-}" ]; then
+  for t in ${LLAMA_KV_TYPES:-f16 q4_0}; do run_llama "$t"; done
+fi
+[ "${SKIP_SLOTS:-0}" = 1 ] || run dense-slots "$dense" --kv-block 0
 run dense-paged "$dense"
 [ -n "$compressed" ] && run compressed-paged "$compressed"
 [ -n "$compressed" ] && [ -n "${LATENT_BITS:-}" ] &&

@@ -21,6 +21,9 @@
 #   e2e       cuda_e2e_bench (dense / 50% latents / 50% + int4, batches 1,16) -> OUTDIR/e2e.csv
 #   cli       lrkv bench --device cuda on the synth GGUF, a lorc 50% and an mkv-pca 50% model
 #             (+ --latent-bits 4) -> OUTDIR/cli_*.json
+#   serve     issue 15's GPU table: scripts/serve_capacity.sh with DEVICE=cuda, lrkv (dense, mkv-pca
+#             50%, + int4) and llama-server (f16, q4_0 KV) at SERVE_BUDGET (8GiB), SERVE_CTX (32768)
+#             -> OUTDIR/serve.log (needs LLAMA_TARGETS="llama-bench llama-server" when building)
 #   table     OUTDIR/decode_table.md (printed)
 # Two calls fit the device tool's 10-minute limit. With binaries built here (bench/prebuilt.sh
 # pack build-cuda .gpu/pack; carry .gpu/pack with the llama.cpp tree and SHARED inside it):
@@ -296,11 +299,29 @@ EOF
               stamp "cli: bench mkv-pca 50% int4 latents"
               cli_bench "$WORK/mkv50.gguf" "$OUT/cli_mkv50_int4.json" --latent-bits 4 --latent-group 32 || rc=1
             } || rc=1
-            rm -f "$WORK/mkv50.gguf"
-            ;;
+            ;;  # (kept: the serve step reuses it)
           *) echo "CLI_METHODS: unknown $method (lorc, mkv-pca)"; rc=1 ;;
         esac
       done
+      ;;
+    serve)
+      # Issue 15's GPU table: `lrkv serve --device cuda` (dense, mkv-pca 50%, + int4 latents) next
+      # to llama-server (f16 and q4_0 KV) at one KV budget, SERVE_CTX-token contexts
+      # (scripts/serve_capacity.sh). llama-server must have been built: LLAMA_TARGETS="llama-bench
+      # llama-server" at the build step. SERVE_PROMPT counts words of bench-serve's synthetic text:
+      # ~1.8 tokens each with the synth tokenizer, so 16000 fill ~29K of a 32K context.
+      wait_llama || exit 1
+      [ -x "$LB/bin/llama-server" ] || { echo "no $LB/bin/llama-server: build with LLAMA_TARGETS=\"llama-bench llama-server\""; rc=1; continue; }
+      if [ ! -s "$WORK/mkv50.gguf" ]; then
+        stamp "serve: compress mkv-pca 50%"
+        cli_compress "$WORK/mkv50.gguf" --method mkv-pca --granularity head --text "$TEXT" --split-paragraphs \
+          --tokens "${CALIB_TOKENS:-2048}" || { rc=1; continue; }
+      fi
+      LRKV=$B/lrkv DEVICE=cuda BUDGET=${SERVE_BUDGET:-8GiB} CTX=${SERVE_CTX:-32768} PROMPT=${SERVE_PROMPT:-16000} \
+        GEN=${SERVE_GEN:-128} CLIENTS=${SERVE_CLIENTS:-32} REQUESTS=${SERVE_REQUESTS:-32} LATENT_BITS=4 SKIP_SLOTS=1 \
+        WAIT=300 THREADS=$NCPU LLAMA_SERVER=$LB/bin/llama-server LLAMA_KV_TYPES="f16 q4_0" \
+        bash scripts/serve_capacity.sh "$MODEL" "$WORK/mkv50.gguf" 2>&1 | tee "$OUT/serve.log" |
+        grep -E "^## |KV cache|generated tokens/s|TTFT p50|ITL p50|errors|peak"
       ;;
     table)
       python3 - "$OUT" "$E2E_STEPS" <<'EOF' || rc=1

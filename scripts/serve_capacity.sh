@@ -16,8 +16,10 @@
 # (llama-server binary: adds its f16 and q4_0 KV rows; LLAMA_KV_TYPES to change them),
 # SKIP_SLOTS=1 (no dense whole-context-slot row), WAIT (server start-up timeout, s; 60).
 # The GPU table of issue 15 (8B shape, 8 GiB, 32K-token requests):
-#   DEVICE=cuda BUDGET=8GiB CTX=32768 PROMPT=32000 GEN=128 CLIENTS=32 REQUESTS=32 LATENT_BITS=4 \
+#   DEVICE=cuda BUDGET=8GiB CTX=32768 PROMPT=16000 GEN=128 CLIENTS=32 REQUESTS=32 LATENT_BITS=4 \
 #   LLAMA_SERVER=build-llama/bin/llama-server scripts/serve_capacity.sh synth8b.gguf mkv50.gguf
+# (PROMPT counts words of bench-serve's synthetic text: ~1.8 tokens each with `lrkv synth`'s
+# tokenizer; bench/decode_table.sh's serve step runs this)
 set -uo pipefail
 dense=${1:?usage: serve_capacity.sh DENSE.gguf [COMPRESSED.gguf]}
 compressed=${2:-}

@@ -309,7 +309,8 @@ EOF
       # to llama-server (f16 and q4_0 KV) at one KV budget, SERVE_CTX-token contexts
       # (scripts/serve_capacity.sh). llama-server must have been built: LLAMA_TARGETS="llama-bench
       # llama-server" at the build step. SERVE_PROMPT counts words of bench-serve's synthetic text:
-      # ~1.8 tokens each with the synth tokenizer, so 16000 fill ~29K of a 32K context.
+      # 1.95 tokens each with the synth 8B tokenizer (measured: 1000 words, 1949 tokens), so 16000
+      # fill ~31.2K of a 32K context, leaving room for SERVE_GEN.
       wait_llama || exit 1
       [ -x "$LB/bin/llama-server" ] || { echo "no $LB/bin/llama-server: build with LLAMA_TARGETS=\"llama-bench llama-server\""; rc=1; continue; }
       if [ ! -s "$WORK/mkv50.gguf" ]; then

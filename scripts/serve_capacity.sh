@@ -18,7 +18,7 @@
 # The GPU table of issue 15 (8B shape, 8 GiB, 32K-token requests):
 #   DEVICE=cuda BUDGET=8GiB CTX=32768 PROMPT=16000 GEN=128 CLIENTS=32 REQUESTS=32 LATENT_BITS=4 \
 #   LLAMA_SERVER=build-llama/bin/llama-server scripts/serve_capacity.sh synth8b.gguf mkv50.gguf
-# (PROMPT counts words of bench-serve's synthetic text: ~1.8 tokens each with `lrkv synth`'s
+# (PROMPT counts words of bench-serve's synthetic text: 1.95 tokens each with `lrkv synth`'s 8B
 # tokenizer; bench/decode_table.sh's serve step runs this)
 set -uo pipefail
 dense=${1:?usage: serve_capacity.sh DENSE.gguf [COMPRESSED.gguf]}

@@ -40,7 +40,8 @@ __global__ void embedding_kernel(const void* table, DType type, int64_t d, const
 
 // y = x / sqrt(mean(x²) + eps) ⊙ weight, one CTA per row. The generic loop issues one dependent
 // load after another (~14 µs for a 4096-wide row measured by ncu, twice per layer at decode); the
-// vector form loads the row and the weight as float4 into registers up front (kVec per thread).
+// vector form loads the row and the weight as float4 into registers up front (kNormVec each per
+// thread).
 constexpr int kNormVec = 4;  // float4 per thread: rows up to kThreads * 4 * kNormVec = 4096 values
 
 __device__ __forceinline__ float block_sum(float v, float* part) {
@@ -198,10 +199,8 @@ cudaError_t launch_rmsnorm(const float* x, const float* weight, float* y, int64_
   if (cols % 4 == 0 && ld % 4 == 0 && cols <= int64_t{kThreads} * 4 * kNormVec && aligned(x) && aligned(y) &&
       aligned(weight)) {
     return launch_pdl(rmsnorm_vec_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, x, weight, y, cols, ld, eps);
-  } else {
-    return launch_pdl(rmsnorm_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, x, weight, y, cols, ld, eps);
   }
-  return cudaGetLastError();
+  return launch_pdl(rmsnorm_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, x, weight, y, cols, ld, eps);
 }
 
 cudaError_t launch_rope(float* x, int64_t rows, int64_t ld, int n_heads, int head_dim, const int* positions,

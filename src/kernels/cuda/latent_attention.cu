@@ -1,8 +1,8 @@
 // Split-K attention over cached latent rows with the query absorbed (see latent_attention.h):
 // tensor-core scores Q·Kᵀ and P·V per 16-token warp slice, online softmax, cp.async tiles
 // pipelined a.stages deep (2 or 3). Dense flash-decoding is the same kernel with head_dim segments.
-#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/row_loader.cuh"
 #include "kernels/cuda/split_attention_args.h"

@@ -1,8 +1,8 @@
 // Quantized latent attention decoding straight into mma fragments (2/4/8 bits, groups of 0 or
 // a multiple of 16, R = 64/128); the host picks it in quant_latent_attention.cpp, other formats
 // use quant_latent_attention.cu.
-#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/quant_attention_args.h"
 #include "kernels/cuda/quant_row_loader.cuh"

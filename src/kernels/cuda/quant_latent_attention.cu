@@ -4,8 +4,8 @@
 // softmax, split merge), with packed bytes in the pipelined stages and a per-warp dequantisation
 // into f16 tiles before the tensor cores. The register-fragment kernel for 2/4/8 bits is in
 // quant_frag_attention.cu, the device encoder in quant_encode.cu.
-#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/quant_attention_args.h"
 #include "kernels/cuda/quant_row_loader.cuh"

@@ -2,8 +2,8 @@
 // one KV head are rebuilt on the tensor cores from the cached latents, K = C·B_hᵀ (+ bias), RoPE
 // is applied to the f32 accumulators in registers, the rotated keys are re-packed in registers
 // as the B operand of the scores Q·Kᵀ, and the values are absorbed (P·C_v, as latent attention).
-#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/row_loader.cuh"
 #include "kernels/cuda/split_attention_args.h"

@@ -44,7 +44,7 @@ Status skinny_matmul(const SkinnyMatmulArgs& a, cudaStream_t stream) {
   if (std::string why = misfit(a); !why.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "skinny_matmul: {}", why);
   }
-  return cuda_status(launch_skinny_matmul(a, stream), "skinny_matmul launch");
+  return cuda_status(launch_skinny_matmul(a, multiprocessor_count(), stream), "skinny_matmul launch");
 }
 
 }  // namespace lrkv::cuda

@@ -162,25 +162,14 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
   }
 }
 
-int multiprocessors() {
-  static const int n = [] {
-    int dev = 0, sms = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      return 132;
-    }
-    return sms;
-  }();
-  return n;
-}
-
 template <class W, int M>
-cudaError_t launch_m(const SkinnyMatmulArgs& a, cudaStream_t stream) {
+cudaError_t launch_m(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream) {
   constexpr int kRows = rows_per_warp<M>();
   constexpr int kChunk = 32 * (16 / static_cast<int>(sizeof(W))) * kUnroll;
   // Split K four ways when the row teams alone would leave fewer than 32 warps per
   // multiprocessor and K has a chunk for each of the four warps.
   const int64_t teams = (a.n_rows + kRows - 1) / kRows;
-  if (teams < int64_t{32} * multiprocessors() && a.k >= int64_t{4} * kChunk) {
+  if (teams < int64_t{32} * multiprocessors && a.k >= int64_t{4} * kChunk) {
     constexpr int kRowsPerCta = (kWarps / 4) * kRows;
     const unsigned blocks = static_cast<unsigned>((a.n_rows + kRowsPerCta - 1) / kRowsPerCta);
     return launch_pdl(skinny_matmul_kernel<W, M, 4>, blocks, 32 * kWarps, 0, stream, a);
@@ -191,27 +180,27 @@ cudaError_t launch_m(const SkinnyMatmulArgs& a, cudaStream_t stream) {
 }
 
 template <class W>
-cudaError_t launch_w(const SkinnyMatmulArgs& a, cudaStream_t stream) {
+cudaError_t launch_w(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream) {
   switch (a.m) {
-    case 1: return launch_m<W, 1>(a, stream);
-    case 2: return launch_m<W, 2>(a, stream);
-    case 3: return launch_m<W, 3>(a, stream);
-    case 4: return launch_m<W, 4>(a, stream);
-    case 5: return launch_m<W, 5>(a, stream);
-    case 6: return launch_m<W, 6>(a, stream);
-    case 7: return launch_m<W, 7>(a, stream);
-    case 8: return launch_m<W, 8>(a, stream);
+    case 1: return launch_m<W, 1>(a, multiprocessors, stream);
+    case 2: return launch_m<W, 2>(a, multiprocessors, stream);
+    case 3: return launch_m<W, 3>(a, multiprocessors, stream);
+    case 4: return launch_m<W, 4>(a, multiprocessors, stream);
+    case 5: return launch_m<W, 5>(a, multiprocessors, stream);
+    case 6: return launch_m<W, 6>(a, multiprocessors, stream);
+    case 7: return launch_m<W, 7>(a, multiprocessors, stream);
+    case 8: return launch_m<W, 8>(a, multiprocessors, stream);
     default: return cudaErrorInvalidValue;
   }
 }
 
 }  // namespace
 
-cudaError_t launch_skinny_matmul(const SkinnyMatmulArgs& a, cudaStream_t stream) {
+cudaError_t launch_skinny_matmul(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream) {
   switch (a.w_type) {
-    case DType::kF32: return launch_w<float>(a, stream);
-    case DType::kF16: return launch_w<__half>(a, stream);
-    case DType::kBF16: return launch_w<__nv_bfloat16>(a, stream);
+    case DType::kF32: return launch_w<float>(a, multiprocessors, stream);
+    case DType::kF16: return launch_w<__half>(a, multiprocessors, stream);
+    case DType::kBF16: return launch_w<__nv_bfloat16>(a, multiprocessors, stream);
     default: return cudaErrorInvalidValue;
   }
 }

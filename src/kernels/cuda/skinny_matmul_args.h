@@ -31,7 +31,8 @@ struct SkinnyMatmulArgs {
   SkinnyOutput out[kSkinnyMaxOutputs];
 };
 
-// The launch behind skinny_matmul (skinny_matmul.cu), arguments already checked.
-cudaError_t launch_skinny_matmul(const SkinnyMatmulArgs& a, cudaStream_t stream);
+// The launch behind skinny_matmul (skinny_matmul.cu), arguments already checked; the device's
+// multiprocessor count decides whether K is split inside a CTA.
+cudaError_t launch_skinny_matmul(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream);
 
 }  // namespace lrkv::cuda

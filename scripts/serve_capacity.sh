@@ -33,14 +33,22 @@ import re, sys
 m = re.fullmatch(r"([0-9.]+)\s*(B|KiB|MiB|GiB|TiB)?", sys.argv[1])
 if not m: sys.exit(f"BUDGET: {sys.argv[1]!r} is not a size like 8GiB")
 print(int(float(m.group(1)) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(m.group(2) or "B")))' "$budget") || exit 2
-wait_health() {  # wait_health PID: until /health answers (the server may load a large model)
-  local i
+started() {  # started NAME PID: until /health answers (the server may load a large model); if it
+             # never does, says so, stops it and moves to the next port
+  local name=$1 pid=$2 i
   for i in $(seq $((wait_s * 5))); do
     curl -sf "http://127.0.0.1:$port/health" > /dev/null && return 0
-    kill -0 "$1" 2>/dev/null || return 1
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
+  echo "## $name: the server did not start; tail of /tmp/serve_capacity_$name.log:"
+  tail -5 "/tmp/serve_capacity_$name.log"; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  port=$((port + 1))
   return 1
+}
+load() {  # the same load against whichever server listens on $port
+  LRKV_THREADS=1 "$lrkv" bench-serve --url "http://127.0.0.1:$port" --concurrency "$clients" \
+    --prompt-len "$prompt" --gen-len "$gen" --requests "$requests" --stream
 }
 metric() { curl -sf "http://127.0.0.1:$port/metrics" | awk -v n="lrkv_$1" '$1 == n {print $2}'; }
 run() {  # run NAME MODEL SERVE_ARGS...
@@ -48,11 +56,7 @@ run() {  # run NAME MODEL SERVE_ARGS...
   LRKV_THREADS="$threads" "$lrkv" serve "$model" --port "$port" --ctx "$ctx" --kv-budget "$budget" \
     --parallel "$clients" --device "$device" "$@" > "/tmp/serve_capacity_$name.log" 2>&1 &
   local pid=$!
-  if ! wait_health "$pid"; then
-    echo "## $name: the server did not start; tail of /tmp/serve_capacity_$name.log:"
-    tail -5 "/tmp/serve_capacity_$name.log"; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-    port=$((port + 1)); return 1
-  fi
+  started "$name" "$pid" || return 1
   local peak_file="/tmp/serve_capacity_$name.peak"
   echo "0 0" > "$peak_file"
   ( peak_run=0 peak_blocks=0
@@ -65,8 +69,7 @@ run() {  # run NAME MODEL SERVE_ARGS...
   local poller=$!
   echo "## $name"
   grep -o 'KV cache .*reserved' "/tmp/serve_capacity_$name.log"
-  LRKV_THREADS=1 "$lrkv" bench-serve --url "http://127.0.0.1:$port" --concurrency "$clients" \
-    --prompt-len "$prompt" --gen-len "$gen" --requests "$requests" --stream
+  load
   echo "preemptions $(metric preemptions_total), prefix tokens shared $(metric prefix_cached_tokens_total)"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null; wait "$poller" 2>/dev/null
   read -r peak_run peak_blocks < "$peak_file"
@@ -85,15 +88,10 @@ run_llama() {
   "$LLAMA_SERVER" -m "$dense" --port "$port" -c $((np * ctx)) -np "$np" -ctk "$t" -ctv "$t" -fa on -ngl "$ngl" \
     -t "$threads" -tb "$threads" --metrics > "/tmp/serve_capacity_$name.log" 2>&1 &
   local pid=$!
-  if ! wait_health "$pid"; then
-    echo "## $name: the server did not start; tail of /tmp/serve_capacity_$name.log:"
-    tail -5 "/tmp/serve_capacity_$name.log"; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-    port=$((port + 1)); return 1
-  fi
+  started "$name" "$pid" || return 1
   echo "## $name"
   echo "KV cache $t: $np slots x $ctx tokens = $((np * ctx)) tokens ($per B/token, budget $budget holds $tokens)"
-  LRKV_THREADS=1 "$lrkv" bench-serve --url "http://127.0.0.1:$port" --concurrency "$clients" \
-    --prompt-len "$prompt" --gen-len "$gen" --requests "$requests" --stream
+  load
   kill -TERM "$pid"; wait "$pid" 2>/dev/null
   echo "peak sequences running $np (its slots)"
   port=$((port + 1))

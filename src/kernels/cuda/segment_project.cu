@@ -90,15 +90,13 @@ __global__ void __launch_bounds__(32 * kWarps) segment_project_kernel(const __gr
 }
 
 template <class W>
-cudaError_t launch(const SegmentProjectParams& p, int max_in, cudaStream_t stream) {
+cudaError_t launch(const SegmentProjectParams& p, int max_in, int max_out, cudaStream_t stream) {
   const size_t smem = sizeof(float) * kRowsPerCta * static_cast<size_t>(max_in);
   if (smem > 48 * 1024) {
     const cudaError_t e = cudaFuncSetAttribute(segment_project_kernel<W>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                static_cast<int>(smem));
     if (e != cudaSuccess) return e;
   }
-  int max_out = 1;
-  for (int s = 0; s < p.n_seg; ++s) max_out = max_out > p.out_len[s] ? max_out : p.out_len[s];
   const dim3 grid(p.n_seg, static_cast<unsigned>((max_out + kOutPerCta - 1) / kOutPerCta),
                   static_cast<unsigned>((p.rows + kRowsPerCta - 1) / kRowsPerCta));
   return launch_pdl(segment_project_kernel<W>, grid, 32 * kWarps, smem, stream, p);
@@ -106,11 +104,11 @@ cudaError_t launch(const SegmentProjectParams& p, int max_in, cudaStream_t strea
 
 }  // namespace
 
-cudaError_t launch_segment_project(const SegmentProjectParams& p, int max_in, cudaStream_t stream) {
+cudaError_t launch_segment_project(const SegmentProjectParams& p, int max_in, int max_out, cudaStream_t stream) {
   switch (p.w_type) {
-    case DType::kF32: return launch<float>(p, max_in, stream);
-    case DType::kF16: return launch<__half>(p, max_in, stream);
-    case DType::kBF16: return launch<__nv_bfloat16>(p, max_in, stream);
+    case DType::kF32: return launch<float>(p, max_in, max_out, stream);
+    case DType::kF16: return launch<__half>(p, max_in, max_out, stream);
+    case DType::kBF16: return launch<__nv_bfloat16>(p, max_in, max_out, stream);
     default: return cudaErrorInvalidValue;
   }
 }

@@ -31,7 +31,7 @@ struct SegmentProjectParams {
 };
 
 // The launch behind segment_project (segment_project.cu), parameters already checked;
-// max_in = the largest in_len.
-cudaError_t launch_segment_project(const SegmentProjectParams& p, int max_in, cudaStream_t stream);
+// max_in / max_out = the largest in_len / out_len.
+cudaError_t launch_segment_project(const SegmentProjectParams& p, int max_in, int max_out, cudaStream_t stream);
 
 }  // namespace lrkv::cuda

@@ -5,8 +5,9 @@
 // the S warps of a team taking every S-th chunk of kUnroll * 32 * E columns (split-K inside the
 // CTA, partial sums added through shared memory). S = 1 when W has rows enough to keep every
 // multiprocessor's warp slots busy (gate|up, the vocabulary); S = 4 for the 4096-row W_o and
-// W_down of an 8B model, which with S = 1 ran at 2.6 TB/s for want of warps (ncu, H200). A lane reads 16 bytes of each of its rows (E = 16 / sizeof(W)
-// weights) at columns lane * E + u * 32 * E for kUnroll values of u before using them, so a warp
+// W_down of an 8B model, which with S = 1 ran at 2.6 TB/s for want of warps (ncu, H200).
+// A lane reads 16 bytes of each of its rows (E = 16 / sizeof(W) weights) at columns
+// lane * E + u * 32 * E (within its chunk) for kUnroll values of u before using them, so a warp
 // keeps kRowsPerWarp * kUnroll * 512 bytes of W in flight; x is read through the read-only cache
 // (every warp of the GPU reads the same m rows). Partial sums are reduced across the warp with
 // shuffles; lane 0 writes the kRowsPerWarp * m results.

@@ -33,6 +33,7 @@ struct LatentCase {
   std::vector<int> lens;  // per sequence: cached rows after the new queries
   int n_q;
   DType t;
+  cuda::AttentionKernel kernel = cuda::AttentionKernel::kAuto;
 };
 
 // Fills a [cap, ld] cache of each sequence: random rows below the length, NaN rows after.
@@ -102,6 +103,7 @@ void run_latent_case(const LatentCase& c) {
   b.v_seq = int64_t{cap} * c.ldv;
   b.z_seq = int64_t{c.n_q} * ldz;
   b.max_kv = cap;
+  b.kernel = c.kernel;
   auto ws_bytes = cuda::latent_attention_workspace_bytes(b);
   LRKV_ASSERT_OK(ws_bytes.status());
   auto ws = DeviceBuffer::create(*ws_bytes);
@@ -161,6 +163,7 @@ struct DenseCase {
   std::vector<int> lens;
   int n_q;
   DType t;
+  cuda::AttentionKernel kernel = cuda::AttentionKernel::kAuto;
 };
 
 void run_dense_case(const DenseCase& c) {
@@ -201,6 +204,7 @@ void run_dense_case(const DenseCase& c) {
   b.kv_seq = int64_t{cap} * kvd;
   b.out_seq = b.q_seq;
   b.max_kv = cap;
+  b.kernel = c.kernel;
   auto ws_bytes = cuda::attention_workspace_bytes(b);
   LRKV_ASSERT_OK(ws_bytes.status());
   auto ws = DeviceBuffer::create(*ws_bytes);
@@ -239,6 +243,30 @@ TEST(CudaDenseAttention, GqaEveryHeadDimMatchesReference) {
   }
   run_dense_case({6, 6, 128, {65, 9000}, 1, DType::kF16});   // MHA
   run_dense_case({32, 8, 128, {40, 200}, 40, DType::kBF16});  // long prefill chunk: many row tiles
+}
+
+// The 64-row prefill kernel (prefill_attention.cu), forced on shapes the automatic choice would
+// give the split-K kernel too: chunks that leave a CTA partly padding, single queries, MHA
+// (one head per cluster), a whole long prompt at once, unaligned segments (scalar loads).
+TEST(CudaPrefillAttention, MatchesReferenceOnEveryShape) {
+  LRKV_REQUIRE_CUDA();
+  using cuda::AttentionKernel;
+  for (DType t : {DType::kF16, DType::kBF16}) {
+    for (int n_q : {1, 70}) {
+      run_latent_case({"mixed", mixed_heads(0), 232, 136, {77, 1000, 4099}, n_q, t, AttentionKernel::kPrefill});
+      run_latent_case({"mixed-unaligned", mixed_heads(3), 235, 131, {333, 2500}, n_q, t, AttentionKernel::kPrefill});
+      run_latent_case({"joint-20-heads", wide_joint(20), 216, 264, {90, 1500}, n_q, t, AttentionKernel::kPrefill});
+    }
+    for (int hd : {64, 128}) {
+      run_dense_case({8, 2, hd, {300, 2049}, 3, t, AttentionKernel::kPrefill});
+      run_dense_case({32, 8, hd, {130, 400}, 130, t, AttentionKernel::kPrefill});
+    }
+    run_dense_case({6, 6, 128, {200, 1500}, 200, t, AttentionKernel::kPrefill});  // MHA
+  }
+  // A whole 520-token prompt (every row sees a different prefix): 264 CTAs, so the automatic
+  // choice takes the prefill kernel on GPUs of up to 264 multiprocessors. (Kept short: a
+  // 3000-token prompt made the fp64 reference 5 minutes of the CUDA suite.)
+  run_dense_case({32, 8, 128, {520}, 520, DType::kF16});
 }
 
 TEST(CudaLatentAttention, RejectsUnsupportedShapes) {

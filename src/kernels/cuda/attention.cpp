@@ -55,6 +55,7 @@ Status as_latent(const AttentionBatch& b, DenseAsLatent& d) {
   d.lb.max_kv = b.max_kv;
   d.lb.workspace = b.workspace;
   d.lb.workspace_bytes = b.workspace_bytes;
+  d.lb.kernel = b.kernel;
   return Status::Ok();
 }
 

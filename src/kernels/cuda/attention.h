@@ -1,6 +1,6 @@
 // CUDA dense-cache attention (semantics of AttentionParams, kernels/attention.h) for a batch of
 // sequences: split-K flash-decoding (n_q = 1) and tiled online-softmax prefill, through the
-// latent-attention kernel with head_dim segments (kv head g = h / (n_head / n_kv_head)).
+// latent-attention kernels with head_dim segments (kv head g = h / (n_head / n_kv_head)).
 // q, q_pos, k, v, out and the workspace are DEVICE pointers; kv_type f16 or bf16; head_dim <= 256.
 #pragma once
 
@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "kernels/attention.h"
+#include "kernels/cuda/latent_attention.h"
 
 namespace lrkv::cuda {
 
@@ -20,6 +21,7 @@ struct AttentionBatch {
   int max_kv = 0;  // host: >= max(q_pos) + 1 over the batch
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  AttentionKernel kernel = AttentionKernel::kAuto;  // latent_attention.h
 };
 
 Result<size_t> attention_workspace_bytes(const AttentionBatch& b);

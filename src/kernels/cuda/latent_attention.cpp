@@ -15,7 +15,7 @@ namespace {
 struct Plan {
   SplitAttentionArgs args;
   int R = 0;
-  bool f16 = false, vec = false;
+  bool f16 = false, vec = false, prefill = false;
 };
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -28,6 +28,15 @@ int pipeline_stages() {
     return e && std::atoi(e) == 3 ? 3 : 2;
   }();
   return s;
+}
+
+// LRKV_PREFILL_KERNEL=0 makes kAuto always take the split-K kernel (benchmarks compare both).
+bool prefill_kernel_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("LRKV_PREFILL_KERNEL");
+    return !(e && e[0] == '0');
+  }();
+  return on;
 }
 
 Status check(const LatentAttentionBatch& b) {
@@ -89,6 +98,19 @@ Result<Plan> make_plan(const LatentAttentionBatch& b) {
   a.z = p.z;
   a.ldz = p.ldz;
   a.z_seq = b.z_seq;
+  // The prefill kernel: 64-row tiles of each cluster, no split (see AttentionKernel).
+  int max_heads = 1;
+  for (int c = 0; c < a.n_clusters; ++c) max_heads = std::max(max_heads, a.clusters[c].n_heads);
+  const int64_t rows = int64_t{p.n_q} * max_heads, tiles = (rows + kPrefillRows - 1) / kPrefillRows;
+  plan.prefill = b.kernel == AttentionKernel::kPrefill ||
+                 (b.kernel == AttentionKernel::kAuto && prefill_kernel_enabled() && rows >= kPrefillRows &&
+                  tiles * a.n_clusters * b.n_seq >= multiprocessor_count());
+  if (plan.prefill) {
+    a.n_row_tiles = static_cast<int>(tiles);
+    a.n_splits = 1;
+    a.chunk = b.max_kv;
+    return plan;
+  }
   a.stages = pipeline_stages();
   const int occ = latent_attention_ctas_per_sm(plan.f16, plan.R, plan.vec, a.stages);
   LRKV_RETURN_IF_ERROR(plan_splits(b.n_seq, b.max_kv, occ, &a));
@@ -104,6 +126,11 @@ Result<size_t> latent_attention_workspace_bytes(const LatentAttentionBatch& b) {
 
 Status latent_attention(const LatentAttentionBatch& b, cudaStream_t stream) {
   LRKV_ASSIGN_OR_RETURN(Plan plan, make_plan(b));
+  if (plan.prefill) {
+    LRKV_CUDA_RETURN_IF_ERROR(launch_prefill_attention(plan.args, b.n_seq, plan.f16, plan.R, plan.vec, stream),
+                              "prefill attention launch");
+    return Status::Ok();
+  }
   LRKV_RETURN_IF_ERROR(bind_workspace(&plan.args, b.n_seq, plan.R, b.workspace, b.workspace_bytes));
   LRKV_CUDA_RETURN_IF_ERROR(launch_latent_attention(plan.args, b.n_seq, plan.f16, plan.R, plan.vec, stream),
                             "latent attention launch");

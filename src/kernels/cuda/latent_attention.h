@@ -19,6 +19,11 @@
 
 namespace lrkv::cuda {
 
+// Which kernel runs: kAuto picks the 64-row prefill kernel (prefill_attention.cu) for chunks of
+// at least 64 (query, head) rows per head cluster that give every multiprocessor a CTA, else the
+// split-K kernel (latent_attention.cu); tests and benchmarks force either.
+enum class AttentionKernel { kAuto, kSplitK, kPrefill };
+
 // n_seq problems of one shape: sequence b reads p.qk + b * qk_seq, p.q_pos + b * p.n_q,
 // p.k + b * k_seq, p.v + b * v_seq and writes p.z + b * z_seq (strides in elements).
 struct LatentAttentionBatch {
@@ -28,6 +33,7 @@ struct LatentAttentionBatch {
   int max_kv = 0;                // host: >= max(q_pos) + 1 over the batch (plans the splits)
   void* workspace = nullptr;     // device scratch for split-K partials
   size_t workspace_bytes = 0;
+  AttentionKernel kernel = AttentionKernel::kAuto;
 };
 
 // Scratch the launch needs (0 when it runs unsplit). Errors as latent_attention().

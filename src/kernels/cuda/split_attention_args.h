@@ -22,6 +22,7 @@ namespace lrkv::cuda {
 inline constexpr int kMaxHeads = 64;
 inline constexpr int kMaxClusters = 64;
 inline constexpr int kRowsPerCta = 16;
+inline constexpr int kPrefillRows = 64;  // prefill_attention.cu: query rows per CTA (16 per warp)
 inline constexpr int kTokenTile = 64;
 inline constexpr int kCtaThreads = 128;
 
@@ -72,6 +73,10 @@ static_assert(sizeof(SplitAttentionArgs) <= 4000, "kernel parameter limit");
 cudaError_t launch_latent_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads,
                                     cudaStream_t stream);
 int latent_attention_ctas_per_sm(bool f16, int R, bool vec_loads, int stages);
+// Prefill chunks (prefill_attention.cu): n_row_tiles counts kPrefillRows-row tiles, n_splits 1.
+cudaError_t launch_prefill_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads,
+                                     cudaStream_t stream);
+int prefill_attention_ctas_per_sm(bool f16, int R, bool vec_loads);
 // head_dim in {64, 80, 96, 128}; R in {64, 128}.
 cudaError_t launch_rebuild_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, int head_dim,
                                      bool vec_loads, cudaStream_t stream);

@@ -309,8 +309,10 @@ EOF
       # to llama-server (f16 and q4_0 KV) at one KV budget, SERVE_CTX-token contexts
       # (scripts/serve_capacity.sh). llama-server must have been built: LLAMA_TARGETS="llama-bench
       # llama-server" at the build step. SERVE_PROMPT counts words of bench-serve's synthetic text:
-      # 1.95 tokens each with the synth 8B tokenizer (measured: 1000 words, 1949 tokens), so 16000
-      # fill ~31.2K of a 32K context, leaving room for SERVE_GEN.
+      # 1.95 tokens each with the synth 8B tokenizer (llama-server counted 28,199 tokens for 14,500
+      # words), so the default fills ~28.2K of a 32K context. Defaults: 12 clients, 12 requests,
+      # 256 tokens each (~5 min for the five rows on an H200); SERVE_GEN=1024 SERVE_CLIENTS=7
+      # weighs decoding more.
       wait_llama || exit 1
       [ -x "$LB/bin/llama-server" ] || { echo "no $LB/bin/llama-server: build with LLAMA_TARGETS=\"llama-bench llama-server\""; rc=1; continue; }
       if [ ! -s "$WORK/mkv50.gguf" ]; then
@@ -318,11 +320,12 @@ EOF
         cli_compress "$WORK/mkv50.gguf" --method mkv-pca --granularity head --text "$TEXT" --split-paragraphs \
           --tokens "${CALIB_TOKENS:-2048}" || { rc=1; continue; }
       fi
-      LRKV=$B/lrkv DEVICE=cuda BUDGET=${SERVE_BUDGET:-8GiB} CTX=${SERVE_CTX:-32768} PROMPT=${SERVE_PROMPT:-16000} \
-        GEN=${SERVE_GEN:-128} CLIENTS=${SERVE_CLIENTS:-32} REQUESTS=${SERVE_REQUESTS:-32} LATENT_BITS=4 SKIP_SLOTS=1 \
+      LRKV=$B/lrkv DEVICE=cuda BUDGET=${SERVE_BUDGET:-8GiB} CTX=${SERVE_CTX:-32768} PROMPT=${SERVE_PROMPT:-14500} \
+        GEN=${SERVE_GEN:-256} CLIENTS=${SERVE_CLIENTS:-12} REQUESTS=${SERVE_REQUESTS:-${SERVE_CLIENTS:-12}} LATENT_BITS=4 ROWS="llama dense compressed quant" \
         WAIT=300 THREADS=$NCPU LLAMA_SERVER=$LB/bin/llama-server LLAMA_KV_TYPES="f16 q4_0" \
+        SERVE_ARGS="--dtype f16 --skip-finite-check" \
         bash scripts/serve_capacity.sh "$MODEL" "$WORK/mkv50.gguf" 2>&1 | tee "$OUT/serve.log" |
-        grep -E "^## |KV cache|generated tokens/s|TTFT p50|ITL p50|errors|peak"
+        grep -E "^## |KV cache|requests \\(|prompt tokens/s|generated tokens/s|decode tokens/s|TTFT p50|ITL p50|errors|peak"
       ;;
     table)
       python3 - "$OUT" "$E2E_STEPS" <<'EOF' || rc=1

@@ -14,9 +14,16 @@
 # REQUESTS (96), THREADS (nproc), LRKV (./build/lrkv), PORT (18532), DEVICE (cpu; cuda for the GPU
 # engine), LATENT_BITS=4 adds a run of the compressed model with 4-bit latents, LLAMA_SERVER
 # (llama-server binary: adds its f16 and q4_0 KV rows; LLAMA_KV_TYPES to change them),
-# SKIP_SLOTS=1 (no dense whole-context-slot row), WAIT (server start-up timeout, s; 60).
+# ROWS (which rows run, in a fixed order; default "llama slots dense compressed quant":
+# llama-server, dense whole-context slots, dense paged, compressed paged, compressed with
+# LATENT_BITS), SERVE_ARGS (more flags for every lrkv serve, e.g. "--dtype f16
+# --skip-finite-check" for a synthesized f16 model), LLAMA_ARGS (more flags for llama-server; a CTX
+# past the model's trained context is passed as --override-kv), WAIT (start-up timeout, s; 60).
+# bench-serve's "decode tokens/s" is the aggregate decode rate (tokens after each request's first
+# over the time some request was decoding): with every request in flight, the batch's throughput.
 # The GPU table of issue 15 (8B shape, 8 GiB, 32K-token requests):
-#   DEVICE=cuda BUDGET=8GiB CTX=32768 PROMPT=16000 GEN=128 CLIENTS=32 REQUESTS=32 LATENT_BITS=4 \
+#   DEVICE=cuda BUDGET=8GiB CTX=32768 PROMPT=14500 GEN=256 CLIENTS=12 REQUESTS=12 LATENT_BITS=4 \
+#   ROWS="llama dense compressed quant" SERVE_ARGS="--dtype f16 --skip-finite-check" \
 #   LLAMA_SERVER=build-llama/bin/llama-server scripts/serve_capacity.sh synth8b.gguf mkv50.gguf
 # (PROMPT counts words of bench-serve's synthetic text: 1.95 tokens each with `lrkv synth`'s 8B
 # tokenizer; bench/decode_table.sh's serve step runs this)
@@ -54,7 +61,7 @@ metric() { curl -sf "http://127.0.0.1:$port/metrics" | awk -v n="lrkv_$1" '$1 ==
 run() {  # run NAME MODEL SERVE_ARGS...
   local name=$1 model=$2; shift 2
   LRKV_THREADS="$threads" "$lrkv" serve "$model" --port "$port" --ctx "$ctx" --kv-budget "$budget" \
-    --parallel "$clients" --device "$device" "$@" > "/tmp/serve_capacity_$name.log" 2>&1 &
+    --parallel "$clients" --device "$device" ${SERVE_ARGS:-} "$@" > "/tmp/serve_capacity_$name.log" 2>&1 &
   local pid=$!
   started "$name" "$pid" || return 1
   local peak_file="/tmp/serve_capacity_$name.peak"
@@ -85,23 +92,33 @@ run_llama() {
   np=$((tokens / ctx)); [ "$np" -gt "$clients" ] && np=$clients
   [ "$np" -ge 1 ] || { echo "## $name: $budget holds $tokens tokens at $t, less than one $ctx-token sequence"; return 1; }
   local ngl=0; [ "$device" = cuda ] && ngl=99
+  # llama-server caps a slot at the model's trained context; lrkv serve takes --ctx beyond it
+  # (with a warning). The same CTX for both: raise the metadata when CTX is larger.
+  local trained arch over=()
+  trained=$("$lrkv" info "$dense" 2>/dev/null | sed -n 's/^context  *\([0-9]*\).*/\1/p')
+  arch=$("$lrkv" info "$dense" 2>/dev/null | sed -n "s/^architecture  *\([a-z0-9_]*\).*/\1/p")
+  if [ -n "$trained" ] && [ -n "$arch" ] && [ "$ctx" -gt "$trained" ]; then
+    over=(--override-kv "$arch.context_length=int:$ctx")
+  fi
   "$LLAMA_SERVER" -m "$dense" --port "$port" -c $((np * ctx)) -np "$np" -ctk "$t" -ctv "$t" -fa on -ngl "$ngl" \
-    -t "$threads" -tb "$threads" --metrics > "/tmp/serve_capacity_$name.log" 2>&1 &
+    -t "$threads" -tb "$threads" --metrics "${over[@]}" ${LLAMA_ARGS:-} > "/tmp/serve_capacity_$name.log" 2>&1 &
   local pid=$!
   started "$name" "$pid" || return 1
   echo "## $name"
-  echo "KV cache $t: $np slots x $ctx tokens = $((np * ctx)) tokens ($per B/token, budget $budget holds $tokens)"
+  echo "KV cache $t: $np slots x $ctx tokens = $((np * ctx)) tokens ($per B/token, budget $budget holds $tokens)${over[*]:+, ${over[*]}}"
   load
   kill -TERM "$pid"; wait "$pid" 2>/dev/null
   echo "peak sequences running $np (its slots)"
   port=$((port + 1))
 }
-if [ -n "${LLAMA_SERVER:-}" ]; then
+rows=" ${ROWS:-llama slots dense compressed quant} "
+has() { [[ $rows == *" $1 "* ]]; }
+if [ -n "${LLAMA_SERVER:-}" ] && has llama; then
   for t in ${LLAMA_KV_TYPES:-f16 q4_0}; do run_llama "$t"; done
 fi
-[ "${SKIP_SLOTS:-0}" = 1 ] || run dense-slots "$dense" --kv-block 0
-run dense-paged "$dense"
-[ -n "$compressed" ] && run compressed-paged "$compressed"
-[ -n "$compressed" ] && [ -n "${LATENT_BITS:-}" ] &&
+has slots && run dense-slots "$dense" --kv-block 0
+has dense && run dense-paged "$dense"
+[ -n "$compressed" ] && has compressed && run compressed-paged "$compressed"
+[ -n "$compressed" ] && [ -n "${LATENT_BITS:-}" ] && has quant &&
   run "compressed-int${LATENT_BITS}-paged" "$compressed" --latent-bits "$LATENT_BITS"
 exit 0

@@ -64,6 +64,8 @@ struct Sample {
   long prompt_tokens = 0, completion_tokens = 0;
   double ttft_ms = -1, latency_ms = 0;
   std::vector<double> itl_ms;
+  long chunks = 0;
+  Clock::time_point first, last;  // first and last content chunk (chunks > 0)
 };
 
 std::string request_body(const LoadOptions& o, const Plan& plan, int variant) {
@@ -108,6 +110,8 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
     received += n;
     if (!o.stream && plan.hang_up_after >= 0) return s.abandoned = true, false;
     if (!o.stream) return body.append(data, n), true;
+    // The first bytes, for the message of a non-200 reply (a JSON error, not events).
+    if (body.size() < 512) body.append(data, std::min(n, 512 - body.size()));
     if (plan.hang_up_after >= 0 && chunks >= plan.hang_up_after) return s.abandoned = true, false;
     for (const std::string& ev : sse.feed(std::string_view(data, n))) {
       const Clock::time_point now = Clock::now();
@@ -117,10 +121,12 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
       if (choice_text(ev).empty()) continue;
       if (chunks++ == 0) {
         s.ttft_ms = ms_between(t0, now);
+        s.first = now;
       } else {
         s.itl_ms.push_back(ms_between(last, now));
       }
-      last = now;
+      last = s.last = now;
+      s.chunks = chunks;
       // Hang up right at the planned chunk, even when the rest arrived in the same read.
       if (plan.hang_up_after >= 0 && chunks >= plan.hang_up_after) return s.abandoned = true, false;
     }
@@ -134,9 +140,7 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
     return s.error = "HTTP: " + httplib::to_string(res.error()), s;
   }
   if (res->status != 200) {
-    return s.error = fmt::format("HTTP {}: {}", res->status,
-                                 (o.stream ? res->body : body).substr(0, 200)),
-           s;
+    return s.error = fmt::format("HTTP {}: {}", res->status, body.substr(0, 200)), s;
   }
   if (!o.stream) {
     auto j = json::parse(body, nullptr, false);
@@ -215,6 +219,12 @@ Result<LoadReport> run_load(const LoadOptions& o) {
       if (s.ttft_ms >= 0) report.ttft_ms.push_back(s.ttft_ms);
       report.itl_ms.insert(report.itl_ms.end(), s.itl_ms.begin(), s.itl_ms.end());
       report.latency_ms.push_back(s.latency_ms);
+      if (s.chunks > 1) {
+        const long gen = s.completion_tokens > 0 ? s.completion_tokens : s.chunks;
+        report.decode_tokens += gen - 1;
+        report.decode_spans.emplace_back(std::chrono::duration<double>(s.first - t0).count(),
+                                         std::chrono::duration<double>(s.last - t0).count());
+      }
     }
   };
   std::vector<std::thread> threads;
@@ -223,6 +233,22 @@ Result<LoadReport> run_load(const LoadOptions& o) {
   for (auto& t : threads) t.join();
   report.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
   return report;
+}
+
+double decode_tokens_per_s(const LoadReport& r) {
+  std::vector<std::pair<double, double>> spans = r.decode_spans;
+  std::sort(spans.begin(), spans.end());
+  double busy = 0, end = -1;
+  for (const auto& [a, b] : spans) {
+    if (a > end) {
+      busy += b - a;
+      end = b;
+    } else if (b > end) {
+      busy += b - end;
+      end = b;
+    }
+  }
+  return busy > 0 ? static_cast<double>(r.decode_tokens) / busy : 0.0;
 }
 
 std::string format_report(const LoadOptions& o, const LoadReport& r) {
@@ -242,6 +268,7 @@ std::string format_report(const LoadOptions& o, const LoadReport& r) {
     row("TTFT p50 (ms)", percentile(r.ttft_ms, 50));
     row("TTFT p99 (ms)", percentile(r.ttft_ms, 99));
   }
+  if (!r.decode_spans.empty()) row("decode tokens/s", decode_tokens_per_s(r));
   if (!r.itl_ms.empty()) {
     row("ITL p50 (ms)", percentile(r.itl_ms, 50));
     row("ITL p99 (ms)", percentile(r.itl_ms, 99));

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -44,6 +45,10 @@ struct LoadReport {
   long prompt_tokens = 0;      // from usage (when the server reports it)
   long completion_tokens = 0;  // from usage, else counted chunks
   std::vector<double> ttft_ms, itl_ms, latency_ms;
+  // Streamed requests: tokens after each one's first, and its [first, last] token times (s from
+  // the start of the run).
+  long decode_tokens = 0;
+  std::vector<std::pair<double, double>> decode_spans;
 };
 
 // Percentile p in [0, 100] of `v` (nearest rank); 0 for an empty vector.
@@ -51,6 +56,11 @@ double percentile(std::vector<double> v, double p);
 
 // Runs the load. Fails only on bad options; request failures are counted in the report.
 Result<LoadReport> run_load(const LoadOptions& o);
+
+// Aggregate decode rate: decode_tokens over the time during which at least one request was
+// between its first and last token (the union of decode_spans). With every request in flight at
+// once this is the batch's decode throughput; prefills that stall the decodes count against it.
+double decode_tokens_per_s(const LoadReport& r);
 
 // A llama-bench style summary (requests/s, tokens/s, TTFT/ITL/latency p50/p99, errors).
 std::string format_report(const LoadOptions& o, const LoadReport& r);

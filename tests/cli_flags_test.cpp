@@ -96,6 +96,18 @@ TEST_F(CliFlags, UsageErrorsAreOneLine) {
   EXPECT_NE(out_.find("--max-tokens"), std::string::npos);
 }
 
+// --dtype auto (the default) keeps f32 matrices for the CPU (16-bit as stored on the GPU: the
+// GPU suite's device runs cover that side); an unknown value names the four accepted.
+TEST_F(CliFlags, DtypeDefaultsToAuto) {
+  ASSERT_EQ(run("info " + model()), 0) << out_;
+  EXPECT_NE(out_.find("(f32 matrices)"), std::string::npos) << out_;
+  ASSERT_EQ(run("info " + model() + " --dtype f16"), 0) << out_;
+  EXPECT_NE(out_.find("(f16 matrices)"), std::string::npos) << out_;
+  expect_error("generate " + model() + " -p hi --dtype f8", {"--dtype 'f8'", "bf16 or auto"});
+  EXPECT_EQ(run("generate --help"), 0);
+  EXPECT_NE(out_.find("--dtype TEXT=auto"), std::string::npos) << out_;
+}
+
 TEST_F(CliFlags, SeedDefaultsAgree) {
   for (const char* cmd : {"generate", "bench", "synth", "tune", "convert-gqa"}) {
     ASSERT_EQ(run(std::string(cmd) + " --help"), 0) << out_;

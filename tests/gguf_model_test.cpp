@@ -182,6 +182,35 @@ TEST(GgufModel, F16WeightsRoundTrip) {
   }
 }
 
+// keep_16bit_matrices (what --dtype auto asks for on the GPU): f16 and bf16 matrices stay as
+// stored, bit for bit; f32 matrices become matrix_dtype; norms stay f32.
+TEST(GgufModel, SixteenBitMatricesKeepTheirTypeOnRequest) {
+  auto m = make_random_model(test::tiny_config(), 15, DType::kF16);
+  ASSERT_TRUE(m.ok());
+  LoadOptions f16;
+  f16.matrix_dtype = DType::kF16;
+  Model stored = save_and_load(*m, "keep16.gguf", f16);
+  LoadOptions keep;
+  keep.matrix_dtype = DType::kBF16;
+  keep.keep_16bit_matrices = true;
+  auto back = load_model(stored.source_path, keep);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  expect_weights_identical(stored, *back);
+  EXPECT_EQ(back->weights.layers[0].wq.dtype(), DType::kF16);
+  EXPECT_EQ(back->weights.layers[0].attn_norm.dtype(), DType::kF32);
+  // Matrices in f32 (converted in memory here) become matrix_dtype.
+  LlamaWeights w = back->weights;
+  auto wide = w.layers[1].w_down.to(DType::kF32);
+  ASSERT_TRUE(wide.ok());
+  w.layers[1].w_down = *wide;
+  ASSERT_TRUE(convert_weights(back->config, w, DType::kBF16, true).ok());
+  EXPECT_EQ(w.layers[1].w_down.dtype(), DType::kBF16);
+  EXPECT_EQ(w.layers[1].w_up.dtype(), DType::kF16);
+  // Without keep_16bit every matrix becomes matrix_dtype.
+  ASSERT_TRUE(convert_weights(back->config, w, DType::kBF16).ok());
+  EXPECT_EQ(w.layers[1].w_up.dtype(), DType::kBF16);
+}
+
 TEST(GgufModel, HalfSplitLlamaIsWrittenInterleaved) {
   LlamaConfig cfg = test::tiny_config();
   cfg.rope_layout = RopeLayout::kHalfSplit;  // as loaded from HF safetensors

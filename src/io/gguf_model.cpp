@@ -178,7 +178,7 @@ Result<Model> load_gguf(const std::string& path, const LoadOptions& options) {
   std::set<std::string> used = {kRopeFreqs};
   map_weights(f, &m, &used);
   LRKV_RETURN_IF_ERROR(validate_weights(cfg, m.weights, path));
-  if (Status s = convert_weights(cfg, m.weights, options.matrix_dtype); !s.ok()) {
+  if (Status s = convert_weights(cfg, m.weights, options.matrix_dtype, options.keep_16bit_matrices); !s.ok()) {
     return s.with_context(path);
   }
   LRKV_RETURN_IF_ERROR(read_extras(f, used, &m));

@@ -154,7 +154,7 @@ Result<Model> load_llama2c(const std::string& path, const LoadOptions& options) 
   for_each_weight(cfg, w, [](const WeightSlot& s) { s.tensor->set_name(s.name); });
   LRKV_RETURN_IF_ERROR(validate_weights(cfg, w, path));
   if (options.matrix_dtype != DType::kF32) {
-    LRKV_RETURN_IF_ERROR(convert_weights(cfg, w, options.matrix_dtype));
+    LRKV_RETURN_IF_ERROR(convert_weights(cfg, w, options.matrix_dtype, options.keep_16bit_matrices));
   }
 
   const std::string tok_path =

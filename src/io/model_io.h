@@ -14,6 +14,9 @@ struct LoadOptions {
   // Dtype of the projection matrices in memory. kF32 by default; kF16/kBF16 keep half the bytes.
   // Quantized GGUF tensors (q8_0, q4_0, q4_K, q6_K) are dequantised on load.
   DType matrix_dtype = DType::kF32;
+  // Matrices stored as f16 or bf16 keep that type (the file's exact values, half the bytes of
+  // f32); only the others become matrix_dtype. What the GPU engine wants: it runs 16-bit weights.
+  bool keep_16bit_matrices = false;
   // Scan every loaded tensor (after dequantisation / conversion) for NaN/Inf and refuse the file
   // naming the tensor and the first bad index. Costs one pass over the weights (measured in
   // README "Non-finite checks"); turn off only for trusted files.

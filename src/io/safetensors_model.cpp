@@ -146,7 +146,7 @@ Result<Model> load_safetensors(const std::string& path, const LoadOptions& optio
   m.source_path = path;
   m.source_format = ModelFormat::kSafetensors;
   LRKV_RETURN_IF_ERROR(assign_tensors(st, config_path, &m));
-  LRKV_RETURN_IF_ERROR(convert_weights(m.config, m.weights, options.matrix_dtype));
+  LRKV_RETURN_IF_ERROR(convert_weights(m.config, m.weights, options.matrix_dtype, options.keep_16bit_matrices));
   for (auto& [key, value] : st.metadata) {
     if (key != "format") m.extra_metadata[key] = value;
   }

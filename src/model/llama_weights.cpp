@@ -46,11 +46,13 @@ Status validate_weights(const LlamaConfig& cfg, LlamaWeights& weights, const std
   return status;
 }
 
-Status convert_weights(const LlamaConfig& cfg, LlamaWeights& weights, DType matrix_dtype) {
+Status convert_weights(const LlamaConfig& cfg, LlamaWeights& weights, DType matrix_dtype, bool keep_16bit) {
   Status status;
   for_each_weight(cfg, weights, [&](const WeightSlot& s) {
     if (!status.ok()) return;
-    const DType want = s.is_matrix ? matrix_dtype : DType::kF32;
+    const DType have = s.tensor->dtype();
+    const bool keep = s.is_matrix && keep_16bit && (have == DType::kF16 || have == DType::kBF16);
+    const DType want = !s.is_matrix ? DType::kF32 : keep ? have : matrix_dtype;
     if (s.tensor->dtype() == want) return;
     auto r = s.tensor->to(want);
     if (!r.ok()) {

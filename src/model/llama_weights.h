@@ -53,7 +53,8 @@ void for_each_weight(const LlamaConfig& cfg, LlamaWeights& weights,
 Status validate_weights(const LlamaConfig& cfg, LlamaWeights& weights, const std::string& source);
 
 // Converts all projection matrices to `dtype` (f32/f16/bf16) and norm/bias vectors to f32.
-Status convert_weights(const LlamaConfig& cfg, LlamaWeights& weights, DType matrix_dtype);
+// keep_16bit: matrices already f16 or bf16 are left as they are.
+Status convert_weights(const LlamaConfig& cfg, LlamaWeights& weights, DType matrix_dtype, bool keep_16bit = false);
 
 // Permutes the rows of each head of a RoPE'd projection [n_heads*head_dim, in] between layouts:
 // interleaved pair (2i, 2i+1) <-> half-split pair (i, i+d/2). Works on any dtype (row copy).

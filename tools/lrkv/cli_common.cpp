@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "backend/engine_factory.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
 
@@ -14,14 +15,16 @@ void ModelArgs::add_to(CLI::App* cmd) {
                                  "llama2.c .bin")->required();
   cmd->add_option("--tokenizer", tokenizer,
                   "Tokenizer file when not beside the model (llama2.c tokenizer.bin, tokenizer.json)");
-  cmd->add_option("--dtype", dtype, "In-memory dtype of the weight matrices: f32, f16 or bf16")
+  cmd->add_option("--dtype", dtype,
+                  "In-memory dtype of the weight matrices: f32, f16, bf16 or auto (on the GPU: the file's f16/bf16 "
+                  "as stored, other types as bf16; on the CPU: f32)")
       ->capture_default_str();
   cmd->add_option("--threads", threads, "CPU threads, 1..1024 (default: all cores, or LRKV_THREADS)");
   cmd->add_flag("--skip-finite-check", skip_finite_check,
                 "Trusted files only: do not scan the weights for NaN/Inf at load");
 }
 
-Result<Model> ModelArgs::load() const {
+Result<Model> ModelArgs::load(const std::string& device) const {
   if (threads != 0) {
     LRKV_RETURN_IF_ERROR(check_thread_count(threads, "--threads"));
     set_global_threads(threads);
@@ -29,8 +32,15 @@ Result<Model> ModelArgs::load() const {
   LoadOptions lo;
   lo.tokenizer_path = tokenizer;
   lo.check_finite = !skip_finite_check;
-  LRKV_ASSIGN_OR_RETURN(lo.matrix_dtype, parse_dtype_flag("--dtype", dtype,
-                                                          {DType::kF32, DType::kF16, DType::kBF16}));
+  if (dtype == "auto") {
+    const bool gpu = resolve_device(device) == "cuda";
+    lo.matrix_dtype = gpu ? DType::kBF16 : DType::kF32;
+    lo.keep_16bit_matrices = gpu;
+  } else {
+    auto t = parse_dtype_flag("--dtype", dtype, {DType::kF32, DType::kF16, DType::kBF16});
+    if (!t.ok()) return make_error(ErrorCode::kInvalidArgument, "--dtype '{}': expected f32, f16, bf16 or auto", dtype);
+    lo.matrix_dtype = *t;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   LRKV_ASSIGN_OR_RETURN(Model m, load_model(path, lo));
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

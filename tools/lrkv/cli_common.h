@@ -15,13 +15,15 @@ namespace lrkv::cli {
 struct ModelArgs {
   std::string path;
   std::string tokenizer;
-  std::string dtype = "f32";
+  std::string dtype = "auto";
   int threads = 0;
   bool skip_finite_check = false;
   // Adds MODEL (positional), --tokenizer, --dtype, --threads, --skip-finite-check to `cmd`.
   void add_to(CLI::App* cmd);
-  // Applies --threads and loads the model, logging what was loaded.
-  Result<Model> load() const;
+  // Applies --threads and loads the model, logging what was loaded. `device`: the --device the
+  // model runs on (cpu, cuda or auto), which --dtype auto follows: 16-bit matrices for the GPU
+  // (f16/bf16 as stored, others bf16), f32 for the CPU.
+  Result<Model> load(const std::string& device = "cpu") const;
   // Every file loading the model reads (the model, its shards, config.json, tokenizer files,
   // --tokenizer): outputs must not be any of them.
   std::vector<std::string> input_files() const;

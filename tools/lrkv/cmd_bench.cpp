@@ -124,7 +124,7 @@ Status run_bench(BenchArgs a) {
     return make_error(ErrorCode::kInvalidArgument, "-n {} must be >= 0 and -r {} >= 1", a.n_gen,
                       a.reps);
   }
-  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load(a.engine.planned(a.cache.spec())));
   LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec(&m));
   LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
   LRKV_ASSIGN_OR_RETURN(auto engine, a.engine.make(m, kv));

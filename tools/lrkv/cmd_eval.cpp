@@ -60,7 +60,7 @@ Status run_checked(EvalArgs a) {
   LRKV_ASSIGN_OR_RETURN(a.o.kv_type, parse_kv_type("--kv-type", a.kv_type));
   LRKV_ASSIGN_OR_RETURN(std::string device, a.engine.resolve(a.o.kv_type));
   a.o.make_engine = [device](const Model& model) { return make_engine(model, EngineOptions{device}); };
-  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load(device));
   LRKV_RETURN_IF_ERROR(check_ctx_fits("--ctx", a.o.ppl.ctx, m.config));
   LRKV_ASSIGN_OR_RETURN(a.o.methods, parse_method_list(a.methods, m.config));
   const int room = m.config.max_seq - passkey_max_new_tokens(a.o.passkey_opts.digits);

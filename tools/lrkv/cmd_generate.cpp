@@ -27,7 +27,7 @@ struct GenerateArgs {
 };
 
 Status run_generate(const GenerateArgs& a) {
-  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load(a.engine.planned(a.cache.spec())));
   LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
   LRKV_RETURN_IF_ERROR(check_ctx_fits("--ctx", a.ctx, m.config));
   if (!m.tokenizer) {

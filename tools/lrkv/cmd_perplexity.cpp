@@ -39,7 +39,7 @@ Status run_ppl(PplArgs a) {
   inputs.insert(inputs.end(), {a.text.path, a.kl_base});
   LRKV_RETURN_IF_ERROR(check_output_paths(
       {{"--json", a.json_out, {".json"}}, {"--save-logits", a.save_logits, {".lgp"}}}, inputs));
-  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load(a.engine.planned(a.cache.spec())));
   LRKV_RETURN_IF_ERROR(check_ctx_fits("--ctx", a.ppl.ctx, m.config));
   LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
   if (!m.tokenizer) {

@@ -57,7 +57,7 @@ void block_stop_signals(sigset_t* set) {
 Status run_serve(const ServeArgs& a) {
   LRKV_RETURN_IF_ERROR(check_args(a));
   LRKV_ASSIGN_OR_RETURN(int64_t budget, serve::parse_byte_size("--kv-budget", a.kv_budget));
-  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load());
+  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load(a.engine.planned(a.cache.spec())));
   LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
   if (!m.tokenizer)
     return make_error(ErrorCode::kInvalidArgument, "{}: no tokenizer found; pass --tokenizer FILE",

@@ -25,6 +25,12 @@ Result<std::string> EngineArgs::resolve(const KvCacheSpec& spec) const {
   return d;
 }
 
+std::string EngineArgs::planned(const Result<KvCacheSpec>& flags) const {
+  const std::string d = resolve_device(device);
+  if (d == "cuda" && device == "auto" && flags.ok() && !device_runs_cache(d, flags.value())) return "cpu";
+  return d;
+}
+
 Result<std::unique_ptr<Engine>> EngineArgs::make(const Model& m, const KvCacheSpec& spec) const {
   LRKV_ASSIGN_OR_RETURN(std::string d, resolve(spec));
   LRKV_ASSIGN_OR_RETURN(auto e, make_engine(m, EngineOptions{d}));

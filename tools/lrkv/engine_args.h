@@ -18,6 +18,10 @@ struct EngineArgs {
   void add_to(CLI::App* cmd);
   // The device this run uses for a cache of `spec`: "cpu" or "cuda" (errors name --device).
   Result<std::string> resolve(const KvCacheSpec& spec) const;
+  // The device the model is expected to run on, from the flags alone (before the model is loaded;
+  // `flags` = the cache spec without the model's stored defaults): what --dtype auto follows.
+  // Quiet, and never an error (resolve() reports them).
+  std::string planned(const Result<KvCacheSpec>& flags) const;
   // An engine for `m` on resolve(spec).
   Result<std::unique_ptr<Engine>> make(const Model& m, const KvCacheSpec& spec) const;
 };

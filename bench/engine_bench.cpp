@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/thread_pool.h"
+#include "kernels/blas_core.h"
 #include "machine_rates.h"
 #include "model/cpu_engine.h"
 #include "model/synth.h"
@@ -73,6 +74,7 @@ Result bench_one(const LlamaConfig& cfg, DType dt, int n_prefill, int n_decode) 
 }  // namespace lrkv::bench
 
 int main(int argc, char** argv) {
+  lrkv::cpu::use_the_right_blas_kernels(argv);  // OpenBLAS's kernels for this CPU, as the CLI
   using namespace lrkv;
   CLI::App app{"Prefill/decode speed of the CPU engine on a synthesized model"};
   std::string preset = "llama2-7b", json_out;

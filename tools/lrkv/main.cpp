@@ -2,10 +2,7 @@
 // through register_<name>(CLI::App&). Exit codes: 0 ok, 1 internal error, 2 bad input/usage.
 #include <CLI/CLI.hpp>
 
-#include <unistd.h>
-
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 
 #include "commands.h"
@@ -74,22 +71,8 @@ int run(int argc, char** argv) {
   return lrkv::cli::exit_code();
 }
 
-// OpenBLAS fell back to its SSE3 kernels on a CPU with AVX2/AVX-512 (kernels/cpu/blas_core.h):
-// run again with OPENBLAS_CORETYPE set, once (LRKV_BLAS_REEXEC guards against a loop when the
-// library ignores it). If exec fails, this process goes on with the slow kernels.
-void use_the_right_blas_kernels(char** argv) {
-  if (std::getenv("LRKV_BLAS_REEXEC") != nullptr) return;
-  const std::string core = lrkv::cpu::blas_core_to_force();
-  if (core.empty()) return;
-  setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
-  setenv("LRKV_BLAS_REEXEC", "1", 1);
-  execv("/proc/self/exe", argv);
-  unsetenv("OPENBLAS_CORETYPE");
-  unsetenv("LRKV_BLAS_REEXEC");
-}
-
 int main(int argc, char** argv) {
-  use_the_right_blas_kernels(argv);
+  lrkv::cpu::use_the_right_blas_kernels(argv);  // kernels/blas_core.h
   // No exception escapes: anything thrown (std::bad_alloc, std::system_error from a thread, ...)
   // becomes one line on stderr and exit code 1.
   try {

@@ -2,8 +2,10 @@
 
 #include <cblas.h>
 
-#include <cstdlib>
 #include <strings.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 namespace lrkv::cpu {
 
@@ -19,6 +21,17 @@ std::string blas_core_to_force() {
   if (__builtin_cpu_supports("avx512f")) return "SkylakeX";
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
   return "";
+}
+
+void use_the_right_blas_kernels(char** argv) {
+  if (std::getenv("LRKV_BLAS_REEXEC") != nullptr) return;
+  const std::string core = blas_core_to_force();
+  if (core.empty()) return;
+  setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  setenv("LRKV_BLAS_REEXEC", "1", 1);
+  execv("/proc/self/exe", argv);
+  unsetenv("OPENBLAS_CORETYPE");
+  unsetenv("LRKV_BLAS_REEXEC");
 }
 
 }  // namespace lrkv::cpu

@@ -76,6 +76,18 @@ __device__ __forceinline__ int cta_min_limit(const int* row_end_s, int je) {
   return lim;
 }
 
+// Cached rows j0 .. j0 + kTokenTile - 1 (those below j_end; zeros past it and past each segment)
+// of the cluster's key segment into k_dst and value segment into v_dst, row stride ld_dst, with
+// the kernel's row loader (row_loader.cuh); krows / vrows: row 0 of the sequence.
+template <class Loader, class T, int R>
+__device__ __forceinline__ void load_kv_tile(const SplitAttentionArgs& a, const ClusterDesc& cl, const void* krows,
+                                             const void* vrows, T* k_dst, T* v_dst, int ld_dst, int j0, int j_end) {
+  Loader::template load<T, R, kTokenTile, kCtaThreads>(k_dst, ld_dst, krows, a.ldk, cl.k_off, cl.k_len, j0, j_end,
+                                                       threadIdx.x, a.k_contiguous != 0);
+  Loader::template load<T, R, kTokenTile, kCtaThreads>(v_dst, ld_dst, vrows, a.ldv, cl.v_off, cl.v_len, j0, j_end,
+                                                       threadIdx.x, a.v_contiguous != 0);
+}
+
 // A CTA whose chunk holds no visible row: an empty partial state for the merge.
 __device__ __forceinline__ void cta_empty(const SplitAttentionArgs& a, int seq, int split) {
   if (a.n_splits > 1 && threadIdx.x < kRowsPerCta) {

@@ -48,6 +48,8 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
   auto load_tile = [&](int tile) {
     const int stage = tile % stages, j0 = jb + tile * kTokenTile;
+    // Not load_kv_tile (attention_cta.cuh): through it ptxas gives the R = 64 instances 96
+    // registers instead of 94; kept as measured.
     Loader::template load<T, R, kTokenTile, kCtaThreads>(k_s + stage * kTokenTile * kLd, kLd, krows, a.ldk,
                                                          cl.k_off, cl.k_len, j0, je, threadIdx.x,
                                                          a.k_contiguous != 0);
@@ -137,25 +139,11 @@ int occupancy_r(int R, int stages) {
 
 cudaError_t launch_latent_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads,
                                     cudaStream_t stream) {
-  using dev::AsyncRowLoader16;
-  using dev::ScalarRowLoader;
-  if (f16) {
-    return vec_loads ? launch_r<__half, AsyncRowLoader16>(a, n_seq, R, stream)
-                     : launch_r<__half, ScalarRowLoader>(a, n_seq, R, stream);
-  }
-  return vec_loads ? launch_r<__nv_bfloat16, AsyncRowLoader16>(a, n_seq, R, stream)
-                   : launch_r<__nv_bfloat16, ScalarRowLoader>(a, n_seq, R, stream);
+  return dev::with_row_types(f16, vec_loads, [&]<class T, class L>() { return launch_r<T, L>(a, n_seq, R, stream); });
 }
 
 int latent_attention_ctas_per_sm(bool f16, int R, bool vec_loads, int stages) {
-  using dev::AsyncRowLoader16;
-  using dev::ScalarRowLoader;
-  if (f16) {
-    return vec_loads ? occupancy_r<__half, AsyncRowLoader16>(R, stages)
-                     : occupancy_r<__half, ScalarRowLoader>(R, stages);
-  }
-  return vec_loads ? occupancy_r<__nv_bfloat16, AsyncRowLoader16>(R, stages)
-                   : occupancy_r<__nv_bfloat16, ScalarRowLoader>(R, stages);
+  return dev::with_row_types(f16, vec_loads, [&]<class T, class L>() { return occupancy_r<T, L>(R, stages); });
 }
 
 }  // namespace lrkv::cuda

@@ -88,12 +88,8 @@ __global__ void __launch_bounds__(kCtaThreads) prefill_attention_kernel(const __
   const int n_tiles = (cta_end + kTokenTile - 1) / kTokenTile;
   auto load_tile = [&](int tile) {
     const int stage = tile % kPrefillStages, j0 = tile * kTokenTile;
-    Loader::template load<T, R, kTokenTile, kCtaThreads>(k_s + stage * kTokenTile * kLd, kLd, krows, a.ldk,
-                                                         cl.k_off, cl.k_len, j0, cta_end, threadIdx.x,
-                                                         a.k_contiguous != 0);
-    Loader::template load<T, R, kTokenTile, kCtaThreads>(v_s + stage * kTokenTile * kLd, kLd, vrows, a.ldv,
-                                                         cl.v_off, cl.v_len, j0, cta_end, threadIdx.x,
-                                                         a.v_contiguous != 0);
+    load_kv_tile<Loader, T, R>(a, cl, krows, vrows, k_s + stage * kTokenTile * kLd, v_s + stage * kTokenTile * kLd,
+                               kLd, j0, cta_end);
   };
   const CpAsyncPipeline<kPrefillStages, kPrefillStages> pipe{kPrefillStages, n_tiles};
   pipe.prime(load_tile);
@@ -191,21 +187,11 @@ int occupancy_r(int R) {
 
 cudaError_t launch_prefill_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads,
                                      cudaStream_t stream) {
-  using dev::AsyncRowLoader16;
-  using dev::ScalarRowLoader;
-  if (f16) {
-    return vec_loads ? launch_r<__half, AsyncRowLoader16>(a, n_seq, R, stream)
-                     : launch_r<__half, ScalarRowLoader>(a, n_seq, R, stream);
-  }
-  return vec_loads ? launch_r<__nv_bfloat16, AsyncRowLoader16>(a, n_seq, R, stream)
-                   : launch_r<__nv_bfloat16, ScalarRowLoader>(a, n_seq, R, stream);
+  return dev::with_row_types(f16, vec_loads, [&]<class T, class L>() { return launch_r<T, L>(a, n_seq, R, stream); });
 }
 
 int prefill_attention_ctas_per_sm(bool f16, int R, bool vec_loads) {
-  using dev::AsyncRowLoader16;
-  using dev::ScalarRowLoader;
-  if (f16) return vec_loads ? occupancy_r<__half, AsyncRowLoader16>(R) : occupancy_r<__half, ScalarRowLoader>(R);
-  return vec_loads ? occupancy_r<__nv_bfloat16, AsyncRowLoader16>(R) : occupancy_r<__nv_bfloat16, ScalarRowLoader>(R);
+  return dev::with_row_types(f16, vec_loads, [&]<class T, class L>() { return occupancy_r<T, L>(R); });
 }
 
 }  // namespace lrkv::cuda

@@ -185,12 +185,8 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
   slice_bases(0);
   auto load_tile = [&](int tile) {
     const int stage = tile % kStages, j0 = jb + tile * kTokenTile;
-    Loader::template load<T, R, kTokenTile, kCtaThreads>(c_s + stage * kTokenTile * kLd, kLd, crows, a.ldk,
-                                                         cl.k_off, cl.k_len, j0, je, threadIdx.x,
-                                                         a.k_contiguous != 0);
-    Loader::template load<T, R, kTokenTile, kCtaThreads>(v_s + stage * kTokenTile * kLd, kLd, vrows, a.ldv,
-                                                         cl.v_off, cl.v_len, j0, je, threadIdx.x,
-                                                         a.v_contiguous != 0);
+    load_kv_tile<Loader, T, R>(a, cl, crows, vrows, c_s + stage * kTokenTile * kLd, v_s + stage * kTokenTile * kLd,
+                               kLd, j0, je);
   };
   const CpAsyncPipeline<kStages, kStages> pipe{kStages, n_tiles};
   pipe.prime(load_tile);
@@ -278,14 +274,7 @@ cudaError_t launch_rebuild_attention(const SplitAttentionArgs& a, int n_seq, boo
       return launch<T, r, h, L>(a, n_seq, stream);
     }
   };
-  using dev::AsyncRowLoader16;
-  using dev::ScalarRowLoader;
-  if (f16) {
-    return vec_loads ? dispatch<__half, AsyncRowLoader16>(R, head_dim, op)
-                     : dispatch<__half, ScalarRowLoader>(R, head_dim, op);
-  }
-  return vec_loads ? dispatch<__nv_bfloat16, AsyncRowLoader16>(R, head_dim, op)
-                   : dispatch<__nv_bfloat16, ScalarRowLoader>(R, head_dim, op);
+  return dev::with_row_types(f16, vec_loads, [&]<class T, class L>() { return dispatch<T, L>(R, head_dim, op); });
 }
 
 int rebuild_attention_ctas_per_sm(bool f16, int R, int head_dim, bool vec_loads) {
@@ -296,14 +285,7 @@ int rebuild_attention_ctas_per_sm(bool f16, int R, int head_dim, bool vec_loads)
       return occupancy<T, r, h, L>();
     }
   };
-  using dev::AsyncRowLoader16;
-  using dev::ScalarRowLoader;
-  if (f16) {
-    return vec_loads ? dispatch<__half, AsyncRowLoader16>(R, head_dim, op)
-                     : dispatch<__half, ScalarRowLoader>(R, head_dim, op);
-  }
-  return vec_loads ? dispatch<__nv_bfloat16, AsyncRowLoader16>(R, head_dim, op)
-                   : dispatch<__nv_bfloat16, ScalarRowLoader>(R, head_dim, op);
+  return dev::with_row_types(f16, vec_loads, [&]<class T, class L>() { return dispatch<T, L>(R, head_dim, op); });
 }
 
 }  // namespace lrkv::cuda

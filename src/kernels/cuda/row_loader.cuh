@@ -65,4 +65,18 @@ struct ScalarRowLoader {
   }
 };
 
+// Host side: calls op.template operator()<T, Loader>() with the 16-bit element type (f16:
+// __half, else __nv_bfloat16) and the row loader (vec_loads: AsyncRowLoader16, else
+// ScalarRowLoader) a launcher was asked for; the one place those two flags become template
+// arguments.
+template <class Op>
+auto with_row_types(bool f16, bool vec_loads, Op&& op) {
+  if (f16) {
+    return vec_loads ? op.template operator()<__half, AsyncRowLoader16>()
+                     : op.template operator()<__half, ScalarRowLoader>();
+  }
+  return vec_loads ? op.template operator()<__nv_bfloat16, AsyncRowLoader16>()
+                   : op.template operator()<__nv_bfloat16, ScalarRowLoader>();
+}
+
 }  // namespace lrkv::cuda::dev

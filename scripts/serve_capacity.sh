@@ -84,9 +84,11 @@ run() {  # run NAME MODEL SERVE_ARGS...
   port=$((port + 1))
 }
 # llama-server at the same KV memory: run_llama KV_TYPE
+dense_info=  # `lrkv info` of the dense model, read once (it loads the model)
 run_llama() {
   local t=$1 per tokens np name="llama-server-$1"
-  per=$("$lrkv" info "$dense" 2>/dev/null | sed -n "s/^KV by cache type.* $t \([0-9]*\).*/\1/p")
+  [ -n "$dense_info" ] || dense_info=$("$lrkv" info "$dense" 2>/dev/null)
+  per=$(sed -n "s/^KV by cache type.* $t \([0-9]*\).*/\1/p" <<< "$dense_info")
   [ -n "$per" ] || { echo "## $name: no '$t' bytes per token in lrkv info"; return 1; }
   tokens=$((budget_bytes / per))
   np=$((tokens / ctx)); [ "$np" -gt "$clients" ] && np=$clients
@@ -95,8 +97,8 @@ run_llama() {
   # llama-server caps a slot at the model's trained context; lrkv serve takes --ctx beyond it
   # (with a warning). The same CTX for both: raise the metadata when CTX is larger.
   local trained arch over=()
-  trained=$("$lrkv" info "$dense" 2>/dev/null | sed -n 's/^context  *\([0-9]*\).*/\1/p')
-  arch=$("$lrkv" info "$dense" 2>/dev/null | sed -n "s/^architecture  *\([a-z0-9_]*\).*/\1/p")
+  trained=$(sed -n 's/^context  *\([0-9]*\).*/\1/p' <<< "$dense_info")
+  arch=$(sed -n "s/^architecture  *\([a-z0-9_]*\).*/\1/p" <<< "$dense_info")
   if [ -n "$trained" ] && [ -n "$arch" ] && [ "$ctx" -gt "$trained" ]; then
     over=(--override-kv "$arch.context_length=int:$ctx")
   fi

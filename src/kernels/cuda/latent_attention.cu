@@ -2,6 +2,7 @@
 // tensor-core scores Q·Kᵀ and P·V per 16-token warp slice, online softmax, cp.async tiles
 // pipelined a.stages deep (2 or 3). Dense flash-decoding is the same kernel with head_dim segments.
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/occupancy.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/row_loader.cuh"
@@ -105,12 +106,7 @@ template <class T, int R, class Loader>
 int ctas_per_sm(int stages) {
   auto query = [](int st) {
     if (set_smem_limit<T, R, Loader>() != cudaSuccess) return 1;
-    int blocks = 1;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, latent_attention_kernel<T, R, Loader>, kCtaThreads,
-                                                      latent_smem_bytes<T, R>(st)) != cudaSuccess) {
-      return 1;
-    }
-    return blocks > 0 ? blocks : 1;
+    return resident_ctas(latent_attention_kernel<T, R, Loader>, kCtaThreads, latent_smem_bytes<T, R>(st));
   };
   static const int n2 = query(2), n3 = query(3);
   return stages == 3 ? n3 : n2;

@@ -14,6 +14,7 @@
 // Shapes: R (padded segment width) in {64, 128, 256}; shared memory = 2 * 64 query rows (hi/lo
 // halves) + 2 * stages * 64 cached rows, each R + 8 values of T.
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/occupancy.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/row_loader.cuh"
@@ -153,13 +154,8 @@ cudaError_t launch(const SplitAttentionArgs& a, int n_seq, cudaStream_t stream) 
 template <class T, int R, class Loader>
 int ctas_per_sm() {
   static const int n = [] {
-    int blocks = 1;
-    if (set_smem_limit<T, R, Loader>() != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, prefill_attention_kernel<T, R, Loader>, kCtaThreads,
-                                                      prefill_smem_bytes<T, R>()) != cudaSuccess) {
-      return 1;
-    }
-    return blocks > 0 ? blocks : 1;
+    if (set_smem_limit<T, R, Loader>() != cudaSuccess) return 1;
+    return resident_ctas(prefill_attention_kernel<T, R, Loader>, kCtaThreads, prefill_smem_bytes<T, R>());
   }();
   return n;
 }

@@ -2,6 +2,7 @@
 // a multiple of 16, R = 64/128); the host picks it in quant_latent_attention.cpp, other formats
 // use quant_latent_attention.cu.
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/occupancy.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/quant_attention_args.h"
@@ -367,12 +368,7 @@ cudaError_t frag_launch(const QuantAttentionArgs& qa, int n_seq, size_t smem, cu
 template <int R, int BITS, bool ANY>
 int frag_occupancy(size_t smem) {
   if (frag_set_smem_limit<R, BITS, ANY>() != cudaSuccess) return 1;
-  int blocks = 1;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, quant_frag_kernel<R, BITS, ANY>, kCtaThreads, smem) !=
-      cudaSuccess) {
-    return 1;
-  }
-  return blocks > 0 ? blocks : 1;
+  return resident_ctas(quant_frag_kernel<R, BITS, ANY>, kCtaThreads, smem);
 }
 
 

@@ -5,6 +5,7 @@
 // into f16 tiles before the tensor cores. The register-fragment kernel for 2/4/8 bits is in
 // quant_frag_attention.cu, the device encoder in quant_encode.cu.
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/occupancy.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/quant_attention_args.h"
@@ -102,12 +103,7 @@ cudaError_t launch(const QuantAttentionArgs& qa, int n_seq, size_t smem, cudaStr
 template <int R>
 int occupancy(size_t smem) {
   if (set_smem_limit<R>() != cudaSuccess) return 1;
-  int blocks = 1;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, quant_latent_attention_kernel<R>, kCtaThreads, smem) !=
-      cudaSuccess) {
-    return 1;
-  }
-  return blocks > 0 ? blocks : 1;
+  return resident_ctas(quant_latent_attention_kernel<R>, kCtaThreads, smem);
 }
 
 }  // namespace

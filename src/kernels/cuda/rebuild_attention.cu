@@ -3,6 +3,7 @@
 // is applied to the f32 accumulators in registers, the rotated keys are re-packed in registers
 // as the B operand of the scores Q·Kᵀ, and the values are absorbed (P·C_v, as latent attention).
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/occupancy.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/pipeline.cuh"
 #include "kernels/cuda/row_loader.cuh"
@@ -236,12 +237,7 @@ template <class T, int R, int HD, class Loader>
 int occupancy() {
   static const int n = [] {
     if (set_smem<T, R, HD, Loader>() != cudaSuccess) return 1;
-    int blocks = 1;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, rebuild_attention_kernel<T, R, HD, Loader>,
-                                                      kCtaThreads, rebuild_smem_bytes<T, R, HD>()) != cudaSuccess) {
-      return 1;
-    }
-    return blocks > 0 ? blocks : 1;
+    return resident_ctas(rebuild_attention_kernel<T, R, HD, Loader>, kCtaThreads, rebuild_smem_bytes<T, R, HD>());
   }();
   return n;
 }

@@ -53,7 +53,7 @@ Status convert_weights(const LlamaConfig& cfg, LlamaWeights& weights, DType matr
     const DType have = s.tensor->dtype();
     const bool keep = s.is_matrix && keep_16bit && (have == DType::kF16 || have == DType::kBF16);
     const DType want = !s.is_matrix ? DType::kF32 : keep ? have : matrix_dtype;
-    if (s.tensor->dtype() == want) return;
+    if (have == want) return;
     auto r = s.tensor->to(want);
     if (!r.ok()) {
       status = r.status();

@@ -64,8 +64,8 @@ struct Sample {
   long prompt_tokens = 0, completion_tokens = 0;
   double ttft_ms = -1, latency_ms = 0;
   std::vector<double> itl_ms;
-  long chunks = 0;
-  Clock::time_point first, last;  // first and last content chunk (chunks > 0)
+  long chunks = 0;                // content chunks received (streamed)
+  Clock::time_point first, last;  // first and last of them (chunks > 0)
 };
 
 std::string request_body(const LoadOptions& o, const Plan& plan, int variant) {
@@ -102,9 +102,7 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
   if (!o.api_key.empty()) req.set_header("Authorization", "Bearer " + o.api_key);
   SseReader sse;
   std::string body;
-  long chunks = 0;
   const Clock::time_point t0 = Clock::now();
-  Clock::time_point last;
   size_t received = 0;
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
     received += n;
@@ -112,23 +110,22 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
     if (!o.stream) return body.append(data, n), true;
     // The first bytes, for the message of a non-200 reply (a JSON error, not events).
     if (body.size() < 512) body.append(data, std::min(n, 512 - body.size()));
-    if (plan.hang_up_after >= 0 && chunks >= plan.hang_up_after) return s.abandoned = true, false;
+    if (plan.hang_up_after >= 0 && s.chunks >= plan.hang_up_after) return s.abandoned = true, false;
     for (const std::string& ev : sse.feed(std::string_view(data, n))) {
       const Clock::time_point now = Clock::now();
       auto j = json::parse(ev, nullptr, false);
       if (j.is_object() && j.contains("error")) s.error = j["error"].value("message", ev);
       if (j.is_object()) read_usage(j, &s);
       if (choice_text(ev).empty()) continue;
-      if (chunks++ == 0) {
+      if (s.chunks++ == 0) {
         s.ttft_ms = ms_between(t0, now);
         s.first = now;
       } else {
-        s.itl_ms.push_back(ms_between(last, now));
+        s.itl_ms.push_back(ms_between(s.last, now));
       }
-      last = s.last = now;
-      s.chunks = chunks;
+      s.last = now;
       // Hang up right at the planned chunk, even when the rest arrived in the same read.
-      if (plan.hang_up_after >= 0 && chunks >= plan.hang_up_after) return s.abandoned = true, false;
+      if (plan.hang_up_after >= 0 && s.chunks >= plan.hang_up_after) return s.abandoned = true, false;
     }
     return true;
   };
@@ -148,7 +145,7 @@ Sample run_one(httplib::Client& cli, const LoadOptions& o, int variant) {
       return s.error = "bad JSON body: " + body.substr(0, 200), s;
     read_usage(j, &s);
   } else if (s.completion_tokens == 0) {
-    s.completion_tokens = chunks;
+    s.completion_tokens = s.chunks;
   }
   s.ok = s.error.empty();
   return s;

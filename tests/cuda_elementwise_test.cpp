@@ -1,10 +1,13 @@
-// The CUDA RMSNorm (kernels/cuda/elementwise.h) against an fp64 scalar reference: the float4
-// register path (cols % 4 == 0, up to 4096 values, aligned rows) and the generic loop (odd
-// widths, wider rows, unaligned rows), strided rows, in place (y aliasing x) and not.
+// CUDA row kernels (kernels/cuda/elementwise.h) against fp64 scalar references. RMSNorm: the
+// float4 register path (cols % 4 == 0, up to 4096 values, aligned rows) and the generic loop (odd
+// widths, wider rows, unaligned rows), strided rows, in place (y aliasing x) and not. rope_qk:
+// RoPE of q and k (both layouts, minus a mean or not), the k and v cache scatters of the same
+// launch (head-major f16, token-row bf16), and the two-scatter cache_write.
 #ifdef LRKV_HAVE_CUDA
 
 #include <cmath>
 
+#include "core/dtype.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda/elementwise.h"
 
@@ -60,6 +63,138 @@ TEST(CudaRmsNorm, MatchesFp64Reference) {
           continue;
         }
         ASSERT_NEAR(y[i], ref[i], 1e-5 * (1.0 + std::fabs(ref[i]))) << "element " << i;
+      }
+    }
+  }
+}
+
+// x rotated by RoPE at position p in fp64 (pair i: angle p * inv_freq[i]).
+std::vector<double> rope_ref(const float* x, int hd, int p, const std::vector<float>& inv_freq, bool half_split) {
+  std::vector<double> y(x, x + hd);
+  for (int i = 0; i < hd / 2; ++i) {
+    const int i0 = half_split ? i : 2 * i, i1 = half_split ? i + hd / 2 : 2 * i + 1;
+    const double a = double(p) * inv_freq[i], c = std::cos(a), s = std::sin(a);
+    y[i0] = x[i0] * c - x[i1] * s;
+    y[i1] = x[i0] * s + x[i1] * c;
+  }
+  return y;
+}
+
+float cache_value(const std::vector<uint8_t>& bytes, DType t, int64_t at) {
+  if (t == DType::kF16) return f16_to_f32(reinterpret_cast<const f16_bits*>(bytes.data())[at]);
+  return bf16_to_f32(reinterpret_cast<const bf16_bits*>(bytes.data())[at]);
+}
+
+TEST(CudaRopeQk, RotatesAndScattersInOneLaunch) {
+  LRKV_REQUIRE_CUDA();
+  const int rows = 3, hq = 4, hk = 2, cap = 6;
+  const std::vector<int> rope_pos = {0, 7, 4099}, seq = {0, 1, 1}, pos = {0, 5, 2};
+  for (int hd : {8, 128}) {
+    for (bool half_split : {false, true}) {
+      for (bool mean : {false, true}) {
+        SCOPED_TRACE(testing::Message() << "head_dim " << hd << (half_split ? " half-split" : " interleaved")
+                                        << (mean ? " minus mean" : ""));
+        const int qd = hq * hd, kvd = hk * hd;
+        const auto q = test::randn(size_t(rows) * qd, 1 + hd), k = test::randn(size_t(rows) * kvd, 2 + hd);
+        const auto v = test::randn(size_t(rows) * kvd, 3 + hd), mu = test::randn(size_t(kvd), 4);
+        std::vector<float> inv_freq(hd / 2);
+        for (int i = 0; i < hd / 2; ++i) inv_freq[i] = static_cast<float>(std::pow(10000.0, -2.0 * i / hd));
+        auto dq = cuda::DeviceBuffer::from_host(q);
+        auto dk = cuda::DeviceBuffer::from_host(k);
+        auto dv = cuda::DeviceBuffer::from_host(v);
+        auto dmu = cuda::DeviceBuffer::from_host(mu);
+        auto dfreq = cuda::DeviceBuffer::from_host(inv_freq);
+        auto drope = cuda::DeviceBuffer::from_host(rope_pos);
+        auto dseq = cuda::DeviceBuffer::from_host(seq);
+        auto dpos = cuda::DeviceBuffer::from_host(pos);
+        const int64_t cache_elems = int64_t{2} * cap * kvd;
+        auto kc = cuda::DeviceBuffer::create(cache_elems * 2), vc = cuda::DeviceBuffer::create(cache_elems * 2);
+        ASSERT_TRUE(dq.ok() && dk.ok() && dv.ok() && dmu.ok() && dfreq.ok() && drope.ok() && dseq.ok() &&
+                    dpos.ok() && kc.ok() && vc.ok());
+        LRKV_ASSERT_OK(kc->fill_bytes(0xFF));
+        LRKV_ASSERT_OK(vc->fill_bytes(0xFF));
+        cuda::RopeQkParams p;
+        p.q = RopeParams{dq->as<float>(), rows, qd, hq, hd, drope->as<int>(), dfreq->as<float>(),
+                         half_split ? RopeLayout::kHalfSplit : RopeLayout::kInterleaved, false};
+        p.k = p.q;
+        p.k.x = dk->as<float>();
+        p.k.ld = kvd;
+        p.k.n_heads = hk;
+        if (mean) p.k_mean = dmu->as<float>();
+        // Keys head-major f16 ([seq][kv head][cap][hd]); values token rows bf16 ([seq][cap][kvd]).
+        p.k_cache.rows = p.v_cache.rows = rows;
+        p.k_cache.width = p.v_cache.width = kvd;
+        p.k_cache.seq = p.v_cache.seq = dseq->as<int>();
+        p.k_cache.pos = p.v_cache.pos = dpos->as<int>();
+        p.k_cache.dst = kc->data();
+        p.k_cache.type = DType::kF16;
+        p.k_cache.seg = hd;
+        p.k_cache.seq_stride = int64_t{cap} * kvd;
+        p.k_cache.row_stride = hd;
+        p.k_cache.seg_stride = int64_t{cap} * hd;
+        p.v_cache.src = dv->as<float>();
+        p.v_cache.ld_src = kvd;
+        p.v_cache.dst = vc->data();
+        p.v_cache.type = DType::kBF16;
+        p.v_cache.seg = kvd;
+        p.v_cache.seq_stride = int64_t{cap} * kvd;
+        p.v_cache.row_stride = kvd;
+        LRKV_ASSERT_OK(cuda::rope_qk(p, nullptr));
+        std::vector<float> q_out(q.size()), k_out(k.size());
+        std::vector<uint8_t> kb(cache_elems * 2), vb(cache_elems * 2);
+        LRKV_ASSERT_OK(dq->download(q_out.data(), q_out.size() * sizeof(float)));
+        LRKV_ASSERT_OK(dk->download(k_out.data(), k_out.size() * sizeof(float)));
+        LRKV_ASSERT_OK(kc->download(kb.data(), kb.size()));
+        LRKV_ASSERT_OK(vc->download(vb.data(), vb.size()));
+        std::vector<bool> k_written(cache_elems, false), v_written(cache_elems, false);
+        for (int r = 0; r < rows; ++r) {
+          for (int h = 0; h < hq; ++h) {
+            const auto want = rope_ref(q.data() + r * qd + h * hd, hd, rope_pos[r], inv_freq, half_split);
+            for (int i = 0; i < hd; ++i) {
+              ASSERT_NEAR(q_out[r * qd + h * hd + i], want[i], 2e-5 * (1.0 + std::fabs(want[i])))
+                  << "q row " << r << " head " << h << " column " << i;
+            }
+          }
+          for (int g = 0; g < hk; ++g) {
+            auto want = rope_ref(k.data() + r * kvd + g * hd, hd, rope_pos[r], inv_freq, half_split);
+            for (int i = 0; i < hd; ++i) {
+              if (mean) want[i] -= mu[g * hd + i];
+              ASSERT_NEAR(k_out[r * kvd + g * hd + i], want[i], 2e-5 * (1.0 + std::fabs(want[i])))
+                  << "k row " << r << " head " << g << " column " << i;
+              const int64_t at = int64_t{seq[r]} * cap * kvd + int64_t{g} * cap * hd + int64_t{pos[r]} * hd + i;
+              k_written[at] = true;
+              ASSERT_NEAR(cache_value(kb, DType::kF16, at), want[i], 1e-3 * std::fabs(want[i]) + 1e-6)
+                  << "k cache row " << r << " head " << g << " column " << i;
+            }
+          }
+          for (int c = 0; c < kvd; ++c) {
+            const int64_t at = int64_t{seq[r]} * cap * kvd + int64_t{pos[r]} * kvd + c;
+            v_written[at] = true;
+            ASSERT_EQ(cache_value(vb, DType::kBF16, at), bf16_to_f32(f32_to_bf16(v[r * kvd + c]))) << "v cache " << at;
+          }
+        }
+        for (int64_t i = 0; i < cache_elems; ++i) {  // nothing else written (0xFFFF: a NaN in both types)
+          if (!k_written[i]) ASSERT_TRUE(std::isnan(cache_value(kb, DType::kF16, i))) << "k cache element " << i;
+          if (!v_written[i]) ASSERT_TRUE(std::isnan(cache_value(vb, DType::kBF16, i))) << "v cache element " << i;
+        }
+        // Two scatters in one launch: q rows into the f16 buffer's token rows, v rows into the bf16 one.
+        LRKV_ASSERT_OK(kc->fill_bytes(0xFF));
+        cuda::CacheWriteParams a = p.v_cache, b = p.v_cache;
+        a.src = dq->as<float>();
+        a.ld_src = qd;
+        a.width = kvd;  // the first kvd columns of each q row
+        a.dst = kc->data();
+        a.type = DType::kF16;
+        LRKV_ASSERT_OK(cuda::cache_write(a, b, nullptr));
+        LRKV_ASSERT_OK(kc->download(kb.data(), kb.size()));
+        LRKV_ASSERT_OK(vc->download(vb.data(), vb.size()));
+        for (int r = 0; r < rows; ++r) {
+          for (int c = 0; c < kvd; ++c) {
+            const int64_t at = int64_t{seq[r]} * cap * kvd + int64_t{pos[r]} * kvd + c;
+            ASSERT_EQ(cache_value(kb, DType::kF16, at), f16_to_f32(f32_to_f16(q_out[r * qd + c]))) << at;
+            ASSERT_EQ(cache_value(vb, DType::kBF16, at), bf16_to_f32(f32_to_bf16(v[r * kvd + c]))) << at;
+          }
+        }
       }
     }
   }

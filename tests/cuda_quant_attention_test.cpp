@@ -95,6 +95,32 @@ TEST(CudaQuantRows, EncoderIsBitIdenticalToCpuCodec) {
     EXPECT_EQ(bad, 0u) << f.name() << ": first differing byte " << first << " (row " << first / codec->row_bytes
                        << ", byte " << first % codec->row_bytes << "): cpu " << int(want[first]) << " gpu "
                        << int(got[first]);
+    // The same rows as the first side of a two-side launch (the engine's keys + values), the
+    // second side in int4 g32: both bit-identical.
+    const QuantFormat f2 = fmt_of(QuantScheme::kAffine, 4, 32);
+    auto codec2 = RowCodec::create(f2, lens);
+    ASSERT_TRUE(codec2.ok());
+    std::vector<uint8_t> want2(size_t(n) * codec2->row_bytes), got2(want2.size());
+    for (int r = 0; r < n; ++r) {
+      encode_row(*codec2, x.data() + size_t(r) * width, want2.data() + size_t(r) * codec2->row_bytes);
+    }
+    std::vector<int64_t> dst2;
+    for (const RowSegment& s : codec2->segments) dst2.push_back(s.byte);
+    auto dout2 = DeviceBuffer::create(want2.size());
+    ASSERT_TRUE(dout2.ok());
+    LRKV_ASSERT_OK(dout->fill_bytes(0xAB));
+    LRKV_ASSERT_OK(dout2->fill_bytes(0xAB));
+    cuda::QuantEncodeParams p2 = p;
+    p2.format = f2;
+    p2.seg_dst = dst2.data();
+    p2.dst = dout2->data();
+    p2.row_bytes = codec2->row_bytes;
+    LRKV_ASSERT_OK(cuda::quant_encode_rows(p, p2, nullptr));
+    LRKV_ASSERT_OK(cuda::cuda_status(cudaDeviceSynchronize(), "sync"));
+    LRKV_ASSERT_OK(dout->download(got.data(), got.size()));
+    LRKV_ASSERT_OK(dout2->download(got2.data(), got2.size()));
+    EXPECT_TRUE(got == want) << f.name() << ": first side of a two-side launch differs from encode_row";
+    EXPECT_TRUE(got2 == want2) << f.name() << ": second side (" << f2.name() << ") differs from encode_row";
   }
   std::printf("[quant encode] %zu formats x %d rows x %zu segments: bit-identical to encode_row\n", formats.size(), n,
               lens.size());
@@ -108,6 +134,7 @@ struct QuantCase {
   std::vector<int> lens;            // per sequence
   int n_q;
   bool seg_major;                   // segment-major layout (equal segments) or token rows
+  cuda::AttentionKernel kernel = cuda::AttentionKernel::kAuto;
 };
 
 double run_quant_case(const QuantCase& c) {
@@ -209,6 +236,7 @@ double run_quant_case(const QuantCase& c) {
   b.scale = 0.3f;
   b.n_seq = n_seq;
   b.max_kv = cap;
+  b.kernel = c.kernel;
   auto ws_bytes = cuda::quant_latent_attention_workspace_bytes(b);
   EXPECT_TRUE(ws_bytes.ok()) << ws_bytes.status().to_string();
   if (!ws_bytes.ok()) return 1.0;
@@ -239,8 +267,9 @@ double run_quant_case(const QuantCase& c) {
   const auto e = rel_err(z, z_ref);
   EXPECT_EQ(e.non_finite, 0u) << c.name;
   EXPECT_LT(e.rel, 2e-3) << c.name << " K " << c.kf.name() << " V " << c.vf.name() << ": " << test::describe(e, z, z_ref);
-  std::printf("[quant latent %s K %s V %s n_q=%d%s] rel err %.2e\n", c.name, c.kf.name().c_str(), c.vf.name().c_str(),
-              c.n_q, c.seg_major ? " seg-major" : "", e.rel);
+  std::printf("[quant latent %s K %s V %s n_q=%d%s%s] rel err %.2e\n", c.name, c.kf.name().c_str(),
+              c.vf.name().c_str(), c.n_q, c.seg_major ? " seg-major" : "",
+              c.kernel == cuda::AttentionKernel::kPrefill ? " decoded+prefill" : "", e.rel);
   return e.rel;
 }
 
@@ -287,6 +316,25 @@ TEST(CudaQuantLatentAttention, MatchesReferenceOnAwkwardShapes) {
                   {9, 1500}, 3, false});
   run_quant_case({"per-head-128", {128, 128}, {128, 128}, gqa_groups(2, 1), fmt_of(A, 4, 32), fmt_of(A, 4, 32),
                   {2, 20000}, 1, true});
+}
+
+// Prefill chunks decoded to f16 rows then the f16 prefill kernel (forced on every shape; kAuto
+// takes it for long chunks): every code width and layout the decoder reads, against fp64.
+TEST(CudaQuantLatentAttention, DecodedPrefillMatchesReference) {
+  LRKV_REQUIRE_CUDA();
+  const QuantScheme A = QuantScheme::kAffine, S = QuantScheme::kSymmetric;
+  const auto P = cuda::AttentionKernel::kPrefill;
+  const std::vector<std::pair<QuantFormat, QuantFormat>> formats = {
+      {fmt_of(A, 4, 32), fmt_of(A, 4, 32)}, {fmt_of(A, 3, 20), fmt_of(A, 2, 0)}, {fmt_of(S, 4, 16), fmt_of(A, 8, 32)},
+      {fmt_of(A, 5, 7), fmt_of(S, 3, 0)},   {fmt_of(A, 1, 32), fmt_of(S, 2, 32)}};
+  for (const auto& [kf, vf] : formats) {
+    run_quant_case({"mixed", {40, 64, 120}, {24, 72, 33}, mixed_groups(), kf, vf, {70, 300, 2}, 70, false, P});
+    run_quant_case({"gqa-64", {64, 64}, {64, 64}, gqa_groups(8, 4), kf, vf, {90, 500}, 33, true, P});
+  }
+  run_quant_case({"joint-20-heads", {200}, {256}, std::vector<int>(20, 0), fmt_of(A, 4, 32), fmt_of(A, 8, 32),
+                  {9, 150}, 9, false, P});
+  run_quant_case({"per-head-38", {38, 38, 38, 38}, {38, 38, 38, 38}, gqa_groups(4, 1), fmt_of(A, 4, 32),
+                  fmt_of(A, 4, 32), {65, 300}, 1, true, P});
 }
 
 // CudaEngine (quantized latents, absorbed keys) against the CPU Engine on the same quantized

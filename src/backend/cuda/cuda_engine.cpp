@@ -347,8 +347,7 @@ Status CudaEngine::project_inputs(int l, Step& st) {
   if (!w.wv.empty() && !w.bv.empty()) {
     LRKV_RETURN_IF_ERROR(add_row_vector(st.v.as<float>(), kvd, st.T, kvd, w.bv.as<float>(), 1.0f, stream_));
   }
-  return rope(rope_rows(st.q.as<float>(), st.T, qd, cfg_.n_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>()),
-              stream_);
+  return Status::Ok();
 }
 
 Status CudaEngine::ffn(int l, Step& st) {

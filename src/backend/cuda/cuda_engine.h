@@ -33,6 +33,8 @@
 
 namespace lrkv::cuda {
 
+struct RopeQkParams;  // kernels/cuda/elementwise.h
+
 struct CudaEngineOptions {
   DType weight_dtype = DType::kBF16;  // matrices and latent factors used in GEMMs (bf16/f16)
   // GEMM inputs as hi + lo 16-bit halves (f32-faithful activations, 2x tensor FLOPs; see
@@ -138,8 +140,10 @@ class CudaEngine final : public Engine {
   // skinny_matmul over outputs tiling W's rows from `w` when the shapes allow (sets *status), else false.
   bool try_skinny(const float* x, int64_t ldx, int64_t m, const void* w, int64_t ldw, DType type, int64_t k,
                   const std::vector<Output>& outs, Status* status);
-  // h = rmsnorm(x); q (and k, v where the layer stacks them) = h · W_{q,k,v}ᵀ + biases; RoPE(q).
+  // h = rmsnorm(x); q (and k, v where the layer stacks them) = h · W_{q,k,v}ᵀ + biases (no RoPE).
   Status project_inputs(int l, Step& st);
+  // RoPE of the step's q rows, the parameters rope_qk extends with k and the cache writes.
+  RopeQkParams rope_q(Step& st) const;
   Status attention_dense(int l, Step& st);
   Status attention_latent(int l, Step& st);
   Status latent_keys(int l, Step& st);  // ck (and qk for absorbed keys) of the new tokens

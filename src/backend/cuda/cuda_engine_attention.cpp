@@ -65,27 +65,35 @@ Status with_workspace(DevicePool& pool, cudaStream_t s, Result<size_t> bytes, Po
 
 }  // namespace
 
+RopeQkParams CudaEngine::rope_q(Step& st) const {
+  RopeQkParams p;
+  p.q = rope_rows(st.q.as<float>(), st.T, cfg_.q_dim(), cfg_.n_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>());
+  p.k = p.q;
+  p.k.x = nullptr;
+  p.k.n_heads = 0;
+  return p;
+}
+
 Status CudaEngine::attention_dense(int l, Step& st) {
   const Layer& w = layers_[l];
   const int64_t qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), d = cfg_.d_model, T = st.T;
   const int hd = cfg_.head_dim, group = cfg_.group_size();
-  LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q, k, v (+ biases), RoPE(q)
+  LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q, k, v (+ biases)
   if (device_hook_) {
     LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKvInput, st.h.as<float>(), T, d, d, stream_));
     LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPreRope, st.k.as<float>(), T, kvd, kvd, stream_));
     LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kV, st.v.as<float>(), T, kvd, kvd, stream_));
   }
-  LRKV_RETURN_IF_ERROR(rope(rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(),
-                                      inv_freq_.as<float>()),
-                            stream_));
-  if (device_hook_) LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPostRope, st.k.as<float>(), T, kvd, kvd, stream_));
+  // RoPE(q), RoPE(k) and both cache writes: one launch.
   const DType ct = cache_->dtype();
-  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.k.as<float>(), T, static_cast<int>(kvd), cache_->k[l].data(), ct,
-                                              st.seq.as<int>(), st.pos.as<int>(), cache_->capacity(), hd),
-                                   stream_));
-  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.v.as<float>(), T, static_cast<int>(kvd), cache_->v[l].data(), ct,
-                                              st.seq.as<int>(), st.pos.as<int>(), cache_->capacity(), hd),
-                                   stream_));
+  RopeQkParams rq = rope_q(st);
+  rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>());
+  rq.k_cache = cache_rows(st.k.as<float>(), T, static_cast<int>(kvd), cache_->k[l].data(), ct, st.seq.as<int>(),
+                          st.pos.as<int>(), cache_->capacity(), hd);
+  rq.v_cache = cache_rows(st.v.as<float>(), T, static_cast<int>(kvd), cache_->v[l].data(), ct, st.seq.as<int>(),
+                          st.pos.as<int>(), cache_->capacity(), hd);
+  LRKV_RETURN_IF_ERROR(rope_qk(rq, stream_));
+  if (device_hook_) LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPostRope, st.k.as<float>(), T, kvd, kvd, stream_));
   // Head-major cache: KV head g of a sequence at g * capacity * hd, row stride hd.
   std::vector<int> q_off(cfg_.n_head), kv_off(cfg_.n_head), len(cfg_.n_head, hd);
   for (int h = 0; h < cfg_.n_head; ++h) {
@@ -187,7 +195,8 @@ Status CudaEngine::latent_keys(int l, Step& st) {
   const LatentFactors& f = factors_[l];
   const int64_t d = cfg_.d_model, kvd = cfg_.kv_dim(), qd = cfg_.q_dim(), T = st.T;
   const int hd = cfg_.head_dim;
-  if (L.key_mode == KeyMode::kRebuild) {
+  if (L.key_mode == KeyMode::kRebuild) {  // RoPE(q) only: the kernel rotates the rebuilt keys
+    LRKV_RETURN_IF_ERROR(rope_qk(rope_q(st), stream_));
     LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.k_down, st.ck.as<float>(), L.k_width));
     if (!f.k_down_bias.empty()) {
       LRKV_RETURN_IF_ERROR(
@@ -196,12 +205,11 @@ Status CudaEngine::latent_keys(int l, Step& st) {
     return Status::Ok();
   }
   // Absorbed: c_g = (RoPE(k) - mu)_g P_g, and q̃_h = P_g[h rows]ᵀ q_h (k = h W_kᵀ + b_k came with q).
-  LRKV_RETURN_IF_ERROR(rope(rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(),
-                                      inv_freq_.as<float>()),
-                            stream_));
-  if (!f.k_mean.empty()) {
-    LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, T, kvd, f.k_mean.as<float>(), -1.0f, stream_));
-  }
+  // RoPE(q), RoPE(k) - mu: one launch.
+  RopeQkParams rq = rope_q(st);
+  rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>());
+  if (!f.k_mean.empty()) rq.k_mean = f.k_mean.as<float>();
+  LRKV_RETURN_IF_ERROR(rope_qk(rq, stream_));
   if (T <= kSegmentProjectMaxRows && absorb_in_one_launch(l)) return absorb_segments(l, st);
   for (size_t g = 0; g < L.groups.size(); ++g) {
     const int64_t rows = int64_t{L.groups[g].n_kv_heads} * hd;
@@ -223,7 +231,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   const int64_t d = cfg_.d_model, qd = cfg_.q_dim(), T = st.T;
   const int hd = cfg_.head_dim;
   const DType ct = cache_->dtype();
-  LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q (and k for absorbed keys), RoPE(q)
+  LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q (and k for absorbed keys)
   LRKV_RETURN_IF_ERROR(latent_keys(l, st));
   LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width));
   if (!f.v_down_bias.empty()) {
@@ -239,8 +247,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   }
   LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.ck.as<float>(), T, L.k_width, cache_->k[l].data(), ct, st.seq.as<int>(),
                                               st.pos.as<int>(), cache_->capacity(), L.k_width),
-                                   stream_));
-  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.cv.as<float>(), T, L.v_width, cache_->v[l].data(), ct, st.seq.as<int>(),
+                                   cache_rows(st.cv.as<float>(), T, L.v_width, cache_->v[l].data(), ct, st.seq.as<int>(),
                                               st.pos.as<int>(), cache_->capacity(), L.v_width),
                                    stream_));
   const int G = static_cast<int>(L.groups.size());
@@ -340,29 +347,32 @@ Status CudaEngine::attention_latent_quantized(int l, Step& st) {
   const float* src[2] = {st.ck.as<float>(), st.cv.as<float>()};
   const int width[2] = {L.k_width, L.v_width};
   DeviceBuffer* cache[2] = {&cache_->k[l], &cache_->v[l]};
+  std::vector<int> col[2], len[2];
+  QuantEncodeParams enc[2];  // keys and values: one launch
   for (int kv = 0; kv < 2; ++kv) {
     const QuantLayout& q = *side[kv];
-    std::vector<int> col(G), len(G);
+    col[kv].resize(G);
+    len[kv].resize(G);
     for (int g = 0; g < G; ++g) {
-      col[g] = q.codec.segments[g].col;
-      len[g] = q.codec.segments[g].len;
+      col[kv][g] = q.codec.segments[g].col;
+      len[kv][g] = q.codec.segments[g].len;
     }
-    QuantEncodeParams e;
+    QuantEncodeParams& e = enc[kv];
     e.src = src[kv];
     e.ld_src = width[kv];
     e.rows = T;
     e.format = q.codec.format;
     e.n_segments = G;
-    e.seg_col = col.data();
-    e.seg_len = len.data();
+    e.seg_col = col[kv].data();
+    e.seg_len = len[kv].data();
     e.seg_dst = q.seg_off.data();
     e.dst = cache[kv]->data();
     e.row_bytes = q.row_stride;
     e.seq_bytes = q.seq_bytes;
     e.seq = st.seq.as<int>();
     e.pos = st.pos.as<int>();
-    LRKV_RETURN_IF_ERROR(quant_encode_rows(e, stream_));
   }
+  LRKV_RETURN_IF_ERROR(quant_encode_rows(enc[0], enc[1], stream_));
   std::vector<int64_t> k_byte(cfg_.n_head), v_byte(cfg_.n_head);
   std::vector<int> k_len(cfg_.n_head), v_len(cfg_.n_head);
   for (int h = 0; h < cfg_.n_head; ++h) {

@@ -46,10 +46,68 @@ Status convert_rows(const float* src, int64_t ld_src, void* dst, DType type, int
   return cuda_status(launch_convert_rows(src, ld_src, dst, type, ld_dst, rows, cols, stream), "convert_rows");
 }
 
-Status cache_write(const CacheWriteParams& p, cudaStream_t stream) {
+namespace {
+
+Status check_write(const CacheWriteParams& p) {
   if (!float_type(p.type) || p.seg <= 0) return make_error(ErrorCode::kInvalidArgument, "CUDA cache_write: bad type/seg");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status cache_write(const CacheWriteParams& p, cudaStream_t stream) {
+  LRKV_RETURN_IF_ERROR(check_write(p));
   if (p.rows == 0) return Status::Ok();
-  return cuda_status(launch_cache_write(p, stream), "cache_write");
+  return cuda_status(launch_cache_write(&p, 1, stream), "cache_write");
+}
+
+Status cache_write(const CacheWriteParams& a, const CacheWriteParams& b, cudaStream_t stream) {
+  LRKV_RETURN_IF_ERROR(check_write(a));
+  LRKV_RETURN_IF_ERROR(check_write(b));
+  if (a.rows == 0 && b.rows == 0) return Status::Ok();
+  const CacheWriteParams both[2] = {a, b};
+  return cuda_status(launch_cache_write(both, 2, stream), "cache_write");
+}
+
+Status rope_qk(const RopeQkParams& p, cudaStream_t stream) {
+  const RopeParams& q = p.q;
+  const RopeParams& k = p.k;
+  if (q.head_dim % 2 != 0 || q.inverse || k.inverse) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA rope_qk: head_dim {} (even), inverse RoPE not offered",
+                      q.head_dim);
+  }
+  if (k.n_heads > 0 && (k.rows != q.rows || k.head_dim != q.head_dim || k.positions != q.positions ||
+                        k.inv_freq != q.inv_freq || k.layout != q.layout)) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA rope_qk: q and k differ in rows, head_dim, positions or layout");
+  }
+  if (p.k_cache.dst) {
+    LRKV_RETURN_IF_ERROR(check_write(p.k_cache));
+    if (p.k_cache.width != k.n_heads * k.head_dim || p.k_cache.rows != q.rows) {
+      return make_error(ErrorCode::kInvalidArgument, "CUDA rope_qk: k cache rows of {} values, k has {}",
+                        p.k_cache.width, k.n_heads * k.head_dim);
+    }
+  }
+  if (p.v_cache.dst) {
+    LRKV_RETURN_IF_ERROR(check_write(p.v_cache));
+    if (p.v_cache.rows != q.rows) return make_error(ErrorCode::kInvalidArgument, "CUDA rope_qk: v rows differ");
+  }
+  if (q.rows == 0) return Status::Ok();
+  RopeQkArgs a;
+  a.q = q.x;
+  a.ldq = q.ld;
+  a.n_q_heads = q.n_heads;
+  a.k = k.x;
+  a.ldk = k.ld;
+  a.n_k_heads = k.n_heads;
+  a.k_mean = p.k_mean;
+  a.rows = q.rows;
+  a.head_dim = q.head_dim;
+  a.positions = q.positions;
+  a.inv_freq = q.inv_freq;
+  a.half_split = q.layout == RopeLayout::kHalfSplit;
+  a.k_cache = p.k_cache;
+  a.v_cache = p.v_cache;
+  return cuda_status(launch_rope_qk(a, stream), "rope_qk");
 }
 
 }  // namespace lrkv::cuda

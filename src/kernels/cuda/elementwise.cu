@@ -173,16 +173,71 @@ __global__ void add_halves_kernel(const float* y2, int64_t rows, int64_t cols, f
   }
 }
 
-__global__ void cache_write_kernel(CacheWriteParams p) {
-  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
-  dev::pdl_wait();
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < p.rows * p.width;
-       i += int64_t{gridDim.x} * blockDim.x) {
+__device__ __forceinline__ int64_t cache_at(const CacheWriteParams& p, int64_t r, int c) {
+  return int64_t{p.seq[r]} * p.seq_stride + int64_t{p.pos[r]} * p.row_stride + int64_t{c / p.seg} * p.seg_stride +
+         c % p.seg;
+}
+
+// Elements [0, p.rows * p.width) of one scatter, from thread index i of n_threads.
+__device__ __forceinline__ void cache_write_from(const CacheWriteParams& p, int64_t i, int64_t n_threads) {
+  for (; i < p.rows * p.width; i += n_threads) {
     const int64_t r = i / p.width;
     const int c = static_cast<int>(i % p.width);
-    const int64_t at = int64_t{p.seq[r]} * p.seq_stride + int64_t{p.pos[r]} * p.row_stride +
-                       int64_t{c / p.seg} * p.seg_stride + c % p.seg;
-    store_from_float(p.dst, p.type, at, p.src[r * p.ld_src + c]);
+    store_from_float(p.dst, p.type, cache_at(p, r, c), p.src[r * p.ld_src + c]);
+  }
+}
+
+struct CacheWritePair {
+  CacheWriteParams p[2];
+  int n = 1;
+};
+
+__global__ void cache_write_kernel(const __grid_constant__ CacheWritePair w) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x, n = int64_t{gridDim.x} * blockDim.x;
+  for (int s = 0; s < w.n; ++s) cache_write_from(w.p[s], i, n);
+}
+
+// Thread index space: q pairs | k pairs | v elements (grid-stride over the three).
+__global__ void rope_qk_kernel(const __grid_constant__ RopeQkArgs a) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
+  const int half = a.head_dim / 2;
+  const int64_t nq = a.rows * a.n_q_heads * half, nk = a.rows * a.n_k_heads * half;
+  const int64_t nv = a.v_cache.dst ? a.rows * a.v_cache.width : 0;
+  const int64_t stride = int64_t{gridDim.x} * blockDim.x;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < nq + nk + nv; i += stride) {
+    if (i >= nq + nk) {
+      const int64_t e = i - nq - nk, r = e / a.v_cache.width;
+      const int c = static_cast<int>(e % a.v_cache.width);
+      store_from_float(a.v_cache.dst, a.v_cache.type, cache_at(a.v_cache, r, c), a.v_cache.src[r * a.v_cache.ld_src + c]);
+      continue;
+    }
+    const bool is_k = i >= nq;
+    const int64_t e = is_k ? i - nq : i;
+    const int n_heads = is_k ? a.n_k_heads : a.n_q_heads;
+    const int pair = static_cast<int>(e % half);
+    const int64_t rh = e / half;
+    const int h = static_cast<int>(rh % n_heads);
+    const int64_t r = rh / n_heads;
+    float* x = (is_k ? a.k + r * a.ldk : a.q + r * a.ldq) + int64_t{h} * a.head_dim;
+    const int i0 = a.half_split ? pair : 2 * pair;
+    const int i1 = a.half_split ? pair + half : 2 * pair + 1;
+    float c, s;
+    dev::rope_sincos(a.positions[r], a.inv_freq[pair], &c, &s);
+    const float x0 = x[i0], x1 = x[i1];
+    float y0 = x0 * c - x1 * s, y1 = x0 * s + x1 * c;
+    if (is_k && a.k_mean) {
+      y0 -= a.k_mean[h * a.head_dim + i0];
+      y1 -= a.k_mean[h * a.head_dim + i1];
+    }
+    x[i0] = y0;
+    x[i1] = y1;
+    if (is_k && a.k_cache.dst) {
+      store_from_float(a.k_cache.dst, a.k_cache.type, cache_at(a.k_cache, r, h * a.head_dim + i0), y0);
+      store_from_float(a.k_cache.dst, a.k_cache.type, cache_at(a.k_cache, r, h * a.head_dim + i1), y1);
+    }
   }
 }
 
@@ -237,8 +292,22 @@ cudaError_t launch_add_halves(const float* y2, int64_t rows, int64_t cols, float
   return cudaGetLastError();
 }
 
-cudaError_t launch_cache_write(const CacheWriteParams& p, cudaStream_t stream) {
-  return launch_pdl(cache_write_kernel, blocks_for(p.rows * p.width), kThreads, 0, stream, p);
+cudaError_t launch_cache_write(const CacheWriteParams* p, int n, cudaStream_t stream) {
+  if (n < 1 || n > 2) return cudaErrorInvalidValue;
+  CacheWritePair w;
+  int64_t most = 0;
+  for (int i = 0; i < n; ++i) {
+    w.p[i] = p[i];
+    most = most > p[i].rows * p[i].width ? most : p[i].rows * p[i].width;
+  }
+  w.n = n;
+  return launch_pdl(cache_write_kernel, blocks_for(most), kThreads, 0, stream, w);
+}
+
+cudaError_t launch_rope_qk(const RopeQkArgs& a, cudaStream_t stream) {
+  const int64_t n = a.rows * (int64_t{a.n_q_heads + a.n_k_heads} * (a.head_dim / 2) +
+                              (a.v_cache.dst ? a.v_cache.width : 0));
+  return launch_pdl(rope_qk_kernel, blocks_for(n), kThreads, 0, stream, a);
 }
 
 }  // namespace lrkv::cuda

@@ -46,5 +46,22 @@ Status convert_rows(const float* src, int64_t ld_src, void* dst, DType type, int
 // width, seg_stride = 0 for token rows ([token][width]); seg = head_dim, seg_stride = capacity *
 // head_dim for head-major caches ([kv head][token][head_dim]).
 Status cache_write(const CacheWriteParams& p, cudaStream_t stream);
+// Two scatters (a key and a value side) in one launch.
+Status cache_write(const CacheWriteParams& a, const CacheWriteParams& b, cudaStream_t stream);
+
+// What follows the q|k|v projection of a step, in one launch (the decode step's small kernels
+// cost launches, not bytes):
+//   q[r, h] <- RoPE(q[r, h], pos[r])                      heads h < q.n_heads
+//   k[r, g] <- RoPE(k[r, g], pos[r]) - k_mean[g]          heads g < k.n_heads (k_mean optional)
+//   k_cache <- the rotated k rows, v_cache <- its src rows (each only where its dst is set; the
+//   k side's src/ld_src are not read).
+// q and k share rows, positions, inverse frequencies and layout (k.n_heads may be 0: q only);
+// inverse RoPE is not offered. In place on q and k.
+struct RopeQkParams {
+  RopeParams q, k;
+  const float* k_mean = nullptr;  // [k.n_heads * head_dim] device
+  CacheWriteParams k_cache, v_cache;
+};
+Status rope_qk(const RopeQkParams& p, cudaStream_t stream);
 
 }  // namespace lrkv::cuda

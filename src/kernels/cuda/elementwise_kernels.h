@@ -22,6 +22,27 @@ struct CacheWriteParams {
   int seg = 0;
 };
 
+// One launch after a step's q|k|v projection (see elementwise.h rope_qk): RoPE of n_q_heads
+// heads of q and n_k_heads heads of k in place, minus k_mean [n_k_heads * head_dim] (optional)
+// from k after its rotation, the new k rows scattered into k_cache (dst null: not written; its
+// src is the rotated k) and the rows of v_cache.src into v_cache (dst null: not written).
+struct RopeQkArgs {
+  float* q = nullptr;
+  int64_t ldq = 0;
+  int n_q_heads = 0;
+  float* k = nullptr;
+  int64_t ldk = 0;
+  int n_k_heads = 0;
+  const float* k_mean = nullptr;
+  int64_t rows = 0;
+  int head_dim = 0;
+  const int* positions = nullptr;  // [rows] device
+  const float* inv_freq = nullptr;  // [head_dim / 2] device
+  bool half_split = false;
+  CacheWriteParams k_cache, v_cache;
+};
+cudaError_t launch_rope_qk(const RopeQkArgs& a, cudaStream_t stream);
+
 cudaError_t launch_embedding(const void* table, DType type, int64_t d, const int* tokens, int64_t n, float* out,
                              int64_t ldo, cudaStream_t stream);
 cudaError_t launch_rmsnorm(const float* x, const float* weight, float* y, int64_t rows, int64_t cols, int64_t ld,
@@ -40,6 +61,7 @@ cudaError_t launch_split_rows(const float* src, int64_t ld_src, void* dst, DType
 // y[r, c] = (accumulate ? y[r, c] : 0) + y2[r, c] + y2[rows + r, c]  (y2 row stride cols).
 cudaError_t launch_add_halves(const float* y2, int64_t rows, int64_t cols, float* y, int64_t ldy, bool accumulate,
                               cudaStream_t stream);
-cudaError_t launch_cache_write(const CacheWriteParams& p, cudaStream_t stream);
+// n (1 or 2) scatters in one launch.
+cudaError_t launch_cache_write(const CacheWriteParams* p, int n, cudaStream_t stream);
 
 }  // namespace lrkv::cuda

@@ -124,6 +124,11 @@ Result<size_t> latent_attention_workspace_bytes(const LatentAttentionBatch& b) {
   return split_workspace_bytes(plan.args, b.n_seq, plan.R);
 }
 
+Result<bool> latent_attention_takes_prefill(const LatentAttentionBatch& b) {
+  LRKV_ASSIGN_OR_RETURN(Plan plan, make_plan(b));
+  return plan.prefill;
+}
+
 Status latent_attention(const LatentAttentionBatch& b, cudaStream_t stream) {
   LRKV_ASSIGN_OR_RETURN(Plan plan, make_plan(b));
   if (plan.prefill) {

@@ -38,6 +38,8 @@ struct LatentAttentionBatch {
 
 // Scratch the launch needs (0 when it runs unsplit). Errors as latent_attention().
 Result<size_t> latent_attention_workspace_bytes(const LatentAttentionBatch& b);
+// Whether the launch runs the prefill kernel (kAuto's choice, or forced). Errors as latent_attention().
+Result<bool> latent_attention_takes_prefill(const LatentAttentionBatch& b);
 // Validates the shapes (can_implement), plans clusters and splits, launches.
 Status latent_attention(const LatentAttentionBatch& b, cudaStream_t stream);
 

@@ -53,7 +53,26 @@ struct EncodeArgs {
   int seg_len[kEncodeMaxSegments] = {};
   int64_t seg_dst[kEncodeMaxSegments] = {};
 };
-cudaError_t launch_quant_encode(const EncodeArgs& e, int64_t rows, cudaStream_t stream);
+// n (1 or 2) encodings of the same rows in one launch (a key and a value side).
+cudaError_t launch_quant_encode(const EncodeArgs* e, int n, int64_t rows, cudaStream_t stream);
+
+// Decoder launch (quant_decode.cu): rows [0, rows) of n_seq sequences, distinct segments s
+// of packed rows at  src + b * seq_bytes + j * row_bytes + seg_byte[s]  decoded to f16 at
+//   dst + (b * rows + j) * ld_dst + dst_col[s]   (x = s*u + m or s*(u - q), f32 then rounded once).
+inline constexpr int kDecodeMaxSegments = 64;
+struct DecodeArgs {
+  const uint8_t* src = nullptr;
+  int64_t row_bytes = 0, seq_bytes = 0;
+  int bits = 4, group = 0, sym = 0, n_seg = 0;
+  void* dst = nullptr;  // __half
+  int64_t ld_dst = 0;
+  int rows = 0;
+  int64_t seg_byte[kDecodeMaxSegments] = {};
+  int seg_len[kDecodeMaxSegments] = {};
+  int dst_col[kDecodeMaxSegments] = {};
+};
+static_assert(sizeof(DecodeArgs) <= 4000, "kernel parameter limit");
+cudaError_t launch_quant_decode(const DecodeArgs& d, int n_seq, cudaStream_t stream);
 
 // Dynamic shared memory of the kernel for padded width R (64/128/256) and `stages` tiles.
 size_t quant_attention_smem_bytes(int R, int stages, const QuantSide& k, const QuantSide& v);

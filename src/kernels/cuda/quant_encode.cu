@@ -42,13 +42,22 @@ __device__ __forceinline__ float warp_min(float x) {
   return x;
 }
 
-// One warp per (row, segment): group ranges, fp16 scale (and minimum), codes, packed bits.
-__global__ void __launch_bounds__(32) quant_encode_kernel(const __grid_constant__ EncodeArgs e) {
+struct EncodePair {
+  EncodeArgs side[2];
+  int n = 1;
+};
+static_assert(sizeof(EncodePair) <= 4000, "kernel parameter limit");
+
+// One warp per (row, segment of either side): group ranges, fp16 scale (and minimum), codes,
+// packed bits.
+__global__ void __launch_bounds__(32) quant_encode_kernel(const __grid_constant__ EncodePair pair) {
   dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
   dev::pdl_wait();
   __shared__ uint8_t codes[kEncodeMaxLen];
   const int64_t r = blockIdx.x;
-  const int s = blockIdx.y, lane = threadIdx.x;
+  const bool second = static_cast<int>(blockIdx.y) >= pair.side[0].n_seg;
+  const EncodeArgs& e = pair.side[second ? 1 : 0];
+  const int s = blockIdx.y - (second ? pair.side[0].n_seg : 0), lane = threadIdx.x;
   const int n = e.seg_len[s];
   const float* x = e.src + r * e.ld_src + e.seg_col[s];
   const int64_t sq = e.seq ? e.seq[r] : 0, ps = e.pos ? e.pos[r] : r;
@@ -114,8 +123,16 @@ __global__ void __launch_bounds__(32) quant_encode_kernel(const __grid_constant_
 
 }  // namespace
 
-cudaError_t launch_quant_encode(const EncodeArgs& e, int64_t rows, cudaStream_t stream) {
-  return launch_pdl(quant_encode_kernel, dim3(static_cast<unsigned>(rows), e.n_seg), 32, 0, stream, e);
+cudaError_t launch_quant_encode(const EncodeArgs* e, int n, int64_t rows, cudaStream_t stream) {
+  if (n < 1 || n > 2) return cudaErrorInvalidValue;
+  EncodePair pair;
+  int segs = 0;
+  for (int i = 0; i < n; ++i) {
+    pair.side[i] = e[i];
+    segs += e[i].n_seg;
+  }
+  pair.n = n;
+  return launch_pdl(quant_encode_kernel, dim3(static_cast<unsigned>(rows), segs), 32, 0, stream, pair);
 }
 
 }  // namespace lrkv::cuda

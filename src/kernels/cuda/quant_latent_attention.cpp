@@ -205,14 +205,137 @@ Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
   return plan;
 }
 
+// Prefill through f16 rows: each side's distinct segments decoded once into token rows
+// [n_seq][max_kv][width] of the workspace (columns padded to 8 for the vector loads), then
+// cuda::latent_attention over them. Holds the per-head arrays the f16 batch points to.
+struct Dequantised {
+  DecodeArgs side[2];  // keys, values (dst filled in at launch)
+  std::vector<int> off[2], len[2];
+  size_t bytes[2] = {0, 0};
+  LatentAttentionBatch f;
+};
+
+size_t round16(size_t x) { return (x + 15) / 16 * 16; }
+
+Status build_side(const QuantRows& s, int n_head, int n_seq, int max_kv, DecodeArgs* d, std::vector<int>* off,
+                  std::vector<int>* len, int* width) {
+  d->src = static_cast<const uint8_t*>(s.rows);
+  d->row_bytes = s.row_bytes;
+  d->seq_bytes = s.seq_bytes;
+  d->bits = s.format.bits;
+  d->group = s.format.group;
+  d->sym = s.format.scheme == QuantScheme::kSymmetric;
+  d->rows = max_kv;
+  off->assign(n_head, 0);
+  len->assign(n_head, 0);
+  int w = 0;
+  for (int h = 0; h < n_head; ++h) {
+    int found = -1;
+    for (int i = 0; i < d->n_seg; ++i) {
+      if (d->seg_byte[i] == s.seg_byte[h] && d->seg_len[i] == s.seg_len[h]) found = i;
+    }
+    if (found < 0) {
+      if (d->n_seg == kDecodeMaxSegments) {
+        return make_error(ErrorCode::kUnsupported, "CUDA quantized prefill: more than {} distinct segments",
+                          kDecodeMaxSegments);
+      }
+      found = d->n_seg++;
+      d->seg_byte[found] = s.seg_byte[h];
+      d->seg_len[found] = s.seg_len[h];
+      d->dst_col[found] = w;
+      w += (s.seg_len[h] + 7) / 8 * 8;
+    }
+    (*off)[h] = d->dst_col[found];
+    (*len)[h] = s.seg_len[h];
+  }
+  d->ld_dst = w;
+  *width = w;
+  return Status::Ok();
+}
+
+// The f16 batch of `b` over decoded rows (its k/v pointers are bound at launch).
+Status make_dequantised(const QuantLatentAttentionBatch& b, Dequantised* dq) {
+  const QuantRows* sides[2] = {&b.k, &b.v};
+  int width[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    LRKV_RETURN_IF_ERROR(
+        build_side(*sides[i], b.n_head, b.n_seq, b.max_kv, &dq->side[i], &dq->off[i], &dq->len[i], &width[i]));
+    dq->bytes[i] = round16(sizeof(uint16_t) * size_t(b.n_seq) * size_t(b.max_kv) * size_t(width[i]));
+  }
+  LatentAttentionBatch& f = dq->f;
+  LatentAttentionParams& p = f.p;
+  p.n_q = b.n_q;
+  p.q_pos = b.q_pos;
+  p.n_head = b.n_head;
+  p.qk = b.qk;
+  p.ldqk = b.ldqk;
+  p.qk_off = b.qk_off;
+  p.k = p.v = b.qk;  // placeholders (non-null) until the workspace is bound
+  p.ldk = width[0];
+  p.ldv = width[1];
+  p.k_type = p.v_type = DType::kF16;
+  p.k_off = dq->off[0].data();
+  p.k_len = dq->len[0].data();
+  p.v_off = dq->off[1].data();
+  p.v_len = dq->len[1].data();
+  p.z = b.z;
+  p.ldz = b.ldz;
+  p.z_off = b.z_off;
+  p.scale = b.scale;
+  f.n_seq = b.n_seq;
+  f.qk_seq = b.qk_seq;
+  f.k_seq = int64_t{b.max_kv} * width[0];
+  f.v_seq = int64_t{b.max_kv} * width[1];
+  f.z_seq = b.z_seq;
+  f.max_kv = b.max_kv;
+  f.kernel = AttentionKernel::kPrefill;
+  return Status::Ok();
+}
+
+// Whether `b` runs as decode + f16 prefill (forced, or kAuto where the f16 batch takes the
+// prefill kernel); fills *dq when it does.
+Result<bool> dequantised_prefill(const QuantLatentAttentionBatch& b, Dequantised* dq) {
+  if (b.kernel == AttentionKernel::kSplitK) return false;
+  if (b.kernel == AttentionKernel::kAuto && b.n_q * int64_t{b.n_head} < kPrefillRows) return false;
+  LRKV_RETURN_IF_ERROR(check_side(b.k, b.n_head, "key"));
+  LRKV_RETURN_IF_ERROR(check_side(b.v, b.n_head, "value"));
+  if (b.max_kv < 1) return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: max_kv {}", b.max_kv);
+  LRKV_RETURN_IF_ERROR(make_dequantised(b, dq));
+  if (b.kernel == AttentionKernel::kPrefill) return true;
+  dq->f.kernel = AttentionKernel::kAuto;
+  LRKV_ASSIGN_OR_RETURN(const bool prefill, latent_attention_takes_prefill(dq->f));
+  dq->f.kernel = AttentionKernel::kPrefill;
+  return prefill;
+}
+
 }  // namespace
 
 Result<size_t> quant_latent_attention_workspace_bytes(const QuantLatentAttentionBatch& b) {
+  Dequantised dq;
+  LRKV_ASSIGN_OR_RETURN(const bool decoded, dequantised_prefill(b, &dq));
+  if (decoded) return dq.bytes[0] + dq.bytes[1];
   LRKV_ASSIGN_OR_RETURN(Plan plan, make_plan(b));
   return split_workspace_bytes(plan.qa.a, b.n_seq, plan.R);
 }
 
 Status quant_latent_attention(const QuantLatentAttentionBatch& b, cudaStream_t stream) {
+  Dequantised dq;
+  LRKV_ASSIGN_OR_RETURN(const bool decoded, dequantised_prefill(b, &dq));
+  if (decoded) {
+    if (b.workspace == nullptr || b.workspace_bytes < dq.bytes[0] + dq.bytes[1]) {
+      return make_error(ErrorCode::kInvalidArgument, "CUDA quantized prefill: workspace of {} bytes, {} needed",
+                        b.workspace_bytes, dq.bytes[0] + dq.bytes[1]);
+    }
+    char* ws = static_cast<char*>(b.workspace);
+    dq.side[0].dst = ws;
+    dq.side[1].dst = ws + dq.bytes[0];
+    for (const DecodeArgs& d : dq.side) {
+      LRKV_CUDA_RETURN_IF_ERROR(launch_quant_decode(d, b.n_seq, stream), "quantized row decode launch");
+    }
+    dq.f.p.k = dq.side[0].dst;
+    dq.f.p.v = dq.side[1].dst;
+    return latent_attention(dq.f, stream);
+  }
   LRKV_ASSIGN_OR_RETURN(Plan plan, make_plan(b));
   LRKV_RETURN_IF_ERROR(bind_workspace(&plan.qa.a, b.n_seq, plan.R, b.workspace, b.workspace_bytes));
   if (plan.frag) {
@@ -238,7 +361,9 @@ void codec_segments(const RowCodec& codec, const int* seg, int n_head, std::vect
   }
 }
 
-Status quant_encode_rows(const QuantEncodeParams& p, cudaStream_t stream) {
+namespace {
+
+Status encode_args(const QuantEncodeParams& p, EncodeArgs* e) {
   const QuantFormat& f = p.format;
   LRKV_RETURN_IF_ERROR(f.validate());
   if (!scaled(f)) {
@@ -249,30 +374,48 @@ Status quant_encode_rows(const QuantEncodeParams& p, cudaStream_t stream) {
     return make_error(ErrorCode::kInvalidArgument, "CUDA quant encode: {} segments (1..{}) or null pointers",
                       p.n_segments, kEncodeMaxSegments);
   }
-  if (p.rows <= 0) return Status::Ok();
   if (p.rows > 0x7fffffff) return make_error(ErrorCode::kUnsupported, "CUDA quant encode: {} rows", p.rows);
-  EncodeArgs e;
-  e.src = p.src;
-  e.ld_src = p.ld_src;
-  e.bits = f.bits;
-  e.group = f.group;
-  e.sym = f.scheme == QuantScheme::kSymmetric;
-  e.n_seg = p.n_segments;
-  e.dst = static_cast<uint8_t*>(p.dst);
-  e.row_bytes = p.row_bytes;
-  e.seq_bytes = p.seq_bytes;
-  e.seq = p.seq;
-  e.pos = p.pos;
+  e->src = p.src;
+  e->ld_src = p.ld_src;
+  e->bits = f.bits;
+  e->group = f.group;
+  e->sym = f.scheme == QuantScheme::kSymmetric;
+  e->n_seg = p.n_segments;
+  e->dst = static_cast<uint8_t*>(p.dst);
+  e->row_bytes = p.row_bytes;
+  e->seq_bytes = p.seq_bytes;
+  e->seq = p.seq;
+  e->pos = p.pos;
   for (int s = 0; s < p.n_segments; ++s) {
     if (p.seg_len[s] < 1 || p.seg_len[s] > kEncodeMaxLen) {
       return make_error(ErrorCode::kUnsupported, "CUDA quant encode: segment {} of {} values (1..{})", s, p.seg_len[s],
                         kEncodeMaxLen);
     }
-    e.seg_col[s] = p.seg_col[s];
-    e.seg_len[s] = p.seg_len[s];
-    e.seg_dst[s] = p.seg_dst[s];
+    e->seg_col[s] = p.seg_col[s];
+    e->seg_len[s] = p.seg_len[s];
+    e->seg_dst[s] = p.seg_dst[s];
   }
-  return cuda_status(launch_quant_encode(e, p.rows, stream), "quant encode launch");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status quant_encode_rows(const QuantEncodeParams& p, cudaStream_t stream) {
+  EncodeArgs e;
+  LRKV_RETURN_IF_ERROR(encode_args(p, &e));
+  if (p.rows <= 0) return Status::Ok();
+  return cuda_status(launch_quant_encode(&e, 1, p.rows, stream), "quant encode launch");
+}
+
+Status quant_encode_rows(const QuantEncodeParams& a, const QuantEncodeParams& b, cudaStream_t stream) {
+  EncodeArgs e[2];
+  LRKV_RETURN_IF_ERROR(encode_args(a, &e[0]));
+  LRKV_RETURN_IF_ERROR(encode_args(b, &e[1]));
+  if (a.rows != b.rows) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA quant encode: {} and {} rows in one launch", a.rows, b.rows);
+  }
+  if (a.rows <= 0) return Status::Ok();
+  return cuda_status(launch_quant_encode(e, 2, a.rows, stream), "quant encode launch");
 }
 
 }  // namespace lrkv::cuda

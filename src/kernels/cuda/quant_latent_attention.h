@@ -14,6 +14,9 @@
 // Token rows as written by the CPU codec: row_bytes = codec.row_bytes, seg_byte[h] =
 // codec.segments[seg[h]].byte. Segment-major (each segment's rows contiguous, the fast path):
 // row_bytes = segment bytes, seg_byte[h] = segment * capacity * segment bytes.
+// Prefill chunks (kAuto: when cuda::latent_attention would take its prefill kernel on f16 rows of
+// the same shape) decode the cached prefix once into f16 token rows in the workspace (values of
+// cpu::decode_segment rounded to f16) and run the f16 prefill kernel on them.
 // Pointers: qk, q_pos, rows, z, workspace are DEVICE pointers; per-head arrays are HOST pointers.
 // Limits (kUnsupported otherwise): affine 1..8 or symmetric 2..8 bits (q8_0/q4_0 not here),
 // segments <= 256 values, n_head <= 64, <= 64 distinct segment runs, byte offsets < 2^31,
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "kernels/cuda/latent_attention.h"
 #include "kernels/quant_row.h"
 
 namespace lrkv::cuda {
@@ -56,6 +60,8 @@ struct QuantLatentAttentionBatch {
   int max_kv = 0;  // host: >= max(q_pos) + 1
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  // kPrefill: decode to f16 rows + the prefill kernel; kSplitK: the fused quantized kernels.
+  AttentionKernel kernel = AttentionKernel::kAuto;
 };
 
 Result<size_t> quant_latent_attention_workspace_bytes(const QuantLatentAttentionBatch& b);
@@ -85,5 +91,7 @@ struct QuantEncodeParams {
   const int* pos = nullptr;
 };
 Status quant_encode_rows(const QuantEncodeParams& p, cudaStream_t stream);
+// Two encodings of the same rows (a key and a value side) in one launch.
+Status quant_encode_rows(const QuantEncodeParams& a, const QuantEncodeParams& b, cudaStream_t stream);
 
 }  // namespace lrkv::cuda

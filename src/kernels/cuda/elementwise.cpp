@@ -20,14 +20,6 @@ Status rmsnorm(const RmsNormParams& p, cudaStream_t stream) {
   return cuda_status(launch_rmsnorm(p.x, p.weight, p.y, p.rows, p.cols, p.ld, p.eps, stream), "rmsnorm");
 }
 
-Status rope(const RopeParams& p, cudaStream_t stream) {
-  if (p.head_dim % 2 != 0) return make_error(ErrorCode::kInvalidArgument, "CUDA rope: odd head_dim {}", p.head_dim);
-  if (p.rows == 0) return Status::Ok();
-  return cuda_status(launch_rope(p.x, p.rows, p.ld, p.n_heads, p.head_dim, p.positions, p.inv_freq,
-                                 p.layout == RopeLayout::kHalfSplit, p.inverse, stream),
-                     "rope");
-}
-
 Status swiglu(const SwigluParams& p, cudaStream_t stream) {
   if (p.rows == 0) return Status::Ok();
   return cuda_status(launch_swiglu(p.gate, p.up, p.out, p.rows, p.cols, p.ld, stream), "swiglu");

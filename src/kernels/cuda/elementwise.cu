@@ -98,6 +98,19 @@ __global__ void rmsnorm_kernel(const float* xs, const float* weight, float* ys, 
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) y[c] = x[c] * inv * weight[c];
 }
 
+// Pair `pair` of the head at x rotated by RoPE at position pos: its indices and new values.
+__device__ __forceinline__ void rope_pair(const float* x, int pair, int half, bool half_split, int pos, float inv_freq,
+                                          bool inverse, int* i0, int* i1, float* y0, float* y1) {
+  *i0 = half_split ? pair : 2 * pair;
+  *i1 = half_split ? pair + half : 2 * pair + 1;
+  float c, s;
+  dev::rope_sincos(pos, inv_freq, &c, &s);
+  if (inverse) s = -s;
+  const float x0 = x[*i0], x1 = x[*i1];
+  *y0 = x0 * c - x1 * s;
+  *y1 = x0 * s + x1 * c;
+}
+
 __global__ void rope_kernel(float* xs, int64_t rows, int64_t ld, int n_heads, int head_dim, const int* positions,
                             const float* inv_freq, bool half_split, bool inverse) {
   dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
@@ -110,14 +123,11 @@ __global__ void rope_kernel(float* xs, int64_t rows, int64_t ld, int n_heads, in
     const int h = static_cast<int>(rh % n_heads);
     const int64_t r = rh / n_heads;
     float* x = xs + r * ld + int64_t{h} * head_dim;
-    const int i0 = half_split ? pair : 2 * pair;
-    const int i1 = half_split ? pair + half : 2 * pair + 1;
-    float c, s;
-    dev::rope_sincos(positions[r], inv_freq[pair], &c, &s);
-    if (inverse) s = -s;
-    const float x0 = x[i0], x1 = x[i1];
-    x[i0] = x0 * c - x1 * s;
-    x[i1] = x0 * s + x1 * c;
+    int i0, i1;
+    float y0, y1;
+    rope_pair(x, pair, half, half_split, positions[r], inv_freq[pair], inverse, &i0, &i1, &y0, &y1);
+    x[i0] = y0;
+    x[i1] = y1;
   }
 }
 
@@ -178,13 +188,16 @@ __device__ __forceinline__ int64_t cache_at(const CacheWriteParams& p, int64_t r
          c % p.seg;
 }
 
+// Element e (row e / width, column e % width) of one scatter.
+__device__ __forceinline__ void cache_write_one(const CacheWriteParams& p, int64_t e) {
+  const int64_t r = e / p.width;
+  const int c = static_cast<int>(e % p.width);
+  store_from_float(p.dst, p.type, cache_at(p, r, c), p.src[r * p.ld_src + c]);
+}
+
 // Elements [0, p.rows * p.width) of one scatter, from thread index i of n_threads.
 __device__ __forceinline__ void cache_write_from(const CacheWriteParams& p, int64_t i, int64_t n_threads) {
-  for (; i < p.rows * p.width; i += n_threads) {
-    const int64_t r = i / p.width;
-    const int c = static_cast<int>(i % p.width);
-    store_from_float(p.dst, p.type, cache_at(p, r, c), p.src[r * p.ld_src + c]);
-  }
+  for (; i < p.rows * p.width; i += n_threads) cache_write_one(p, i);
 }
 
 struct CacheWritePair {
@@ -209,9 +222,7 @@ __global__ void rope_qk_kernel(const __grid_constant__ RopeQkArgs a) {
   const int64_t stride = int64_t{gridDim.x} * blockDim.x;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < nq + nk + nv; i += stride) {
     if (i >= nq + nk) {
-      const int64_t e = i - nq - nk, r = e / a.v_cache.width;
-      const int c = static_cast<int>(e % a.v_cache.width);
-      store_from_float(a.v_cache.dst, a.v_cache.type, cache_at(a.v_cache, r, c), a.v_cache.src[r * a.v_cache.ld_src + c]);
+      cache_write_one(a.v_cache, i - nq - nk);
       continue;
     }
     const bool is_k = i >= nq;
@@ -222,12 +233,9 @@ __global__ void rope_qk_kernel(const __grid_constant__ RopeQkArgs a) {
     const int h = static_cast<int>(rh % n_heads);
     const int64_t r = rh / n_heads;
     float* x = (is_k ? a.k + r * a.ldk : a.q + r * a.ldq) + int64_t{h} * a.head_dim;
-    const int i0 = a.half_split ? pair : 2 * pair;
-    const int i1 = a.half_split ? pair + half : 2 * pair + 1;
-    float c, s;
-    dev::rope_sincos(a.positions[r], a.inv_freq[pair], &c, &s);
-    const float x0 = x[i0], x1 = x[i1];
-    float y0 = x0 * c - x1 * s, y1 = x0 * s + x1 * c;
+    int i0, i1;
+    float y0, y1;
+    rope_pair(x, pair, half, a.half_split, a.positions[r], a.inv_freq[pair], false, &i0, &i1, &y0, &y1);
     if (is_k && a.k_mean) {
       y0 -= a.k_mean[h * a.head_dim + i0];
       y1 -= a.k_mean[h * a.head_dim + i1];

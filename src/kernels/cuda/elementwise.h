@@ -30,8 +30,6 @@ struct EmbeddingParams {
 Status embedding(const EmbeddingParams& p, cudaStream_t stream);
 // Llama RMSNorm, one block per row (y may alias x).
 Status rmsnorm(const RmsNormParams& p, cudaStream_t stream);
-// RoPE in place, both layouts; angles reduced exactly (see device_utils.cuh rope_sincos).
-Status rope(const RopeParams& p, cudaStream_t stream);
 Status swiglu(const SwigluParams& p, cudaStream_t stream);
 // y[r, :cols] += alpha * v[:cols] for every row (a bias, or minus a mean).
 Status add_row_vector(float* y, int64_t ld, int64_t rows, int64_t cols, const float* v, float alpha,
@@ -56,7 +54,8 @@ Status cache_write(const CacheWriteParams& a, const CacheWriteParams& b, cudaStr
 //   k_cache <- the rotated k rows, v_cache <- its src rows (each only where its dst is set; the
 //   k side's src/ld_src are not read).
 // q and k share rows, positions, inverse frequencies and layout (k.n_heads may be 0: q only);
-// inverse RoPE is not offered. In place on q and k.
+// inverse RoPE is not offered. In place on q and k; angles reduced exactly (device_utils.cuh
+// rope_sincos).
 struct RopeQkParams {
   RopeParams q, k;
   const float* k_mean = nullptr;  // [k.n_heads * head_dim] device

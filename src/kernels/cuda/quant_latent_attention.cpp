@@ -217,7 +217,7 @@ struct Dequantised {
 
 size_t round16(size_t x) { return (x + 15) / 16 * 16; }
 
-Status build_side(const QuantRows& s, int n_head, int n_seq, int max_kv, DecodeArgs* d, std::vector<int>* off,
+Status build_side(const QuantRows& s, int n_head, int max_kv, DecodeArgs* d, std::vector<int>* off,
                   std::vector<int>* len, int* width) {
   d->src = static_cast<const uint8_t*>(s.rows);
   d->row_bytes = s.row_bytes;
@@ -259,7 +259,7 @@ Status make_dequantised(const QuantLatentAttentionBatch& b, Dequantised* dq) {
   int width[2] = {0, 0};
   for (int i = 0; i < 2; ++i) {
     LRKV_RETURN_IF_ERROR(
-        build_side(*sides[i], b.n_head, b.n_seq, b.max_kv, &dq->side[i], &dq->off[i], &dq->len[i], &width[i]));
+        build_side(*sides[i], b.n_head, b.max_kv, &dq->side[i], &dq->off[i], &dq->len[i], &width[i]));
     dq->bytes[i] = round16(sizeof(uint16_t) * size_t(b.n_seq) * size_t(b.max_kv) * size_t(width[i]));
   }
   LatentAttentionBatch& f = dq->f;

@@ -156,7 +156,9 @@ TEST(CudaEngine, CompressedRealWeightsMatchCpuEngine) {
 // naming the output logits, as the CPU engine does, instead of returning nan logits.
 TEST(CudaEngine, NonFiniteLogitsAreAnError) {
   LRKV_REQUIRE_CUDA();
-  auto m = make_random_model(gqa_config(), 5, DType::kBF16);
+  LlamaConfig cfg = gqa_config();
+  cfg.n_vocab = 3000;  // > kTopKMax: top-k 0 samples whole rows on the host
+  auto m = make_random_model(cfg, 5, DType::kBF16);
   ASSERT_TRUE(m.ok());
   m->weights.out_norm.f32()[3] = INFINITY;
   auto gpu = cuda::CudaEngine::create(*m);
@@ -169,6 +171,19 @@ TEST(CudaEngine, NonFiniteLogitsAreAnError) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("non-finite"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("output logits"), std::string::npos) << s.message();
+  // forward_sample refuses too: selection on the device (greedy, top-k 40) and whole rows sampled
+  // on the host (top-k 0 over 3000 tokens).
+  for (const SamplerOptions& o : {SamplerOptions{0.0f, 40, 1.0f, 1}, SamplerOptions{0.8f, 40, 0.9f, 2},
+                                  SamplerOptions{1.0f, 0, 1.0f, 3}}) {
+    auto cs = (*gpu)->make_cache(1, 16, DType::kBF16);
+    ASSERT_TRUE(cs.ok());
+    std::vector<Sampler> samplers{Sampler(o)};
+    std::vector<int> next;
+    const Status ss = (*gpu)->forward_sample({SeqSpan{0, t.data(), 4}}, **cs, samplers, &next);
+    ASSERT_FALSE(ss.ok()) << "temperature " << o.temperature << " top-k " << o.top_k;
+    EXPECT_NE(ss.message().find("non-finite"), std::string::npos) << ss.message();
+    EXPECT_NE(ss.message().find("output logits"), std::string::npos) << ss.message();
+  }
 }
 
 // Prompts longer than one step's chunk (CudaEngine::kMaxChunk) run as several steps: all logits

@@ -1,7 +1,8 @@
 // GPU token selection (kernels/cuda/sampling.h) against the host: argmax = std::max_element
 // (first index of the maximum), top-k = a full sort by (value desc, index asc), exactly, on rows
-// with ties, negative values, -inf and vocabulary sizes up to 128256; CudaEngine::forward_sample
-// draws the same tokens as the CPU Sampler on the downloaded logits of the same engine.
+// with ties, negative values, -inf and vocabulary sizes up to 128256; both report each row's first
+// non-finite column (host scan); CudaEngine::forward_sample draws the same tokens as the CPU
+// Sampler on the downloaded logits of the same engine.
 #ifdef LRKV_HAVE_CUDA
 
 #include <algorithm>
@@ -44,7 +45,7 @@ TEST(CudaSampling, ArgmaxAndTopKMatchHostExactly) {
     auto dids = DeviceBuffer::from_host(std::vector<int>(size_t(rows) * cuda::kTopKMax, -1));
     auto dvals = DeviceBuffer::from_host(std::vector<float>(size_t(rows) * cuda::kTopKMax, NAN));
     ASSERT_TRUE(dids.ok() && dvals.ok());
-    LRKV_ASSERT_OK(cuda::argmax_rows(p, dids->as<int>(), nullptr));
+    LRKV_ASSERT_OK(cuda::argmax_rows(p, dids->as<int>(), nullptr, nullptr));
     std::vector<int> ids(size_t(rows) * cuda::kTopKMax);
     LRKV_ASSERT_OK(dids->download(ids.data(), rows * sizeof(int)));
     for (int r = 0; r < rows; ++r) {
@@ -53,7 +54,7 @@ TEST(CudaSampling, ArgmaxAndTopKMatchHostExactly) {
     }
     for (int k : {1, 40, 1000, 1024}) {
       if (k > n) continue;
-      LRKV_ASSERT_OK(cuda::top_k_rows(p, k, dvals->as<float>(), dids->as<int>(), nullptr));
+      LRKV_ASSERT_OK(cuda::top_k_rows(p, k, dvals->as<float>(), dids->as<int>(), nullptr, nullptr));
       std::vector<float> vals(size_t(rows) * k);
       LRKV_ASSERT_OK(dids->download(ids.data(), size_t(rows) * k * sizeof(int)));
       LRKV_ASSERT_OK(dvals->download(vals.data(), vals.size() * sizeof(float)));
@@ -76,9 +77,49 @@ TEST(CudaSampling, BadParametersAreErrors) {
   auto d = DeviceBuffer::from_host(std::vector<float>(64, 0.0f));
   ASSERT_TRUE(d.ok());
   const cuda::SampleRows p{d->as<float>(), 16, 2, 16};
-  EXPECT_FALSE(cuda::top_k_rows(p, 17, d->as<float>(), reinterpret_cast<int*>(d->as<float>()), nullptr).ok());
-  EXPECT_FALSE(cuda::top_k_rows(p, 0, d->as<float>(), reinterpret_cast<int*>(d->as<float>()), nullptr).ok());
-  EXPECT_FALSE(cuda::argmax_rows(cuda::SampleRows{nullptr, 16, 2, 16}, nullptr, nullptr).ok());
+  int* ids = reinterpret_cast<int*>(d->as<float>());
+  EXPECT_FALSE(cuda::top_k_rows(p, 17, d->as<float>(), ids, nullptr, nullptr).ok());
+  EXPECT_FALSE(cuda::top_k_rows(p, 0, d->as<float>(), ids, nullptr, nullptr).ok());
+  EXPECT_FALSE(cuda::argmax_rows(cuda::SampleRows{nullptr, 16, 2, 16}, nullptr, nullptr, nullptr).ok());
+}
+
+// The first non-finite column of each row (nan, inf or -inf; -1 when finite) as a host scan finds
+// it, from both kernels, whatever the row's maximum.
+TEST(CudaSampling, FirstNonFiniteColumnPerRow) {
+  LRKV_REQUIRE_CUDA();
+  const int rows = 5;
+  for (int n : {7, 1000, 128256}) {
+    auto x = test::randn(size_t(rows) * n, 3 + n, 2.0f);
+    auto at = [&](int r, int i) -> float& { return x[size_t(r) * n + i]; };
+    at(1, n - 1) = NAN;  // row 0 stays finite
+    at(2, n / 2) = INFINITY;
+    at(2, n - 2) = NAN;
+    at(3, 3) = -INFINITY;
+    at(3, 5) = INFINITY;
+    for (int i = 0; i < n; ++i) at(4, i) = NAN;
+    std::vector<int> want(rows, -1);
+    for (int r = 0; r < rows; ++r) {
+      for (int i = 0; i < n && want[r] < 0; ++i) want[r] = std::isfinite(at(r, i)) ? -1 : i;
+    }
+    ASSERT_EQ(want[0], -1);
+    auto dx = DeviceBuffer::from_host(x);
+    auto dids = DeviceBuffer::from_host(std::vector<int>(size_t(rows) * cuda::kTopKMax, 0));
+    auto dvals = DeviceBuffer::from_host(std::vector<float>(size_t(rows) * cuda::kTopKMax, 0.0f));
+    ASSERT_TRUE(dx.ok() && dids.ok() && dvals.ok());
+    const cuda::SampleRows p{dx->as<float>(), n, rows, n};
+    for (int k : {0, 1, 5}) {  // 0: argmax
+      auto dbad = DeviceBuffer::from_host(std::vector<int>(rows, -7));
+      ASSERT_TRUE(dbad.ok());
+      if (k == 0) {
+        LRKV_ASSERT_OK(cuda::argmax_rows(p, dids->as<int>(), dbad->as<int>(), nullptr));
+      } else {
+        LRKV_ASSERT_OK(cuda::top_k_rows(p, k, dvals->as<float>(), dids->as<int>(), dbad->as<int>(), nullptr));
+      }
+      std::vector<int> bad(rows);
+      LRKV_ASSERT_OK(dbad->download(bad.data(), rows * sizeof(int)));
+      for (int r = 0; r < rows; ++r) EXPECT_EQ(bad[r], want[r]) << "n " << n << " k " << k << " row " << r;
+    }
+  }
 }
 
 // Two engines on the same model and prompts: one downloads logits and samples on the host, the

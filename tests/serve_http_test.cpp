@@ -416,6 +416,8 @@ TEST(ServeCliTest, StartsOnLoopbackAndStopsCleanlyOnSigterm) {
   EXPECT_NE(err_text.find("stopping"), std::string::npos) << err_text;
   EXPECT_NE(err_text.find("paged, 20 blocks of 16 tokens"), std::string::npos)
       << err_text;  // 200 KiB / (640 B/token x 16)
+  EXPECT_NE(err_text.find("up to 512 tokens per step"), std::string::npos)
+      << err_text;  // the CPU engine's default --batch-tokens
 }
 
 TEST(ServeCliTest, BadFlagsAreOneLineErrors) {
@@ -426,6 +428,7 @@ TEST(ServeCliTest, BadFlagsAreOneLineErrors) {
       {"--kv-budget lots", "--kv-budget"},
       {"--kv-budget 1KiB", "--kv-budget"},
       {"--parallel 0", "--parallel"},
+      {"--batch-tokens -5", "--batch-tokens"},
       {"--device tpu", "--device tpu"},
   };
   for (const auto& [flags, fragment] : cases) {

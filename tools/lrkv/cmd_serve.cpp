@@ -28,14 +28,27 @@ struct ServeArgs {
   int kv_block = 16;
   std::string kv_budget = "8GiB";
   int ctx = 0;
-  int batch_tokens = 512;
+  int batch_tokens = 0;  // 0: default_batch_tokens(device)
   std::string api_key;
   std::string chat_template;
   std::string alias;
   int64_t max_body = 1 << 20;
 };
 
+// Tokens per step when --batch-tokens is not given. The CPU engine's step time grows with its
+// tokens, so small steps keep decodes flowing; on the GPU a 512-token step leaves the prompt
+// GEMMs short and decodes a quantized prefix once per chunk (bench/CUDA_NOTES.md, part 8).
+constexpr int kCpuBatchTokens = 512;
+constexpr int kCudaBatchTokens = 2048;
+int default_batch_tokens(const std::string& device) {
+  return device == "cuda" ? kCudaBatchTokens : kCpuBatchTokens;
+}
+
 Status check_args(const ServeArgs& a) {
+  if (a.batch_tokens < 0)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--batch-tokens must be >= 1 (or 0 for the device's default), got {}",
+                      a.batch_tokens);
   if (a.parallel < 1)
     return make_error(ErrorCode::kInvalidArgument, "--parallel must be >= 1, got {}", a.parallel);
   if (a.port < 0 || a.port > 65535)
@@ -78,7 +91,9 @@ Status run_serve(const ServeArgs& a) {
   o.model_name =
       a.alias.empty() ? std::filesystem::path(a.model.path).filename().string() : a.alias;
   o.max_body_bytes = static_cast<size_t>(a.max_body);
-  o.scheduler = {plan.slots, ctx, a.batch_tokens, plan.spec};
+  const int batch_tokens =
+      a.batch_tokens > 0 ? a.batch_tokens : default_batch_tokens(engine->device());
+  o.scheduler = {plan.slots, ctx, batch_tokens, plan.spec};
   const char* chat_name =
       chat ? serve::chat_format_name(chat->format()) : "none (chat answers 400)";
   sigset_t stop_signals;
@@ -93,10 +108,11 @@ Status run_serve(const ServeArgs& a) {
                         plan.slots, ctx)
           : fmt::format("{} slots x {} tokens{}", plan.slots, ctx,
                         plan.unpaged_reason.empty() ? "" : " (" + plan.unpaged_reason + ")");
-  log_info("{} engine; KV cache {}: {}, {} bytes/token, {} reserved (--kv-budget {}); chat "
-           "template {}",
+  log_info("{} engine; KV cache {}: {}, {} bytes/token, {} reserved (--kv-budget {}); up to {} "
+           "tokens per step; chat template {}",
            engine->device(), spec.name(), layout, plan.bytes_per_token,
-           human_bytes(static_cast<double>(plan.reserved_bytes)), a.kv_budget, chat_name);
+           human_bytes(static_cast<double>(plan.reserved_bytes)), a.kv_budget, batch_tokens,
+           chat_name);
   std::printf("lrkv serve: listening on http://%s:%d (model %s)\n", a.host.c_str(), server->port(),
               o.model_name.c_str());
   std::fflush(stdout);
@@ -137,8 +153,9 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--ctx", a->ctx,
                   "Tokens per sequence, prompt + completion (default: the model's context)");
   cmd->add_option("--batch-tokens", a->batch_tokens,
-                  "Most tokens per engine step: one per decoding sequence, the rest prompt chunks")
-      ->capture_default_str();
+                  fmt::format("Most tokens per engine step: one per decoding sequence, the rest "
+                              "prompt chunks (default: {} on the CPU, {} with --device cuda)",
+                              kCpuBatchTokens, kCudaBatchTokens));
   cmd->add_option("--api-key", a->api_key,
                   "Require 'Authorization: Bearer KEY' on every route but /health");
   cmd->add_option(

@@ -20,8 +20,24 @@ struct CudaEngine::SampleJob {
   std::vector<int> ids;        // [rows, kTopKMax] host
   std::vector<float> values;   // [rows, kTopKMax] host
   std::vector<float> rows;     // [rows, n_vocab] host (fallback rows only)
-  PoolBuffer d_ids, d_values;
+  std::vector<int> bad;        // [rows] host: first non-finite column of a device-selected row, or -1
+  PoolBuffer d_ids, d_values, d_bad;
 };
+
+namespace {
+
+// The error of a step whose logits hold `what` (nan, inf, -inf) at (row, col): as the CPU engine,
+// never a token or logits computed from them.
+const char* non_finite_name(float v) { return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"); }
+Status non_finite_logits(const std::string& source, const char* what, int64_t row, int64_t n_rows, int64_t col) {
+  return make_error(ErrorCode::kInvalidArgument,
+                    "{}: activations became non-finite ({}) in the output logits on the GPU (row {} of {}, "
+                    "column {}); expected finite values: the weights overflow f32 or are corrupt (--device cpu "
+                    "names the first layer where it happens)",
+                    source, what, row, n_rows, col);
+}
+
+}  // namespace
 
 // Fills the job's host arrays asynchronously (the caller synchronises the stream).
 Status CudaEngine::select_on_device(const float* logits, int64_t n_rows, SampleJob* job) {
@@ -32,20 +48,25 @@ Status CudaEngine::select_on_device(const float* logits, int64_t n_rows, SampleJ
   bool whole_rows = false;  // sized once, before any asynchronous copy into it
   for (int64_t r = 0; r < n_rows; ++r) whole_rows = whole_rows || (*job->samplers)[r].candidates_for(V) > kTopKMax;
   job->rows.assign(whole_rows ? n_rows * static_cast<int64_t>(V) : 0, 0.0f);
+  job->bad.assign(n_rows, -1);
   LRKV_ASSIGN_OR_RETURN(job->d_ids, scratch<int>(pool_, n_rows * kTopKMax, stream_));
   LRKV_ASSIGN_OR_RETURN(job->d_values, scratch<float>(pool_, n_rows * kTopKMax, stream_));
+  LRKV_ASSIGN_OR_RETURN(job->d_bad, scratch<int>(pool_, n_rows, stream_));
+  bool any_selected = false;
   for (int64_t r = 0; r < n_rows; ++r) {
     const int k = (*job->samplers)[r].candidates_for(V);
     const SampleRows row{logits + r * V, V, 1, V};
     int* ids = job->d_ids.as<int>() + r * kTopKMax;
     float* vals = job->d_values.as<float>() + r * kTopKMax;
+    int* bad = job->d_bad.as<int>() + r;
+    any_selected = any_selected || k <= kTopKMax;
     if (k == 0) {
-      LRKV_RETURN_IF_ERROR(argmax_rows(row, ids, stream_));
+      LRKV_RETURN_IF_ERROR(argmax_rows(row, ids, bad, stream_));
       job->k[r] = 0;
       LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->ids.data() + r * kTopKMax, ids, sizeof(int),
                                                 cudaMemcpyDeviceToHost, stream_), "download argmax");
     } else if (k <= kTopKMax) {
-      LRKV_RETURN_IF_ERROR(top_k_rows(row, k, vals, ids, stream_));
+      LRKV_RETURN_IF_ERROR(top_k_rows(row, k, vals, ids, bad, stream_));
       job->k[r] = k;
       LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->ids.data() + r * kTopKMax, ids, k * sizeof(int),
                                                 cudaMemcpyDeviceToHost, stream_), "download top-k ids");
@@ -55,7 +76,12 @@ Status CudaEngine::select_on_device(const float* logits, int64_t n_rows, SampleJ
       job->k[r] = -1;
       LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->rows.data() + r * V, logits + r * V, V * sizeof(float),
                                                 cudaMemcpyDeviceToHost, stream_), "download logits row");
+      LRKV_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(bad, 0xff, sizeof(int), stream_), "clear row check");  // -1
     }
+  }
+  if (any_selected) {
+    LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->bad.data(), job->d_bad.data(), n_rows * sizeof(int),
+                                              cudaMemcpyDeviceToHost, stream_), "download logits check");
   }
   return Status::Ok();
 }
@@ -154,6 +180,15 @@ Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& ca
     LRKV_RETURN_IF_ERROR(run_forward(tails, cache, LogitsMode::kLast, nullptr, &job));
   }
   const int V = static_cast<int>(cfg_.n_vocab);
+  const int64_t n_rows = static_cast<int64_t>(spans.size());
+  for (int64_t r = 0; r < n_rows; ++r) {  // the selection kernels' scan, or the downloaded row
+    const bool on_device = job.k[r] >= 0;
+    const int64_t col = on_device ? job.bad[r] : first_non_finite(DType::kF32, job.rows.data() + r * V, V);
+    if (col >= 0) {
+      const char* what = on_device ? "nan or inf" : non_finite_name(job.rows[r * V + col]);
+      return non_finite_logits(model_.source_path, what, r, n_rows, col);
+    }
+  }
   next->resize(spans.size());
   std::vector<std::pair<float, int>> cand;
   for (size_t r = 0; r < spans.size(); ++r) {
@@ -258,13 +293,7 @@ Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache
   if (logits != nullptr && run->n_logits > 0) {  // as the CPU engine: never a nan result
     const int64_t V = cfg_.n_vocab, bad = first_non_finite(DType::kF32, logits->data(), run->n_logits * V);
     if (bad >= 0) {
-      const float v = (*logits)[bad];
-      return make_error(ErrorCode::kInvalidArgument,
-                        "{}: activations became non-finite ({}) in the output logits on the GPU (row {} of {}, "
-                        "column {}); expected finite values: the weights overflow f32 or are corrupt (--device cpu "
-                        "names the first layer where it happens)",
-                        model_.source_path, std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"), bad / V, run->n_logits,
-                        bad % V);
+      return non_finite_logits(model_.source_path, non_finite_name((*logits)[bad]), bad / V, run->n_logits, bad % V);
     }
   }
   return Status::Ok();

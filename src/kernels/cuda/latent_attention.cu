@@ -47,8 +47,9 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   const void* krows = static_cast<const T*>(a.k) + static_cast<int64_t>(seq) * a.k_seq;
   const void* vrows = static_cast<const T*>(a.v) + static_cast<int64_t>(seq) * a.v_seq;
   const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
+  const CpAsyncPipeline<2, 3> pipe{stages, n_tiles};
   auto load_tile = [&](int tile) {
-    const int stage = tile % stages, j0 = jb + tile * kTokenTile;
+    const int stage = pipe.stage(tile), j0 = jb + tile * kTokenTile;
     // Not load_kv_tile (attention_cta.cuh): through it ptxas gives the R = 64 instances 96
     // registers instead of 94; kept as measured.
     Loader::template load<T, R, kTokenTile, kCtaThreads>(k_s + stage * kTokenTile * kLd, kLd, krows, a.ldk,
@@ -58,7 +59,6 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
                                                          cl.v_off, cl.v_len, j0, je, threadIdx.x,
                                                          a.v_contiguous != 0);
   };
-  const CpAsyncPipeline<2, 3> pipe{stages, n_tiles};
   pipe.prime(load_tile);
 
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;

@@ -43,7 +43,15 @@ struct CpAsyncPipeline {
     return kMinStages == kMaxStages ? kMaxStages : stages;
   }
 
-  // Issues tiles 0 .. depth - 2: load(tile) puts tile `tile` into stage tile % depth.
+  // tile % depth without a runtime division (depth is 2, 3 or 4 here).
+  __device__ __forceinline__ int stage(int tile) const {
+    static_assert(kMaxStages <= 4, "stage() knows depths 2..4");
+    if constexpr (kMinStages == kMaxStages) return tile % kMaxStages;
+    const int d = depth();
+    return d == 3 ? tile % 3 : tile & (d - 1);
+  }
+
+  // Issues tiles 0 .. depth - 2: load(tile) puts tile `tile` into stage(tile).
   template <class Load>
   __device__ __forceinline__ void prime(Load&& load) const {
     if constexpr (kMinStages == kMaxStages) {
@@ -70,7 +78,7 @@ struct CpAsyncPipeline {
     __syncthreads();
     if (it + d - 1 < n_tiles) load(it + d - 1);
     cp_async_commit();
-    return it % d;
+    return stage(it);
   }
 
   // After the last tile: waits for the outstanding (empty) groups and syncs, so the stages'

@@ -48,12 +48,13 @@ __global__ void __launch_bounds__(kCtaThreads) quant_latent_attention_kernel(con
   const uint8_t* vrows = static_cast<const uint8_t*>(a.v) + static_cast<int64_t>(seq) * a.v_seq + cl.v_off;
   const int kseg = quant_seg_bytes(cl.k_len, qa.k), vseg = quant_seg_bytes(cl.v_len, qa.v);
   const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
-  auto load_tile = [&](int tile) {
-    const int stage = tile % stages, j0 = jb + tile * kTokenTile;
-    load_raw_tile(kraw + stage * qa.k.stage_bytes, qa.k, krows, a.ldk, kseg, j0, je, threadIdx.x);
-    load_raw_tile(vraw + stage * qa.v.stage_bytes, qa.v, vrows, a.ldv, vseg, j0, je, threadIdx.x);
-  };
   const CpAsyncPipeline<2, 3> pipe{stages, n_tiles};
+  const RawTileCopy kcopy = raw_tile_copy(qa.k, kseg, threadIdx.x), vcopy = raw_tile_copy(qa.v, vseg, threadIdx.x);
+  auto load_tile = [&](int tile) {
+    const int stage = pipe.stage(tile), j0 = jb + tile * kTokenTile;
+    load_raw_tile(kraw + stage * qa.k.stage_bytes, qa.k, krows, a.ldk, kseg, j0, je, threadIdx.x, kcopy);
+    load_raw_tile(vraw + stage * qa.v.stage_bytes, qa.v, vrows, a.ldv, vseg, j0, je, threadIdx.x, vcopy);
+  };
   pipe.prime(load_tile);
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2;

@@ -1,5 +1,5 @@
 // Quantized-row pieces of the latent attention kernel (quant_latent_attention.cu):
-//  - load_raw_tile: packed bytes of 64 cached rows of one segment into a shared-memory stage
+//  - load_raw_tile: packed bytes of 64 (128) cached rows of one segment into a shared-memory stage
 //    (cp.async, completed by the kernel's commit/wait like the 16-bit row loaders; rows past the
 //    end are zero-filled, and zero bytes decode to 0);
 //  - decode_warp: a warp turns its 16 rows into an f16 tile [16][ld] for the tensor cores.
@@ -41,26 +41,63 @@ __device__ __forceinline__ void cp_async_n(void* dst, const void* src, int src_b
   }
 }
 
+// One thread's share of a tile copy, fixed for a CTA (one segment, one mode): the tile's
+// kRows * per_row pieces of A bytes (A = 16/8/4 for the row modes, 1 for bytes) are taken by
+// threads i = tid, tid + kCtaThreads, ..., piece i = row i / per_row, piece i % per_row. The
+// (row, piece) pairs are stepped without dividing (kCtaThreads pieces = dr rows + dp pieces)
+// instead of one runtime division per piece (the engine's token-row latents take this path;
+// measured neutral end to end, CUDA_NOTES part 8).
+struct RawTileCopy {
+  int per_row = 1;      // pieces per row: ceil(seg / A)
+  int r0 = 0, p0 = 0;   // this thread's first piece
+  int dr = 0, dp = 0;   // kCtaThreads / per_row, kCtaThreads % per_row
+};
+
+__device__ __forceinline__ int quant_load_piece_bytes(int mode) {
+  return mode == kQLoadRows16 ? 16 : mode == kQLoadRows8 ? 8 : mode == kQLoadRows4 ? 4 : 1;
+}
+
+// Once per CTA and side (block copies ignore it).
+__device__ __forceinline__ RawTileCopy raw_tile_copy(const QuantSide& q, int seg, int tid) {
+  RawTileCopy c;
+  const int A = quant_load_piece_bytes(q.mode);
+  c.per_row = (seg + A - 1) / A;
+  c.r0 = tid / c.per_row;
+  c.p0 = tid - c.r0 * c.per_row;
+  c.dr = kCtaThreads / c.per_row;
+  c.dp = kCtaThreads - c.dr * c.per_row;
+  return c;
+}
+
 template <int A, int kRows = kTokenTile>
 __device__ __forceinline__ void load_rows_async(uint8_t* dst, int raw_ld, const uint8_t* rows, int64_t ld, int seg,
-                                                int j0, int nrows, int tid) {
-  const int per_row = (seg + A - 1) / A;
-  for (int i = tid; i < kRows * per_row; i += kCtaThreads) {
-    const int r = i / per_row, p = i - r * per_row;
+                                                int j0, int nrows, const RawTileCopy& c) {
+  // i = r * per_row + p < kRows * per_row  <=>  r < kRows (p < per_row always).
+  for (int r = c.r0, p = c.p0; r < kRows;) {
     int b = seg - p * A;
     b = b > A ? A : b;
     if (r >= nrows) b = 0;
-    const uint8_t* s = b > 0 ? rows + static_cast<int64_t>(j0 + r) * ld + p * A : rows;
-    cp_async_n<A>(dst + r * raw_ld + p * A, s, b);
+    if constexpr (A == 1) {
+      dst[r * raw_ld + p] = b > 0 ? rows[static_cast<int64_t>(j0 + r) * ld + p] : uint8_t{0};
+    } else {
+      const uint8_t* s = b > 0 ? rows + static_cast<int64_t>(j0 + r) * ld + p * A : rows;
+      cp_async_n<A>(dst + r * raw_ld + p * A, s, b);
+    }
+    r += c.dr;
+    p += c.dp;
+    if (p >= c.per_row) {  // dp < per_row, so one step back suffices
+      p -= c.per_row;
+      ++r;
+    }
   }
 }
 
-// Tile rows j0 .. j0+63 (valid below je) of the segment whose row 0 is `rows` (seg bytes per
-// row, row stride ld) into dst (row stride q.raw_ld).
+// Tile rows j0 .. j0+kRows-1 (valid below je) of the segment whose row 0 is `rows` (seg bytes
+// per row, row stride ld) into dst (row stride q.raw_ld); `c` = raw_tile_copy(q, seg, tid).
 // kRows: tile rows (64, or 128 in the register-fragment kernel).
 template <int kRows = kTokenTile>
 __device__ __forceinline__ void load_raw_tile(uint8_t* dst, const QuantSide& q, const uint8_t* rows, int64_t ld,
-                                              int seg, int j0, int je, int tid) {
+                                              int seg, int j0, int je, int tid, const RawTileCopy& c) {
   const int nrows = min(kRows, je - j0);
   switch (q.mode) {
     case kQLoadBlock16: {
@@ -74,19 +111,16 @@ __device__ __forceinline__ void load_raw_tile(uint8_t* dst, const QuantSide& q, 
       break;
     }
     case kQLoadRows16:
-      load_rows_async<16, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
+      load_rows_async<16, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, c);
       break;
     case kQLoadRows8:
-      load_rows_async<8, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
+      load_rows_async<8, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, c);
       break;
     case kQLoadRows4:
-      load_rows_async<4, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, tid);
+      load_rows_async<4, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, c);
       break;
     default:
-      for (int i = tid; i < kRows * seg; i += kCtaThreads) {
-        const int r = i / seg, c = i - r * seg;
-        dst[r * q.raw_ld + c] = r < nrows ? rows[static_cast<int64_t>(j0 + r) * ld + c] : uint8_t{0};
-      }
+      load_rows_async<1, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, c);
       break;
   }
 }

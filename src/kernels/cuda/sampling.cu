@@ -9,7 +9,8 @@ namespace {
 constexpr int kThreads = 1024;
 constexpr int kWarps = kThreads / 32;
 
-// Order-preserving key: a > b as floats  <=>  key(a) > key(b) as unsigned (NaN-free input).
+// Order-preserving key: a > b as floats  <=>  key(a) > key(b) as unsigned (NaN-free input; rows
+// with a NaN get some order and are reported through `bad`).
 __device__ __forceinline__ uint32_t float_key(float x) {
   const uint32_t u = __float_as_uint(x);
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
@@ -25,6 +26,25 @@ __device__ __forceinline__ int block_sum(int v, int* red) {
   int t = lane < kWarps ? red[lane] : 0;
   for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
   return t;
+}
+
+// Block minimum of one int per thread (all threads get it). `red` holds kWarps ints.
+__device__ __forceinline__ int block_min(int v, int* red) {
+  for (int o = 16; o > 0; o >>= 1) v = min(v, __shfl_xor_sync(0xffffffffu, v, o));
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  int t = lane < kWarps ? red[lane] : 0x7fffffff;
+  for (int o = 16; o > 0; o >>= 1) t = min(t, __shfl_xor_sync(0xffffffffu, t, o));
+  return t;
+}
+
+// Thread 0 stores the row's first non-finite column (nf: this thread's first, 0x7fffffff for
+// none) or -1.
+__device__ __forceinline__ void store_first_bad(int nf, int* red, int* bad) {
+  nf = block_min(nf, red);
+  if (bad != nullptr && threadIdx.x == 0) bad[blockIdx.x] = nf == 0x7fffffff ? -1 : nf;
 }
 
 // Block exclusive prefix sum of one int per thread (in thread order); *total = the sum.
@@ -52,16 +72,18 @@ __device__ __forceinline__ int block_exclusive_scan(int v, int* red, int* total)
   return before + incl - v;
 }
 
-__global__ void __launch_bounds__(kThreads) argmax_kernel(const SampleRows p, int* ids) {
+__global__ void __launch_bounds__(kThreads) argmax_kernel(const SampleRows p, int* ids, int* bad) {
   dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
   dev::pdl_wait();
   __shared__ float sv[kWarps];
   __shared__ int si[kWarps];
+  __shared__ int red[kWarps];
   const float* x = p.logits + int64_t{blockIdx.x} * p.ld;
   float best = -INFINITY;
-  int bi = 0x7fffffff;
+  int bi = 0x7fffffff, nf = 0x7fffffff;
   for (int i = threadIdx.x; i < p.n; i += kThreads) {
     const float v = x[i];
+    if (!isfinite(v) && nf == 0x7fffffff) nf = i;  // ascending i: the thread's first
     if (v > best) {  // strided scan: the first (smallest) index of a maximum within the thread
       best = v;
       bi = i;
@@ -94,6 +116,7 @@ __global__ void __launch_bounds__(kThreads) argmax_kernel(const SampleRows p, in
     }
     if (lane == 0) ids[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
   }
+  store_first_bad(nf, red, bad);
 }
 
 // Sorts (value desc, id asc) pairs of length P (a power of two) in shared memory.
@@ -121,7 +144,8 @@ __device__ void bitonic_sort_desc(float* v, int* id, int P) {
   __syncthreads();
 }
 
-__global__ void __launch_bounds__(kThreads) top_k_kernel(const SampleRows p, int k, float* values, int* ids) {
+__global__ void __launch_bounds__(kThreads)
+    top_k_kernel(const SampleRows p, int k, float* values, int* ids, int* bad) {
   dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
   dev::pdl_wait();
   __shared__ int red[kWarps];
@@ -140,12 +164,15 @@ __global__ void __launch_bounds__(kThreads) top_k_kernel(const SampleRows p, int
   //    chunks per thread and block prefix sums of the per-thread counts.
   const int chunk = (p.n + kThreads - 1) / kThreads;
   const int i0 = min(p.n, static_cast<int>(threadIdx.x) * chunk), i1 = min(p.n, i0 + chunk);
-  int gt = 0, eq = 0;
+  int gt = 0, eq = 0, nf = 0x7fffffff;
   for (int i = i0; i < i1; ++i) {
-    const uint32_t key = float_key(x[i]);
+    const float v = x[i];
+    if (!isfinite(v) && nf == 0x7fffffff) nf = i;
+    const uint32_t key = float_key(v);
     gt += key > t;
     eq += key == t;
   }
+  store_first_bad(nf, red, bad);
   int n_gt = 0, n_eq = 0;
   int at_gt = block_exclusive_scan(gt, red, &n_gt);
   int at_eq = block_exclusive_scan(eq, red, &n_eq);
@@ -181,12 +208,12 @@ __global__ void __launch_bounds__(kThreads) top_k_kernel(const SampleRows p, int
 
 }  // namespace
 
-cudaError_t launch_argmax_rows(const SampleRows& p, int* ids, cudaStream_t stream) {
-  return launch_pdl(argmax_kernel, p.rows, kThreads, 0, stream, p, ids);
+cudaError_t launch_argmax_rows(const SampleRows& p, int* ids, int* bad, cudaStream_t stream) {
+  return launch_pdl(argmax_kernel, p.rows, kThreads, 0, stream, p, ids, bad);
 }
 
-cudaError_t launch_top_k_rows(const SampleRows& p, int k, float* values, int* ids, cudaStream_t stream) {
-  return launch_pdl(top_k_kernel, p.rows, kThreads, 0, stream, p, k, values, ids);
+cudaError_t launch_top_k_rows(const SampleRows& p, int k, float* values, int* ids, int* bad, cudaStream_t stream) {
+  return launch_pdl(top_k_kernel, p.rows, kThreads, 0, stream, p, k, values, ids, bad);
 }
 
 }  // namespace lrkv::cuda

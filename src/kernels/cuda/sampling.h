@@ -8,6 +8,9 @@
 //    the candidates are gathered in index order (block prefix sums) and bitonic-sorted in shared
 //    memory. Temperature / top-p / the random draw over k candidates stay on the host
 //    (Sampler::sample_candidates), so a GPU step samples exactly as the CPU Sampler.
+// Both scan every logit once and, where `bad` is given ([rows] ints), store in it the first column
+// of each row that holds a nan or an inf (-1: the row is finite), so a caller can refuse a
+// selection made from non-finite logits as the host path does.
 // One CTA of 1024 threads per row; outputs are device pointers; asynchronous on `stream`.
 #pragma once
 
@@ -16,7 +19,7 @@
 
 namespace lrkv::cuda {
 
-Status argmax_rows(const SampleRows& p, int* ids, cudaStream_t stream);
-Status top_k_rows(const SampleRows& p, int k, float* values, int* ids, cudaStream_t stream);
+Status argmax_rows(const SampleRows& p, int* ids, int* bad, cudaStream_t stream);
+Status top_k_rows(const SampleRows& p, int k, float* values, int* ids, int* bad, cudaStream_t stream);
 
 }  // namespace lrkv::cuda

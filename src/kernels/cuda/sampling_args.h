@@ -18,7 +18,8 @@ struct SampleRows {
   int n = 0;
 };
 
-cudaError_t launch_argmax_rows(const SampleRows& p, int* ids, cudaStream_t stream);
-cudaError_t launch_top_k_rows(const SampleRows& p, int k, float* values, int* ids, cudaStream_t stream);
+// bad (nullable, [rows]): the first column of the row holding a nan or inf, -1 when all are finite.
+cudaError_t launch_argmax_rows(const SampleRows& p, int* ids, int* bad, cudaStream_t stream);
+cudaError_t launch_top_k_rows(const SampleRows& p, int k, float* values, int* ids, int* bad, cudaStream_t stream);
 
 }  // namespace lrkv::cuda

@@ -312,7 +312,9 @@ EOF
       # 1.95 tokens each with the synth 8B tokenizer (llama-server counted 28,199 tokens for 14,500
       # words), so the default fills ~28.2K of a 32K context. Defaults: 12 clients, 12 requests,
       # 256 tokens each (~5 min for the five rows on an H200); SERVE_GEN=1024 SERVE_CLIENTS=7
-      # weighs decoding more.
+      # weighs decoding more. The saturating load of CUDA_NOTES part 8 (SERVE_GEN=1024
+      # SERVE_CLIENTS=16 SERVE_REQUESTS=16) takes 1.5-2.5 min per row: split the rows over calls
+      # with SERVE_ROWS (serve_capacity.sh's ROWS) and SERVE_LLAMA_KV (f16 q4_0).
       wait_llama || exit 1
       [ -x "$LB/bin/llama-server" ] || { echo "no $LB/bin/llama-server: build with LLAMA_TARGETS=\"llama-bench llama-server\""; rc=1; continue; }
       if [ ! -s "$WORK/mkv50.gguf" ]; then
@@ -321,8 +323,8 @@ EOF
           --tokens "${CALIB_TOKENS:-2048}" || { rc=1; continue; }
       fi
       LRKV=$B/lrkv DEVICE=cuda BUDGET=${SERVE_BUDGET:-8GiB} CTX=${SERVE_CTX:-32768} PROMPT=${SERVE_PROMPT:-14500} \
-        GEN=${SERVE_GEN:-256} CLIENTS=${SERVE_CLIENTS:-12} REQUESTS=${SERVE_REQUESTS:-${SERVE_CLIENTS:-12}} LATENT_BITS=4 ROWS="llama dense compressed quant" \
-        WAIT=300 THREADS=$NCPU LLAMA_SERVER=$LB/bin/llama-server LLAMA_KV_TYPES="f16 q4_0" \
+        GEN=${SERVE_GEN:-256} CLIENTS=${SERVE_CLIENTS:-12} REQUESTS=${SERVE_REQUESTS:-${SERVE_CLIENTS:-12}} LATENT_BITS=4 ROWS="${SERVE_ROWS:-llama dense compressed quant}" \
+        WAIT=300 THREADS=$NCPU LLAMA_SERVER=$LB/bin/llama-server LLAMA_KV_TYPES="${SERVE_LLAMA_KV:-f16 q4_0}" \
         SERVE_ARGS="--dtype f16 --skip-finite-check" \
         bash scripts/serve_capacity.sh "$MODEL" "$WORK/mkv50.gguf" 2>&1 | tee "$OUT/serve.log" |
         grep -E "^## |KV cache|requests \\(|prompt tokens/s|generated tokens/s|decode tokens/s|TTFT p50|ITL p50|errors|peak"

@@ -327,7 +327,7 @@ EOF
         WAIT=300 THREADS=$NCPU LLAMA_SERVER=$LB/bin/llama-server LLAMA_KV_TYPES="${SERVE_LLAMA_KV:-f16 q4_0}" \
         SERVE_ARGS="--dtype f16 --skip-finite-check" \
         bash scripts/serve_capacity.sh "$MODEL" "$WORK/mkv50.gguf" 2>&1 | tee "$OUT/serve.log" |
-        grep -E "^## |KV cache|requests \\(|prompt tokens/s|generated tokens/s|decode tokens/s|TTFT p50|ITL p50|errors|peak"
+        grep -E "^## |KV cache|requests \\(|prompt tokens/s|generated tokens/s|decode tokens/s|TTFT p50|ITL p50|ITL p99|errors|peak"
       ;;
     table)
       python3 - "$OUT" "$E2E_STEPS" <<'EOF' || rc=1

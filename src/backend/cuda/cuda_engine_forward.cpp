@@ -21,6 +21,7 @@ struct CudaEngine::SampleJob {
   std::vector<float> values;   // [rows, kTopKMax] host
   std::vector<float> rows;     // [rows, n_vocab] host (fallback rows only)
   std::vector<int> bad;        // [rows] host: first non-finite column of a device-selected row, or -1
+                               // (rows sampled on the host: unspecified; forward_sample scans them)
   PoolBuffer d_ids, d_values, d_bad;
 };
 
@@ -52,14 +53,12 @@ Status CudaEngine::select_on_device(const float* logits, int64_t n_rows, SampleJ
   LRKV_ASSIGN_OR_RETURN(job->d_ids, scratch<int>(pool_, n_rows * kTopKMax, stream_));
   LRKV_ASSIGN_OR_RETURN(job->d_values, scratch<float>(pool_, n_rows * kTopKMax, stream_));
   LRKV_ASSIGN_OR_RETURN(job->d_bad, scratch<int>(pool_, n_rows, stream_));
-  bool any_selected = false;
   for (int64_t r = 0; r < n_rows; ++r) {
     const int k = (*job->samplers)[r].candidates_for(V);
     const SampleRows row{logits + r * V, V, 1, V};
     int* ids = job->d_ids.as<int>() + r * kTopKMax;
     float* vals = job->d_values.as<float>() + r * kTopKMax;
     int* bad = job->d_bad.as<int>() + r;
-    any_selected = any_selected || k <= kTopKMax;
     if (k == 0) {
       LRKV_RETURN_IF_ERROR(argmax_rows(row, ids, bad, stream_));
       job->k[r] = 0;
@@ -76,13 +75,10 @@ Status CudaEngine::select_on_device(const float* logits, int64_t n_rows, SampleJ
       job->k[r] = -1;
       LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->rows.data() + r * V, logits + r * V, V * sizeof(float),
                                                 cudaMemcpyDeviceToHost, stream_), "download logits row");
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(bad, 0xff, sizeof(int), stream_), "clear row check");  // -1
     }
   }
-  if (any_selected) {
-    LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->bad.data(), job->d_bad.data(), n_rows * sizeof(int),
-                                              cudaMemcpyDeviceToHost, stream_), "download logits check");
-  }
+  LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->bad.data(), job->d_bad.data(), n_rows * sizeof(int),
+                                            cudaMemcpyDeviceToHost, stream_), "download logits check");
   return Status::Ok();
 }
 

@@ -16,34 +16,31 @@ __device__ __forceinline__ uint32_t float_key(float x) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-// Block sum of one int per thread (all threads get it). `red` holds kWarps ints.
-__device__ __forceinline__ int block_sum(int v, int* red) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+// Block reduction of one int per thread by `op` (all threads get it); `identity` pads the lanes
+// past kWarps. `red` holds kWarps ints.
+template <class Op>
+__device__ __forceinline__ int block_reduce(int v, int* red, int identity, Op op) {
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   __syncthreads();
   if (lane == 0) red[warp] = v;
   __syncthreads();
-  int t = lane < kWarps ? red[lane] : 0;
-  for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
+  int t = lane < kWarps ? red[lane] : identity;
+  for (int o = 16; o > 0; o >>= 1) t = op(t, __shfl_xor_sync(0xffffffffu, t, o));
   return t;
 }
-
-// Block minimum of one int per thread (all threads get it). `red` holds kWarps ints.
-__device__ __forceinline__ int block_min(int v, int* red) {
-  for (int o = 16; o > 0; o >>= 1) v = min(v, __shfl_xor_sync(0xffffffffu, v, o));
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  __syncthreads();
-  if (lane == 0) red[warp] = v;
-  __syncthreads();
-  int t = lane < kWarps ? red[lane] : 0x7fffffff;
-  for (int o = 16; o > 0; o >>= 1) t = min(t, __shfl_xor_sync(0xffffffffu, t, o));
-  return t;
-}
+struct IntAdd {
+  __device__ int operator()(int a, int b) const { return a + b; }
+};
+struct IntMin {
+  __device__ int operator()(int a, int b) const { return min(a, b); }
+};
+__device__ __forceinline__ int block_sum(int v, int* red) { return block_reduce(v, red, 0, IntAdd{}); }
 
 // Thread 0 stores the row's first non-finite column (nf: this thread's first, 0x7fffffff for
 // none) or -1.
 __device__ __forceinline__ void store_first_bad(int nf, int* red, int* bad) {
-  nf = block_min(nf, red);
+  nf = block_reduce(nf, red, 0x7fffffff, IntMin{});
   if (bad != nullptr && threadIdx.x == 0) bad[blockIdx.x] = nf == 0x7fffffff ? -1 : nf;
 }
 

@@ -224,7 +224,9 @@ TEST(CudaCalibration, MatchesCpuCalibration) {
   ASSERT_TRUE(cpu_engine.status().ok());
   auto cpu = run_calibration(cpu_engine, f.tokens, f.options);
   ASSERT_TRUE(cpu.ok()) << cpu.status().to_string();
-  auto engine = cuda::CudaEngine::create(f.model);
+  cuda::CudaEngineOptions exact;  // as calibrate_from_text_on: f32-faithful GEMM inputs at every size
+  exact.exact_gemm_rows = cuda::CudaEngineOptions::kAllRows;
+  auto engine = cuda::CudaEngine::create(f.model, exact);
   ASSERT_TRUE(engine.ok()) << engine.status().to_string();
   auto gpu = cuda::run_calibration_cuda(**engine, f.tokens, f.options);
   ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();

@@ -45,7 +45,9 @@ Result<CalibrationStats> calibrate_from_text_on(const Model& m, const TextSource
   const std::vector<int> tokens = tokenize_documents(*m.tokenizer, docs, true);
   log_info("calibration text {} (GPU): {} documents, {} tokens (using {})", text.path, docs.size(), tokens.size(),
            options.max_tokens > 0 ? std::min<int64_t>(options.max_tokens, tokens.size()) : tokens.size());
-  LRKV_ASSIGN_OR_RETURN(auto engine, cuda::CudaEngine::create(m));
+  cuda::CudaEngineOptions co;  // statistics for the compression: f32-faithful GEMM inputs at every size
+  co.exact_gemm_rows = cuda::CudaEngineOptions::kAllRows;
+  LRKV_ASSIGN_OR_RETURN(auto engine, cuda::CudaEngine::create(m, co));
   if (engine->compressed()) {
     return make_error(ErrorCode::kInvalidArgument, "{} is already compressed; calibrate the original model",
                       m.source_path);

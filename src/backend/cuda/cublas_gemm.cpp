@@ -25,14 +25,14 @@ const char* cublas_status_name(cublasStatus_t s) {
   }
 }
 
-Result<std::unique_ptr<CublasGemm>> CublasGemm::create(cudaStream_t stream, DevicePool* pool, bool split_inputs) {
+Result<std::unique_ptr<CublasGemm>> CublasGemm::create(cudaStream_t stream, DevicePool* pool, int64_t exact_rows) {
   std::unique_ptr<CublasGemm> g(new CublasGemm());
   const cublasStatus_t s = cublasCreate(&g->handle_);
   if (s != CUBLAS_STATUS_SUCCESS) return make_error(ErrorCode::kInternal, "cublasCreate: {}", cublas_status_name(s));
   cublasSetStream(g->handle_, stream);
   g->stream_ = stream;
   g->pool_ = pool;
-  g->split_ = split_inputs;
+  g->exact_rows_ = exact_rows;
   return g;
 }
 
@@ -57,7 +57,10 @@ Status CublasGemm::matmul(const MatmulParams& p) {
   int64_t ldy = p.ldy;
   float b = beta;
   PoolBuffer xb, y2;
-  const bool split = split_ && p.w_type != DType::kF32;
+  const bool exact = p.m <= exact_rows_;
+  const bool split = exact && p.w_type != DType::kF32;
+  const cublasComputeType_t compute =
+      p.w_type == DType::kF32 && !exact ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   if (p.w_type != DType::kF32) {
     LRKV_ASSIGN_OR_RETURN(xb, pool_->alloc(size_t(p.m) * p.k * 2 * (split ? 2 : 1), stream_));
     if (split) {
@@ -76,7 +79,7 @@ Status CublasGemm::matmul(const MatmulParams& p) {
   const cublasStatus_t s =
       cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(p.n), static_cast<int>(m),
                    static_cast<int>(p.k), &alpha, p.w, wt, static_cast<int>(p.ldw), x, wt, static_cast<int>(ldx), &b, y,
-                   CUDA_R_32F, static_cast<int>(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                   CUDA_R_32F, static_cast<int>(ldy), compute, CUBLAS_GEMM_DEFAULT);
   if (s != CUBLAS_STATUS_SUCCESS) {
     return make_error(ErrorCode::kInternal, "cublasGemmEx (m {}, n {}, k {}): {}", m, p.n, p.k, cublas_status_name(s));
   }

@@ -1,8 +1,11 @@
 // cuBLAS projections y[m, n] (+)= x[m, k] · W[n, k]ᵀ with the CPU matmul's Params (device
-// pointers): W in bf16/f16 (fp32 accumulate, f32 y) or f32 (plain f32 GEMM). With 16-bit W the
-// f32 activations are rounded to W's type; with `split_inputs` they are split exactly enough
-// into hi + lo halves (x ≈ hi + lo to ~2^-16 relative) stacked as 2m rows of one GEMM (W read
-// once) and the halves' products added: f32-faithful activations at 2x the tensor FLOPs.
+// pointers): W in bf16/f16 (fp32 accumulate, f32 y) or f32. A GEMM of m <= exact_rows rows keeps
+// f32-faithful inputs:
+//   16-bit W: x is split into hi + lo halves (x ≈ hi + lo to ~2^-16 relative) stacked as 2m rows
+//             of one GEMM (W read once) and the halves' products added (2x the tensor FLOPs);
+//   f32 W:    plain f32 GEMM (CUDA cores).
+// Larger GEMMs round x to W's type (16-bit W: relative error 2^-11 f16, 2^-8 bf16) or run f32 W
+// on the tensor cores as TF32 (x and W rounded to 10-bit mantissas, 2^-11).
 // One handle per stream; not thread-safe.
 #pragma once
 
@@ -17,7 +20,7 @@ namespace lrkv::cuda {
 
 class CublasGemm {
  public:
-  static Result<std::unique_ptr<CublasGemm>> create(cudaStream_t stream, DevicePool* pool, bool split_inputs);
+  static Result<std::unique_ptr<CublasGemm>> create(cudaStream_t stream, DevicePool* pool, int64_t exact_rows);
   ~CublasGemm();
   CublasGemm(const CublasGemm&) = delete;
   CublasGemm& operator=(const CublasGemm&) = delete;
@@ -28,7 +31,7 @@ class CublasGemm {
   cublasHandle_t handle_ = nullptr;
   cudaStream_t stream_ = nullptr;
   DevicePool* pool_ = nullptr;
-  bool split_ = false;
+  int64_t exact_rows_ = 0;
 };
 
 const char* cublas_status_name(cublasStatus_t s);

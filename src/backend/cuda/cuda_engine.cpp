@@ -1,6 +1,8 @@
 #include "backend/cuda/cuda_engine.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <unordered_set>
 
 #include "backend/cuda/cuda_engine_step.h"
@@ -53,6 +55,22 @@ Result<CudaEngine::Matrix> upload_stacked(const std::vector<const Tensor*>& part
   return m;
 }
 
+// options.exact_gemm_rows, or LRKV_EXACT_GEMM_ROWS (a row count, "all" or "none") when set.
+Result<int64_t> exact_rows(const CudaEngineOptions& options) {
+  const char* env = std::getenv("LRKV_EXACT_GEMM_ROWS");
+  if (env == nullptr || *env == '\0') return options.exact_gemm_rows;
+  const std::string v = env;
+  if (v == "all") return CudaEngineOptions::kAllRows;
+  if (v == "none") return int64_t{0};
+  char* end = nullptr;
+  const long long n = std::strtoll(env, &end, 10);
+  if (*end != '\0' || n < 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "LRKV_EXACT_GEMM_ROWS={}: expected a row count >= 0, 'all' or 'none'", v);
+  }
+  return int64_t{n};
+}
+
 }  // namespace
 
 CudaEngine::CudaEngine(const Model& model, const CudaEngineOptions& options)
@@ -81,7 +99,8 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
     return plan.status();
   }
   LRKV_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&e->stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-  LRKV_ASSIGN_OR_RETURN(e->gemm_, CublasGemm::create(e->stream_, &e->pool_, options.split_activations));
+  LRKV_ASSIGN_OR_RETURN(const int64_t exact, exact_rows(options));
+  LRKV_ASSIGN_OR_RETURN(e->gemm_, CublasGemm::create(e->stream_, &e->pool_, exact));
   LRKV_RETURN_IF_ERROR(e->upload());
   return e;
 }

@@ -8,14 +8,15 @@
 // Dense models keep a head-major f16/bf16 cache ([seq][kv head][token][head_dim]) read by the
 // split-K flash-decoding kernel; compressed models keep latent rows ([seq][token][Σ rank]) read by
 // the rebuild-keys or absorbed latent kernels. Activations stay f32; GEMM inputs go to the tensor
-// cores as hi + lo 16-bit halves (CudaEngineOptions::split_activations) or rounded to the weight
-// type. Caches (CudaKvCache) come from make_cache: f16/bf16 rows, or quantized latents for a
+// cores as hi + lo 16-bit halves in decode-sized GEMMs and rounded to the weight type in prompt
+// chunks (CudaEngineOptions::exact_gemm_rows). Caches (CudaKvCache) come from make_cache: f16/bf16 rows, or quantized latents for a
 // compressed model with absorbed keys (KvCacheSpec::latent). One stream; not thread-safe. CPU
 // hooks are not supported (calibration: set_device_hook).
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -37,9 +38,14 @@ struct RopeQkParams;  // kernels/cuda/elementwise.h
 
 struct CudaEngineOptions {
   DType weight_dtype = DType::kBF16;  // matrices and latent factors used in GEMMs (bf16/f16)
-  // GEMM inputs as hi + lo 16-bit halves (f32-faithful activations, 2x tensor FLOPs; see
-  // cublas_gemm.h); false rounds activations to the weight type.
-  bool split_activations = true;
+  // GEMMs of at most this many activation rows keep f32-faithful inputs: hi + lo 16-bit halves
+  // for 16-bit weights, full f32 for f32 factors (see cublas_gemm.h). Those GEMMs are bound by
+  // the weight bytes, so exactness is nearly free there (decode steps, small batches). Larger
+  // GEMMs (prompt chunks) are bound by tensor FLOPs: their inputs are rounded to the weight type
+  // (TF32 for f32 factors), as in llama.cpp and vLLM, which halves their time.
+  // kAllRows: always exact; 0: always rounded. LRKV_EXACT_GEMM_ROWS overrides it (benchmarks).
+  static constexpr int64_t kAllRows = INT64_MAX;
+  int64_t exact_gemm_rows = 64;
   // Latent factors (k_down, v_down, Pᵀ, folded W_o): f32 by default, as the CPU engine keeps
   // them (at 50% budget they take the bytes of the bf16 W_k, W_v, W_o they replace).
   DType factor_dtype = DType::kF32;

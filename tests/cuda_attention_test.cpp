@@ -34,6 +34,7 @@ struct LatentCase {
   int n_q;
   DType t;
   cuda::AttentionKernel kernel = cuda::AttentionKernel::kAuto;
+  int block = 0;  // > 0: the cache is paged in blocks of this many rows (test::page_layout)
 };
 
 // Fills a [cap, ld] cache of each sequence: random rows below the length, NaN rows after.
@@ -104,6 +105,22 @@ void run_latent_case(const LatentCase& c) {
   b.z_seq = int64_t{c.n_q} * ldz;
   b.max_kv = cap;
   b.kernel = c.kernel;
+  DeviceBuffer pk, pv, tables;  // paged copies of k, v and their block tables
+  if (c.block > 0) {
+    const int64_t eb = dtype_bytes(c.t, 1);
+    const auto kp = test::page_layout(k, n_seq, cap, 1, b.k_seq * eb, 0, c.ldk * eb, c.block, 21);
+    const auto vp = test::page_layout(v, n_seq, cap, 1, b.v_seq * eb, 0, c.ldv * eb, c.block, 21);
+    auto a = DeviceBuffer::from_host(kp.bytes), bv = DeviceBuffer::from_host(vp.bytes);
+    auto t = DeviceBuffer::from_host(kp.tables);
+    ASSERT_TRUE(a.ok() && bv.ok() && t.ok());
+    pk = std::move(*a);
+    pv = std::move(*bv);
+    tables = std::move(*t);
+    p.k = pk.data();
+    p.v = pv.data();
+    b.k_seq = b.v_seq = 0;
+    b.maps = SeqRowMaps{tables.as<int32_t>(), kp.ld, kp.shift};
+  }
   auto ws_bytes = cuda::latent_attention_workspace_bytes(b);
   LRKV_ASSERT_OK(ws_bytes.status());
   auto ws = DeviceBuffer::create(*ws_bytes);
@@ -120,15 +137,16 @@ void run_latent_case(const LatentCase& c) {
     LatentAttentionParams r = p;
     r.q_pos = pos.data() + s * c.n_q;
     r.qk = q.data() + b.qk_seq * s;
-    r.k = k.data() + dtype_bytes(c.t, b.k_seq * s);
-    r.v = v.data() + dtype_bytes(c.t, b.v_seq * s);
+    r.k = k.data() + dtype_bytes(c.t, int64_t{cap} * c.ldk * s);
+    r.v = v.data() + dtype_bytes(c.t, int64_t{cap} * c.ldv * s);
     r.z = z_ref.data() + b.z_seq * s;
     ref::latent_attention(r);
   }
   const auto e = rel_err(z, z_ref);
   EXPECT_EQ(e.non_finite, 0u) << c.name;
   EXPECT_LT(e.rel, test::tolerance(c.t)) << c.name << " " << dtype_name(c.t) << ": " << test::describe(e, z, z_ref);
-  std::printf("[latent %s %s n_q=%d] rel err %.2e\n", c.name, std::string(dtype_name(c.t)).c_str(), c.n_q, e.rel);
+  std::printf("[latent %s %s n_q=%d%s] rel err %.2e\n", c.name, std::string(dtype_name(c.t)).c_str(), c.n_q,
+              c.block > 0 ? " paged" : "", e.rel);
 }
 
 // Heads 0-2 share a narrow group, head 3 is alone, heads 4-6 share a wide group (R = 128).
@@ -267,6 +285,23 @@ TEST(CudaPrefillAttention, MatchesReferenceOnEveryShape) {
   // choice takes the prefill kernel on GPUs of up to 264 multiprocessors. (Kept short: a
   // 3000-token prompt made the fp64 reference 5 minutes of the CUDA suite.)
   run_dense_case({32, 8, 128, {520}, 520, DType::kF16});
+}
+
+// Paged caches (blocks of 16 and 64 rows, shuffled): the split-K and prefill kernels read each
+// row through the block table, vector and scalar loaders, against the same fp64 reference.
+TEST(CudaLatentAttention, PagedCachesMatchReference) {
+  LRKV_REQUIRE_CUDA();
+  using cuda::AttentionKernel;
+  for (DType t : {DType::kF16, DType::kBF16}) {
+    for (AttentionKernel k : {AttentionKernel::kSplitK, AttentionKernel::kPrefill}) {
+      for (int block : {16, 64}) {
+        for (int n_q : {1, 70}) {
+          run_latent_case({"mixed", mixed_heads(0), 232, 136, {77, 1000, 2100}, n_q, t, k, block});
+          run_latent_case({"mixed-unaligned", mixed_heads(3), 235, 131, {333, 1500}, n_q, t, k, block});
+        }
+      }
+    }
+  }
 }
 
 TEST(CudaLatentAttention, RejectsUnsupportedShapes) {

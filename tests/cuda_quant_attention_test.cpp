@@ -135,6 +135,7 @@ struct QuantCase {
   int n_q;
   bool seg_major;                   // segment-major layout (equal segments) or token rows
   cuda::AttentionKernel kernel = cuda::AttentionKernel::kAuto;
+  int block = 0;                    // > 0: paged in blocks of this many rows (test::page_layout)
 };
 
 double run_quant_case(const QuantCase& c) {
@@ -237,6 +238,37 @@ double run_quant_case(const QuantCase& c) {
   b.n_seq = n_seq;
   b.max_kv = cap;
   b.kernel = c.kernel;
+  DeviceBuffer pk, pv, tables;  // paged copies of both sides and their block tables
+  if (c.block > 0) {
+    const RowCodec* codecs[2] = {&*kc, &*vc};
+    const std::vector<uint8_t>* devs[2] = {&kdev, &vdev};
+    const int64_t strides[2] = {kstride, vstride};
+    std::vector<int64_t>* bytes[2] = {&k_byte, &v_byte};
+    cuda::QuantRows* sides[2] = {&b.k, &b.v};
+    DeviceBuffer* bufs[2] = {&pk, &pv};
+    test::PagedCopy paged[2];
+    for (int i = 0; i < 2; ++i) {
+      const int G = static_cast<int>(codecs[i]->segments.size());
+      const int regions = c.seg_major ? G : 1;
+      const int64_t region_bytes = c.seg_major ? int64_t{cap} * strides[i] : 0;
+      paged[i] = test::page_layout(*devs[i], n_seq, cap, regions, int64_t{cap} * codecs[i]->row_bytes, region_bytes,
+                                   strides[i], c.block, 31);
+      if (c.seg_major) {  // segment g's region moves to g * storage rows * stride
+        for (int h = 0; h < n_head; ++h) (*bytes[i])[h] = int64_t{c.head_group[h]} * paged[i].storage_rows * strides[i];
+      }
+      auto d = DeviceBuffer::from_host(paged[i].bytes);
+      EXPECT_TRUE(d.ok());
+      if (!d.ok()) return 1.0;
+      *bufs[i] = std::move(*d);
+      sides[i]->rows = bufs[i]->data();
+      sides[i]->seq_bytes = 0;
+    }
+    auto t = DeviceBuffer::from_host(paged[0].tables);
+    EXPECT_TRUE(t.ok());
+    if (!t.ok()) return 1.0;
+    tables = std::move(*t);
+    b.maps = SeqRowMaps{tables.as<int32_t>(), paged[0].ld, paged[0].shift};
+  }
   auto ws_bytes = cuda::quant_latent_attention_workspace_bytes(b);
   EXPECT_TRUE(ws_bytes.ok()) << ws_bytes.status().to_string();
   if (!ws_bytes.ok()) return 1.0;
@@ -267,9 +299,10 @@ double run_quant_case(const QuantCase& c) {
   const auto e = rel_err(z, z_ref);
   EXPECT_EQ(e.non_finite, 0u) << c.name;
   EXPECT_LT(e.rel, 2e-3) << c.name << " K " << c.kf.name() << " V " << c.vf.name() << ": " << test::describe(e, z, z_ref);
-  std::printf("[quant latent %s K %s V %s n_q=%d%s%s] rel err %.2e\n", c.name, c.kf.name().c_str(),
+  std::printf("[quant latent %s K %s V %s n_q=%d%s%s%s] rel err %.2e\n", c.name, c.kf.name().c_str(),
               c.vf.name().c_str(), c.n_q, c.seg_major ? " seg-major" : "",
-              c.kernel == cuda::AttentionKernel::kPrefill ? " decoded+prefill" : "", e.rel);
+              c.kernel == cuda::AttentionKernel::kPrefill ? " decoded+prefill" : "", c.block > 0 ? " paged" : "",
+              e.rel);
   return e.rel;
 }
 
@@ -335,6 +368,24 @@ TEST(CudaQuantLatentAttention, DecodedPrefillMatchesReference) {
                   {9, 150}, 9, false, P});
   run_quant_case({"per-head-38", {38, 38, 38, 38}, {38, 38, 38, 38}, gqa_groups(4, 1), fmt_of(A, 4, 32),
                   fmt_of(A, 4, 32), {65, 300}, 1, true, P});
+}
+
+// Paged caches (blocks of 16 and 64 rows, shuffled): the fused kernels (register-fragment for
+// equal 64-value segments, shared-memory decode otherwise) and the decoded prefill read rows
+// through the block table, both layouts, against fp64.
+TEST(CudaQuantLatentAttention, PagedCachesMatchReference) {
+  LRKV_REQUIRE_CUDA();
+  const QuantScheme A = QuantScheme::kAffine, S = QuantScheme::kSymmetric;
+  for (auto kernel : {cuda::AttentionKernel::kSplitK, cuda::AttentionKernel::kPrefill}) {
+    for (int block : {16, 64}) {
+      run_quant_case({"gqa-64", {64, 64}, {64, 64}, gqa_groups(8, 4), fmt_of(A, 4, 32), fmt_of(A, 4, 32),
+                      {90, 1700}, 1, true, kernel, block});
+      run_quant_case({"gqa-64", {64, 64}, {64, 64}, gqa_groups(8, 4), fmt_of(S, 8, 32), fmt_of(A, 2, 0),
+                      {300, 1100}, 33, true, kernel, block});
+      run_quant_case({"mixed", {40, 64, 120}, {24, 72, 33}, mixed_groups(), fmt_of(A, 3, 20), fmt_of(A, 4, 32),
+                      {70, 900, 2}, 5, false, kernel, block});
+    }
+  }
 }
 
 // CudaEngine (quantized latents, absorbed keys) against the CPU Engine on the same quantized

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -71,6 +73,45 @@ inline std::string describe(const RelErr& e, const std::vector<float>& out, cons
   return "rel err " + std::to_string(e.rel) + ", worst |diff| " + std::to_string(e.worst) + " at " +
          std::to_string(e.worst_at) + " (out " + std::to_string(out[e.worst_at]) + ", ref " +
          std::to_string(ref[e.worst_at]) + "), non-finite " + std::to_string(e.non_finite);
+}
+
+// A paged copy (cache/block_pool.h layout, kernels/row_map.h) of a contiguous cache layout of
+// n_regions regions (segments, KV heads; 1 for token rows): row j of sequence b in region r at
+//   src + b * seq_bytes + r * region_bytes + j * stride        (contiguous, rows j < cap)
+// goes to storage row table_b[j / B] * B + j % B of region r, regions storage_rows * stride
+// bytes apart. Every sequence's blocks come from a seeded shuffle of all blocks (two spare), so
+// they are neither consecutive nor in order; storage rows nobody maps stay 0xFF (NaN in f16).
+struct PagedCopy {
+  std::vector<uint8_t> bytes;
+  std::vector<int32_t> tables;  // [n_seq][ld]
+  int64_t ld = 0;
+  int shift = 0;
+  int64_t storage_rows = 0;
+};
+
+inline PagedCopy page_layout(const std::vector<uint8_t>& src, int n_seq, int cap, int n_regions, int64_t seq_bytes,
+                             int64_t region_bytes, int64_t stride, int block_rows, uint32_t seed) {
+  PagedCopy p;
+  while ((1 << p.shift) < block_rows) ++p.shift;
+  p.ld = (cap + block_rows - 1) / block_rows;
+  const int64_t n_blocks = n_seq * p.ld + 2;
+  p.storage_rows = n_blocks * block_rows;
+  std::vector<int32_t> ids(n_blocks);
+  for (int64_t i = 0; i < n_blocks; ++i) ids[i] = static_cast<int32_t>(i);
+  std::mt19937 rng(seed);
+  std::shuffle(ids.begin(), ids.end(), rng);
+  p.tables.assign(ids.begin(), ids.begin() + n_seq * p.ld);
+  p.bytes.assign(size_t(n_regions) * p.storage_rows * stride, 0xFF);
+  for (int b = 0; b < n_seq; ++b) {
+    for (int r = 0; r < n_regions; ++r) {
+      for (int j = 0; j < cap; ++j) {
+        const int64_t row = int64_t{p.tables[b * p.ld + (j >> p.shift)]} * block_rows + (j & (block_rows - 1));
+        std::memcpy(p.bytes.data() + (r * p.storage_rows + row) * stride,
+                    src.data() + b * seq_bytes + r * region_bytes + int64_t{j} * stride, stride);
+      }
+    }
+  }
+  return p;
 }
 
 }  // namespace lrkv::test

@@ -85,21 +85,6 @@ Status CpuEngine::check_spans(const std::vector<SeqSpan>& spans, const KvCache& 
   return Status::Ok();
 }
 
-namespace {
-// Paged caches: blocks for every span's new rows, before any layer writes them.
-Status reserve_rows(const std::vector<SeqSpan>& spans, KvCache& cache) {
-  if (!cache.pages()) return Status::Ok();
-  for (size_t i = 0; i < spans.size(); ++i) {
-    const SeqSpan& s = spans[i];
-    Status st = cache.reserve(s.seq, cache.length(s.seq) + s.n);
-    if (!st.ok()) {  // all or none: give back what this call mapped
-      for (size_t j = 0; j < i; ++j) cache.truncate(spans[j].seq, cache.length(spans[j].seq));
-      return st;
-    }
-  }
-  return Status::Ok();
-}
-}  // namespace
 
 void CpuEngine::embed(const std::vector<SeqSpan>& spans) {
   const Tensor& e = model_.weights.tok_embd;
@@ -160,7 +145,7 @@ Status CpuEngine::forward(const std::vector<SeqSpan>& spans, KvCache& cache_base
   KvCache* cache = &cache_base;
   LRKV_RETURN_IF_ERROR(check_cache(cache_base));
   LRKV_RETURN_IF_ERROR(check_spans(spans, cache_base));
-  LRKV_RETURN_IF_ERROR(reserve_rows(spans, cache_base));
+  LRKV_RETURN_IF_ERROR(reserve_span_rows(spans, cache_base));
   T_ = 0;
   for (const SeqSpan& s : spans) T_ += s.n;
   pos_.resize(T_);

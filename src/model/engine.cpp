@@ -16,4 +16,17 @@ Status Engine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& cache,
   return Status::Ok();
 }
 
+Status reserve_span_rows(const std::vector<SeqSpan>& spans, KvCache& cache) {
+  if (!cache.pages()) return Status::Ok();
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const SeqSpan& s = spans[i];
+    Status st = cache.reserve(s.seq, cache.length(s.seq) + s.n);
+    if (!st.ok()) {  // all or none: give back what this call mapped
+      for (size_t j = 0; j < i; ++j) cache.truncate(spans[j].seq, cache.length(spans[j].seq));
+      return st;
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace lrkv

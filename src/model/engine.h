@@ -59,4 +59,9 @@ class Engine {
                                 std::vector<int>* next);
 };
 
+// Paged caches: maps blocks for every span's new rows [length, length + n) before a forward
+// writes them, all or none (an error names the free and needed blocks; what this call mapped is
+// given back). Other caches: nothing to do.
+Status reserve_span_rows(const std::vector<SeqSpan>& spans, KvCache& cache);
+
 }  // namespace lrkv

@@ -28,9 +28,9 @@ Result<SlotCost> slot_cost(const Engine& engine, const KvCacheSpec& spec, int ct
 Result<int> slots_for_budget(int64_t bytes_per_slot, int ctx, int64_t budget, int parallel);
 
 // The server's cache from its flags. Paged (block_rows > 0 and the engine can page this cache:
-// host row caches on the CPU): n_blocks = budget / (bytes per token x block_rows), at least the
-// blocks of one --ctx sequence, and `parallel` sequence slots. Otherwise (block_rows 0, a GPU
-// engine, KIVI) slots_for_budget's whole-context slots.
+// host row caches on the CPU, every CUDA cache): n_blocks = budget / (bytes per token x
+// block_rows), at least the blocks of one --ctx sequence, and `parallel` sequence slots.
+// Otherwise (block_rows 0, KIVI) slots_for_budget's whole-context slots.
 struct CachePlan {
   KvCacheSpec spec;           // spec.paging set when paged
   int slots = 0;              // sequences running at once

@@ -140,10 +140,11 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option(
          "--kv-budget", a->kv_budget,
-         "Bytes for the KV cache (8GiB, 512MiB, 2GB, ...). Paged (CPU): budget / (bytes per "
-         "token x --kv-block) blocks shared by all sequences, which hold only the tokens they "
-         "have; a full cache queues new requests and preempts the newest running one. Not "
-         "paged (CUDA, kivi): min(--parallel, budget / (bytes per token x --ctx)) slots")
+         "Bytes for the KV cache (8GiB, 512MiB, 2GB, ...). Paged (CPU and CUDA): budget / "
+         "(bytes per token x --kv-block) blocks shared by all sequences, which hold only the "
+         "tokens they have; a full cache queues new requests and preempts the newest running "
+         "one. Not paged (--kv-block 0, kivi): min(--parallel, budget / (bytes per token x "
+         "--ctx)) slots")
       ->capture_default_str();
   cmd->add_option("--kv-block", a->kv_block,
                   "Tokens per KV cache block (a power of two; 0 = no paging: whole-context "

@@ -20,6 +20,7 @@ Status fill_cache_random(CudaKvCache& cache, int length, uint64_t seed) {
   LRKV_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize(), "fill cache");
   for (int s = 0; s < cache.n_seq(); ++s) {
     cache.truncate(s, 0);
+    LRKV_RETURN_IF_ERROR(cache.reserve(s, length));  // paged: blocks for the filled rows
     cache.advance(s, length);
   }
   return Status::Ok();

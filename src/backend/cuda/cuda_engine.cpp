@@ -182,11 +182,6 @@ Result<std::unique_ptr<KvCache>> CudaEngine::make_cache(int n_seq, int capacity,
   if (n_seq < 1 || capacity < 1) {
     return make_error(ErrorCode::kInvalidArgument, "CUDA engine cache: {} sequences of {} tokens", n_seq, capacity);
   }
-  if (spec.paging.paged()) {
-    return make_error(ErrorCode::kUnsupported,
-                      "paged KV caches run on the CPU engine only; the CUDA engine reserves "
-                      "whole-context slots");
-  }
   if (spec.quant != KvQuant::kNone) {
     return make_error(ErrorCode::kUnsupported, "--kv-type {}: the CUDA engine runs f16/bf16 rows and quantized "
                       "latents (--latent-bits); use --device cpu for it", spec.name());
@@ -206,6 +201,15 @@ Result<std::unique_ptr<KvCache>> CudaEngine::make_cache(int n_seq, int capacity,
     kind = fmt::format("dense {} (cuda)", dtype_name(spec.dtype));
   }
   auto c = std::make_unique<CudaKvCache>(this, n_seq, capacity, spec, kind);
+  LRKV_RETURN_IF_ERROR(c->alloc_tables());
+  // Rows of one head / segment region: a sequence's (contiguous) or the block pool's (paged).
+  const int64_t region_rows = c->region_rows(), buffers = c->pages() ? 1 : n_seq;
+  const auto offset_fits = [&](int64_t bytes, const char* what) -> Status {
+    if (bytes < (int64_t{1} << 31)) return Status::Ok();
+    return make_error(ErrorCode::kInvalidArgument,
+                      "CUDA engine cache: {} offsets reach {} (the kernels address < 2^31); lower --kv-budget",
+                      what, bytes);
+  };
   if (quant) {
     if (!compressed()) {
       return make_error(ErrorCode::kInvalidArgument, "--latent-bits {}: quantized latents need a compressed model",
@@ -240,14 +244,16 @@ Result<std::unique_ptr<KvCache>> CudaEngine::make_cache(int n_seq, int capacity,
         q.row_stride = q.seg_major ? seg_bytes : q.codec.row_bytes;
         // Segment-major regions start 256-byte aligned so the kernel copies whole tiles with
         // 16-byte cp.async whatever the capacity.
-        const int64_t region = (int64_t{capacity} * seg_bytes + 255) / 256 * 256;
+        const int64_t region = (region_rows * seg_bytes + 255) / 256 * 256;
         for (size_t g = 0; g < q.codec.segments.size(); ++g) {
           q.seg_off.push_back(q.seg_major ? static_cast<int64_t>(g) * region : q.codec.segments[g].byte);
         }
-        q.seq_bytes = q.seg_major ? region * static_cast<int64_t>(q.codec.segments.size())
-                                  : int64_t{capacity} * q.codec.row_bytes;
+        LRKV_RETURN_IF_ERROR(offset_fits(q.seg_off.back(), "quantized segment"));
+        const int64_t seq_bytes = q.seg_major ? region * static_cast<int64_t>(q.codec.segments.size())
+                                              : region_rows * q.codec.row_bytes;
+        q.seq_bytes = c->pages() ? 0 : seq_bytes;
         token_bytes += q.codec.row_bytes;
-        LRKV_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::create(size_t(n_seq) * q.seq_bytes));
+        LRKV_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::create(size_t(buffers) * seq_bytes));
         (kv == 0 ? c->k : c->v).push_back(std::move(b));
         (kv == 0 ? c->k_quant : c->v_quant).push_back(std::move(q));
       }
@@ -259,8 +265,9 @@ Result<std::unique_ptr<KvCache>> CudaEngine::make_cache(int n_seq, int capacity,
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const int64_t kw = compressed() ? latent_[l].k_width : cfg_.kv_dim();
     const int64_t vw = compressed() ? latent_[l].v_width : cfg_.kv_dim();
-    LRKV_ASSIGN_OR_RETURN(DeviceBuffer k, DeviceBuffer::create(size_t(n_seq) * capacity * kw * elem));
-    LRKV_ASSIGN_OR_RETURN(DeviceBuffer v, DeviceBuffer::create(size_t(n_seq) * capacity * vw * elem));
+    if (!compressed()) LRKV_RETURN_IF_ERROR(offset_fits((cfg_.n_kv_head - 1) * region_rows * cfg_.head_dim, "head"));
+    LRKV_ASSIGN_OR_RETURN(DeviceBuffer k, DeviceBuffer::create(size_t(buffers) * region_rows * kw * elem));
+    LRKV_ASSIGN_OR_RETURN(DeviceBuffer v, DeviceBuffer::create(size_t(buffers) * region_rows * vw * elem));
     c->k.push_back(std::move(k));
     c->v.push_back(std::move(v));
     c->token_bytes.push_back((kw + vw) * elem);

@@ -38,9 +38,10 @@ int run_max_kv(const std::vector<int>& start, const std::vector<SeqSpan>& spans,
   return m;
 }
 
-// Rows [T, width] into a cache of `cap` rows per sequence: token rows, or head-major segments.
+// Rows [T, width] into a cache whose regions hold `cap` rows (a sequence's, or a paged cache's
+// storage rows found through `maps`): token rows, or head-major segments.
 CacheWriteParams cache_rows(const float* src, int64_t T, int width, void* dst, DType type, const int* seq,
-                            const int* pos, int cap, int seg) {
+                            const int* pos, int64_t cap, int seg, const SeqRowMaps& maps) {
   CacheWriteParams p;
   p.src = src;
   p.ld_src = width;
@@ -54,6 +55,7 @@ CacheWriteParams cache_rows(const float* src, int64_t T, int width, void* dst, D
   p.seq_stride = int64_t{cap} * width;
   p.row_stride = seg;
   p.seg_stride = seg == width ? 0 : int64_t{cap} * seg;
+  p.maps = maps;
   return p;
 }
 
@@ -89,18 +91,19 @@ Status CudaEngine::attention_dense(int l, Step& st) {
   RopeQkParams rq = rope_q(st);
   rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>());
   rq.k_cache = cache_rows(st.k.as<float>(), T, static_cast<int>(kvd), cache_->k[l].data(), ct, st.seq.as<int>(),
-                          st.pos.as<int>(), cache_->capacity(), hd);
+                          st.pos.as<int>(), cache_->region_rows(), hd, cache_->maps(0));
   rq.v_cache = cache_rows(st.v.as<float>(), T, static_cast<int>(kvd), cache_->v[l].data(), ct, st.seq.as<int>(),
-                          st.pos.as<int>(), cache_->capacity(), hd);
+                          st.pos.as<int>(), cache_->region_rows(), hd, cache_->maps(0));
   LRKV_RETURN_IF_ERROR(rope_qk(rq, stream_));
   if (device_hook_) LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPostRope, st.k.as<float>(), T, kvd, kvd, stream_));
-  // Head-major cache: KV head g of a sequence at g * capacity * hd, row stride hd.
+  // Head-major cache: KV head g of a sequence (paged: of the storage) at g * region rows * hd,
+  // row stride hd (make_cache keeps these offsets below 2^31).
   std::vector<int> q_off(cfg_.n_head), kv_off(cfg_.n_head), len(cfg_.n_head, hd);
   for (int h = 0; h < cfg_.n_head; ++h) {
     q_off[h] = h * hd;
-    kv_off[h] = (h / group) * cache_->capacity() * hd;
+    kv_off[h] = static_cast<int>((h / group) * cache_->region_rows() * hd);
   }
-  const int64_t seq_elems = int64_t{cache_->capacity()} * kvd, eb = dtype_bytes(ct, 1);
+  const int64_t seq_elems = cache_->seq_rows() * kvd, eb = dtype_bytes(ct, 1);
   for (const Run& r : batch_runs(st.spans)) {
     const SeqSpan& s0 = st.spans[r.first];
     const int64_t t0 = st.t0[r.first];
@@ -124,6 +127,7 @@ Status CudaEngine::attention_dense(int l, Step& st) {
     b.n_seq = static_cast<int>(r.count);
     b.qk_seq = b.z_seq = int64_t{s0.n} * qd;
     b.k_seq = b.v_seq = seq_elems;
+    b.maps = cache_->maps(s0.seq);
     b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
     PoolBuffer ws;
     LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, latent_attention_workspace_bytes(b), &ws));
@@ -246,9 +250,9 @@ Status CudaEngine::attention_latent(int l, Step& st) {
     return Status::Ok();
   }
   LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.ck.as<float>(), T, L.k_width, cache_->k[l].data(), ct, st.seq.as<int>(),
-                                              st.pos.as<int>(), cache_->capacity(), L.k_width),
+                                              st.pos.as<int>(), cache_->region_rows(), L.k_width, cache_->maps(0)),
                                    cache_rows(st.cv.as<float>(), T, L.v_width, cache_->v[l].data(), ct, st.seq.as<int>(),
-                                              st.pos.as<int>(), cache_->capacity(), L.v_width),
+                                              st.pos.as<int>(), cache_->region_rows(), L.v_width, cache_->maps(0)),
                                    stream_));
   const int G = static_cast<int>(L.groups.size());
   std::vector<int> q_off(cfg_.n_head), g_rows(G), g_rank(G);
@@ -257,7 +261,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
     g_rows[g] = L.groups[g].n_kv_heads * hd;
     g_rank[g] = L.groups[g].rank_k;
   }
-  const int64_t eb = dtype_bytes(ct, 1), k_seq = int64_t{cache_->capacity()} * L.k_width, v_seq = int64_t{cache_->capacity()} * L.v_width;
+  const int64_t eb = dtype_bytes(ct, 1), k_seq = cache_->seq_rows() * L.k_width, v_seq = cache_->seq_rows() * L.v_width;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   for (const Run& r : batch_runs(st.spans)) {
     const SeqSpan& s0 = st.spans[r.first];
@@ -304,6 +308,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
       b.c_seq = k_seq;
       b.v_seq = v_seq;
       b.z_seq = int64_t{s0.n} * L.z_width;
+      b.maps = cache_->maps(s0.seq);
       b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
       LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, rebuild_attention_workspace_bytes(b), &ws));
       b.workspace = ws.data();
@@ -325,6 +330,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
       b.k_seq = k_seq;
       b.v_seq = v_seq;
       b.z_seq = int64_t{s0.n} * L.z_width;
+      b.maps = cache_->maps(s0.seq);
       b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
       LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, latent_attention_workspace_bytes(b), &ws));
       b.workspace = ws.data();
@@ -369,6 +375,7 @@ Status CudaEngine::attention_latent_quantized(int l, Step& st) {
     e.dst = cache[kv]->data();
     e.row_bytes = q.row_stride;
     e.seq_bytes = q.seq_bytes;
+    e.maps = cache_->maps(0);
     e.seq = st.seq.as<int>();
     e.pos = st.pos.as<int>();
   }
@@ -404,6 +411,7 @@ Status CudaEngine::attention_latent_quantized(int l, Step& st) {
     b.z_off = L.z_off.data();
     b.scale = 1.0f / std::sqrt(static_cast<float>(cfg_.head_dim));
     b.n_seq = static_cast<int>(r.count);
+    b.maps = cache_->maps(s0.seq);
     b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
     PoolBuffer ws;
     LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, quant_latent_attention_workspace_bytes(b), &ws));

@@ -239,6 +239,7 @@ Status CudaEngine::run_step(Step& st, LogitsMode mode, bool want_logits) {
 Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache_base, LogitsMode mode,
                                std::vector<float>* logits, SampleJob* sample) {
   LRKV_RETURN_IF_ERROR(check_spans(spans, cache_base));
+  LRKV_RETURN_IF_ERROR(reserve_span_rows(spans, cache_base));
   cache_ = static_cast<CudaKvCache*>(&cache_base);  // check_spans: made by this engine
   struct Release {
     CudaKvCache*& c;
@@ -273,6 +274,7 @@ Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache
     }
   }
   if (graph == nullptr) LRKV_RETURN_IF_ERROR(alloc_step(st));
+  LRKV_RETURN_IF_ERROR(cache_->upload_tables(stream_));  // paged: the blocks reserve_span_rows mapped
   for (auto [buf, host] : {std::pair{&run->tokens, &tokens}, {&run->pos, &pos}, {&run->seq, &seq}}) {
     LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(buf->data(), host->data(), st.T * sizeof(int), cudaMemcpyHostToDevice,
                                               stream_),

@@ -5,8 +5,16 @@
 //   latent, quant  kernels/quant_row.h rows, segment-major [seq][group][token][segment bytes]
 //                  when every group of a side has the same rank, else token rows
 //                  [seq][token][row bytes] (the CPU QuantizedRowCache row layout)
+// Paged caches (spec.paging, KvCache::pages()): the [seq][token] dimensions become the storage
+// rows of a block pool (n_blocks * block_rows rows shared by all sequences): dense
+// [kv head][storage row][head_dim], latent token rows [storage row][Σ rank], quantized
+// [group][storage row][segment bytes] or [storage row][row bytes]. The kernels find row j of a
+// sequence through its block table (kernels/row_map.h), whose device copy `tables`
+// ([n_seq][table_ld] int32) the engine uploads before each step.
 // Lengths live in KvCache (host ints): truncate() forgets tokens without touching the device.
 #pragma once
+
+#include <cuda_runtime.h>
 
 #include <atomic>
 #include <cstdint>
@@ -17,6 +25,7 @@
 #include "cache/kv_cache.h"
 #include "cache/kv_cache_spec.h"
 #include "kernels/quant_row.h"
+#include "kernels/row_map.h"
 
 namespace lrkv::cuda {
 
@@ -33,7 +42,9 @@ class CudaKvCache final : public KvCache {
  public:
   CudaKvCache(const void* owner, int n_seq, int capacity, KvCacheSpec spec, std::string kind)
       : KvCache(n_seq), owner_(owner), capacity_(capacity), spec_(std::move(spec)), kind_(std::move(kind)),
-        serial_(next_serial()) {}
+        serial_(next_serial()) {
+    init_paging(spec_.paging);
+  }
   std::string kind() const override { return kind_; }
   int n_layer() const override { return static_cast<int>(k.size()); }
   int n_seq() const override { return static_cast<int>(lengths_.size()); }
@@ -49,11 +60,25 @@ class CudaKvCache final : public KvCache {
   // Unique per cache made in this process (decode graphs bake its buffers' addresses in).
   uint64_t serial() const { return serial_; }
 
+  // Rows of one head / segment region (all sequences' rows when paged, else one sequence's) and
+  // rows between sequences (0 when paged: tables place them).
+  int64_t region_rows() const { return pages() ? storage_rows(capacity_) : capacity_; }
+  int64_t seq_rows() const { return pages() ? 0 : capacity_; }
+  // Device row maps of sequences seq0, seq0 + 1, ... (contiguous: no table).
+  SeqRowMaps maps(int seq0) const;
+  // Paged: allocates the device tables (make_cache; zeros); upload_tables copies every
+  // sequence's block table into them (stream-ordered, before the step that reads them).
+  Status alloc_tables();
+  Status upload_tables(cudaStream_t stream);
+
   std::vector<DeviceBuffer> k, v;             // per layer
   std::vector<QuantLayout> k_quant, v_quant;  // per layer (quantized latents only)
   std::vector<int64_t> token_bytes;           // per layer: K + V bytes of one token
 
  private:
+  DeviceBuffer tables_;               // paged: [n_seq][table_ld_] block ids
+  int64_t table_ld_ = 0;
+  std::vector<int32_t> host_tables_;  // staging of the upload
   const void* owner_;
   int capacity_;
   KvCacheSpec spec_;

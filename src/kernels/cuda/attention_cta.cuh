@@ -78,14 +78,23 @@ __device__ __forceinline__ int cta_min_limit(const int* row_end_s, int je) {
 
 // Cached rows j0 .. j0 + kTokenTile - 1 (those below j_end; zeros past it and past each segment)
 // of the cluster's key segment into k_dst and value segment into v_dst, row stride ld_dst, with
-// the kernel's row loader (row_loader.cuh); krows / vrows: row 0 of the sequence.
+// the kernel's row loader (row_loader.cuh); krows / vrows: row 0 of the sequence (seq_rows).
 template <class Loader, class T, int R>
 __device__ __forceinline__ void load_kv_tile(const SplitAttentionArgs& a, const ClusterDesc& cl, const void* krows,
-                                             const void* vrows, T* k_dst, T* v_dst, int ld_dst, int j0, int j_end) {
-  Loader::template load<T, R, kTokenTile, kCtaThreads>(k_dst, ld_dst, krows, a.ldk, cl.k_off, cl.k_len, j0, j_end,
+                                             const void* vrows, RowMap map, T* k_dst, T* v_dst, int ld_dst, int j0,
+                                             int j_end) {
+  Loader::template load<T, R, kTokenTile, kCtaThreads>(k_dst, ld_dst, krows, map, a.ldk, cl.k_off, cl.k_len, j0, j_end,
                                                        threadIdx.x, a.k_contiguous != 0);
-  Loader::template load<T, R, kTokenTile, kCtaThreads>(v_dst, ld_dst, vrows, a.ldv, cl.v_off, cl.v_len, j0, j_end,
+  Loader::template load<T, R, kTokenTile, kCtaThreads>(v_dst, ld_dst, vrows, map, a.ldv, cl.v_off, cl.v_len, j0, j_end,
                                                        threadIdx.x, a.v_contiguous != 0);
+}
+
+// Row 0 of sequence `seq`'s cached rows (`base` + seq * seq_stride elements of T; paged caches:
+// the storage's row 0, rows found through a.maps).
+template <class T>
+__device__ __forceinline__ const T* seq_rows(const SplitAttentionArgs& a, const void* base, int64_t seq_stride,
+                                             int seq) {
+  return static_cast<const T*>(base) + (a.maps.paged() ? 0 : static_cast<int64_t>(seq) * seq_stride);
 }
 
 // A CTA whose chunk holds no visible row: an empty partial state for the merge.

@@ -184,8 +184,9 @@ __global__ void add_halves_kernel(const float* y2, int64_t rows, int64_t cols, f
 }
 
 __device__ __forceinline__ int64_t cache_at(const CacheWriteParams& p, int64_t r, int c) {
-  return int64_t{p.seq[r]} * p.seq_stride + int64_t{p.pos[r]} * p.row_stride + int64_t{c / p.seg} * p.seg_stride +
-         c % p.seg;
+  const int64_t row = p.maps.paged() ? p.maps.seq(p.seq[r])(p.pos[r]) * p.row_stride
+                                     : int64_t{p.seq[r]} * p.seq_stride + int64_t{p.pos[r]} * p.row_stride;
+  return row + int64_t{c / p.seg} * p.seg_stride + c % p.seg;
 }
 
 // Element e (row e / width, column e % width) of one scatter.

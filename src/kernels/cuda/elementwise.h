@@ -42,7 +42,8 @@ Status convert_rows(const float* src, int64_t ld_src, void* dst, DType type, int
 // Row r (sequence seq[r], position pos[r]) of src [rows, width] goes to dst + seq * seq_stride +
 // pos * row_stride, split into segments of `seg` columns, segment i at i * seg_stride: seg =
 // width, seg_stride = 0 for token rows ([token][width]); seg = head_dim, seg_stride = capacity *
-// head_dim for head-major caches ([kv head][token][head_dim]).
+// head_dim for head-major caches ([kv head][token][head_dim]). Paged caches (p.maps.paged()):
+// row (seq, pos) at dst + maps.seq(seq)(pos) * row_stride (seg_stride = storage rows * head_dim).
 Status cache_write(const CacheWriteParams& p, cudaStream_t stream);
 // Two scatters (a key and a value side) in one launch.
 Status cache_write(const CacheWriteParams& a, const CacheWriteParams& b, cudaStream_t stream);

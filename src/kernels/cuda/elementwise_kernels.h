@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/row_map.h"
 
 namespace lrkv::cuda {
 
@@ -20,6 +21,7 @@ struct CacheWriteParams {
   const int* pos = nullptr;  // [rows] device
   int64_t seq_stride = 0, row_stride = 0, seg_stride = 0;
   int seg = 0;
+  SeqRowMaps maps;  // paged: row (seq, pos) at maps.seq(seq)(pos) * row_stride (seq_stride unused)
 };
 
 // One launch after a step's q|k|v projection (see elementwise.h rope_qk): RoPE of n_q_heads

@@ -95,6 +95,7 @@ Result<Plan> make_plan(const LatentAttentionBatch& b) {
   a.v = p.v;
   a.ldv = p.ldv;
   a.v_seq = b.v_seq;
+  a.maps = b.maps;
   a.z = p.z;
   a.ldz = p.ldz;
   a.z_seq = b.z_seq;

@@ -44,18 +44,19 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
     cta_empty(a, seq, split);
     return;
   }
-  const void* krows = static_cast<const T*>(a.k) + static_cast<int64_t>(seq) * a.k_seq;
-  const void* vrows = static_cast<const T*>(a.v) + static_cast<int64_t>(seq) * a.v_seq;
+  const void* krows = seq_rows<T>(a, a.k, a.k_seq, seq);
+  const void* vrows = seq_rows<T>(a, a.v, a.v_seq, seq);
+  const RowMap map = a.maps.seq(seq);
   const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
   const CpAsyncPipeline<2, 3> pipe{stages, n_tiles};
   auto load_tile = [&](int tile) {
     const int stage = pipe.stage(tile), j0 = jb + tile * kTokenTile;
     // Not load_kv_tile (attention_cta.cuh): through it ptxas gives the R = 64 instances 96
     // registers instead of 94; kept as measured.
-    Loader::template load<T, R, kTokenTile, kCtaThreads>(k_s + stage * kTokenTile * kLd, kLd, krows, a.ldk,
+    Loader::template load<T, R, kTokenTile, kCtaThreads>(k_s + stage * kTokenTile * kLd, kLd, krows, map, a.ldk,
                                                          cl.k_off, cl.k_len, j0, je, threadIdx.x,
                                                          a.k_contiguous != 0);
-    Loader::template load<T, R, kTokenTile, kCtaThreads>(v_s + stage * kTokenTile * kLd, kLd, vrows, a.ldv,
+    Loader::template load<T, R, kTokenTile, kCtaThreads>(v_s + stage * kTokenTile * kLd, kLd, vrows, map, a.ldv,
                                                          cl.v_off, cl.v_len, j0, je, threadIdx.x,
                                                          a.v_contiguous != 0);
   };

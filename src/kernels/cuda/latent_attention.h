@@ -25,11 +25,14 @@ namespace lrkv::cuda {
 enum class AttentionKernel { kAuto, kSplitK, kPrefill };
 
 // n_seq problems of one shape: sequence b reads p.qk + b * qk_seq, p.q_pos + b * p.n_q,
-// p.k + b * k_seq, p.v + b * v_seq and writes p.z + b * z_seq (strides in elements).
+// p.k + b * k_seq, p.v + b * v_seq and writes p.z + b * z_seq (strides in elements). Paged
+// caches (maps.paged()): cached row j of sequence b is row maps.seq(b)(j) of p.k / p.v (device
+// block tables; k_seq, v_seq unused).
 struct LatentAttentionBatch {
   LatentAttentionParams p;
   int n_seq = 1;
   int64_t qk_seq = 0, k_seq = 0, v_seq = 0, z_seq = 0;
+  SeqRowMaps maps;
   int max_kv = 0;                // host: >= max(q_pos) + 1 over the batch (plans the splits)
   void* workspace = nullptr;     // device scratch for split-K partials
   size_t workspace_bytes = 0;

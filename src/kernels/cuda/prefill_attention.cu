@@ -84,13 +84,14 @@ __global__ void __launch_bounds__(kCtaThreads) prefill_attention_kernel(const __
   }
   const int lim0 = wend[g], lim1 = wend[g + 8];
 
-  const void* krows = static_cast<const T*>(a.k) + static_cast<int64_t>(seq) * a.k_seq;
-  const void* vrows = static_cast<const T*>(a.v) + static_cast<int64_t>(seq) * a.v_seq;
+  const void* krows = seq_rows<T>(a, a.k, a.k_seq, seq);
+  const void* vrows = seq_rows<T>(a, a.v, a.v_seq, seq);
+  const RowMap map = a.maps.seq(seq);
   const int n_tiles = (cta_end + kTokenTile - 1) / kTokenTile;
   auto load_tile = [&](int tile) {
     const int stage = tile % kPrefillStages, j0 = tile * kTokenTile;
-    load_kv_tile<Loader, T, R>(a, cl, krows, vrows, k_s + stage * kTokenTile * kLd, v_s + stage * kTokenTile * kLd,
-                               kLd, j0, cta_end);
+    load_kv_tile<Loader, T, R>(a, cl, krows, vrows, map, k_s + stage * kTokenTile * kLd,
+                               v_s + stage * kTokenTile * kLd, kLd, j0, cta_end);
   };
   const CpAsyncPipeline<kPrefillStages, kPrefillStages> pipe{kPrefillStages, n_tiles};
   pipe.prime(load_tile);

@@ -47,6 +47,7 @@ struct EncodeArgs {
   int bits = 4, group = 0, sym = 0, n_seg = 0;
   uint8_t* dst = nullptr;
   int64_t row_bytes = 0, seq_bytes = 0;
+  SeqRowMaps maps;  // paged: row (seq, pos) at maps.seq(seq)(pos) (seq_bytes unused)
   const int* seq = nullptr;
   const int* pos = nullptr;
   int seg_col[kEncodeMaxSegments] = {};
@@ -57,12 +58,14 @@ struct EncodeArgs {
 cudaError_t launch_quant_encode(const EncodeArgs* e, int n, int64_t rows, cudaStream_t stream);
 
 // Decoder launch (quant_decode.cu): rows [0, rows) of n_seq sequences, distinct segments s
-// of packed rows at  src + b * seq_bytes + j * row_bytes + seg_byte[s]  decoded to f16 at
+// of packed rows at  src + b * seq_bytes + j * row_bytes + seg_byte[s]  (paged:
+// src + maps.seq(b)(j) * row_bytes + seg_byte[s]) decoded to f16 at
 //   dst + (b * rows + j) * ld_dst + dst_col[s]   (x = s*u + m or s*(u - q), f32 then rounded once).
 inline constexpr int kDecodeMaxSegments = 64;
 struct DecodeArgs {
   const uint8_t* src = nullptr;
   int64_t row_bytes = 0, seq_bytes = 0;
+  SeqRowMaps maps;
   int bits = 4, group = 0, sym = 0, n_seg = 0;
   void* dst = nullptr;  // __half
   int64_t ld_dst = 0;

@@ -25,7 +25,7 @@ __global__ void __launch_bounds__(kWarps * 32) quant_decode_kernel(const __grid_
   const int j = blockIdx.x * kWarps + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (j >= d.rows) return;
   const int s = blockIdx.y, b = blockIdx.z, n = d.seg_len[s];
-  const uint8_t* src = d.src + b * d.seq_bytes + j * d.row_bytes + d.seg_byte[s];
+  const uint8_t* src = d.src + (d.maps.paged() ? 0 : b * d.seq_bytes) + d.maps.seq(b)(j) * d.row_bytes + d.seg_byte[s];
   __half* dst = static_cast<__half*>(d.dst) + (int64_t{b} * d.rows + j) * d.ld_dst + d.dst_col[s];
   const int gs = d.group > 0 ? d.group : n, ng = (n + gs - 1) / gs;
   const uint8_t* codes = src + ng * (d.sym ? 2 : 4);

@@ -61,7 +61,8 @@ __global__ void __launch_bounds__(32) quant_encode_kernel(const __grid_constant_
   const int n = e.seg_len[s];
   const float* x = e.src + r * e.ld_src + e.seg_col[s];
   const int64_t sq = e.seq ? e.seq[r] : 0, ps = e.pos ? e.pos[r] : r;
-  uint8_t* dst = e.dst + sq * e.seq_bytes + ps * e.row_bytes + e.seg_dst[s];
+  const int64_t at = e.maps.paged() ? e.maps.seq(sq)(ps) * e.row_bytes : sq * e.seq_bytes + ps * e.row_bytes;
+  uint8_t* dst = e.dst + at + e.seg_dst[s];
   const int gs = e.group > 0 ? e.group : n, ng = (n + gs - 1) / gs;
   const int hdr = ng * (e.sym ? 2 : 4);
   const int q = (1 << (e.bits - 1)) - 1;

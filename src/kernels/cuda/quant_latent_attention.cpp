@@ -117,7 +117,7 @@ QuantSide plan_side(const QuantRows& s, int n_seq, const SplitAttentionArgs& a, 
     consecutive = consecutive && bytes == s.row_bytes;
     align = std::min(align, pow2_align(off));
   }
-  if (consecutive && align >= 16) {
+  if (consecutive && align >= 16 && !a.maps.paged()) {  // paged: a tile may cross blocks
     q.mode = kQLoadBlock16;
     q.raw_ld = max_seg;
   } else {
@@ -168,6 +168,7 @@ Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
   a.v = b.v.rows;
   a.ldv = b.v.row_bytes;
   a.v_seq = b.v.seq_bytes;
+  a.maps = b.maps;
   a.z = b.z;
   a.ldz = b.ldz;
   a.z_seq = b.z_seq;
@@ -217,11 +218,12 @@ struct Dequantised {
 
 size_t round16(size_t x) { return (x + 15) / 16 * 16; }
 
-Status build_side(const QuantRows& s, int n_head, int max_kv, DecodeArgs* d, std::vector<int>* off,
-                  std::vector<int>* len, int* width) {
+Status build_side(const QuantRows& s, const SeqRowMaps& maps, int n_head, int max_kv, DecodeArgs* d,
+                  std::vector<int>* off, std::vector<int>* len, int* width) {
   d->src = static_cast<const uint8_t*>(s.rows);
   d->row_bytes = s.row_bytes;
   d->seq_bytes = s.seq_bytes;
+  d->maps = maps;
   d->bits = s.format.bits;
   d->group = s.format.group;
   d->sym = s.format.scheme == QuantScheme::kSymmetric;
@@ -259,7 +261,7 @@ Status make_dequantised(const QuantLatentAttentionBatch& b, Dequantised* dq) {
   int width[2] = {0, 0};
   for (int i = 0; i < 2; ++i) {
     LRKV_RETURN_IF_ERROR(
-        build_side(*sides[i], b.n_head, b.max_kv, &dq->side[i], &dq->off[i], &dq->len[i], &width[i]));
+        build_side(*sides[i], b.maps, b.n_head, b.max_kv, &dq->side[i], &dq->off[i], &dq->len[i], &width[i]));
     dq->bytes[i] = round16(sizeof(uint16_t) * size_t(b.n_seq) * size_t(b.max_kv) * size_t(width[i]));
   }
   LatentAttentionBatch& f = dq->f;
@@ -384,6 +386,7 @@ Status encode_args(const QuantEncodeParams& p, EncodeArgs* e) {
   e->dst = static_cast<uint8_t*>(p.dst);
   e->row_bytes = p.row_bytes;
   e->seq_bytes = p.seq_bytes;
+  e->maps = p.maps;
   e->seq = p.seq;
   e->pos = p.pos;
   for (int s = 0; s < p.n_segments; ++s) {

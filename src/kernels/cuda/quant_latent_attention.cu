@@ -44,16 +44,17 @@ __global__ void __launch_bounds__(kCtaThreads) quant_latent_attention_kernel(con
     cta_empty(a, seq, split);
     return;
   }
-  const uint8_t* krows = static_cast<const uint8_t*>(a.k) + static_cast<int64_t>(seq) * a.k_seq + cl.k_off;
-  const uint8_t* vrows = static_cast<const uint8_t*>(a.v) + static_cast<int64_t>(seq) * a.v_seq + cl.v_off;
+  const uint8_t* krows = seq_rows<uint8_t>(a, a.k, a.k_seq, seq) + cl.k_off;
+  const uint8_t* vrows = seq_rows<uint8_t>(a, a.v, a.v_seq, seq) + cl.v_off;
+  const RowMap map = a.maps.seq(seq);
   const int kseg = quant_seg_bytes(cl.k_len, qa.k), vseg = quant_seg_bytes(cl.v_len, qa.v);
   const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
   const CpAsyncPipeline<2, 3> pipe{stages, n_tiles};
   const RawTileCopy kcopy = raw_tile_copy(qa.k, kseg, threadIdx.x), vcopy = raw_tile_copy(qa.v, vseg, threadIdx.x);
   auto load_tile = [&](int tile) {
     const int stage = pipe.stage(tile), j0 = jb + tile * kTokenTile;
-    load_raw_tile(kraw + stage * qa.k.stage_bytes, qa.k, krows, a.ldk, kseg, j0, je, threadIdx.x, kcopy);
-    load_raw_tile(vraw + stage * qa.v.stage_bytes, qa.v, vrows, a.ldv, vseg, j0, je, threadIdx.x, vcopy);
+    load_raw_tile(kraw + stage * qa.k.stage_bytes, qa.k, krows, map, a.ldk, kseg, j0, je, threadIdx.x, kcopy);
+    load_raw_tile(vraw + stage * qa.v.stage_bytes, qa.v, vrows, map, a.ldv, vseg, j0, je, threadIdx.x, vcopy);
   };
   pipe.prime(load_tile);
 

@@ -52,6 +52,8 @@ struct QuantLatentAttentionBatch {
   int64_t ldqk = 0, qk_seq = 0;
   const int* qk_off = nullptr;
   QuantRows k, v;
+  // Paged caches: rows of sequence b at k.rows + maps.seq(b)(j) * row_bytes (k/v.seq_bytes unused).
+  SeqRowMaps maps;
   float* z = nullptr;  // z + b * z_seq + t * ldz + z_off[h], seg_len of v values
   int64_t ldz = 0, z_seq = 0;
   const int* z_off = nullptr;
@@ -74,6 +76,7 @@ void codec_segments(const RowCodec& codec, const int* seg, int n_head, std::vect
 
 // Encoder: row r of src [rows, ld_src] f32 (device) goes to
 //   dst + seq[r] * seq_bytes + pos[r] * row_bytes + seg_dst[s]   for every segment s,
+// or, paged (maps.paged()), to dst + maps.seq(seq[r])(pos[r]) * row_bytes + seg_dst[s];
 // encoding src columns [seg_col[s], + seg_len[s]) with `format` exactly as encode_segment does.
 // seq/pos are device arrays (null seq: all rows in sequence 0; null pos: pos = r). Host arrays
 // of at most 64 segments of <= 1024 values. Affine/symmetric formats; inputs must be finite.
@@ -87,6 +90,7 @@ struct QuantEncodeParams {
   const int64_t* seg_dst = nullptr;
   void* dst = nullptr;
   int64_t row_bytes = 0, seq_bytes = 0;
+  SeqRowMaps maps;
   const int* seq = nullptr;
   const int* pos = nullptr;
 };

@@ -16,6 +16,7 @@
 
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/quant_attention_args.h"
+#include "kernels/row_map.h"
 
 namespace lrkv::cuda::dev {
 
@@ -69,18 +70,18 @@ __device__ __forceinline__ RawTileCopy raw_tile_copy(const QuantSide& q, int seg
   return c;
 }
 
-template <int A, int kRows = kTokenTile>
-__device__ __forceinline__ void load_rows_async(uint8_t* dst, int raw_ld, const uint8_t* rows, int64_t ld, int seg,
-                                                int j0, int nrows, const RawTileCopy& c) {
+template <int A, int kRows = kTokenTile, bool kPaged = false>
+__device__ __forceinline__ void load_rows_async(uint8_t* dst, int raw_ld, const uint8_t* rows, RowMap map, int64_t ld,
+                                                int seg, int j0, int nrows, const RawTileCopy& c) {
   // i = r * per_row + p < kRows * per_row  <=>  r < kRows (p < per_row always).
   for (int r = c.r0, p = c.p0; r < kRows;) {
     int b = seg - p * A;
     b = b > A ? A : b;
     if (r >= nrows) b = 0;
     if constexpr (A == 1) {
-      dst[r * raw_ld + p] = b > 0 ? rows[static_cast<int64_t>(j0 + r) * ld + p] : uint8_t{0};
+      dst[r * raw_ld + p] = b > 0 ? rows[(kPaged ? map(j0 + r) : j0 + r) * ld + p] : uint8_t{0};
     } else {
-      const uint8_t* s = b > 0 ? rows + static_cast<int64_t>(j0 + r) * ld + p * A : rows;
+      const uint8_t* s = b > 0 ? rows + (kPaged ? map(j0 + r) : j0 + r) * ld + p * A : rows;
       cp_async_n<A>(dst + r * raw_ld + p * A, s, b);
     }
     r += c.dr;
@@ -92,12 +93,25 @@ __device__ __forceinline__ void load_rows_async(uint8_t* dst, int raw_ld, const 
   }
 }
 
+// load_rows_async with the table test once per tile (contiguous rows keep the loop without it).
+template <int A, int kRows>
+__device__ __forceinline__ void load_rows(uint8_t* dst, int raw_ld, const uint8_t* rows, RowMap map, int64_t ld,
+                                          int seg, int j0, int nrows, const RawTileCopy& c) {
+  if (map.table != nullptr) {
+    load_rows_async<A, kRows, true>(dst, raw_ld, rows, map, ld, seg, j0, nrows, c);
+  } else {
+    load_rows_async<A, kRows, false>(dst, raw_ld, rows, map, ld, seg, j0, nrows, c);
+  }
+}
+
 // Tile rows j0 .. j0+kRows-1 (valid below je) of the segment whose row 0 is `rows` (seg bytes
-// per row, row stride ld) into dst (row stride q.raw_ld); `c` = raw_tile_copy(q, seg, tid).
-// kRows: tile rows (64, or 128 in the register-fragment kernel).
+// per row, row stride ld; row j at rows + map(j) * ld) into dst (row stride q.raw_ld);
+// `c` = raw_tile_copy(q, seg, tid). kRows: tile rows (64, or 128 in the register-fragment
+// kernel). kQLoadBlock16 reads the tile as one block: contiguous maps only (the host planner's
+// choice).
 template <int kRows = kTokenTile>
-__device__ __forceinline__ void load_raw_tile(uint8_t* dst, const QuantSide& q, const uint8_t* rows, int64_t ld,
-                                              int seg, int j0, int je, int tid, const RawTileCopy& c) {
+__device__ __forceinline__ void load_raw_tile(uint8_t* dst, const QuantSide& q, const uint8_t* rows, RowMap map,
+                                              int64_t ld, int seg, int j0, int je, int tid, const RawTileCopy& c) {
   const int nrows = min(kRows, je - j0);
   switch (q.mode) {
     case kQLoadBlock16: {
@@ -111,16 +125,16 @@ __device__ __forceinline__ void load_raw_tile(uint8_t* dst, const QuantSide& q, 
       break;
     }
     case kQLoadRows16:
-      load_rows_async<16, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, c);
+      load_rows<16, kRows>(dst, q.raw_ld, rows, map, ld, seg, j0, nrows, c);
       break;
     case kQLoadRows8:
-      load_rows_async<8, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, c);
+      load_rows<8, kRows>(dst, q.raw_ld, rows, map, ld, seg, j0, nrows, c);
       break;
     case kQLoadRows4:
-      load_rows_async<4, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, c);
+      load_rows<4, kRows>(dst, q.raw_ld, rows, map, ld, seg, j0, nrows, c);
       break;
     default:
-      load_rows_async<1, kRows>(dst, q.raw_ld, rows, ld, seg, j0, nrows, c);
+      load_rows<1, kRows>(dst, q.raw_ld, rows, map, ld, seg, j0, nrows, c);
       break;
   }
 }

@@ -106,6 +106,7 @@ Result<Plan> make_plan(const RebuildAttentionBatch& b) {
   a.v = p.v;
   a.ldv = p.ldv;
   a.v_seq = b.v_seq;
+  a.maps = b.maps;
   a.inv_freq = k.inv_freq;
   a.bias = k.bias;
   a.pos0 = k.pos0;

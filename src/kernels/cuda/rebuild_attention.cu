@@ -171,8 +171,9 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
     cta_empty(a, seq, split);
     return;
   }
-  const void* crows = static_cast<const T*>(a.k) + static_cast<int64_t>(seq) * a.k_seq;
-  const void* vrows = static_cast<const T*>(a.v) + static_cast<int64_t>(seq) * a.v_seq;
+  const void* crows = seq_rows<T>(a, a.k, a.k_seq, seq);
+  const void* vrows = seq_rows<T>(a, a.v, a.v_seq, seq);
+  const RowMap map = a.maps.seq(seq);
   const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
   // Angles of the first token of each warp slice of a tile, exact reduction (rope_sincos).
   auto slice_bases = [&](int tile) {
@@ -186,8 +187,8 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
   slice_bases(0);
   auto load_tile = [&](int tile) {
     const int stage = tile % kStages, j0 = jb + tile * kTokenTile;
-    load_kv_tile<Loader, T, R>(a, cl, crows, vrows, c_s + stage * kTokenTile * kLd, v_s + stage * kTokenTile * kLd,
-                               kLd, j0, je);
+    load_kv_tile<Loader, T, R>(a, cl, crows, vrows, map, c_s + stage * kTokenTile * kLd,
+                               v_s + stage * kTokenTile * kLd, kLd, j0, je);
   };
   const CpAsyncPipeline<kStages, kStages> pipe{kStages, n_tiles};
   pipe.prime(load_tile);

@@ -28,6 +28,7 @@ struct RebuildAttentionBatch {
   int n_kv_head = 0;
   int n_seq = 1;
   int64_t q_seq = 0, c_seq = 0, v_seq = 0, z_seq = 0;  // per-sequence strides (elements)
+  SeqRowMaps maps;  // paged caches: latent / value row j of sequence b is row maps.seq(b)(j)
   int max_kv = 0;                                       // host: >= max(q_pos) + 1
   void* workspace = nullptr;
   size_t workspace_bytes = 0;

@@ -17,6 +17,8 @@
 
 #include <cstdint>
 
+#include "kernels/row_map.h"
+
 namespace lrkv::cuda {
 
 inline constexpr int kMaxHeads = 64;
@@ -42,11 +44,13 @@ struct SplitAttentionArgs {
   int n_q = 0;
   int q_len = 0;               // rebuild: head_dim (absorbed: cluster k_len is used)
   float qscale = 1.0f;         // softmax scale * log2(e)
-  // Cached rows (f16/bf16, device): row j of sequence b at k + b * k_seq + j * ldk.
+  // Cached rows (f16/bf16, device): row j of sequence b at k + b * k_seq + j * ldk, or, paged
+  // (maps.paged()), at k + maps.seq(b)(j) * ldk (k_seq, v_seq unused).
   const void* k = nullptr;
   int64_t ldk = 0, k_seq = 0;
   const void* v = nullptr;
   int64_t ldv = 0, v_seq = 0;
+  SeqRowMaps maps;
   // Rebuild only.
   const float* inv_freq = nullptr;  // [head_dim / 2]
   const float* bias = nullptr;      // pre-RoPE key offset [kv_dim] or null

@@ -10,7 +10,7 @@
 # Usage on the device: `eval "$(bash bench/prebuilt.sh unpack .gpu/pack build-gpu)"` exports
 # LD_LIBRARY_PATH for the binaries.
 set -euo pipefail
-BINS="lrkv cuda_e2e_bench cuda_attention_bench lrkv_cuda_tests"
+BINS=${PREBUILT_BINS:-"lrkv cuda_e2e_bench cuda_attention_bench lrkv_cuda_tests"}  # PREBUILT_BINS: a subset (both sides)
 case ${1:-} in
   pack)
     build=${2:?usage: prebuilt.sh pack BUILD DEST} dest=${3:?usage: prebuilt.sh pack BUILD DEST}

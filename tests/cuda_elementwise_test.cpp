@@ -6,6 +6,8 @@
 #ifdef LRKV_HAVE_CUDA
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "core/dtype.h"
 #include "cuda_test_util.h"
@@ -83,6 +85,57 @@ std::vector<double> rope_ref(const float* x, int hd, int p, const std::vector<fl
 float cache_value(const std::vector<uint8_t>& bytes, DType t, int64_t at) {
   if (t == DType::kF16) return f16_to_f32(reinterpret_cast<const f16_bits*>(bytes.data())[at]);
   return bf16_to_f32(reinterpret_cast<const bf16_bits*>(bytes.data())[at]);
+}
+
+// swiglu, add_row_vector and convert_rows: float4 paths (aligned rows, cols % 4 == 0) and the
+// element-wise tails (odd widths and strides), more rows than one grid dimension (70 000 > 65 535),
+// columns past cols untouched. References: fp64 silu(g) * u, y + alpha * v, host rounding.
+TEST(CudaRowKernels, SwigluAddRowVectorConvertMatchReferences) {
+  LRKV_REQUIRE_CUDA();
+  struct Shape {
+    int64_t rows, cols, ld;
+  };
+  for (const Shape& c : {Shape{1, 14336, 14336}, Shape{3, 4096, 4100}, Shape{5, 13, 17}, Shape{70000, 6, 8}}) {
+    SCOPED_TRACE(testing::Message() << "rows " << c.rows << " cols " << c.cols << " ld " << c.ld);
+    const size_t n = size_t(c.rows * c.ld);
+    const auto g = test::randn(n, 1, 3.0f), u = test::randn(n, 2), v = test::randn(size_t(c.cols), 3);
+    auto dg = cuda::DeviceBuffer::from_host(g), du = cuda::DeviceBuffer::from_host(u);
+    auto dout = cuda::DeviceBuffer::from_host(std::vector<float>(n, NAN)), dv = cuda::DeviceBuffer::from_host(v);
+    auto dy = cuda::DeviceBuffer::from_host(u);
+    auto dh = cuda::DeviceBuffer::from_host(std::vector<uint16_t>(n, 0xFFFF));
+    ASSERT_TRUE(dg.ok() && du.ok() && dout.ok() && dv.ok() && dy.ok() && dh.ok());
+    LRKV_ASSERT_OK(cuda::swiglu(SwigluParams{dg->as<float>(), du->as<float>(), dout->as<float>(), c.rows, c.cols, c.ld},
+                                nullptr));
+    LRKV_ASSERT_OK(cuda::add_row_vector(dy->as<float>(), c.ld, c.rows, c.cols, dv->as<float>(), -0.5f, nullptr));
+    LRKV_ASSERT_OK(cuda::convert_rows(dg->as<float>(), c.ld, dh->data(), DType::kF16, c.ld, c.rows, c.cols, nullptr));
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    std::vector<float> out(n), y(n);
+    std::vector<uint16_t> h(n);
+    LRKV_ASSERT_OK(dout->download(out.data(), n * sizeof(float)));
+    LRKV_ASSERT_OK(dy->download(y.data(), n * sizeof(float)));
+    LRKV_ASSERT_OK(dh->download(h.data(), n * sizeof(uint16_t)));
+    const auto want_h = test::to_dtype(g, DType::kF16);
+    int64_t bad_swiglu = 0, bad_add = 0, bad_convert = 0, touched = 0;
+    for (int64_t r = 0; r < c.rows; ++r) {
+      for (int64_t i = 0; i < c.ld; ++i) {
+        const size_t e = size_t(r * c.ld + i);
+        if (i >= c.cols) {  // padding: never written
+          touched += !std::isnan(out[e]) || y[e] != u[e] || h[e] != 0xFFFF;
+          continue;
+        }
+        const double gd = g[e], sw = gd / (1.0 + std::exp(-gd)) * u[e];
+        bad_swiglu += std::fabs(out[e] - sw) > 1e-5 * (1.0 + std::fabs(sw));
+        bad_add += std::fabs(y[e] - (double(u[e]) - 0.5 * v[i])) > 1e-6 * (1.0 + std::fabs(u[e]));
+        uint16_t hw;
+        std::memcpy(&hw, want_h.data() + 2 * e, 2);
+        bad_convert += h[e] != hw;
+      }
+    }
+    EXPECT_EQ(bad_swiglu, 0);
+    EXPECT_EQ(bad_add, 0);
+    EXPECT_EQ(bad_convert, 0);
+    EXPECT_EQ(touched, 0);
+  }
 }
 
 TEST(CudaRopeQk, RotatesAndScattersInOneLaunch) {

@@ -223,6 +223,19 @@ TEST(CudaEngine, LongPromptsRunInChunks) {
   if ((sorted[0] - sorted[1]) / std::max(std::fabs(sorted[0]), 1e-30f) > 1e-2) EXPECT_EQ(next[0], want);
 }
 
+// A model and the cache spec a test runs it with.
+struct Case {
+  const Model* m;
+  KvCacheSpec spec;
+  const char* name;
+};
+
+KvCacheSpec int4_latents() {
+  KvCacheSpec q4(DType::kBF16);
+  q4.latent = LatentQuantParams{4, 32, false};
+  return q4;
+}
+
 // Decode steps replayed from CUDA graphs against the same steps launched kernel by kernel: one and
 // three sequences, a dense model, absorbed latents in bf16 rows and as 4-bit codes, lengths that
 // cross the graphs' attention-plan buckets (256, 512) and reach the capacity. The plans differ
@@ -238,13 +251,7 @@ TEST(CudaEngine, DecodeGraphsMatchEagerSteps) {
   Model latent = test::make_latent_test_model(cfg, lo);
   auto dense = make_random_model(cfg, 3, DType::kBF16);
   ASSERT_TRUE(dense.ok());
-  KvCacheSpec q4(DType::kBF16);
-  q4.latent = LatentQuantParams{4, 32, false};
-  struct Case {
-    const Model* m;
-    KvCacheSpec spec;
-    const char* name;
-  };
+  const KvCacheSpec q4 = int4_latents();
   for (const Case& c : {Case{&*dense, KvCacheSpec(DType::kBF16), "dense"}, Case{&latent, KvCacheSpec(DType::kBF16), "latent"},
                         Case{&latent, q4, "latent int4"}}) {
     for (int n_seq : {1, 3}) {
@@ -300,8 +307,9 @@ TEST(CudaEngine, DecodeGraphsMatchEagerSteps) {
 // Paged device caches (blocks of 16 rows, taken out of order: a sequence reserves and releases
 // blocks first) against whole-context slots of the same engine: prefills of three sequences
 // (one of them a 130-token chunk), batched decode steps (CUDA graphs) past several block
-// boundaries, a lone chunk, and a sequence released and refilled from reused blocks. The
-// kernels read the same values in the same order, so the logits agree to rounding noise.
+// boundaries, a lone chunk, a sequence released and refilled from reused blocks, and a prompt
+// whose first 128 tokens map shared prefix blocks. The kernels read the same values in the same
+// order, so the logits agree to rounding noise.
 TEST(CudaEngine, PagedCachesMatchSlots) {
   LRKV_REQUIRE_CUDA();
   const LlamaConfig cfg = gqa_config();
@@ -311,13 +319,7 @@ TEST(CudaEngine, PagedCachesMatchSlots) {
   mkv.method = "mkv-pca";
   palu.method = "palu";
   const Model absorbed = test::make_latent_test_model(cfg, mkv), rebuilt = test::make_latent_test_model(cfg, palu);
-  KvCacheSpec q4(DType::kBF16);
-  q4.latent = LatentQuantParams{4, 32, false};
-  struct Case {
-    const Model* m;
-    KvCacheSpec spec;
-    const char* name;
-  };
+  const KvCacheSpec q4 = int4_latents();
   for (const Case& c : {Case{&*dense, KvCacheSpec(DType::kBF16), "dense"},
                         Case{&absorbed, KvCacheSpec(DType::kF16), "absorbed latents"},
                         Case{&rebuilt, KvCacheSpec(DType::kBF16), "rebuilt keys"},
@@ -354,6 +356,14 @@ TEST(CudaEngine, PagedCachesMatchSlots) {
     (*pc)->truncate(0, 0);
     const auto f = tokens(90, 5, V);
     step({SeqSpan{0, f.data(), 90}}, LogitsMode::kAll);
+    // Prefix sharing: sequence 2's prompt blocks registered, the sequence released, the same prompt
+    // mapped onto those blocks (128 of 130 tokens) and only its last 2 tokens computed.
+    // (The slot keeps the same first 128 rows: truncated there.)
+    (*pc)->pages()->register_prefix(2, d.data(), 130);
+    (*pc)->truncate(2, 0);
+    (*slots)->truncate(2, 128);
+    EXPECT_EQ((*pc)->adopt_prefix(2, d.data(), 130), 128) << c.name;
+    step({SeqSpan{2, d.data() + 128, 2}}, LogitsMode::kLast);
     std::printf("[paged %s] worst logits row error vs slots %.2e, %d of %d blocks used\n", c.name, worst,
                 (*pc)->pages()->used_blocks(), (*pc)->pages()->n_blocks());
     EXPECT_LT(worst, 1e-5) << c.name;

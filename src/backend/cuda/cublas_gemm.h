@@ -12,6 +12,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <vector>
+
 #include "backend/cuda/device_pool.h"
 #include "core/status.h"
 #include "kernels/matmul.h"
@@ -25,6 +27,14 @@ class CublasGemm {
   CublasGemm(const CublasGemm&) = delete;
   CublasGemm& operator=(const CublasGemm&) = delete;
   Status matmul(const MatmulParams& p);
+  // Outputs over consecutive row ranges of one W from the same x (p.y, p.ldy, p.n, p.accumulate
+  // unused): y_i (+)= x · W[rows of output i]ᵀ, with x converted (or split) once for all of them.
+  struct Output {
+    float* y;
+    int64_t ldy, n;
+    bool accumulate;
+  };
+  Status matmul_stacked(const MatmulParams& p, const std::vector<Output>& outs);
 
  private:
   CublasGemm() = default;

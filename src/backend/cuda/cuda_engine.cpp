@@ -348,12 +348,17 @@ Status CudaEngine::project_stacked(const float* x, int64_t ldx, int64_t m, const
                                    const std::vector<Output>& outs) {
   Status s;
   if (try_skinny(x, ldx, m, w.data, w.cols, w.type, w.cols, outs, &s)) return s;
-  int64_t row0 = 0;
-  for (const Output& o : outs) {
-    LRKV_RETURN_IF_ERROR(project(x, ldx, m, w, o.y, o.ldy, o.accumulate, row0, o.n));
-    row0 += o.n;
-  }
-  return Status::Ok();
+  MatmulParams p;  // one conversion of x for every output
+  p.x = x;
+  p.ldx = ldx;
+  p.w = w.data;
+  p.ldw = w.cols;
+  p.w_type = w.type;
+  p.m = m;
+  p.k = w.cols;
+  std::vector<CublasGemm::Output> go;
+  for (const Output& o : outs) go.push_back({o.y, o.ldy, o.n, o.accumulate});
+  return gemm_->matmul_stacked(p, go);
 }
 
 Status CudaEngine::project_inputs(int l, Step& st) {

@@ -85,7 +85,6 @@ Status CpuEngine::check_spans(const std::vector<SeqSpan>& spans, const KvCache& 
   return Status::Ok();
 }
 
-
 void CpuEngine::embed(const std::vector<SeqSpan>& spans) {
   const Tensor& e = model_.weights.tok_embd;
   const int64_t d = cfg_.d_model;

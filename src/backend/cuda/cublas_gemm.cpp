@@ -63,6 +63,7 @@ Status CublasGemm::matmul_stacked(const MatmulParams& p, const std::vector<Outpu
   const void* x = p.x;
   int64_t ldx = p.ldx, m = p.m, n_max = 0;
   for (const Output& o : outs) n_max = std::max(n_max, o.n);
+  if (n_max == 0) return Status::Ok();
   PoolBuffer xb, y2;
   if (p.w_type != DType::kF32) {
     LRKV_ASSIGN_OR_RETURN(xb, pool_->alloc(size_t(p.m) * p.k * 2 * (split ? 2 : 1), stream_));

@@ -9,9 +9,10 @@
 // split-K flash-decoding kernel; compressed models keep latent rows ([seq][token][Σ rank]) read by
 // the rebuild-keys or absorbed latent kernels. Activations stay f32; GEMM inputs go to the tensor
 // cores as hi + lo 16-bit halves in decode-sized GEMMs and rounded to the weight type in prompt
-// chunks (CudaEngineOptions::exact_gemm_rows). Caches (CudaKvCache) come from make_cache: f16/bf16 rows, or quantized latents for a
-// compressed model with absorbed keys (KvCacheSpec::latent). One stream; not thread-safe. CPU
-// hooks are not supported (calibration: set_device_hook).
+// chunks (CudaEngineOptions::exact_gemm_rows). Caches (CudaKvCache) come from make_cache:
+// f16/bf16 rows, or quantized latents for a compressed model with absorbed keys
+// (KvCacheSpec::latent), whole-context slots or paged (KvCacheSpec::paging). One stream; not
+// thread-safe. CPU hooks are not supported (calibration: set_device_hook).
 #pragma once
 
 #include <cuda_runtime.h>

@@ -18,6 +18,7 @@ Status CudaKvCache::alloc_tables() {
   if (pool == nullptr) return Status::Ok();
   table_ld_ = (int64_t{capacity_} + pool->block_rows() - 1) >> pool->shift();
   LRKV_ASSIGN_OR_RETURN(tables_, DeviceBuffer::create(size_t(n_seq()) * table_ld_ * sizeof(int32_t)));
+  uploaded_.assign(size_t(n_seq()) * table_ld_, 0);
   return tables_.fill_bytes(0);
 }
 
@@ -25,14 +26,17 @@ Status CudaKvCache::upload_tables(cudaStream_t stream) {
   const BlockPool* pool = pages();
   if (pool == nullptr) return Status::Ok();
   const int n = n_seq();
-  host_tables_.assign(size_t(n) * table_ld_, 0);
+  staging_.assign(size_t(n) * table_ld_, 0);
   for (int s = 0; s < n; ++s) {
     const std::vector<int32_t>& t = pool->table(s);
     std::copy(t.begin(), t.begin() + std::min<int64_t>(table_ld_, static_cast<int64_t>(t.size())),
-              host_tables_.begin() + int64_t{s} * table_ld_);
+              staging_.begin() + int64_t{s} * table_ld_);
   }
-  LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(tables_.data(), host_tables_.data(),
-                                            host_tables_.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream),
+  // Most decode steps map no new block (one in B tokens does): the device copy is already current.
+  if (staging_ == uploaded_) return Status::Ok();
+  uploaded_.swap(staging_);
+  LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(tables_.data(), uploaded_.data(), uploaded_.size() * sizeof(int32_t),
+                                            cudaMemcpyHostToDevice, stream),
                             "upload block tables");
   return Status::Ok();
 }

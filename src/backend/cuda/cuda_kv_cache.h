@@ -67,7 +67,8 @@ class CudaKvCache final : public KvCache {
   // Device row maps of sequences seq0, seq0 + 1, ... (contiguous: no table).
   SeqRowMaps maps(int seq0) const;
   // Paged: allocates the device tables (make_cache; zeros); upload_tables copies every
-  // sequence's block table into them (stream-ordered, before the step that reads them).
+  // sequence's block table into them when any changed since the last upload (stream-ordered,
+  // before the step that reads them).
   Status alloc_tables();
   Status upload_tables(cudaStream_t stream);
 
@@ -76,9 +77,10 @@ class CudaKvCache final : public KvCache {
   std::vector<int64_t> token_bytes;           // per layer: K + V bytes of one token
 
  private:
-  DeviceBuffer tables_;               // paged: [n_seq][table_ld_] block ids
+  DeviceBuffer tables_;             // paged: [n_seq][table_ld_] block ids
   int64_t table_ld_ = 0;
-  std::vector<int32_t> host_tables_;  // staging of the upload
+  std::vector<int32_t> uploaded_;   // what tables_ holds (host copy)
+  std::vector<int32_t> staging_;    // the tables of the next step, compared with uploaded_
   const void* owner_;
   int capacity_;
   KvCacheSpec spec_;

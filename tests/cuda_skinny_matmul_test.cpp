@@ -1,8 +1,9 @@
 // skinny_matmul (kernels/cuda/skinny_matmul.h) against the fp64 reference matmul over the weights
 // rounded to their type: m = 1..8, f32/f16/bf16 weights, k from 8 (shorter than one warp's load)
-// to past several unrolled passes with a tail (k >= 4 chunks: the split-K path, whose warps take
-// every fourth chunk; 14344: several chunks per warp and a tail), n not a multiple of the CTA's rows, three outputs
-// with their own strides (one accumulating), columns beyond each output untouched.
+// to past several unrolled passes with a tail (split-K inside a CTA: each split 1, 2, 4 forced in
+// turn and the shape's own; 14344: several chunks per warp and a tail), n not a multiple of the
+// CTA's rows, three outputs with their own strides (one accumulating), columns beyond each output
+// untouched.
 #ifdef LRKV_HAVE_CUDA
 
 #include <cmath>
@@ -15,6 +16,9 @@ namespace lrkv {
 namespace {
 
 using cuda::DeviceBuffer;
+
+// Warps sharing a row inside a CTA, cycled over m: the shape's own choice (0) and each forced one.
+constexpr int kSplits[4] = {0, 1, 2, 4};
 
 TEST(CudaSkinnyMatmul, MatchesFp64Reference) {
   LRKV_REQUIRE_CUDA();
@@ -47,6 +51,7 @@ TEST(CudaSkinnyMatmul, MatchesFp64Reference) {
         a.n_rows = n_rows;
         a.w_type = t;
         a.n_out = n_out;
+        a.split = kSplits[m % 4];
         std::vector<std::vector<float>> ref(n_out), init(n_out);
         std::vector<DeviceBuffer> dy;
         int64_t row0 = 0;
@@ -143,6 +148,9 @@ TEST(CudaSkinnyMatmul, MisfitsAreNamed) {
   b.out[0].n = 2;
   b.out[1] = cuda::SkinnyOutput{buf, 2, 3, 2, 0};  // gap: rows [2, 3) belong to no output
   expect_misfit(b, "output 1");
+  b = a;
+  b.split = 3;
+  expect_misfit(b, "split 3");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "kernels/cuda/skinny_matmul.h"
 
 #include <cstdint>
+#include <cstdlib>
 
 #include "kernels/cuda/cuda_status.h"
 
@@ -23,6 +24,7 @@ std::string misfit(const SkinnyMatmulArgs& a) {
   }
   if (a.ldx < a.k || a.ldx % 4 != 0 || !aligned16(a.x)) return fmt::format("x rows not 16-byte aligned (ldx {})", a.ldx);
   if (a.n_out < 1 || a.n_out > kSkinnyMaxOutputs) return fmt::format("{} outputs (1..{})", a.n_out, kSkinnyMaxOutputs);
+  if (a.split != 0 && a.split != 1 && a.split != 2 && a.split != 4) return fmt::format("split {} (0, 1, 2, 4)", a.split);
   int64_t next = 0;
   for (int s = 0; s < a.n_out; ++s) {
     const SkinnyOutput& o = a.out[s];
@@ -44,7 +46,14 @@ Status skinny_matmul(const SkinnyMatmulArgs& a, cudaStream_t stream) {
   if (std::string why = misfit(a); !why.empty()) {
     return make_error(ErrorCode::kInvalidArgument, "skinny_matmul: {}", why);
   }
-  return cuda_status(launch_skinny_matmul(a, multiprocessor_count(), stream), "skinny_matmul launch");
+  SkinnyMatmulArgs b = a;
+  static const int forced = [] {  // LRKV_SKINNY_SPLIT=1|2|4: every launch with that split (A/B runs)
+    const char* e = std::getenv("LRKV_SKINNY_SPLIT");
+    const int v = e ? std::atoi(e) : 0;
+    return v == 1 || v == 2 || v == 4 ? v : 0;
+  }();
+  if (b.split == 0) b.split = forced;
+  return cuda_status(launch_skinny_matmul(b, multiprocessor_count(), stream), "skinny_matmul launch");
 }
 
 }  // namespace lrkv::cuda

@@ -3,9 +3,8 @@
 // Grid: one CTA per (kWarps / S) * kRowsPerWarp rows of W; kWarps warps in S-warp teams, each
 // team owning kRowsPerWarp consecutive rows of W (2, or 4 for m > 4) and all m activation rows,
 // the S warps of a team taking every S-th chunk of kUnroll * 32 * E columns (split-K inside the
-// CTA, partial sums added through shared memory). S = 1 when W has rows enough to keep every
-// multiprocessor's warp slots busy (gate|up, the vocabulary); S = 4 for the 4096-row W_o and
-// W_down of an 8B model, which with S = 1 ran at 2.6 TB/s for want of warps (ncu, H200).
+// CTA, partial sums added through shared memory). S (1, 2 or 4) comes from auto_split below, or
+// from SkinnyMatmulArgs::split.
 // A lane reads 16 bytes of each of its rows (E = 16 / sizeof(W) weights) at columns
 // lane * E + u * 32 * E (within its chunk) for kUnroll values of u before using them, so a warp
 // keeps kRowsPerWarp * kUnroll * 512 bytes of W in flight; x is read through the read-only cache
@@ -163,21 +162,29 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
   }
 }
 
+// Split K four ways when W has fewer than 8 row teams per multiprocessor (and a chunk for each of
+// the four warps), else two ways. Measured in CUDA-graph decode steps (H200, 8B shape, b = 1,
+// bench/CUDA_NOTES.md part 10), where the kernels' ramps and tails overlap their neighbours' under
+// programmatic dependent launch: S = 2 for the large projections gave dense decode +4% at 4K over
+// the isolated-kernel choice (S = 4 below 32 teams per SM, else 1), and S = 4 keeps the few-row
+// latent factors' warps busy.
+int auto_split(int64_t teams, int64_t k, int chunk, int multiprocessors) {
+  if (teams < int64_t{8} * multiprocessors && k >= int64_t{4} * chunk) return 4;
+  return k >= int64_t{2} * chunk ? 2 : 1;
+}
+
 template <class W, int M>
 cudaError_t launch_m(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream) {
   constexpr int kRows = rows_per_warp<M>();
   constexpr int kChunk = 32 * (16 / static_cast<int>(sizeof(W))) * kUnroll;
-  // Split K four ways when the row teams alone would leave fewer than 32 warps per
-  // multiprocessor and K has a chunk for each of the four warps.
   const int64_t teams = (a.n_rows + kRows - 1) / kRows;
-  if (teams < int64_t{32} * multiprocessors && a.k >= int64_t{4} * kChunk) {
-    constexpr int kRowsPerCta = (kWarps / 4) * kRows;
-    const unsigned blocks = static_cast<unsigned>((a.n_rows + kRowsPerCta - 1) / kRowsPerCta);
-    return launch_pdl(skinny_matmul_kernel<W, M, 4>, blocks, 32 * kWarps, 0, stream, a);
+  const int split = a.split != 0 ? a.split : auto_split(teams, a.k, kChunk, multiprocessors);
+  const auto blocks = [&](int s) { return static_cast<unsigned>((teams + kWarps / s - 1) / (kWarps / s)); };
+  switch (split) {
+    case 4: return launch_pdl(skinny_matmul_kernel<W, M, 4>, blocks(4), 32 * kWarps, 0, stream, a);
+    case 2: return launch_pdl(skinny_matmul_kernel<W, M, 2>, blocks(2), 32 * kWarps, 0, stream, a);
+    default: return launch_pdl(skinny_matmul_kernel<W, M, 1>, blocks(1), 32 * kWarps, 0, stream, a);
   }
-  constexpr int kRowsPerCta = kWarps * kRows;
-  const unsigned blocks = static_cast<unsigned>((a.n_rows + kRowsPerCta - 1) / kRowsPerCta);
-  return launch_pdl(skinny_matmul_kernel<W, M, 1>, blocks, 32 * kWarps, 0, stream, a);
 }
 
 template <class W>

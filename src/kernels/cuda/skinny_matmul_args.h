@@ -29,6 +29,7 @@ struct SkinnyMatmulArgs {
   DType w_type = DType::kBF16;
   int n_out = 0;
   SkinnyOutput out[kSkinnyMaxOutputs];
+  int split = 0;  // warps sharing each row's K inside a CTA: 1, 2 or 4; 0: chosen from the shape
 };
 
 // The launch behind skinny_matmul (skinny_matmul.cu), arguments already checked; the device's

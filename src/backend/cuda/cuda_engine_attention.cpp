@@ -138,12 +138,12 @@ Status CudaEngine::attention_dense(int l, Step& st) {
   return project(st.att.as<float>(), qd, T, w.wo, st.x.as<float>(), d, /*accumulate=*/true);
 }
 
-// Decode-sized steps: the per-group key latents and the per-head query absorption as one
-// segment_project launch each instead of one cuBLAS GEMM per group / head.
+// Decode-sized steps: the per-group key latents and the per-head query absorption in one
+// segment_project launch instead of one cuBLAS GEMM per group / head.
 bool CudaEngine::absorb_in_one_launch(int l) const {
   const LatentLayer& L = latent_[l];
   const LatentFactors& f = factors_[l];
-  if (cfg_.n_head > kSegProjMaxSegments || static_cast<int>(L.groups.size()) > kSegProjMaxSegments) return false;
+  if (cfg_.n_head + static_cast<int64_t>(L.groups.size()) > kSegProjMaxSegments) return false;
   for (const Matrix& m : f.k_proj_t) {
     if (m.type != f.k_proj_t[0].type || m.cols > 4096) return false;
   }
@@ -155,15 +155,15 @@ Status CudaEngine::absorb_segments(int l, Step& st) {
   const LatentFactors& f = factors_[l];
   const int64_t kvd = cfg_.kv_dim(), qd = cfg_.q_dim(), T = st.T;
   const int hd = cfg_.head_dim;
-  SegmentProjectParams c;  // c_g = P_gᵀ (k - μ)_g
+  SegmentProjectParams c;  // segments 0..G-1: c_g = P_gᵀ (k - μ)_g
   c.x = st.k.as<float>();
   c.ldx = kvd;
   c.rows = T;
   c.y = st.ck.as<float>();
   c.ldy = L.k_width;
   c.w_type = f.k_proj_t[0].type;
-  c.n_seg = static_cast<int>(L.groups.size());
-  for (int g = 0; g < c.n_seg; ++g) {
+  const int G = static_cast<int>(L.groups.size());
+  for (int g = 0; g < G; ++g) {
     c.w[g] = f.k_proj_t[g].buf.data();
     c.ldw[g] = static_cast<int>(f.k_proj_t[g].cols);
     c.in_len[g] = L.groups[g].n_kv_heads * hd;
@@ -171,27 +171,24 @@ Status CudaEngine::absorb_segments(int l, Step& st) {
     c.x_off[g] = static_cast<int>(L.group_row_off[g]);
     c.y_off[g] = static_cast<int>(L.group_lat_k[g]);
   }
-  LRKV_RETURN_IF_ERROR(segment_project(c, stream_));
-  SegmentProjectParams q;  // q̃_h = P_g[rows of h]ᵀ q_h
-  q.x = st.q.as<float>();
-  q.ldx = qd;
-  q.rows = T;
-  q.y = st.qk.as<float>();
-  q.ldy = L.qk_width;
-  q.w_type = c.w_type;
-  q.n_seg = cfg_.n_head;
+  c.x2 = st.q.as<float>();  // segments G..G+H-1 (second pair): q̃_h = P_g[rows of h]ᵀ q_h
+  c.ldx2 = qd;
+  c.y2 = st.qk.as<float>();
+  c.ldy2 = L.qk_width;
+  c.n_seg = G + cfg_.n_head;
   for (int h = 0; h < cfg_.n_head; ++h) {
-    const int g = L.head_group[h];
+    const int g = L.head_group[h], s = G + h;
     const int64_t row_h = int64_t{h / cfg_.group_size() - L.groups[g].kv_head_begin} * hd;
     const Matrix& P = f.k_proj_t[g];
-    q.w[h] = static_cast<const char*>(P.buf.data()) + dtype_bytes(P.type, row_h);
-    q.ldw[h] = static_cast<int>(P.cols);
-    q.in_len[h] = hd;
-    q.out_len[h] = L.groups[g].rank_k;
-    q.x_off[h] = h * hd;
-    q.y_off[h] = static_cast<int>(L.qk_off[h]);
+    c.pair[s] = 1;
+    c.w[s] = static_cast<const char*>(P.buf.data()) + dtype_bytes(P.type, row_h);
+    c.ldw[s] = static_cast<int>(P.cols);
+    c.in_len[s] = hd;
+    c.out_len[s] = L.groups[g].rank_k;
+    c.x_off[s] = h * hd;
+    c.y_off[s] = static_cast<int>(L.qk_off[h]);
   }
-  return segment_project(q, stream_);
+  return segment_project(c, stream_);
 }
 
 Status CudaEngine::latent_keys(int l, Step& st) {

@@ -12,6 +12,12 @@ Status segment_project(const SegmentProjectParams& p, cudaStream_t stream) {
                       kSegProjMaxSegments);
   }
   if (!p.x || !p.y) return make_error(ErrorCode::kInvalidArgument, "segment_project: null x/y");
+  for (int s = 0; s < p.n_seg; ++s) {
+    if (p.pair[s] > 1 || (p.pair[s] == 1 && (!p.x2 || !p.y2))) {
+      return make_error(ErrorCode::kInvalidArgument, "segment_project: segment {}: pair {} (0: x/y, 1: x2/y2, set)", s,
+                        int{p.pair[s]});
+    }
+  }
   if (p.rows < 0 || p.rows > kSegProjMaxRows) {
     return make_error(ErrorCode::kInvalidArgument, "segment_project: {} rows (0..{})", p.rows, kSegProjMaxRows);
   }

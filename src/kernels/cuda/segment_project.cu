@@ -29,6 +29,10 @@ __global__ void __launch_bounds__(32 * kWarps) segment_project_kernel(const __gr
   dev::pdl_wait();
   extern __shared__ float xs[];  // [kRowsPerCta][in_len]
   const int s = blockIdx.x, n_in = p.in_len[s], n_out = p.out_len[s];
+  const bool second = p.pair[s] != 0;
+  const float* x = second ? p.x2 : p.x;
+  float* y = second ? p.y2 : p.y;
+  const int64_t ldx = second ? p.ldx2 : p.ldx, ldy = second ? p.ldy2 : p.ldy;
   const int j_cta = blockIdx.y * kOutPerCta;
   if (j_cta >= n_out) return;  // segments shorter than the longest one
   const int64_t t0 = int64_t{blockIdx.z} * kRowsPerCta;
@@ -36,7 +40,7 @@ __global__ void __launch_bounds__(32 * kWarps) segment_project_kernel(const __gr
   const int nt = left < kRowsPerCta ? static_cast<int>(left) : kRowsPerCta;
   for (int e = threadIdx.x; e < nt * n_in; e += blockDim.x) {
     const int t = e / n_in, i = e - t * n_in;
-    xs[e] = p.x[(t0 + t) * p.ldx + p.x_off[s] + i];
+    xs[e] = x[(t0 + t) * ldx + p.x_off[s] + i];
   }
   __syncthreads();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -84,7 +88,7 @@ __global__ void __launch_bounds__(32 * kWarps) segment_project_kernel(const __gr
       float v = acc[o][t];
 #pragma unroll
       for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
-      if (lane == o && j0 + o < n_out) p.y[(t0 + t) * p.ldy + p.y_off[s] + j0 + o] = v;
+      if (lane == o && j0 + o < n_out) y[(t0 + t) * ldy + p.y_off[s] + j0 + o] = v;
     }
   }
 }

@@ -2,7 +2,8 @@
 //   y[t, y_off[s] + j] = Σ_{i < in_len[s]} x[t, x_off[s] + i] · W_s[j, i],   j < out_len[s],
 // W_s row-major with leading dimension ldw[s] (f32, f16 or bf16, one type for all segments), f32
 // accumulation. Used for the per-head query absorption q̃_h = P_gᵀ q_h and the per-group key
-// latents c_g = P_gᵀ (k - μ)_g, which as separate GEMMs cost one cuBLAS launch per head.
+// latents c_g = P_gᵀ (k - μ)_g, which as separate GEMMs cost one cuBLAS launch per head; both in
+// one launch with the second pair (x2, y2: SegmentProjectParams::pair).
 #pragma once
 
 #include <cuda_runtime.h>

@@ -28,7 +28,16 @@ struct SegmentProjectParams {
   int out_len[kSegProjMaxSegments] = {};
   int x_off[kSegProjMaxSegments] = {};
   int y_off[kSegProjMaxSegments] = {};
+  // Segments with pair[s] = 1 read x2 and write y2 instead (offsets relative to those): two
+  // projections of different activations in one launch (key latents from k, query absorption
+  // from q).
+  const float* x2 = nullptr;  // [rows, ldx2]
+  int64_t ldx2 = 0;
+  float* y2 = nullptr;        // [rows, ldy2]
+  int64_t ldy2 = 0;
+  uint8_t pair[kSegProjMaxSegments] = {};
 };
+static_assert(sizeof(SegmentProjectParams) <= 4000, "kernel parameter limit");
 
 // The launch behind segment_project (segment_project.cu), parameters already checked;
 // max_in / max_out = the largest in_len / out_len.

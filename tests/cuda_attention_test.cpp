@@ -35,6 +35,7 @@ struct LatentCase {
   DType t;
   cuda::AttentionKernel kernel = cuda::AttentionKernel::kAuto;
   int block = 0;  // > 0: the cache is paged in blocks of this many rows (test::page_layout)
+  int stages = 0;  // split-K pipeline (LatentAttentionBatch::stages)
 };
 
 // Fills a [cap, ld] cache of each sequence: random rows below the length, NaN rows after.
@@ -105,6 +106,7 @@ void run_latent_case(const LatentCase& c) {
   b.z_seq = int64_t{c.n_q} * ldz;
   b.max_kv = cap;
   b.kernel = c.kernel;
+  b.stages = c.stages;
   DeviceBuffer pk, pv, tables;  // paged copies of k, v and their block tables
   if (c.block > 0) {
     const int64_t eb = dtype_bytes(c.t, 1);
@@ -145,8 +147,8 @@ void run_latent_case(const LatentCase& c) {
   const auto e = rel_err(z, z_ref);
   EXPECT_EQ(e.non_finite, 0u) << c.name;
   EXPECT_LT(e.rel, test::tolerance(c.t)) << c.name << " " << dtype_name(c.t) << ": " << test::describe(e, z, z_ref);
-  std::printf("[latent %s %s n_q=%d%s] rel err %.2e\n", c.name, std::string(dtype_name(c.t)).c_str(), c.n_q,
-              c.block > 0 ? " paged" : "", e.rel);
+  std::printf("[latent %s %s n_q=%d%s%s] rel err %.2e\n", c.name, std::string(dtype_name(c.t)).c_str(), c.n_q,
+              c.block > 0 ? " paged" : "", c.stages == 3 ? " 3 stages" : "", e.rel);
 }
 
 // Heads 0-2 share a narrow group, head 3 is alone, heads 4-6 share a wide group (R = 128).
@@ -172,6 +174,20 @@ TEST(CudaLatentAttention, MatchesReferenceOnAwkwardShapes) {
       run_latent_case({"mixed-unaligned", mixed_heads(3), 235, 131, {6, 333, 2500}, n_q, t});
       run_latent_case({"joint-20-heads", wide_joint(20), 216, 264, {9, 1500}, n_q, t});
       run_latent_case({"per-head-64", per_head(5, 64), 320, 320, {7, 40000}, n_q, t});
+    }
+  }
+}
+
+// The split-K kernel with three tiles in flight (LRKV_ATTN_STAGES=3), unpaged and paged.
+TEST(CudaLatentAttention, ThreeStagePipelineMatchesReference) {
+  LRKV_REQUIRE_CUDA();
+  const auto split_k = cuda::AttentionKernel::kSplitK;
+  for (DType t : {DType::kF16, DType::kBF16}) {
+    for (int n_q : {1, 5}) {
+      run_latent_case({"mixed", mixed_heads(0), 232, 136, {5, 77, 1000, 4099}, n_q, t, split_k, 0, 3});
+      run_latent_case({"mixed-unaligned", mixed_heads(3), 235, 131, {6, 333, 2500}, n_q, t, split_k, 0, 3});
+      run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {40000}, n_q, t, split_k, 0, 3});
+      run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {3000, 17}, n_q, t, split_k, 16, 3});
     }
   }
 }
@@ -324,6 +340,11 @@ TEST(CudaLatentAttention, RejectsUnsupportedShapes) {
   b.p.k_type = b.p.v_type = DType::kF32;
   len[0] = 64;
   EXPECT_EQ(cuda::latent_attention(b, nullptr).code(), ErrorCode::kUnsupported);
+  b.p.k_type = b.p.v_type = DType::kF16;
+  b.stages = 4;
+  const Status st = cuda::latent_attention(b, nullptr);
+  EXPECT_EQ(st.code(), ErrorCode::kInvalidArgument) << st.to_string();
+  EXPECT_NE(st.message().find("4 pipeline stages"), std::string::npos) << st.message();
 }
 
 }  // namespace

@@ -41,6 +41,9 @@ bool prefill_kernel_enabled() {
 
 Status check(const LatentAttentionBatch& b) {
   const LatentAttentionParams& p = b.p;
+  if (b.stages != 0 && b.stages != 2 && b.stages != 3) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA latent attention: {} pipeline stages (0, 2 or 3)", b.stages);
+  }
   if (p.n_q < 1 || p.n_head < 1 || b.n_seq < 1) {
     return make_error(ErrorCode::kInvalidArgument, "CUDA latent attention: n_q {}, n_head {}, n_seq {}", p.n_q,
                       p.n_head, b.n_seq);
@@ -112,7 +115,7 @@ Result<Plan> make_plan(const LatentAttentionBatch& b) {
     a.chunk = b.max_kv;
     return plan;
   }
-  a.stages = pipeline_stages();
+  a.stages = b.stages != 0 ? b.stages : pipeline_stages();
   const int occ = latent_attention_ctas_per_sm(plan.f16, plan.R, plan.vec, a.stages);
   LRKV_RETURN_IF_ERROR(plan_splits(b.n_seq, b.max_kv, occ, &a));
   return plan;

@@ -37,6 +37,9 @@ struct LatentAttentionBatch {
   void* workspace = nullptr;     // device scratch for split-K partials
   size_t workspace_bytes = 0;
   AttentionKernel kernel = AttentionKernel::kAuto;
+  // Split-K kernel: cached tiles in flight + 1, 2 or 3 (3: a deeper pipeline, fewer resident
+  // CTAs; see pipeline_stages in latent_attention.cpp); 0: LRKV_ATTN_STAGES, else 2.
+  int stages = 0;
 };
 
 // Scratch the launch needs (0 when it runs unsplit). Errors as latent_attention().

@@ -14,6 +14,7 @@
 #include <cuda_fp16.h>
 
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/skinny_common.cuh"
 #include "kernels/cuda/skinny_matmul_args.h"
 
 namespace lrkv::cuda {
@@ -27,31 +28,6 @@ template <int M>
 __host__ __device__ constexpr int rows_per_warp() { return M <= 4 ? 2 : 4; }
 
 // 16 bytes of weights as f32.
-__device__ __forceinline__ void unpack(const uint4& u, const float*, float* f) {
-  f[0] = __uint_as_float(u.x);
-  f[1] = __uint_as_float(u.y);
-  f[2] = __uint_as_float(u.z);
-  f[3] = __uint_as_float(u.w);
-}
-__device__ __forceinline__ void unpack(const uint4& u, const __half*, float* f) {
-  const __half2* h = reinterpret_cast<const __half2*>(&u);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 v = __half22float2(h[i]);
-    f[2 * i] = v.x;
-    f[2 * i + 1] = v.y;
-  }
-}
-__device__ __forceinline__ void unpack(const uint4& u, const __nv_bfloat16*, float* f) {
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 v = __bfloat1622float2(h[i]);
-    f[2 * i] = v.x;
-    f[2 * i + 1] = v.y;
-  }
-}
-
 template <class W, int M, int S>
 __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid_constant__ SkinnyMatmulArgs a) {
   static_assert(kWarps % S == 0, "S warps per team");
@@ -94,7 +70,7 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
       if (i >= a.k) break;
       float wf[kRowsPerWarp][E];
 #pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) unpack(wv[r][u], w, wf[r]);
+      for (int r = 0; r < kRowsPerWarp; ++r) dev::unpack16(wv[r][u], w, wf[r]);
 #pragma unroll
       for (int t = 0; t < M; ++t) {
         const float4* xp = reinterpret_cast<const float4*>(a.x + t * a.ldx + i);
@@ -187,30 +163,11 @@ cudaError_t launch_m(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_
   }
 }
 
-template <class W>
-cudaError_t launch_w(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream) {
-  switch (a.m) {
-    case 1: return launch_m<W, 1>(a, multiprocessors, stream);
-    case 2: return launch_m<W, 2>(a, multiprocessors, stream);
-    case 3: return launch_m<W, 3>(a, multiprocessors, stream);
-    case 4: return launch_m<W, 4>(a, multiprocessors, stream);
-    case 5: return launch_m<W, 5>(a, multiprocessors, stream);
-    case 6: return launch_m<W, 6>(a, multiprocessors, stream);
-    case 7: return launch_m<W, 7>(a, multiprocessors, stream);
-    case 8: return launch_m<W, 8>(a, multiprocessors, stream);
-    default: return cudaErrorInvalidValue;
-  }
-}
-
 }  // namespace
 
 cudaError_t launch_skinny_matmul(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream) {
-  switch (a.w_type) {
-    case DType::kF32: return launch_w<float>(a, multiprocessors, stream);
-    case DType::kF16: return launch_w<__half>(a, multiprocessors, stream);
-    case DType::kBF16: return launch_w<__nv_bfloat16>(a, multiprocessors, stream);
-    default: return cudaErrorInvalidValue;
-  }
+  return dev::dispatch_skinny(a.w_type, a.m,
+                              [&]<class W, int M>() { return launch_m<W, M>(a, multiprocessors, stream); });
 }
 
 }  // namespace lrkv::cuda

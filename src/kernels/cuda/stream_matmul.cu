@@ -16,6 +16,7 @@
 
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/pdl.cuh"
+#include "kernels/cuda/skinny_common.cuh"
 #include "kernels/cuda/skinny_matmul_args.h"
 
 namespace lrkv::cuda {
@@ -27,31 +28,6 @@ constexpr int kPieces = 4;                 // 16-byte pieces per lane per row an
 constexpr int kTileBytes = kGroupRows * 32 * kPieces * 16;  // 16 KB
 constexpr int kStages = 6;                 // ring of tiles: 96 KB, 5 tiles (80 KB) in flight
 static_assert(kTileBytes * kStages <= 100 * 1024, "two CTAs per SM (this and the next kernel's)");
-
-__device__ __forceinline__ void unpack(const uint4& u, const float*, float* f) {
-  f[0] = __uint_as_float(u.x);
-  f[1] = __uint_as_float(u.y);
-  f[2] = __uint_as_float(u.z);
-  f[3] = __uint_as_float(u.w);
-}
-__device__ __forceinline__ void unpack(const uint4& u, const __half*, float* f) {
-  const __half2* h = reinterpret_cast<const __half2*>(&u);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 v = __half22float2(h[i]);
-    f[2 * i] = v.x;
-    f[2 * i + 1] = v.y;
-  }
-}
-__device__ __forceinline__ void unpack(const uint4& u, const __nv_bfloat16*, float* f) {
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 v = __bfloat1622float2(h[i]);
-    f[2 * i] = v.x;
-    f[2 * i + 1] = v.y;
-  }
-}
 
 template <class W, int M>
 __global__ void __launch_bounds__(kThreads) stream_matmul_kernel(const __grid_constant__ SkinnyMatmulArgs a) {
@@ -98,7 +74,7 @@ __global__ void __launch_bounds__(kThreads) stream_matmul_kernel(const __grid_co
         const int64_t col = kt * kTileCols + int64_t{lane + 32 * u} * E;
         if (col >= a.k) break;
         float wf[E];
-        unpack(src[lane + 32 * u], w, wf);
+        dev::unpack16(src[lane + 32 * u], w, wf);
 #pragma unroll
         for (int t = 0; t < M; ++t) {
           const float4* xp = reinterpret_cast<const float4*>(a.x + t * a.ldx + col);
@@ -146,30 +122,11 @@ cudaError_t launch_m(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_
   return launch_pdl(stream_matmul_kernel<W, M>, blocks, kThreads, kSmem, stream, a);
 }
 
-template <class W>
-cudaError_t launch_w(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream) {
-  switch (a.m) {
-    case 1: return launch_m<W, 1>(a, multiprocessors, stream);
-    case 2: return launch_m<W, 2>(a, multiprocessors, stream);
-    case 3: return launch_m<W, 3>(a, multiprocessors, stream);
-    case 4: return launch_m<W, 4>(a, multiprocessors, stream);
-    case 5: return launch_m<W, 5>(a, multiprocessors, stream);
-    case 6: return launch_m<W, 6>(a, multiprocessors, stream);
-    case 7: return launch_m<W, 7>(a, multiprocessors, stream);
-    case 8: return launch_m<W, 8>(a, multiprocessors, stream);
-    default: return cudaErrorInvalidValue;
-  }
-}
-
 }  // namespace
 
 cudaError_t launch_stream_matmul(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream) {
-  switch (a.w_type) {
-    case DType::kF32: return launch_w<float>(a, multiprocessors, stream);
-    case DType::kF16: return launch_w<__half>(a, multiprocessors, stream);
-    case DType::kBF16: return launch_w<__nv_bfloat16>(a, multiprocessors, stream);
-    default: return cudaErrorInvalidValue;
-  }
+  return dev::dispatch_skinny(a.w_type, a.m,
+                              [&]<class W, int M>() { return launch_m<W, M>(a, multiprocessors, stream); });
 }
 
 }  // namespace lrkv::cuda

@@ -36,7 +36,10 @@
 # LLAMA=0 (build and run no llama.cpp: its rows stay empty), LLAMA_BG=1 (llama.cpp builds while
 # the next steps run; llamawait/llamacpp wait for it), E2E_NO_PDL=0 (no e2e rows without PDL), CLI_METHODS="" (dense CLI row only),
 # CLI_CTX (4096,32768), LRKV_PREBUILT=DIR (binaries from `bench/prebuilt.sh pack`, built off the
-# device: no lrkv build here unless their libraries are missing).
+# device: no lrkv build here unless their libraries are missing). llama.cpp built off the device
+# too: `bench/llamacpp_peer.sh build SRC BUILD` where nvcc works, strip BUILD/bin/llama-bench,
+# carry it (xz: ~41 MB) and point LLAMA_BUILD at a directory holding bin/llama-bench; leave
+# "build" out of STEPS (CUDA_NOTES part 10's table ran this way, in 77 + 76 seconds).
 set -uo pipefail
 usage="usage: decode_table.sh SHARED DEPS OUTDIR"
 SHARED=$(cd "${1:?$usage}" && pwd) || exit 2

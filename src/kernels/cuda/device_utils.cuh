@@ -117,4 +117,11 @@ __device__ __forceinline__ void rope_sincos(int pos, float f, float* c, float* s
   __sincosf(r, s, c);
 }
 
+// Σ of v over the 32 lanes of a full warp, in every lane (butterfly of xor shuffles).
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
 }  // namespace lrkv::cuda::dev

@@ -1,6 +1,6 @@
 // Pieces shared by the decode-sized projection kernels (skinny_matmul.cu, stream_matmul.cu):
-// 16 bytes of weights as f32, and the dispatch from (weight type, activation rows) to the
-// kernels' template arguments.
+// 16 bytes of weights as f32, the dot-product step, the result store, and the dispatch from
+// (weight type, activation rows) to the kernels' template arguments.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -35,6 +35,29 @@ __device__ __forceinline__ void unpack16(const uint4& u, const __nv_bfloat16*, f
     const float2 v = __bfloat1622float2(h[i]);
     f[2 * i] = v.x;
     f[2 * i + 1] = v.y;
+  }
+}
+
+// s + x · w[0..4), the four products added in order.
+__device__ __forceinline__ float fma4(const float4& x, const float* w, float s) {
+  s = fmaf(x.x, w[0], s);
+  s = fmaf(x.y, w[1], s);
+  s = fmaf(x.z, w[2], s);
+  return fmaf(x.w, w[3], s);
+}
+
+// The results v[t] (t < M) of row `row` of W into the output whose row range holds it, added
+// when that output accumulates.
+template <int M>
+__device__ __forceinline__ void store_results(const SkinnyMatmulArgs& a, int64_t row, const float* v) {
+  int s = 0;
+  while (s + 1 < a.n_out && row >= a.out[s + 1].row0) ++s;
+  const SkinnyOutput& o = a.out[s];
+  float* y = o.y + (row - o.row0);
+#pragma unroll
+  for (int t = 0; t < M; ++t) {
+    float* yt = y + t * o.ldy;
+    *yt = o.accumulate ? *yt + v[t] : v[t];
   }
 }
 

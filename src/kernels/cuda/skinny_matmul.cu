@@ -13,6 +13,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/skinny_common.cuh"
 #include "kernels/cuda/skinny_matmul_args.h"
@@ -27,7 +28,6 @@ constexpr int kUnroll = 4;
 template <int M>
 __host__ __device__ constexpr int rows_per_warp() { return M <= 4 ? 2 : 4; }
 
-// 16 bytes of weights as f32.
 template <class W, int M, int S>
 __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid_constant__ SkinnyMatmulArgs a) {
   static_assert(kWarps % S == 0, "S warps per team");
@@ -78,14 +78,7 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
         for (int e4 = 0; e4 < E / 4; ++e4) {
           const float4 xv = __ldg(xp + e4);
 #pragma unroll
-          for (int r = 0; r < kRowsPerWarp; ++r) {
-            float s = acc[r][t];
-            s = fmaf(xv.x, wf[r][4 * e4 + 0], s);
-            s = fmaf(xv.y, wf[r][4 * e4 + 1], s);
-            s = fmaf(xv.z, wf[r][4 * e4 + 2], s);
-            s = fmaf(xv.w, wf[r][4 * e4 + 3], s);
-            acc[r][t] = s;
-          }
+          for (int r = 0; r < kRowsPerWarp; ++r) acc[r][t] = dev::fma4(xv, wf[r] + 4 * e4, acc[r][t]);
         }
       }
     }
@@ -94,12 +87,7 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
 #pragma unroll
-    for (int t = 0; t < M; ++t) {
-      float v = acc[r][t];
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-      acc[r][t] = v;
-    }
+    for (int t = 0; t < M; ++t) acc[r][t] = dev::warp_sum(acc[r][t]);
   }
   if constexpr (S > 1) {
     __shared__ float partial[kWarps][kRowsPerWarp][M];
@@ -124,17 +112,8 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
   if (lane != 0) return;
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
-    const int64_t j = j0 + r;
-    if (j >= a.n_rows) break;
-    int s = 0;
-    while (s + 1 < a.n_out && j >= a.out[s + 1].row0) ++s;
-    const SkinnyOutput& o = a.out[s];
-    float* y = o.y + (j - o.row0);
-#pragma unroll
-    for (int t = 0; t < M; ++t) {
-      float* yt = y + t * o.ldy;
-      *yt = o.accumulate ? *yt + acc[r][t] : acc[r][t];
-    }
+    if (j0 + r >= a.n_rows) break;
+    dev::store_results<M>(a, j0 + r, acc[r]);
   }
 }
 

@@ -38,6 +38,7 @@ struct SkinnyMatmulArgs {
 // The launch behind skinny_matmul (skinny_matmul.cu), arguments already checked; the device's
 // multiprocessor count decides whether K is split inside a CTA.
 cudaError_t launch_skinny_matmul(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream);
+// The same for the streaming kernel (stream_matmul.cu, kernel = 1): one CTA per multiprocessor.
 cudaError_t launch_stream_matmul(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream);
 
 }  // namespace lrkv::cuda

@@ -40,17 +40,18 @@ __global__ void __launch_bounds__(kThreads) stream_matmul_kernel(const __grid_co
   const int64_t k_tiles = (a.k + kTileCols - 1) / kTileCols;
   const int64_t n_tiles = (r1 - r0 + kGroupRows - 1) / kGroupRows * k_tiles;
   const W* w = static_cast<const W*>(a.w);
-  // Tile i (group i / k_tiles, K tile i % k_tiles) into ring slot i % kStages; rows past r1 and
-  // columns past k are zero-filled (k is a multiple of 8, so a piece is all in or all out).
+  const auto slot = [&](int64_t i) { return ring + (i % kStages) * (kGroupRows * kRowPieces); };  // of tile i
+  // Tile i (group i / k_tiles, K tile i % k_tiles) into its slot; rows past r1 and columns past k
+  // are zero-filled (k is a multiple of 8, so a piece is all in or all out).
   const auto issue = [&](int64_t i) {
     if (i < n_tiles) {
       const int64_t g = i / k_tiles, col0 = (i - g * k_tiles) * kTileCols;
-      uint4* slot = ring + (i % kStages) * (kGroupRows * kRowPieces);
+      uint4* dst = slot(i);
       for (int p = threadIdx.x; p < kGroupRows * kRowPieces; p += kThreads) {
         const int r = p / kRowPieces, c = p - r * kRowPieces;
         const int64_t row = r0 + g * kGroupRows + r, col = col0 + int64_t{c} * E;
         const bool in = row < r1 && col < a.k;
-        dev::cp_async_16<true>(slot + p, in ? w + row * a.ldw + col : w, in ? 16 : 0);
+        dev::cp_async_16<true>(dst + p, in ? w + row * a.ldw + col : w, in ? 16 : 0);
       }
     }
     dev::cp_async_commit();  // (an empty group past the end keeps the wait counts uniform)
@@ -68,7 +69,7 @@ __global__ void __launch_bounds__(kThreads) stream_matmul_kernel(const __grid_co
     issue(i + kStages - 1);
     const int64_t g = i / k_tiles, kt = i - g * k_tiles, row = r0 + g * kGroupRows + warp;
     if (row < r1) {
-      const uint4* src = ring + (i % kStages) * (kGroupRows * kRowPieces) + warp * kRowPieces;
+      const uint4* src = slot(i) + warp * kRowPieces;
 #pragma unroll
       for (int u = 0; u < kPieces; ++u) {
         const int64_t col = kt * kTileCols + int64_t{lane + 32 * u} * E;
@@ -80,31 +81,16 @@ __global__ void __launch_bounds__(kThreads) stream_matmul_kernel(const __grid_co
           const float4* xp = reinterpret_cast<const float4*>(a.x + t * a.ldx + col);
 #pragma unroll
           for (int e4 = 0; e4 < E / 4; ++e4) {
-            const float4 xv = __ldg(xp + e4);
-            float s = acc[t];
-            s = fmaf(xv.x, wf[4 * e4 + 0], s);
-            s = fmaf(xv.y, wf[4 * e4 + 1], s);
-            s = fmaf(xv.z, wf[4 * e4 + 2], s);
-            s = fmaf(xv.w, wf[4 * e4 + 3], s);
-            acc[t] = s;
+            acc[t] = dev::fma4(__ldg(xp + e4), wf + 4 * e4, acc[t]);
           }
         }
       }
       if (kt == k_tiles - 1) {  // the row is complete: reduce over the warp, lane 0 writes
 #pragma unroll
-        for (int t = 0; t < M; ++t) {
-          float v = acc[t];
+        for (int t = 0; t < M; ++t) acc[t] = dev::warp_sum(acc[t]);
+        if (lane == 0) dev::store_results<M>(a, row, acc);
 #pragma unroll
-          for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-          acc[t] = 0.0f;
-          if (lane == 0) {
-            int s = 0;
-            while (s + 1 < a.n_out && row >= a.out[s + 1].row0) ++s;
-            const SkinnyOutput& o = a.out[s];
-            float* y = o.y + (row - o.row0) + t * o.ldy;
-            *y = o.accumulate ? *y + v : v;
-          }
-        }
+        for (int t = 0; t < M; ++t) acc[t] = 0.0f;
       }
     }
   }

@@ -134,7 +134,7 @@ int run(int argc, char** argv) {
   std::string preset = "llama3-8b", contexts = "4096,32768", batches = "1,16", csv;
   std::string variants = "dense,latent50,latent50-q4";
   int layers = 32, steps = 20;
-  std::string factor_type = "f32";
+  std::string factor_type = "bf16";
   bool graphs = true;
   app.add_option("--preset", preset);
   app.add_option("--layers", layers, "layers of the model (fewer: faster set-up)");
@@ -143,7 +143,7 @@ int run(int argc, char** argv) {
   app.add_option("--steps", steps);
   app.add_option("--variants", variants);
   app.add_option("--csv", csv);
-  app.add_option("--factor-dtype", factor_type, "latent factors: f32 (the engine default) or bf16 (the weights' type)");
+  app.add_option("--factor-dtype", factor_type, "latent factors: bf16 (the weights' type, the engine default) or f32 (LRKV_FACTOR_DTYPE overrides both)");
   app.add_option("--graphs", graphs, "decode steps replay CUDA graphs (1, the engine default) or launch every kernel (0)");
   CLI11_PARSE(app, argc, argv);
   if (factor_type != "f32" && factor_type != "bf16") {
@@ -162,7 +162,7 @@ int run(int argc, char** argv) {
   const auto want = [&](const char* v) { return ("," + variants + ",").find("," + std::string(v) + ",") != std::string::npos; };
   std::vector<Row> rows;
   cuda::CudaEngineOptions opt;
-  opt.factor_dtype = factor_type == "bf16" ? DType::kBF16 : DType::kF32;
+  opt.f32_factors = factor_type == "f32";
   opt.cuda_graphs = graphs;
   std::printf("latent factors %s, CUDA graphs %s\n", factor_type.c_str(), graphs ? "on" : "off");
   const auto B = parse_ints(batches), C = parse_ints(contexts);

@@ -43,10 +43,11 @@ std::vector<int> tokens(int n, int seed, int n_vocab) {
 }
 
 // Runs the same schedule on both engines (same bf16 weights, bf16 caches) and checks the worst
-// row error over all steps; `options` selects the GPU engine's variant.
+// row error over all steps; `options` selects the GPU engine's variant. The CPU engine holds the
+// latent factors with the values the GPU engine uploads (f32, or rounded to the weight type).
 void compare_engines(const Model& m, const char* name, const cuda::CudaEngineOptions& options = {},
                      double tolerance = 1e-2) {
-  CpuEngine cpu(m);
+  CpuEngine cpu(m, options.f32_factors ? DType::kF32 : options.weight_dtype);
   ASSERT_TRUE(cpu.status().ok()) << cpu.status().to_string();
   auto gpu = cuda::CudaEngine::create(m, options);
   ASSERT_TRUE(gpu.ok()) << gpu.status().to_string();
@@ -71,8 +72,9 @@ void compare_engines(const Model& m, const char* name, const cuda::CudaEngineOpt
   }
   const auto c = tokens(5, 3, V);
   step({SeqSpan{1, c.data(), 5}}, LogitsMode::kLast);
-  std::printf("[engine %s%s] worst logits row error %.2e\n", name,
-              options.exact_gemm_rows > 0 ? "" : " (GEMM inputs rounded to bf16)", worst);
+  std::printf("[engine %s%s%s] worst logits row error %.2e\n", name,
+              options.exact_gemm_rows > 0 ? "" : " (GEMM inputs rounded to bf16)",
+              cpu.compressed() && options.f32_factors ? " (f32 factors)" : "", worst);
   EXPECT_LT(worst, tolerance) << name;
 }
 
@@ -127,7 +129,12 @@ TEST(CudaEngine, CompressedModelsMatchCpuEngine) {
       o.method = method;
       o.granularity = gran;
       Model m = test::make_latent_test_model(gqa_config(), o);
+      // Default: factors in bf16, k_down / v_down stacked into the W_q|W_k launch; f32 factors
+      // keep their own projections.
       compare_engines(m, (std::string(method) + " " + gran).c_str(), {}, kSyntheticTolerance);
+      cuda::CudaEngineOptions f32;
+      f32.f32_factors = true;
+      compare_engines(m, (std::string(method) + " " + gran).c_str(), f32, kSyntheticTolerance);
     }
   }
 }

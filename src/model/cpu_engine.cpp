@@ -14,7 +14,7 @@ namespace lrkv {
 using engine_ops::project;
 using engine_ops::rmsnorm_rows;
 
-CpuEngine::CpuEngine(const Model& model) : model_(model), cfg_(model.config) {
+CpuEngine::CpuEngine(const Model& model, DType factor_type) : model_(model), cfg_(model.config) {
   inv_freq_.resize(cfg_.head_dim / 2);
   rope_inverse_frequencies(cfg_, inv_freq_.data());
   auto plan = model_rank_plan(model);
@@ -27,7 +27,8 @@ CpuEngine::CpuEngine(const Model& model) : model_(model), cfg_(model.config) {
     status_ = layers.status();
     return;
   }
-  latent_ = std::move(layers).value();
+  status_ = round_factors(*layers, factor_type);
+  if (status_.ok()) latent_ = std::move(layers).value();
 }
 
 Result<std::unique_ptr<RowKvCache>> CpuEngine::make_dense_cache(int n_seq, int capacity, DType dtype) const {

@@ -23,7 +23,9 @@ class CpuEngine final : public Engine {
  public:
   // `model` must outlive the engine. A compressed model whose factors do not match its plan
   // leaves the engine unusable: status() says why and forward()/make_cache() return it.
-  explicit CpuEngine(const Model& model);
+  // factor_type f16/bf16: the latent factors' values rounded to that type (round_factors), the
+  // numbers of an engine that stores them so (the CUDA engine's default).
+  explicit CpuEngine(const Model& model, DType factor_type = DType::kF32);
   const LlamaConfig& config() const override { return cfg_; }
   const Model& model() const override { return model_; }
   std::string device() const override { return "cpu"; }

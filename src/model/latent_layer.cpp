@@ -1,5 +1,6 @@
 #include "model/latent_layer.h"
 
+#include "core/finite_check.h"
 #include "model/model.h"
 
 namespace lrkv {
@@ -133,6 +134,31 @@ Result<std::vector<LatentLayer>> build_latent_layers(const Model& m, const RankP
     LRKV_RETURN_IF_ERROR(fold_values(m, L, m.weights.layers[l].wo, v_up_bias));
   }
   return layers;
+}
+
+Status round_factors(std::vector<LatentLayer>& layers, DType type) {
+  if (type == DType::kF32) return Status::Ok();
+  std::vector<std::pair<Tensor*, Tensor>> rounded;  // applied once every tensor fits
+  for (size_t l = 0; l < layers.size(); ++l) {
+    LatentLayer& L = layers[l];
+    std::vector<std::pair<const char*, Tensor*>> ts = {{"k_down", &L.k_down}, {"v_down", &L.v_down},
+                                                       {"wo_folded", &L.wo_folded}};
+    for (Tensor& t : L.k_proj) ts.emplace_back("k_proj", &t);
+    for (Tensor& t : L.k_proj_t) ts.emplace_back("k_proj (transposed)", &t);
+    for (const auto& [what, t] : ts) {
+      if (t->empty()) continue;
+      LRKV_ASSIGN_OR_RETURN(Tensor narrow, t->to(type));
+      LRKV_ASSIGN_OR_RETURN(Tensor back, narrow.to(DType::kF32));
+      const int64_t bad = first_non_finite(DType::kF32, back.data(), back.numel());
+      if (bad >= 0) {
+        return make_error(ErrorCode::kInvalidArgument, "layer {} factor {}: element {} = {} does not fit {}", l, what,
+                          bad, t->f32()[bad], dtype_name(type));
+      }
+      rounded.emplace_back(t, std::move(back));
+    }
+  }
+  for (auto& [t, r] : rounded) *t = std::move(r);
+  return Status::Ok();
 }
 
 }  // namespace lrkv

@@ -55,6 +55,13 @@ Result<RankPlan> model_rank_plan(const Model& m);
 // Builds and validates every layer's factors (shapes against the plan; errors name the tensor).
 Result<std::vector<LatentLayer>> build_latent_layers(const Model& m, const RankPlan& plan);
 
+// Rounds the factors an engine multiplies as weight matrices (k_down, k_proj, k_proj_t, v_down,
+// wo_folded; not biases, means or the rebuild k_up) to the values of `type` (f16 or bf16; the
+// tensors stay f32), as the CUDA engine stores them beside 16-bit weights; f32 leaves them as they
+// are. All or nothing: a value outside `type`'s range is an error naming the layer and tensor, and
+// `layers` is then unchanged.
+Status round_factors(std::vector<LatentLayer>& layers, DType type);
+
 // Canonical factor tensor name, e.g. factor_name(3, "k_up", 1) = "blk.3.lrkv.k_up.1".
 std::string factor_name(int layer, const char* what, int group = -1);
 

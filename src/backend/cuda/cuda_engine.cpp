@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "backend/cuda/cuda_engine_step.h"
+#include "core/log.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/skinny_matmul.h"
@@ -71,6 +72,17 @@ Result<int64_t> exact_rows(const CudaEngineOptions& options) {
   return int64_t{n};
 }
 
+// options.f32_factors, or LRKV_FACTOR_DTYPE (f32 or weight) when set.
+Result<bool> f32_factors(const CudaEngineOptions& options) {
+  const char* env = std::getenv("LRKV_FACTOR_DTYPE");
+  if (env == nullptr || *env == '\0') return options.f32_factors;
+  const std::string v = env;
+  if (v != "f32" && v != "weight") {
+    return make_error(ErrorCode::kInvalidArgument, "LRKV_FACTOR_DTYPE={}: expected f32 or weight", v);
+  }
+  return v == "f32";
+}
+
 }  // namespace
 
 CudaEngine::CudaEngine(const Model& model, const CudaEngineOptions& options)
@@ -86,15 +98,21 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   if (options.weight_dtype != DType::kBF16 && options.weight_dtype != DType::kF16) {
     return make_error(ErrorCode::kUnsupported, "CUDA engine: {} weights (bf16 or f16)", dtype_name(options.weight_dtype));
   }
-  if (options.factor_dtype != DType::kF32 && options.factor_dtype != options.weight_dtype) {
-    return make_error(ErrorCode::kUnsupported, "CUDA engine: latent factors in f32 or the weight type");
-  }
   std::string why;
   if (!device_available(&why)) return make_error(ErrorCode::kUnsupported, "CUDA engine: {}", why);
   std::unique_ptr<CudaEngine> e(new CudaEngine(model, options));
   auto plan = model_rank_plan(model);
   if (plan.ok()) {
     LRKV_ASSIGN_OR_RETURN(e->latent_, build_latent_layers(model, *plan));
+    LRKV_ASSIGN_OR_RETURN(const bool f32, f32_factors(options));
+    if (!f32) {
+      const Status fit = round_factors(e->latent_, options.weight_dtype);
+      if (fit.ok()) {
+        e->factor_type_ = options.weight_dtype;
+      } else {
+        log_info("CUDA engine: latent factors stay f32 ({})", fit.message());
+      }
+    }
   } else if (plan.status().code() != ErrorCode::kNotFound) {
     return plan.status();
   }
@@ -128,28 +146,39 @@ Status CudaEngine::upload() {
     LRKV_ASSIGN_OR_RETURN(d.wo, upload_matrix(s.wo, wt));
     LRKV_ASSIGN_OR_RETURN(d.w_down, upload_matrix(s.w_down, wt));
     const bool need_k = !compressed() || latent_[l].key_mode == KeyMode::kAbsorbed;
+    const bool stack_down = compressed() && factor_type_ == wt;
+    const Tensor* k_down = stack_down && !need_k ? &latent_[l].k_down : nullptr;
+    const Tensor* v_down = stack_down ? &latent_[l].v_down : nullptr;
     std::vector<const Tensor*> inputs = {&s.wq};
     if (need_k) inputs.push_back(&s.wk);
     if (!compressed()) inputs.push_back(&s.wv);
+    if (k_down) inputs.push_back(k_down);
+    if (v_down) inputs.push_back(v_down);
     LRKV_ASSIGN_OR_RETURN(d.qkv, upload_stacked(inputs, wt));
-    int64_t row = s.wq.dim(0);
-    d.wq = WeightView(d.qkv, 0, row);
-    if (need_k) {
-      d.wk = WeightView(d.qkv, row, s.wk.dim(0));
-      row += s.wk.dim(0);
-    }
-    if (!compressed()) d.wv = WeightView(d.qkv, row, s.wv.dim(0));
+    int64_t row = 0;
+    const auto view = [&](const Tensor* t) {  // the next rows of qkv
+      const WeightView v(d.qkv, row, t->dim(0));
+      row += t->dim(0);
+      return v;
+    };
+    d.wq = view(&s.wq);
+    if (need_k) d.wk = view(&s.wk);
+    if (!compressed()) d.wv = view(&s.wv);
+    if (k_down) d.k_down = view(k_down);
+    if (v_down) d.v_down = view(v_down);
     LRKV_ASSIGN_OR_RETURN(d.gate_up, upload_stacked({&s.w_gate, &s.w_up}, wt));
     d.w_gate = WeightView(d.gate_up, 0, s.w_gate.dim(0));
     d.w_up = WeightView(d.gate_up, s.w_gate.dim(0), s.w_up.dim(0));
   }
   factors_.resize(latent_.size());
-  const DType ft = opt_.factor_dtype;
+  const DType ft = factor_type_;
   for (size_t l = 0; l < latent_.size(); ++l) {
     const LatentLayer& L = latent_[l];
     LatentFactors& f = factors_[l];
     if (L.key_mode == KeyMode::kRebuild) {
-      LRKV_ASSIGN_OR_RETURN(f.k_down, upload_matrix(L.k_down, ft));
+      if (layers_[l].k_down.empty()) {  // else stacked into qkv
+        LRKV_ASSIGN_OR_RETURN(f.k_down, upload_matrix(L.k_down, ft));
+      }
       LRKV_ASSIGN_OR_RETURN(f.k_down_bias, upload_vector(L.k_down_bias));
       LRKV_ASSIGN_OR_RETURN(f.k_up_bias, upload_vector(L.k_up_bias));
       for (const Tensor& up : L.k_up) {
@@ -169,7 +198,9 @@ Status CudaEngine::upload() {
         f.k_proj_t.push_back(std::move(m));
       }
     }
-    LRKV_ASSIGN_OR_RETURN(f.v_down, upload_matrix(L.v_down, ft));
+    if (layers_[l].v_down.empty()) {  // else stacked into qkv
+      LRKV_ASSIGN_OR_RETURN(f.v_down, upload_matrix(L.v_down, ft));
+    }
     LRKV_ASSIGN_OR_RETURN(f.v_down_bias, upload_vector(L.v_down_bias));
     LRKV_ASSIGN_OR_RETURN(f.wo_folded, upload_matrix(L.wo_folded, ft));
     LRKV_ASSIGN_OR_RETURN(f.o_bias, upload_vector(L.o_bias));
@@ -370,6 +401,8 @@ Status CudaEngine::project_inputs(int l, Step& st) {
   std::vector<Output> outs = {{st.q.as<float>(), qd, qd}};
   if (!w.wk.empty()) outs.push_back({st.k.as<float>(), kvd, kvd});
   if (!w.wv.empty()) outs.push_back({st.v.as<float>(), kvd, kvd});
+  if (!w.k_down.empty()) outs.push_back({st.ck.as<float>(), latent_[l].k_width, w.k_down.rows});
+  if (!w.v_down.empty()) outs.push_back({st.cv.as<float>(), latent_[l].v_width, w.v_down.rows});
   LRKV_RETURN_IF_ERROR(project_stacked(st.h.as<float>(), d, st.T, w.qkv, outs));
   if (!w.bq.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.q.as<float>(), qd, st.T, qd, w.bq.as<float>(), 1.0f, stream_));
   if (!w.wk.empty() && !w.bk.empty()) {

@@ -47,9 +47,12 @@ struct CudaEngineOptions {
   // kAllRows: always exact; 0: always rounded. LRKV_EXACT_GEMM_ROWS overrides it (benchmarks).
   static constexpr int64_t kAllRows = INT64_MAX;
   int64_t exact_gemm_rows = 64;
-  // Latent factors (k_down, v_down, Pᵀ, folded W_o): f32 by default, as the CPU engine keeps
-  // them (at 50% budget they take the bytes of the bf16 W_k, W_v, W_o they replace).
-  DType factor_dtype = DType::kF32;
+  // Latent factors (k_down, v_down, Pᵀ, folded W_o) in the weight type (default), or f32 as the
+  // CPU engine keeps them. In the weight type a decode step reads half their bytes and k_down /
+  // v_down join the W_q|W_k projection (one launch fewer per layer); the rounding is the same
+  // relative 2^-8 (bf16) the weights themselves carry. LRKV_FACTOR_DTYPE=f32|weight overrides it
+  // (A/B runs). Factors that do not fit an f16 weight type stay f32, with a note in the log.
+  bool f32_factors = false;
   // Decode steps (one new token per sequence, up to kGraphMaxSeqs sequences) replay a CUDA graph
   // of the whole step, captured once per (cache, sequences, attention plan bucket): one launch
   // instead of hundreds. Off: every step launches its kernels one by one.
@@ -113,11 +116,13 @@ class CudaEngine final : public Engine {
   };
   // The projections of one layer input are stacked so a decode step reads them in one launch:
   // qkv = [W_q; W_k; W_v] (W_k only when keys are projected in full: dense or absorbed latents;
-  // W_v only for dense models), gate_up = [W_gate; W_up].
+  // W_v only for dense models; compressed models with factors in the weight type append k_down
+  // (rebuilt keys) and v_down), gate_up = [W_gate; W_up].
   struct Layer {
     DeviceBuffer attn_norm, ffn_norm, bq, bk, bv;  // f32 vectors (biases may be empty)
     Matrix qkv, wo, gate_up, w_down;
     WeightView wq, wk, wv, w_gate, w_up;           // views into qkv / gate_up (wk, wv may be empty)
+    WeightView k_down, v_down;  // latent down-projections stacked into qkv (factors in the weight type), else empty
   };
   struct LatentFactors {
     Matrix k_down, v_down, wo_folded;
@@ -177,6 +182,7 @@ class CudaEngine final : public Engine {
   const LlamaConfig& cfg_;
   CudaEngineOptions opt_;
   std::vector<LatentLayer> latent_;  // host metadata of a compressed model
+  DType factor_type_ = DType::kF32;  // of the uploaded latent factors (f32 or the weight type)
   Matrix tok_embd_, output_;
   DeviceBuffer out_norm_, inv_freq_;
   std::vector<Layer> layers_;

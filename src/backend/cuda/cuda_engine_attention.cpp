@@ -198,7 +198,9 @@ Status CudaEngine::latent_keys(int l, Step& st) {
   const int hd = cfg_.head_dim;
   if (L.key_mode == KeyMode::kRebuild) {  // RoPE(q) only: the kernel rotates the rebuilt keys
     LRKV_RETURN_IF_ERROR(rope_qk(rope_q(st), stream_));
-    LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.k_down, st.ck.as<float>(), L.k_width));
+    if (layers_[l].k_down.empty()) {  // else projected with q (project_inputs)
+      LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.k_down, st.ck.as<float>(), L.k_width));
+    }
     if (!f.k_down_bias.empty()) {
       LRKV_RETURN_IF_ERROR(
           add_row_vector(st.ck.as<float>(), L.k_width, T, L.k_width, f.k_down_bias.as<float>(), 1.0f, stream_));
@@ -234,7 +236,9 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   const DType ct = cache_->dtype();
   LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q (and k for absorbed keys)
   LRKV_RETURN_IF_ERROR(latent_keys(l, st));
-  LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width));
+  if (layers_[l].v_down.empty()) {  // else projected with q (project_inputs)
+    LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width));
+  }
   if (!f.v_down_bias.empty()) {
     LRKV_RETURN_IF_ERROR(add_row_vector(st.cv.as<float>(), L.v_width, T, L.v_width, f.v_down_bias.as<float>(), 1.0f,
                                         stream_));

@@ -20,14 +20,20 @@ struct Plan {
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
-// Tiles in flight + 1: 2 (default: smaller tiles, more resident CTAs) or 3; the environment
-// variable LRKV_ATTN_STAGES overrides it (benchmarks compare both in one run).
-int pipeline_stages() {
-  static const int s = [] {
+// Tiles in flight + 1 for `units` (sequence, cluster, row tile) CTA rows of padded width R.
+// Three stages when a few units of R <= 64 latents are split over the whole GPU: each CTA then
+// walks a long chain of small tiles and a deeper pipeline hides more DRAM latency (b = 1 decode of
+// 50% latents: +6% end to end, bench/CUDA_NOTES.md part 10). Two stages elsewhere: R = 128 tiles
+// and many units gain more from resident CTAs (dense -2%, 16 sequences -4.5% with three).
+// LRKV_ATTN_STAGES=2|3 forces one (benchmarks compare both in one run).
+int pipeline_stages(int64_t units, int R) {
+  static const int forced = [] {
     const char* e = std::getenv("LRKV_ATTN_STAGES");
-    return e && std::atoi(e) == 3 ? 3 : 2;
+    const int v = e ? std::atoi(e) : 0;
+    return v == 2 || v == 3 ? v : 0;
   }();
-  return s;
+  if (forced != 0) return forced;
+  return R <= 64 && units * 4 <= multiprocessor_count() ? 3 : 2;
 }
 
 // LRKV_PREFILL_KERNEL=0 makes kAuto always take the split-K kernel (benchmarks compare both).
@@ -115,7 +121,7 @@ Result<Plan> make_plan(const LatentAttentionBatch& b) {
     a.chunk = b.max_kv;
     return plan;
   }
-  a.stages = b.stages != 0 ? b.stages : pipeline_stages();
+  a.stages = b.stages != 0 ? b.stages : pipeline_stages(int64_t{b.n_seq} * a.n_clusters * a.n_row_tiles, plan.R);
   const int occ = latent_attention_ctas_per_sm(plan.f16, plan.R, plan.vec, a.stages);
   LRKV_RETURN_IF_ERROR(plan_splits(b.n_seq, b.max_kv, occ, &a));
   return plan;

@@ -20,8 +20,7 @@ using cuda::DeviceBuffer;
 // Warps sharing a row inside a CTA, cycled over m: the shape's own choice (0) and each forced one.
 constexpr int kSplits[4] = {0, 1, 2, 4};
 
-// kernel: SkinnyMatmulArgs::kernel (0: skinny_matmul's own, 1: the streaming kernel).
-void run_reference_cases(int kernel) {
+void run_reference_cases() {
   struct Shape {
     int64_t k, n0, n1, n2;
   };
@@ -52,7 +51,6 @@ void run_reference_cases(int kernel) {
         a.w_type = t;
         a.n_out = n_out;
         a.split = kSplits[m % 4];
-        a.kernel = kernel;
         std::vector<std::vector<float>> ref(n_out), init(n_out);
         std::vector<DeviceBuffer> dy;
         int64_t row0 = 0;
@@ -98,8 +96,7 @@ void run_reference_cases(int kernel) {
             }
           }
           // f32 accumulation of k exact products of O(0.1) terms: |err| <= k·2⁻²⁴·Σ|x w| ≪ 1e-4.
-          EXPECT_LT(worst, 1e-4) << dtype_name(t) << " m " << m << " k " << k << " output " << s << " kernel "
-                                 << kernel;
+          EXPECT_LT(worst, 1e-4) << dtype_name(t) << " m " << m << " k " << k << " output " << s;
         }
       }
     }
@@ -108,14 +105,7 @@ void run_reference_cases(int kernel) {
 
 TEST(CudaSkinnyMatmul, MatchesFp64Reference) {
   LRKV_REQUIRE_CUDA();
-  run_reference_cases(0);
-}
-
-// The streaming kernel (stream_matmul.cu) on the same cases: rows split over CTAs, 8-row groups
-// with a partial last one, K tiles with a tail, outputs crossing groups and CTAs.
-TEST(CudaSkinnyMatmul, StreamingKernelMatchesFp64Reference) {
-  LRKV_REQUIRE_CUDA();
-  run_reference_cases(1);
+  run_reference_cases();
 }
 
 // Shapes and alignments are checked on the host (no device needed).
@@ -165,9 +155,6 @@ TEST(CudaSkinnyMatmul, MisfitsAreNamed) {
   b = a;
   b.split = 3;
   expect_misfit(b, "split 3");
-  b = a;
-  b.kernel = 2;
-  expect_misfit(b, "kernel 2");
 }
 
 }  // namespace

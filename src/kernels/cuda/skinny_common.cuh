@@ -1,4 +1,4 @@
-// Pieces shared by the decode-sized projection kernels (skinny_matmul.cu, stream_matmul.cu):
+// Pieces of the decode-sized projection kernel (skinny_matmul.cu), kept apart from its launch logic:
 // 16 bytes of weights as f32, the dot-product step, the result store, and the dispatch from
 // (weight type, activation rows) to the kernels' template arguments.
 #pragma once

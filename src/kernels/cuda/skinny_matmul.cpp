@@ -25,7 +25,6 @@ std::string misfit(const SkinnyMatmulArgs& a) {
   if (a.ldx < a.k || a.ldx % 4 != 0 || !aligned16(a.x)) return fmt::format("x rows not 16-byte aligned (ldx {})", a.ldx);
   if (a.n_out < 1 || a.n_out > kSkinnyMaxOutputs) return fmt::format("{} outputs (1..{})", a.n_out, kSkinnyMaxOutputs);
   if (a.split != 0 && a.split != 1 && a.split != 2 && a.split != 4) return fmt::format("split {} (0, 1, 2, 4)", a.split);
-  if (a.kernel != 0 && a.kernel != 1) return fmt::format("kernel {} (0, 1)", a.kernel);
   int64_t next = 0;
   for (int s = 0; s < a.n_out; ++s) {
     const SkinnyOutput& o = a.out[s];
@@ -54,12 +53,6 @@ Status skinny_matmul(const SkinnyMatmulArgs& a, cudaStream_t stream) {
     return v == 1 || v == 2 || v == 4 ? v : 0;
   }();
   if (b.split == 0) b.split = forced;
-  static const bool streamed = [] {  // LRKV_SKINNY_STREAM=1: the streaming kernel (A/B runs)
-    const char* e = std::getenv("LRKV_SKINNY_STREAM");
-    return e && e[0] == '1';
-  }();
-  if (streamed) b.kernel = 1;
-  if (b.kernel == 1) return cuda_status(launch_stream_matmul(b, multiprocessor_count(), stream), "stream_matmul launch");
   return cuda_status(launch_skinny_matmul(b, multiprocessor_count(), stream), "skinny_matmul launch");
 }
 

@@ -30,15 +30,10 @@ struct SkinnyMatmulArgs {
   int n_out = 0;
   SkinnyOutput out[kSkinnyMaxOutputs];
   int split = 0;  // warps sharing each row's K inside a CTA: 1, 2 or 4; 0: chosen from the shape
-  // 1: the experimental persistent kernel that streams W through shared memory (stream_matmul.cu;
-  // `split` unused); 0: skinny_matmul's own. LRKV_SKINNY_STREAM=1 sets it for every launch.
-  int kernel = 0;
 };
 
 // The launch behind skinny_matmul (skinny_matmul.cu), arguments already checked; the device's
 // multiprocessor count decides whether K is split inside a CTA.
 cudaError_t launch_skinny_matmul(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream);
-// The same for the streaming kernel (stream_matmul.cu, kernel = 1): one CTA per multiprocessor.
-cudaError_t launch_stream_matmul(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_t stream);
 
 }  // namespace lrkv::cuda

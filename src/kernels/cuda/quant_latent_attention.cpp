@@ -17,6 +17,16 @@ namespace {
 constexpr int kStages = 3;  // packed tiles are small: two in flight per CTA for the DRAM latency
 
 constexpr int kFragStages = 3;  // register-fragment kernel: two 128-row packed tiles in flight
+// kFragStages, or LRKV_QUANT_FRAG_STAGES=2|3|4 (A/B runs; fixed per process, as the occupancy
+// cache below assumes).
+int frag_stages() {
+  static const int s = [] {
+    const char* e = std::getenv("LRKV_QUANT_FRAG_STAGES");
+    const int v = e ? std::atoi(e) : 0;
+    return v >= 2 && v <= 4 ? v : kFragStages;
+  }();
+  return s;
+}
 // quant_frag_kernel's tile rows for padded width R (kFragSlicesR * kTokenTile).
 int frag_tile_rows(int R) { return (R == 64 ? 2 : 1) * kTokenTile; }
 
@@ -180,7 +190,7 @@ Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
   if (plan.frag) {
     plan.any = !(frag_aligned(plan.qa.k, a, true) && frag_aligned(plan.qa.v, a, false));
     for (QuantSide* q : {&plan.qa.k, &plan.qa.v}) q->stage_bytes = (frag_tile_rows(plan.R) * q->raw_ld + 32 + 15) / 16 * 16;
-    a.stages = kFragStages;
+    a.stages = frag_stages();
     plan.smem = quant_frag_smem_bytes(plan.R, a.stages, plan.qa.k, plan.qa.v);
     if (plan.smem > quant_attention_smem_limit()) plan.frag = false;
   }

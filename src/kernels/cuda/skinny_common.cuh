@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include "core/dtype.h"
+#include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/skinny_matmul_args.h"
 
 namespace lrkv::cuda::dev {
@@ -19,23 +20,11 @@ __device__ __forceinline__ void unpack16(const uint4& u, const float*, float* f)
   f[2] = __uint_as_float(u.z);
   f[3] = __uint_as_float(u.w);
 }
-__device__ __forceinline__ void unpack16(const uint4& u, const __half*, float* f) {
-  const __half2* h = reinterpret_cast<const __half2*>(&u);
+template <class T>  // __half or __nv_bfloat16 (exact widening, Elem<T>::to_float)
+__device__ __forceinline__ void unpack16(const uint4& u, const T*, float* f) {
+  const T* h = reinterpret_cast<const T*>(&u);
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 v = __half22float2(h[i]);
-    f[2 * i] = v.x;
-    f[2 * i + 1] = v.y;
-  }
-}
-__device__ __forceinline__ void unpack16(const uint4& u, const __nv_bfloat16*, float* f) {
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 v = __bfloat1622float2(h[i]);
-    f[2 * i] = v.x;
-    f[2 * i + 1] = v.y;
-  }
+  for (int i = 0; i < 8; ++i) f[i] = Elem<T>::to_float(h[i]);
 }
 
 // s + x · w[0..4), the four products added in order.

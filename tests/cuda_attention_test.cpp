@@ -13,6 +13,7 @@
 #include "kernels/attention.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/latent_attention.h"
+#include "kernels/cuda/split_attention_args.h"
 #include "kernels/latent_attention.h"
 
 namespace lrkv {
@@ -147,8 +148,8 @@ void run_latent_case(const LatentCase& c) {
   const auto e = rel_err(z, z_ref);
   EXPECT_EQ(e.non_finite, 0u) << c.name;
   EXPECT_LT(e.rel, test::tolerance(c.t)) << c.name << " " << dtype_name(c.t) << ": " << test::describe(e, z, z_ref);
-  std::printf("[latent %s %s n_q=%d%s%s] rel err %.2e\n", c.name, std::string(dtype_name(c.t)).c_str(), c.n_q,
-              c.block > 0 ? " paged" : "", c.stages == 3 ? " 3 stages" : "", e.rel);
+  std::printf("[latent %s %s n_q=%d%s stages=%d] rel err %.2e\n", c.name, std::string(dtype_name(c.t)).c_str(),
+              c.n_q, c.block > 0 ? " paged" : "", c.stages, e.rel);
 }
 
 // Heads 0-2 share a narrow group, head 3 is alone, heads 4-6 share a wide group (R = 128).
@@ -178,18 +179,55 @@ TEST(CudaLatentAttention, MatchesReferenceOnAwkwardShapes) {
   }
 }
 
-// The split-K kernel with three tiles in flight (LRKV_ATTN_STAGES=3), unpaged and paged.
-TEST(CudaLatentAttention, ThreeStagePipelineMatchesReference) {
+// The split-K kernel with 2 .. 5 tiles in flight (stages 3 .. 6; R = 256 fits 3), unpaged and
+// paged: every pipeline depth the planner may pick or LRKV_ATTN_STAGES may force.
+TEST(CudaLatentAttention, DeepPipelinesMatchReference) {
   LRKV_REQUIRE_CUDA();
   const auto split_k = cuda::AttentionKernel::kSplitK;
   for (DType t : {DType::kF16, DType::kBF16}) {
     for (int n_q : {1, 5}) {
-      run_latent_case({"mixed", mixed_heads(0), 232, 136, {5, 77, 1000, 4099}, n_q, t, split_k, 0, 3});
-      run_latent_case({"mixed-unaligned", mixed_heads(3), 235, 131, {6, 333, 2500}, n_q, t, split_k, 0, 3});
-      run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {40000}, n_q, t, split_k, 0, 3});
-      run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {3000, 17}, n_q, t, split_k, 16, 3});
+      for (int st = 3; st <= cuda::kLatentMaxStages; ++st) {
+        run_latent_case({"mixed", mixed_heads(0), 232, 136, {5, 77, 1000, 4099}, n_q, t, split_k, 0, st});
+        run_latent_case({"mixed-unaligned", mixed_heads(3), 235, 131, {6, 333, 2500}, n_q, t, split_k, 0, st});
+        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {40000}, n_q, t, split_k, 0, st});
+        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {3000, 17}, n_q, t, split_k, 16, st});
+      }
+      run_latent_case({"joint-20-heads", wide_joint(20), 216, 264, {9, 1500}, n_q, t, split_k, 0, 3});
     }
   }
+}
+
+// A depth whose tiles do not fit shared memory is refused with the width named, not launched.
+TEST(CudaLatentAttention, TooDeepPipelineIsAnError) {
+  LRKV_REQUIRE_CUDA();
+  // Two heads of one 200/256-wide joint latent: R = 256, three stages at most.
+  std::vector<int> qk_off{0, 200}, k_off(2, 8), k_len(2, 200), v_off(2, 0), v_len(2, 256), z_off{0, 256};
+  std::vector<int> pos{0};
+  cuda::LatentAttentionBatch b;
+  b.p.n_q = 1;
+  b.p.n_head = 2;
+  b.p.qk_off = qk_off.data();
+  b.p.k_off = k_off.data();
+  b.p.k_len = k_len.data();
+  b.p.v_off = v_off.data();
+  b.p.v_len = v_len.data();
+  b.p.z_off = z_off.data();
+  b.p.ldk = 216;
+  b.p.ldv = 264;
+  b.p.k_type = b.p.v_type = DType::kF16;
+  // Never dereferenced: planning fails before any launch.
+  float dummy = 0.0f;
+  b.p.qk = b.p.z = &dummy;
+  b.p.q_pos = pos.data();
+  b.p.k = b.p.v = &dummy;
+  b.max_kv = 1000;
+  b.kernel = cuda::AttentionKernel::kSplitK;
+  b.stages = 4;
+  const Status s = cuda::latent_attention_workspace_bytes(b).status();
+  EXPECT_EQ(s.code(), ErrorCode::kUnsupported);
+  EXPECT_NE(s.message().find("width 256"), std::string::npos) << s.message();
+  b.stages = cuda::kLatentMaxStages + 1;
+  EXPECT_EQ(cuda::latent_attention_workspace_bytes(b).status().code(), ErrorCode::kInvalidArgument);
 }
 
 struct DenseCase {

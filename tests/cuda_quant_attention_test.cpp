@@ -136,6 +136,7 @@ struct QuantCase {
   bool seg_major;                   // segment-major layout (equal segments) or token rows
   cuda::AttentionKernel kernel = cuda::AttentionKernel::kAuto;
   int block = 0;                    // > 0: paged in blocks of this many rows (test::page_layout)
+  int stages = 0;                   // register-fragment kernel's pipeline depth (0: by rule)
 };
 
 double run_quant_case(const QuantCase& c) {
@@ -238,6 +239,7 @@ double run_quant_case(const QuantCase& c) {
   b.n_seq = n_seq;
   b.max_kv = cap;
   b.kernel = c.kernel;
+  b.stages = c.stages;
   DeviceBuffer pk, pv, tables;  // paged copies of both sides and their block tables
   if (c.block > 0) {
     const RowCodec* codecs[2] = {&*kc, &*vc};
@@ -299,10 +301,10 @@ double run_quant_case(const QuantCase& c) {
   const auto e = rel_err(z, z_ref);
   EXPECT_EQ(e.non_finite, 0u) << c.name;
   EXPECT_LT(e.rel, 2e-3) << c.name << " K " << c.kf.name() << " V " << c.vf.name() << ": " << test::describe(e, z, z_ref);
-  std::printf("[quant latent %s K %s V %s n_q=%d%s%s%s] rel err %.2e\n", c.name, c.kf.name().c_str(),
+  std::printf("[quant latent %s K %s V %s n_q=%d%s%s%s stages=%d] rel err %.2e\n", c.name, c.kf.name().c_str(),
               c.vf.name().c_str(), c.n_q, c.seg_major ? " seg-major" : "",
               c.kernel == cuda::AttentionKernel::kPrefill ? " decoded+prefill" : "", c.block > 0 ? " paged" : "",
-              e.rel);
+              c.stages, e.rel);
   return e.rel;
 }
 
@@ -349,6 +351,23 @@ TEST(CudaQuantLatentAttention, MatchesReferenceOnAwkwardShapes) {
                   {9, 1500}, 3, false});
   run_quant_case({"per-head-128", {128, 128}, {128, 128}, gqa_groups(2, 1), fmt_of(A, 4, 32), fmt_of(A, 4, 32),
                   {2, 20000}, 1, true});
+}
+
+// The register-fragment kernel at every pipeline depth (the rule picks 4 for few units, 3 else;
+// LRKV_QUANT_FRAG_STAGES forces any), token rows and segment-major, R = 64 and 128.
+TEST(CudaQuantLatentAttention, FragmentKernelAtEveryDepth) {
+  LRKV_REQUIRE_CUDA();
+  const QuantScheme A = QuantScheme::kAffine, S = QuantScheme::kSymmetric;
+  const auto split_k = cuda::AttentionKernel::kSplitK;
+  for (int st : {2, 3, 4}) {
+    for (const QuantFormat f : {fmt_of(A, 4, 32), fmt_of(S, 2, 32), fmt_of(A, 8, 0)}) {
+      run_quant_case({"gqa-64", {64, 64}, {64, 64}, gqa_groups(8, 4), f, f, {3, 700, 9000}, 1, true, split_k, 0, st});
+      run_quant_case({"mixed", {40, 64, 120}, {24, 72, 33}, mixed_groups(), f, f, {5, 77, 1000, 2099}, 5, false,
+                      split_k, 0, st});
+      run_quant_case({"per-head-128", {128, 128}, {128, 128}, gqa_groups(2, 1), f, f, {2, 20000}, 1, true, split_k, 0,
+                      st});
+    }
+  }
 }
 
 // Prefill chunks decoded to f16 rows then the f16 prefill kernel (forced on every shape; kAuto

@@ -25,12 +25,12 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 // walks a long chain of small tiles and a deeper pipeline hides more DRAM latency (b = 1 decode of
 // 50% latents: +6% end to end, bench/CUDA_NOTES.md part 10). Two stages elsewhere: R = 128 tiles
 // and many units gain more from resident CTAs (dense -2%, 16 sequences -4.5% with three).
-// LRKV_ATTN_STAGES=2|3 forces one (benchmarks compare both in one run).
+// LRKV_ATTN_STAGES=2..6 forces one (benchmarks compare them in one run; R = 256 caps it at 3).
 int pipeline_stages(int64_t units, int R) {
   static const int forced = [] {
     const char* e = std::getenv("LRKV_ATTN_STAGES");
     const int v = e ? std::atoi(e) : 0;
-    return v == 2 || v == 3 ? v : 0;
+    return v >= 2 && v <= kLatentMaxStages ? v : 0;
   }();
   if (forced != 0) return forced;
   return R <= 64 && units * 4 <= multiprocessor_count() ? 3 : 2;
@@ -47,8 +47,9 @@ bool prefill_kernel_enabled() {
 
 Status check(const LatentAttentionBatch& b) {
   const LatentAttentionParams& p = b.p;
-  if (b.stages != 0 && b.stages != 2 && b.stages != 3) {
-    return make_error(ErrorCode::kInvalidArgument, "CUDA latent attention: {} pipeline stages (0, 2 or 3)", b.stages);
+  if (b.stages != 0 && (b.stages < 2 || b.stages > kLatentMaxStages)) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA latent attention: {} pipeline stages (0 or 2..{})",
+                      b.stages, kLatentMaxStages);
   }
   if (p.n_q < 1 || p.n_head < 1 || b.n_seq < 1) {
     return make_error(ErrorCode::kInvalidArgument, "CUDA latent attention: n_q {}, n_head {}, n_seq {}", p.n_q,
@@ -122,7 +123,12 @@ Result<Plan> make_plan(const LatentAttentionBatch& b) {
     return plan;
   }
   a.stages = b.stages != 0 ? b.stages : pipeline_stages(int64_t{b.n_seq} * a.n_clusters * a.n_row_tiles, plan.R);
+  if (b.stages == 0 && plan.R > 128) a.stages = std::min(a.stages, 3);  // forced depths beyond R = 256's smem
   const int occ = latent_attention_ctas_per_sm(plan.f16, plan.R, plan.vec, a.stages);
+  if (occ < 1) {
+    return make_error(ErrorCode::kUnsupported, "CUDA latent attention: {} pipeline stages do not fit width {}",
+                      a.stages, plan.R);
+  }
   LRKV_RETURN_IF_ERROR(plan_splits(b.n_seq, b.max_kv, occ, &a));
   return plan;
 }

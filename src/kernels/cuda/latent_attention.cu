@@ -1,6 +1,8 @@
 // Split-K attention over cached latent rows with the query absorbed (see latent_attention.h):
 // tensor-core scores Q·Kᵀ and P·V per 16-token warp slice, online softmax, cp.async tiles
-// pipelined a.stages deep (2 or 3). Dense flash-decoding is the same kernel with head_dim segments.
+// pipelined a.stages deep (2 .. max_stages<T, R>). Dense flash-decoding is the same kernel with head_dim segments.
+#include <array>
+
 #include "kernels/cuda/attention_cta.cuh"
 #include "kernels/cuda/occupancy.h"
 #include "kernels/cuda/pdl.cuh"
@@ -18,6 +20,16 @@ constexpr size_t latent_smem_bytes(int stages) {
   const size_t epilogue = sizeof(float) * 4 * kRowsPerCta * (R + 4);
   return tiles > epilogue ? tiles : epilogue;
 }
+
+// Deepest pipeline whose tiles fit one CTA's shared memory (227 KB opt-in on sm_90, 1 KB of it
+// left for the static arrays), at most kLatentMaxStages: R = 64 and 128 take 6, R = 256 3.
+template <class T, int R>
+constexpr int max_stages() {
+  int s = kLatentMaxStages;
+  while (s > 2 && latent_smem_bytes<T, R>(s) > 226 * 1024) --s;
+  return s;
+}
+static_assert(max_stages<__half, 128>() == 6 && max_stages<__half, 256>() == 3);
 
 template <class T, int R, class Loader>
 __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __grid_constant__ SplitAttentionArgs a) {
@@ -48,7 +60,7 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   const void* vrows = seq_rows<T>(a, a.v, a.v_seq, seq);
   const RowMap map = a.maps.seq(seq);
   const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
-  const CpAsyncPipeline<2, 3> pipe{stages, n_tiles};
+  const CpAsyncPipeline<2, kLatentMaxStages> pipe{stages, n_tiles};
   auto load_tile = [&](int tile) {
     const int stage = pipe.stage(tile), j0 = jb + tile * kTokenTile;
     // Not load_kv_tile (attention_cta.cuh): through it ptxas gives the R = 64 instances 96
@@ -88,13 +100,13 @@ template <class T, int R, class Loader>
 cudaError_t set_smem_limit() {
   static const cudaError_t e = cudaFuncSetAttribute(latent_attention_kernel<T, R, Loader>,
                                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                    static_cast<int>(latent_smem_bytes<T, R>(3)));
+                                                    static_cast<int>(latent_smem_bytes<T, R>(max_stages<T, R>())));
   return e;
 }
 
 template <class T, int R, class Loader>
 cudaError_t launch(const SplitAttentionArgs& a, int n_seq, cudaStream_t stream) {
-  if (a.stages != 2 && a.stages != 3) return cudaErrorInvalidValue;
+  if (a.stages < 2 || a.stages > max_stages<T, R>()) return cudaErrorInvalidValue;
   const size_t smem = latent_smem_bytes<T, R>(a.stages);
   auto kernel = latent_attention_kernel<T, R, Loader>;
   if (cudaError_t e = set_smem_limit<T, R, Loader>(); e != cudaSuccess) return e;
@@ -102,15 +114,20 @@ cudaError_t launch(const SplitAttentionArgs& a, int n_seq, cudaStream_t stream) 
   return launch_pdl(kernel, grid, kCtaThreads, smem, stream, a);
 }
 
-// Resident CTAs per multiprocessor for `stages` (queried once per instantiation and stage count).
+// Resident CTAs per multiprocessor for `stages` (queried once per instantiation and stage count;
+// 0 past max_stages).
 template <class T, int R, class Loader>
 int ctas_per_sm(int stages) {
-  auto query = [](int st) {
-    if (set_smem_limit<T, R, Loader>() != cudaSuccess) return 1;
-    return resident_ctas(latent_attention_kernel<T, R, Loader>, kCtaThreads, latent_smem_bytes<T, R>(st));
-  };
-  static const int n2 = query(2), n3 = query(3);
-  return stages == 3 ? n3 : n2;
+  static const auto counts = [] {
+    std::array<int, kLatentMaxStages + 1> n{};
+    for (int st = 2; st <= max_stages<T, R>(); ++st) {
+      n[st] = set_smem_limit<T, R, Loader>() != cudaSuccess
+                  ? 1
+                  : resident_ctas(latent_attention_kernel<T, R, Loader>, kCtaThreads, latent_smem_bytes<T, R>(st));
+    }
+    return n;
+  }();
+  return stages >= 2 && stages <= kLatentMaxStages ? counts[stages] : 0;
 }
 
 template <class T, class Loader>

@@ -37,9 +37,9 @@ struct LatentAttentionBatch {
   void* workspace = nullptr;     // device scratch for split-K partials
   size_t workspace_bytes = 0;
   AttentionKernel kernel = AttentionKernel::kAuto;
-  // Split-K kernel: cached tiles in flight + 1, 2 or 3 (3: a deeper pipeline, fewer resident
-  // CTAs; see pipeline_stages in latent_attention.cpp); 0: chosen from the shape (3 for few
-  // units of R <= 64 latents, else 2) unless LRKV_ATTN_STAGES forces one.
+  // Split-K kernel: cached tiles in flight + 1, 2 .. 6 (R = 256: 2 .. 3; deeper pipelines keep
+  // more bytes in flight with fewer resident CTAs; see pipeline_stages in latent_attention.cpp);
+  // 0: chosen from the shape unless LRKV_ATTN_STAGES forces one.
   int stages = 0;
 };
 

@@ -43,11 +43,11 @@ struct CpAsyncPipeline {
     return kMinStages == kMaxStages ? kMaxStages : stages;
   }
 
-  // tile % depth without a runtime division (depth is 2, 3 or 4 here).
+  // tile % depth; without a runtime division when the depth is at most 4 (once per tile beyond).
   __device__ __forceinline__ int stage(int tile) const {
-    static_assert(kMaxStages <= 4, "stage() knows depths 2..4");
     if constexpr (kMinStages == kMaxStages) return tile % kMaxStages;
     const int d = depth();
+    if constexpr (kMaxStages > 4) return tile % d;
     return d == 3 ? tile % 3 : tile & (d - 1);
   }
 

@@ -18,7 +18,9 @@ constexpr int kStages = 3;  // packed tiles are small: two in flight per CTA for
 
 constexpr int kFragStages = 3;  // register-fragment kernel: two 128-row packed tiles in flight
 // kFragStages, or LRKV_QUANT_FRAG_STAGES=2|3|4 (A/B runs; fixed per process, as the occupancy
-// cache below assumes).
+// cache below assumes). Four stages measured +2% end to end at b = 1, 32K (bench/CUDA_NOTES.md
+// part 11); the default stays 3 until the four-stage kernel has passed its GPU test
+// (CudaQuantLatentAttention.FragmentKernelAtEveryDepth).
 int frag_stages() {
   static const int s = [] {
     const char* e = std::getenv("LRKV_QUANT_FRAG_STAGES");
@@ -150,6 +152,10 @@ Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
   if (b.n_head > kMaxHeads) {
     return make_error(ErrorCode::kUnsupported, "CUDA quantized attention: {} heads (1..{})", b.n_head, kMaxHeads);
   }
+  if (b.stages != 0 && (b.stages < 2 || b.stages > 4)) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: {} pipeline stages (0 or 2..4)",
+                      b.stages);
+  }
   LRKV_RETURN_IF_ERROR(check_side(b.k, b.n_head, "key"));
   LRKV_RETURN_IF_ERROR(check_side(b.v, b.n_head, "value"));
   Plan plan;
@@ -190,7 +196,7 @@ Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
   if (plan.frag) {
     plan.any = !(frag_aligned(plan.qa.k, a, true) && frag_aligned(plan.qa.v, a, false));
     for (QuantSide* q : {&plan.qa.k, &plan.qa.v}) q->stage_bytes = (frag_tile_rows(plan.R) * q->raw_ld + 32 + 15) / 16 * 16;
-    a.stages = frag_stages();
+    a.stages = b.stages != 0 ? b.stages : frag_stages();
     plan.smem = quant_frag_smem_bytes(plan.R, a.stages, plan.qa.k, plan.qa.v);
     if (plan.smem > quant_attention_smem_limit()) plan.frag = false;
   }
@@ -309,6 +315,10 @@ Status make_dequantised(const QuantLatentAttentionBatch& b, Dequantised* dq) {
 Result<bool> dequantised_prefill(const QuantLatentAttentionBatch& b, Dequantised* dq) {
   if (b.kernel == AttentionKernel::kSplitK) return false;
   if (b.kernel == AttentionKernel::kAuto && b.n_q * int64_t{b.n_head} < kPrefillRows) return false;
+  if (b.stages != 0 && (b.stages < 2 || b.stages > 4)) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: {} pipeline stages (0 or 2..4)",
+                      b.stages);
+  }
   LRKV_RETURN_IF_ERROR(check_side(b.k, b.n_head, "key"));
   LRKV_RETURN_IF_ERROR(check_side(b.v, b.n_head, "value"));
   if (b.max_kv < 1) return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: max_kv {}", b.max_kv);

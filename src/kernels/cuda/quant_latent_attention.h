@@ -64,6 +64,9 @@ struct QuantLatentAttentionBatch {
   size_t workspace_bytes = 0;
   // kPrefill: decode to f16 rows + the prefill kernel; kSplitK: the fused quantized kernels.
   AttentionKernel kernel = AttentionKernel::kAuto;
+  // Register-fragment kernel: pipeline stages 2..4; 0: the default (3) unless
+  // LRKV_QUANT_FRAG_STAGES forces one. The other quantized kernels ignore it.
+  int stages = 0;
 };
 
 Result<size_t> quant_latent_attention_workspace_bytes(const QuantLatentAttentionBatch& b);

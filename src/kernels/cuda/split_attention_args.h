@@ -27,6 +27,8 @@ inline constexpr int kRowsPerCta = 16;
 inline constexpr int kPrefillRows = 64;  // prefill_attention.cu: query rows per CTA (16 per warp)
 inline constexpr int kTokenTile = 64;
 inline constexpr int kCtaThreads = 128;
+// Deepest cp.async pipeline of the split-K latent kernel (R <= 128; R = 256 fits 3 stages).
+inline constexpr int kLatentMaxStages = 6;
 
 struct ClusterDesc {
   int k_off = 0, k_len = 0;  // key segment of each cached row (absorbed/dense: keys; rebuild: latent)
@@ -76,6 +78,7 @@ static_assert(sizeof(SplitAttentionArgs) <= 4000, "kernel parameter limit");
 // cp.async row loads (segments, strides and bases 16-byte aligned) over scalar loads.
 cudaError_t launch_latent_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads,
                                     cudaStream_t stream);
+// Resident CTAs per multiprocessor with `stages` pipeline stages; 0 when they do not fit.
 int latent_attention_ctas_per_sm(bool f16, int R, bool vec_loads, int stages);
 // Prefill chunks (prefill_attention.cu): n_row_tiles counts kPrefillRows-row tiles, n_splits 1.
 cudaError_t launch_prefill_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads,

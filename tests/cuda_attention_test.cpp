@@ -12,6 +12,7 @@
 #include "cuda_test_util.h"
 #include "kernels/attention.h"
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/latent_attention.h"
 #include "kernels/cuda/split_attention_args.h"
 #include "kernels/latent_attention.h"
@@ -37,6 +38,7 @@ struct LatentCase {
   cuda::AttentionKernel kernel = cuda::AttentionKernel::kAuto;
   int block = 0;  // > 0: the cache is paged in blocks of this many rows (test::page_layout)
   int stages = 0;  // split-K pipeline (LatentAttentionBatch::stages)
+  cuda::RowCopy copy = cuda::RowCopy::kAuto;
 };
 
 // Fills a [cap, ld] cache of each sequence: random rows below the length, NaN rows after.
@@ -108,6 +110,7 @@ void run_latent_case(const LatentCase& c) {
   b.max_kv = cap;
   b.kernel = c.kernel;
   b.stages = c.stages;
+  b.copy = c.copy;
   DeviceBuffer pk, pv, tables;  // paged copies of k, v and their block tables
   if (c.block > 0) {
     const int64_t eb = dtype_bytes(c.t, 1);
@@ -148,8 +151,8 @@ void run_latent_case(const LatentCase& c) {
   const auto e = rel_err(z, z_ref);
   EXPECT_EQ(e.non_finite, 0u) << c.name;
   EXPECT_LT(e.rel, test::tolerance(c.t)) << c.name << " " << dtype_name(c.t) << ": " << test::describe(e, z, z_ref);
-  std::printf("[latent %s %s n_q=%d%s stages=%d] rel err %.2e\n", c.name, std::string(dtype_name(c.t)).c_str(),
-              c.n_q, c.block > 0 ? " paged" : "", c.stages, e.rel);
+  std::printf("[latent %s %s n_q=%d%s stages=%d%s] rel err %.2e\n", c.name, std::string(dtype_name(c.t)).c_str(),
+              c.n_q, c.block > 0 ? " paged" : "", c.stages, c.copy == cuda::RowCopy::kBulk ? " bulk" : "", e.rel);
 }
 
 // Heads 0-2 share a narrow group, head 3 is alone, heads 4-6 share a wide group (R = 128).
@@ -197,6 +200,29 @@ TEST(CudaLatentAttention, DeepPipelinesMatchReference) {
   }
 }
 
+// Rows copied by cp.async.bulk through mbarrier stages (sm_90): padded segments (R > length),
+// partial last tiles, paged caches, R = 64 / 128 / 256, every depth.
+TEST(CudaLatentAttention, BulkRowCopiesMatchReference) {
+  LRKV_REQUIRE_CUDA();
+  if (cuda::compute_capability() < 90) GTEST_SKIP() << "bulk copies need compute capability 9.0";
+  const auto split_k = cuda::AttentionKernel::kSplitK;
+  const auto bulk = cuda::RowCopy::kBulk;
+  const std::vector<Seg> narrow = {{0, 40, 0, 24}, {0, 40, 0, 24}, {0, 40, 0, 24}, {40, 64, 24, 72}};
+  for (DType t : {DType::kF16, DType::kBF16}) {
+    for (int n_q : {1, 5}) {
+      for (int st : {2, 3, 4, cuda::kLatentMaxStages}) {
+        run_latent_case({"narrow", narrow, 104, 96, {5, 77, 1000, 4099}, n_q, t, split_k, 0, st, bulk});
+        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {40000}, n_q, t, split_k, 0, st, bulk});
+        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {3000, 17}, n_q, t, split_k, 16, st, bulk});
+        run_latent_case({"per-head-128", per_head(4, 128), 512, 512, {9000, 130}, n_q, t, split_k, 0, st, bulk});
+      }
+      for (int st : {2, 3}) {
+        run_latent_case({"joint-20-heads", wide_joint(20), 216, 264, {9, 1500}, n_q, t, split_k, 0, st, bulk});
+      }
+    }
+  }
+}
+
 // A depth whose tiles do not fit shared memory is refused with the width named, not launched.
 TEST(CudaLatentAttention, TooDeepPipelineIsAnError) {
   LRKV_REQUIRE_CUDA();
@@ -228,6 +254,13 @@ TEST(CudaLatentAttention, TooDeepPipelineIsAnError) {
   EXPECT_NE(s.message().find("width 256"), std::string::npos) << s.message();
   b.stages = cuda::kLatentMaxStages + 1;
   EXPECT_EQ(cuda::latent_attention_workspace_bytes(b).status().code(), ErrorCode::kInvalidArgument);
+  // Bulk copies of segments that are not multiples of 8 values: refused, not launched.
+  b.stages = 2;
+  b.copy = cuda::RowCopy::kBulk;
+  k_len.assign(2, 201);
+  const Status u = cuda::latent_attention_workspace_bytes(b).status();
+  EXPECT_EQ(u.code(), ErrorCode::kUnsupported);
+  EXPECT_NE(u.message().find("multiples of 8"), std::string::npos) << u.message();
 }
 
 struct DenseCase {

@@ -15,7 +15,7 @@ namespace {
 struct Plan {
   SplitAttentionArgs args;
   int R = 0;
-  bool f16 = false, vec = false, prefill = false;
+  bool f16 = false, vec = false, prefill = false, bulk = false;
 };
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -43,6 +43,28 @@ bool prefill_kernel_enabled() {
     return !(e && e[0] == '0');
   }();
   return on;
+}
+
+// LRKV_ATTN_BULK=1: RowCopy::kAuto takes bulk copies where they apply.
+bool bulk_by_default() {
+  static const bool on = [] {
+    const char* e = std::getenv("LRKV_ATTN_BULK");
+    return e && e[0] == '1';
+  }();
+  return on;
+}
+
+// Whether the split-K launch copies rows with cp.async.bulk (see RowCopy).
+Result<bool> use_bulk(const LatentAttentionBatch& b, const SplitAttentionArgs& a, bool vec) {
+  bool ok = vec && compute_capability() >= 90;
+  for (int c = 0; c < a.n_clusters; ++c) ok = ok && a.clusters[c].k_len % 8 == 0 && a.clusters[c].v_len % 8 == 0;
+  if (b.copy == RowCopy::kBulk && !ok) {
+    return make_error(ErrorCode::kUnsupported,
+                      "CUDA latent attention: bulk row copies need compute capability >= 9.0 (device: {}), 16-byte "
+                      "aligned rows and segments of multiples of 8 values",
+                      compute_capability());
+  }
+  return b.copy == RowCopy::kBulk || (b.copy == RowCopy::kAuto && ok && bulk_by_default());
 }
 
 Status check(const LatentAttentionBatch& b) {
@@ -124,7 +146,8 @@ Result<Plan> make_plan(const LatentAttentionBatch& b) {
   }
   a.stages = b.stages != 0 ? b.stages : pipeline_stages(int64_t{b.n_seq} * a.n_clusters * a.n_row_tiles, plan.R);
   if (b.stages == 0 && plan.R > 128) a.stages = std::min(a.stages, 3);  // forced depths beyond R = 256's smem
-  const int occ = latent_attention_ctas_per_sm(plan.f16, plan.R, plan.vec, a.stages);
+  LRKV_ASSIGN_OR_RETURN(plan.bulk, use_bulk(b, a, plan.vec));
+  const int occ = latent_attention_ctas_per_sm(plan.f16, plan.R, plan.vec, plan.bulk, a.stages);
   if (occ < 1) {
     return make_error(ErrorCode::kUnsupported, "CUDA latent attention: {} pipeline stages do not fit width {}",
                       a.stages, plan.R);
@@ -153,7 +176,7 @@ Status latent_attention(const LatentAttentionBatch& b, cudaStream_t stream) {
     return Status::Ok();
   }
   LRKV_RETURN_IF_ERROR(bind_workspace(&plan.args, b.n_seq, plan.R, b.workspace, b.workspace_bytes));
-  LRKV_CUDA_RETURN_IF_ERROR(launch_latent_attention(plan.args, b.n_seq, plan.f16, plan.R, plan.vec, stream),
+  LRKV_CUDA_RETURN_IF_ERROR(launch_latent_attention(plan.args, b.n_seq, plan.f16, plan.R, plan.vec, plan.bulk, stream),
                             "latent attention launch");
   if (plan.args.n_splits > 1) {
     LRKV_CUDA_RETURN_IF_ERROR(launch_split_merge(plan.args, b.n_seq, plan.R, stream), "split merge launch");

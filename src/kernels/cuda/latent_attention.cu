@@ -4,6 +4,7 @@
 #include <array>
 
 #include "kernels/cuda/attention_cta.cuh"
+#include "kernels/cuda/bulk_pipeline.cuh"
 #include "kernels/cuda/occupancy.h"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/pipeline.cuh"
@@ -31,6 +32,16 @@ constexpr int max_stages() {
 }
 static_assert(max_stages<__half, 128>() == 6 && max_stages<__half, 256>() == 3);
 
+// Zeroes columns [len, R) of the `rows` tile rows at t (row stride kLd): bulk copies write only
+// the segment, and the score / P·V mma read all R columns (the query is zero there, the cached
+// values must be finite).
+template <class T, int R, int kLd>
+__device__ __forceinline__ void zero_pad_columns(T* t, int rows, int len) {
+  if (len >= R) return;
+  const int w = R - len;
+  for (int i = threadIdx.x; i < rows * w; i += kCtaThreads) t[(i / w) * kLd + len + i % w] = dev::Elem<T>::from_float(0.0f);
+}
+
 template <class T, int R, class Loader>
 __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __grid_constant__ SplitAttentionArgs a) {
   dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
@@ -44,12 +55,18 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   T* k_s = ql_s + kRowsPerCta * kLd;
   T* v_s = k_s + stages * kTokenTile * kLd;
   __shared__ int row_end_s[kRowsPerCta];
+  __shared__ uint64_t bars[Loader::kBulk ? kLatentMaxStages : 1];  // BulkPipeline's mbarriers
 
   const CtaPos pos = cta_pos(a);
   const int split = pos.split, seq = pos.seq, rt = pos.rt;
   const ClusterDesc& cl = *pos.cl;
   load_row_ends(a, cl, seq, rt, row_end_s);
   stage_queries<T, R>(a, cl, seq, rt, cl.k_len, q_s, ql_s, kLd);
+  if constexpr (Loader::kBulk) {
+    zero_pad_columns<T, R, kLd>(k_s, stages * kTokenTile, cl.k_len);
+    zero_pad_columns<T, R, kLd>(v_s, stages * kTokenTile, cl.v_len);
+    BulkPipeline<kLatentMaxStages>{stages, 0, 0, 0, bars}.init();
+  }
   __syncthreads();
   const int jb = split * a.chunk, je = split_end(a, row_end_s, jb);
   if (jb >= je) {
@@ -60,19 +77,6 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   const void* vrows = seq_rows<T>(a, a.v, a.v_seq, seq);
   const RowMap map = a.maps.seq(seq);
   const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
-  const CpAsyncPipeline<2, kLatentMaxStages> pipe{stages, n_tiles};
-  auto load_tile = [&](int tile) {
-    const int stage = pipe.stage(tile), j0 = jb + tile * kTokenTile;
-    // Not load_kv_tile (attention_cta.cuh): through it ptxas gives the R = 64 instances 96
-    // registers instead of 94; kept as measured.
-    Loader::template load<T, R, kTokenTile, kCtaThreads>(k_s + stage * kTokenTile * kLd, kLd, krows, map, a.ldk,
-                                                         cl.k_off, cl.k_len, j0, je, threadIdx.x,
-                                                         a.k_contiguous != 0);
-    Loader::template load<T, R, kTokenTile, kCtaThreads>(v_s + stage * kTokenTile * kLd, kLd, vrows, map, a.ldv,
-                                                         cl.v_off, cl.v_len, j0, je, threadIdx.x,
-                                                         a.v_contiguous != 0);
-  };
-  pipe.prime(load_tile);
 
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);
@@ -80,19 +84,60 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   const int k16 = (cl.k_len + 15) / 16, v16 = (cl.v_len + 15) / 16;
   WarpAttention<T, R> acc;
   acc.init();
-  for (int it = 0; it < n_tiles; ++it) {
-    const int stage = pipe.advance(it, load_tile);
-    const int tok0 = jb + it * kTokenTile + warp * 16;
-    if (tok0 < je) {
-      const T* kt = k_s + (stage * kTokenTile + warp * 16) * kLd;
-      const T* vt = v_s + (stage * kTokenTile + warp * 16) * kLd;
-      float s[2][4];
-      warp_scores<T, R>(s, q_s, ql_s, kLd, kt, kLd, k16);
-      if (tok0 + 16 > no_mask_below) mask_scores(s, tok0, lim0, lim1);
-      acc.add(s, vt, kLd, v16);
+  // The tile loop over either pipeline (same order of waits, barriers and loads).
+  auto attend = [&](const auto& pipe, auto&& load_tile) {
+    pipe.prime(load_tile);
+    for (int it = 0; it < n_tiles; ++it) {
+      const int stage = pipe.advance(it, load_tile);
+      const int tok0 = jb + it * kTokenTile + warp * 16;
+      if (tok0 < je) {
+        const T* kt = k_s + (stage * kTokenTile + warp * 16) * kLd;
+        const T* vt = v_s + (stage * kTokenTile + warp * 16) * kLd;
+        float s[2][4];
+        warp_scores<T, R>(s, q_s, ql_s, kLd, kt, kLd, k16);
+        if (tok0 + 16 > no_mask_below) mask_scores(s, tok0, lim0, lim1);
+        acc.add(s, vt, kLd, v16);
+      }
     }
+    pipe.drain();
+  };
+  if constexpr (Loader::kBulk) {
+    static_assert(kCtaThreads == 2 * kTokenTile && BulkPipeline<kLatentMaxStages>::kRows == kTokenTile,
+                  "one thread per key row and one per value row of a tile");
+    const BulkPipeline<kLatentMaxStages> pipe{stages, n_tiles, je - jb,
+                                              (cl.k_len + cl.v_len) * static_cast<int>(sizeof(T)), bars};
+    // Thread r < 64 copies tile row r's key segment, 64 + r its value segment; value rows past
+    // je are zeroed (their probabilities are 0, and 0 x garbage could be NaN).
+    const bool val = threadIdx.x >= kTokenTile;
+    const int r = threadIdx.x % kTokenTile;
+    const T* base = static_cast<const T*>(val ? vrows : krows) + (val ? cl.v_off : cl.k_off);
+    const int64_t ld = val ? a.ldv : a.ldk;
+    const uint32_t seg_bytes = static_cast<uint32_t>((val ? cl.v_len : cl.k_len) * sizeof(T));
+    T* dst0 = (val ? v_s : k_s) + r * kLd;
+    attend(pipe, [&](int tile, uint64_t* bar) {
+      T* dst = dst0 + pipe.stage(tile) * kTokenTile * kLd;
+      const int j = jb + tile * kTokenTile + r;
+      if (j < je) {
+        bulk_copy(dst, base + map(j) * ld, seg_bytes, bar);
+      } else if (val) {
+#pragma unroll
+        for (int c = 0; c < R; c += 8) *reinterpret_cast<uint4*>(dst + c) = make_uint4(0, 0, 0, 0);
+      }
+    });
+  } else {
+    const CpAsyncPipeline<2, kLatentMaxStages> pipe{stages, n_tiles};
+    attend(pipe, [&](int tile) {
+      const int stage = pipe.stage(tile), j0 = jb + tile * kTokenTile;
+      // Not load_kv_tile (attention_cta.cuh): through it ptxas gives the R = 64 instances 96
+      // registers instead of 94; kept as measured.
+      Loader::template load<T, R, kTokenTile, kCtaThreads>(k_s + stage * kTokenTile * kLd, kLd, krows, map, a.ldk,
+                                                           cl.k_off, cl.k_len, j0, je, threadIdx.x,
+                                                           a.k_contiguous != 0);
+      Loader::template load<T, R, kTokenTile, kCtaThreads>(v_s + stage * kTokenTile * kLd, kLd, vrows, map, a.ldv,
+                                                           cl.v_off, cl.v_len, j0, je, threadIdx.x,
+                                                           a.v_contiguous != 0);
+    });
   }
-  pipe.drain();
   cta_epilogue<T, R>(a, cl, seq, split, rt, acc, smem_raw, row_end_s);
 }
 
@@ -149,15 +194,26 @@ int occupancy_r(int R, int stages) {
   }
 }
 
-}  // namespace
-
-cudaError_t launch_latent_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads,
-                                    cudaStream_t stream) {
-  return dev::with_row_types(f16, vec_loads, [&]<class T, class L>() { return launch_r<T, L>(a, n_seq, R, stream); });
+// dev::with_row_types, plus the bulk-copy loader (sm_90) when `bulk`.
+template <class Op>
+auto with_latent_types(bool f16, bool vec_loads, bool bulk, Op&& op) {
+  if (bulk) {
+    return f16 ? op.template operator()<__half, dev::BulkRowLoader>()
+               : op.template operator()<__nv_bfloat16, dev::BulkRowLoader>();
+  }
+  return dev::with_row_types(f16, vec_loads, op);
 }
 
-int latent_attention_ctas_per_sm(bool f16, int R, bool vec_loads, int stages) {
-  return dev::with_row_types(f16, vec_loads, [&]<class T, class L>() { return occupancy_r<T, L>(R, stages); });
+}  // namespace
+
+cudaError_t launch_latent_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads, bool bulk,
+                                    cudaStream_t stream) {
+  return with_latent_types(f16, vec_loads, bulk,
+                           [&]<class T, class L>() { return launch_r<T, L>(a, n_seq, R, stream); });
+}
+
+int latent_attention_ctas_per_sm(bool f16, int R, bool vec_loads, bool bulk, int stages) {
+  return with_latent_types(f16, vec_loads, bulk, [&]<class T, class L>() { return occupancy_r<T, L>(R, stages); });
 }
 
 }  // namespace lrkv::cuda

@@ -24,6 +24,13 @@ namespace lrkv::cuda {
 // split-K kernel (latent_attention.cu); tests and benchmarks force either.
 enum class AttentionKernel { kAuto, kSplitK, kPrefill };
 
+// How the split-K kernel copies cached rows into shared memory: cp.async (16-byte pieces per
+// thread; scalar loads when unaligned) or cp.async.bulk (one TMA copy per row segment, compute
+// capability >= 9.0, 16-byte aligned segments of multiples of 8 values). kAuto takes cp.async
+// unless LRKV_ATTN_BULK=1 (A/B runs: bulk copies have not been measured on a GPU yet); kBulk on
+// a shape or device that cannot take it is kUnsupported.
+enum class RowCopy { kAuto, kCpAsync, kBulk };
+
 // n_seq problems of one shape: sequence b reads p.qk + b * qk_seq, p.q_pos + b * p.n_q,
 // p.k + b * k_seq, p.v + b * v_seq and writes p.z + b * z_seq (strides in elements). Paged
 // caches (maps.paged()): cached row j of sequence b is row maps.seq(b)(j) of p.k / p.v (device
@@ -41,6 +48,7 @@ struct LatentAttentionBatch {
   // more bytes in flight with fewer resident CTAs; see pipeline_stages in latent_attention.cpp);
   // 0: chosen from the shape unless LRKV_ATTN_STAGES forces one.
   int stages = 0;
+  RowCopy copy = RowCopy::kAuto;
 };
 
 // Scratch the launch needs (0 when it runs unsplit). Errors as latent_attention().

@@ -22,6 +22,7 @@ namespace lrkv::cuda::dev {
 // the segment's rows follow each other) selects 256-byte L2 prefetch, else 128-byte.
 struct AsyncRowLoader16 {
   static constexpr bool kAsync = true;
+  static constexpr bool kBulk = false;
   template <class T, int R, int kRows, int kThreads>
   __device__ __forceinline__ static void load(T* dst, int ld_dst, const void* rows, RowMap map, int64_t ld, int off,
                                               int len, int j0, int j_end, int tid, bool contiguous) {
@@ -56,6 +57,7 @@ struct AsyncRowLoader16 {
 // Plain 2-byte loads for segments that are not 16-byte aligned (any offset, stride, length).
 struct ScalarRowLoader {
   static constexpr bool kAsync = false;
+  static constexpr bool kBulk = false;
   template <class T, int R, int kRows, int kThreads>
   __device__ __forceinline__ static void load(T* dst, int ld_dst, const void* rows, RowMap map, int64_t ld, int off,
                                               int len, int j0, int j_end, int tid, bool /*contiguous*/) {
@@ -69,6 +71,14 @@ struct ScalarRowLoader {
       d[r * ld_dst + col] = x;
     }
   }
+};
+
+// Whole-segment bulk copies (cp.async.bulk, sm_90; bulk_pipeline.cuh): the kernel's tile threads
+// copy one row segment each, so it has no per-thread load(). Needs what AsyncRowLoader16 needs
+// plus segment lengths that are multiples of 8 values (16 bytes); the host checks.
+struct BulkRowLoader {
+  static constexpr bool kAsync = true;
+  static constexpr bool kBulk = true;
 };
 
 // Host side: calls op.template operator()<T, Loader>() with the 16-bit element type (f16:

@@ -85,6 +85,7 @@ struct Row {
   int batch, ctx;
   double ms_per_step, tok_s;
   int64_t cache_bytes;
+  int64_t weight_bytes;  // CudaEngine::decode_weight_bytes: the floor's weight term for this variant
   std::string note;
 };
 
@@ -92,7 +93,7 @@ void run_engine(cuda::CudaEngine& e, const std::string& variant, const KvCacheSp
                 const std::vector<int>& batches, const std::vector<int>& contexts, int steps, std::vector<Row>* rows) {
   for (int batch : batches) {
     for (int ctx : contexts) {
-      Row r{variant, batch, ctx, 0, 0, 0, ""};
+      Row r{variant, batch, ctx, 0, 0, 0, e.decode_weight_bytes(), ""};
       auto made = e.make_cache(batch, ctx + steps + 4, spec);
       if (!made.ok()) {
         r.note = "skipped: " + made.status().to_string().substr(0, 80);
@@ -207,10 +208,10 @@ int run(int argc, char** argv) {
   }
   if (!csv.empty()) {
     std::ofstream f(csv);
-    f << "variant,batch,ctx,ms_per_step,tok_s,cache_bytes,layers,note\n";
+    f << "variant,batch,ctx,ms_per_step,tok_s,cache_bytes,layers,weight_bytes,note\n";
     for (const Row& r : rows) {
       f << r.variant << ',' << r.batch << ',' << r.ctx << ',' << r.ms_per_step << ',' << r.tok_s << ','
-        << r.cache_bytes << ',' << layers << ',' << r.note << '\n';
+        << r.cache_bytes << ',' << layers << ',' << r.weight_bytes << ',' << r.note << '\n';
     }
   }
   return 0;

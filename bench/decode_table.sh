@@ -349,12 +349,15 @@ floor = load_json("floor.json")
 bw = floor["bandwidth_gbps"] * 1e9 if floor and floor.get("bandwidth_gbps") else None
 W = floor["weight_bytes_read_per_step"] if floor else None
 
-def floor_tps(kvb, ctx, batch=1):
-    if not bw or W is None or kvb is None:
+def floor_tps(kvb, ctx, batch=1, w=None):
+    # w: the weight bytes this row's engine reads per step (reported by the CUDA engine: a
+    # compressed model reads its latent factors instead of W_v / W_o), else the GGUF's W.
+    w = w if w else W
+    if not bw or w is None or kvb is None:
         return None
-    return batch * bw / (W + batch * ctx * kvb)
+    return batch * bw / (w + batch * ctx * kvb)
 
-rows = []  # (group, label, kv bytes/token, {ctx: tok/s}, {ctx: sd or None})
+rows = []  # (group, label, kv bytes/token, {ctx: tok/s}, {ctx: sd or None}, weight bytes/step or None)
 
 # llama.cpp (llama-bench tg64 at depth d, batch 1)
 p = os.path.join(out, "llamacpp.csv")
@@ -366,19 +369,22 @@ if os.path.exists(p):
     for k in ["f16", "q8_0", "q4_0"] + sorted(set(got) - {"f16", "q8_0", "q4_0"}):
         if k in got:
             rows.append(("llama.cpp", f"{k} KV", round(KV_VALUES * per.get(k, 2.0)),
-                         {c: v[0] for c, v in got[k].items()}, {c: v[1] for c, v in got[k].items()}))
+                         {c: v[0] for c, v in got[k].items()}, {c: v[1] for c, v in got[k].items()}, None))
 
-# cuda_e2e_bench: variant,batch,ctx,ms_per_step,tok_s,cache_bytes,layers,note (note may hold commas)
+# cuda_e2e_bench: variant,batch,ctx,ms_per_step,tok_s,cache_bytes,layers[,weight_bytes],note (the
+# note is last and may hold commas; weight_bytes since the engine reports them)
 e2e = []
 p = os.path.join(out, "e2e.csv")
 if os.path.exists(p):
     lines = open(p).read().splitlines()
+    head = lines[0].split(",") if lines else []
     for line in lines[1:]:
-        f = line.split(",", 7)
-        if len(f) < 7:
+        f = dict(zip(head, line.split(",", len(head) - 1)))
+        if len(f) < len(head) - 1:
             continue
-        e2e.append({"variant": f[0], "batch": int(f[1]), "ctx": int(f[2]), "ms": float(f[3]), "tok_s": float(f[4]),
-                    "cache_bytes": int(f[5]), "note": f[7] if len(f) > 7 else ""})
+        e2e.append({"variant": f["variant"], "batch": int(f["batch"]), "ctx": int(f["ctx"]), "ms": float(f["ms_per_step"]),
+                    "tok_s": float(f["tok_s"]), "cache_bytes": int(f["cache_bytes"]),
+                    "weight_bytes": int(f.get("weight_bytes") or 0) or None, "note": f.get("note", "")})
 E2E_LABEL = {"dense-f16": "dense f16 KV", "latent50-f16": "50% latents (mkv-pca shape, fp16)",
              "latent50-int4": "50% latents + int4 (g32)"}
 NOMINAL = {"dense-f16": F16_KV, "latent50-f16": F16_KV // 2, "latent50-int4": 32 * 2 * 8 * (32 + 2 * 4)}
@@ -394,7 +400,8 @@ for v in ["dense-f16", "latent50-f16", "latent50-int4"]:
     rs = {r["ctx"]: r for r in e2e if r["variant"] == v and r["batch"] == 1}
     if rs:
         rows.append(("lrkv cuda_e2e_bench", E2E_LABEL[v], e2e_kvb(v, 1),
-                     {c: r["tok_s"] for c, r in rs.items() if r["tok_s"] > 0}, {}))
+                     {c: r["tok_s"] for c, r in rs.items() if r["tok_s"] > 0}, {},
+                     next(iter(rs.values()))["weight_bytes"]))
 
 # lrkv bench --device cuda (JSON rows: ctx, batch, decode_tps, decode_tps_sd, kv_bytes_per_token, cache)
 for name, label in [("cli_dense.json", "dense f16 KV"), ("cli_lorc50.json", "lorc 50% latents (per head, rebuilt keys, fp16)"),
@@ -406,7 +413,8 @@ for name, label in [("cli_dense.json", "dense f16 KV"), ("cli_lorc50.json", "lor
     b1 = [r for r in js if r["batch"] == 1]
     if b1:
         rows.append(("lrkv bench (CLI)", label, b1[0]["kv_bytes_per_token"],
-                     {r["ctx"]: r["decode_tps"] for r in b1}, {r["ctx"]: r["decode_tps_sd"] for r in b1}))
+                     {r["ctx"]: r["decode_tps"] for r in b1}, {r["ctx"]: r["decode_tps_sd"] for r in b1},
+                     b1[0].get("decode_weight_bytes")))
 
 ref = next((r[3] for r in rows if r[0] == "llama.cpp" and r[1] == "f16 KV"), {})
 
@@ -428,20 +436,24 @@ if floor:
     md.append(f"Bandwidth: {floor.get('bandwidth_gbps') or 0:.0f} GB/s ({src}; copy {floor.get('copy_gbps') or 0:.0f} GB/s "
               f"read+write), weights read per token {W / 1e9:.2f} GB (GGUF tensors {floor['tensor_bytes'] / 1e9:.2f} GB "
               f"less the token embedding but one row). Floor = (weights + KV bytes/token x ctx) / bandwidth; "
-              f"'of floor' uses each row's own KV bytes.\n")
-hdr = "| engine | KV cache | KV B/token | " + " | ".join(f"ctx {c}" for c in CTX) + \
+              f"'of floor' uses each row's own KV bytes and, where the engine reports them (column 'W GB'), "
+              f"its own weight bytes.\n")
+hdr = "| engine | KV cache | KV B/token | W GB | " + " | ".join(f"ctx {c}" for c in CTX) + \
       " | vs llama.cpp f16 (" + " / ".join(str(c) for c in CTX) + ") | of floor (" + " / ".join(str(c) for c in CTX) + ") |"
 md.append(hdr)
-md.append("|" + "---|" * (3 + len(CTX) + 2))
-for g, label, kvb, tps, sd in rows:
-    md.append(f"| {g} | {label} | {kvb if kvb is not None else '-'} | " +
+md.append("|" + "---|" * (4 + len(CTX) + 2))
+for g, label, kvb, tps, sd, w in rows:
+    md.append(f"| {g} | {label} | {kvb if kvb is not None else '-'} | {(w or W or 0) / 1e9:.2f} | " +
               " | ".join(cell(tps.get(c), sd.get(c)) for c in CTX) + " | " +
               " / ".join(ratio(tps.get(c), ref.get(c)) for c in CTX) + " | " +
-              " / ".join(pct(tps.get(c), floor_tps(kvb, c)) for c in CTX) + " |")
-for label, kvb in [("f16 KV", F16_KV), ("q8_0 KV", round(KV_VALUES * 34 / 32)), ("q4_0 KV", round(KV_VALUES * 18 / 32)),
-                   ("50% latents fp16", F16_KV // 2), ("50% latents int4 g32", NOMINAL["latent50-int4"])]:
-    ft = {c: floor_tps(kvb, c) for c in CTX}
-    md.append(f"| **floor** | {label} | {kvb} | " + " | ".join(cell(ft[c]) for c in CTX) + " | " +
+              " / ".join(pct(tps.get(c), floor_tps(kvb, c, 1, w)) for c in CTX) + " |")
+# The latent floors take the weight bytes the 50% latent engine reported (factors instead of W_v, W_o).
+w50 = next((r[5] for r in rows if r[0] == "lrkv cuda_e2e_bench" and r[1] == E2E_LABEL["latent50-f16"]), None)
+for label, kvb, w in [("f16 KV", F16_KV, None), ("q8_0 KV", round(KV_VALUES * 34 / 32), None),
+                      ("q4_0 KV", round(KV_VALUES * 18 / 32), None), ("50% latents fp16", F16_KV // 2, w50),
+                      ("50% latents int4 g32", NOMINAL["latent50-int4"], w50)]:
+    ft = {c: floor_tps(kvb, c, 1, w) for c in CTX}
+    md.append(f"| **floor** | {label} | {kvb} | {(w or W or 0) / 1e9:.2f} | " + " | ".join(cell(ft[c]) for c in CTX) + " | " +
               " / ".join(ratio(ft[c], ref.get(c)) for c in CTX) + " | 100% |")
 
 b16 = sorted((r for r in e2e if r["batch"] != 1), key=lambda r: (r["batch"], r["ctx"], list(E2E_LABEL).index(r["variant"])
@@ -452,7 +464,7 @@ if b16:
     md.append("|---|---|---|---|---|---|---|---|---|")
     for r in b16:
         kvb = e2e_kvb(r["variant"], r["batch"])
-        ft = floor_tps(kvb, r["ctx"], r["batch"])
+        ft = floor_tps(kvb, r["ctx"], r["batch"], r["weight_bytes"])
         tps = r["tok_s"] if r["tok_s"] > 0 else None
         md.append(f"| {r['batch']} | {r['ctx']} | {E2E_LABEL.get(r['variant'], r['variant'])} | {kvb} | "
                   f"{cell(tps) if tps else r['note'] or '-'} | {r['ms']:.2f} | {cell(ft)} | {pct(tps, ft)} | "

@@ -161,6 +161,40 @@ TEST(CudaEngine, CompressedRealWeightsMatchCpuEngine) {
 
 // Weights that overflow on the GPU (the load-time scan skipped) end the forward with an error
 // naming the output logits, as the CPU engine does, instead of returning nan logits.
+// decode_weight_bytes against an independent count from the model's tensors: bf16 matrices,
+// f32 norms, the LM head in full and one embedding row. A compressed model reads its factors
+// instead of W_v and W_o (W_o is not uploaded at all), so fewer bytes, and at least the dense
+// count less W_v and W_o.
+TEST(CudaEngine, DecodeWeightBytesCountWhatAStepReads) {
+  LRKV_REQUIRE_CUDA();
+  auto m = make_random_model(gqa_config(), 3, DType::kBF16);
+  ASSERT_TRUE(m.ok());
+  const LlamaWeights& w = m->weights;
+  int64_t expect = 0, wv_wo = 0;
+  for (const LayerWeights& L : w.layers) {
+    for (const Tensor* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) expect += 2 * t->numel();
+    for (const Tensor* t : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv}) expect += 4 * t->numel();
+    wv_wo += 2 * (L.wv.numel() + L.wo.numel());
+  }
+  expect += 4 * w.out_norm.numel() + 2 * m->config.d_model;
+  expect += 2 * (m->config.tied_embeddings ? w.tok_embd.numel() : w.output.numel());
+  auto dense = cuda::CudaEngine::create(*m);
+  ASSERT_TRUE(dense.ok()) << dense.status().to_string();
+  EXPECT_EQ((*dense)->decode_weight_bytes(), expect);
+
+  test::LatentModelOptions o;
+  o.method = "mkv-pca";
+  o.granularity = "head";
+  Model c = test::make_latent_test_model(gqa_config(), o);
+  auto comp = cuda::CudaEngine::create(c);
+  ASSERT_TRUE(comp.ok()) << comp.status().to_string();
+  const int64_t got = (*comp)->decode_weight_bytes();
+  std::printf("[engine weight bytes] dense %lld, 50%% mkv-pca per head %lld (W_v + W_o %lld)\n",
+              static_cast<long long>(expect), static_cast<long long>(got), static_cast<long long>(wv_wo));
+  EXPECT_LT(got, expect);
+  EXPECT_GT(got, expect - wv_wo);
+}
+
 TEST(CudaEngine, NonFiniteLogitsAreAnError) {
   LRKV_REQUIRE_CUDA();
   LlamaConfig cfg = gqa_config();

@@ -39,6 +39,10 @@ class Engine {
   // "cpu", "cuda" (for reports and errors).
   virtual std::string device() const = 0;
   // True when the model runs with latent caches (a compressed model).
+  // Bytes of weights one decode step reads as this engine stores them (every matrix, norm and
+  // bias once, one row of the token embedding): the weight term of the bandwidth floor. 0 when
+  // the engine does not report it (the CPU engine).
+  virtual int64_t decode_weight_bytes() const { return 0; }
   virtual bool compressed() const = 0;
 
   // The cache this model runs with: n_seq sequences of up to `capacity` tokens each, stored as

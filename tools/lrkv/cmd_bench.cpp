@@ -81,6 +81,8 @@ std::string json_table(const Model& m, const std::vector<Row>& rows, int n_gen, 
                    {"prefill_tps_sd", row.r.prefill_tps_sd},
                    {"decode_tps", row.r.decode_tps},
                    {"decode_tps_sd", row.r.decode_tps_sd}});
+    // Weights a decode step reads (the CUDA engine reports them): the bandwidth floor's weight term.
+    if (row.r.decode_weight_bytes > 0) out.back()["decode_weight_bytes"] = row.r.decode_weight_bytes;
   }
   return out.dump(2) + "\n";
 }

@@ -143,7 +143,11 @@ Status CudaEngine::upload() {
     LRKV_ASSIGN_OR_RETURN(d.bq, upload_vector(s.bq));
     LRKV_ASSIGN_OR_RETURN(d.bk, upload_vector(s.bk));
     LRKV_ASSIGN_OR_RETURN(d.bv, upload_vector(s.bv));
-    LRKV_ASSIGN_OR_RETURN(d.wo, upload_matrix(s.wo, wt));
+    // Compressed models project attention outputs through the folded W_o (factors_[l].wo_folded):
+    // W_o itself would be dead weight on the device (1 GB on the 8B shape).
+    if (!compressed()) {
+      LRKV_ASSIGN_OR_RETURN(d.wo, upload_matrix(s.wo, wt));
+    }
     LRKV_ASSIGN_OR_RETURN(d.w_down, upload_matrix(s.w_down, wt));
     const bool need_k = !compressed() || latent_[l].key_mode == KeyMode::kAbsorbed;
     const bool stack_down = compressed() && factor_type_ == wt;
@@ -206,6 +210,29 @@ Status CudaEngine::upload() {
     LRKV_ASSIGN_OR_RETURN(f.o_bias, upload_vector(L.o_bias));
   }
   return Status::Ok();
+}
+
+int64_t CudaEngine::decode_weight_bytes() const {
+  int64_t n = 0;
+  const auto add = [&](const DeviceBuffer& b) { n += static_cast<int64_t>(b.bytes()); };
+  for (const Layer& d : layers_) {
+    for (const DeviceBuffer* b : {&d.attn_norm, &d.ffn_norm, &d.bq, &d.bk, &d.bv, &d.qkv.buf, &d.wo.buf, &d.gate_up.buf,
+                                  &d.w_down.buf}) {
+      add(*b);
+    }
+  }
+  for (const LatentFactors& f : factors_) {
+    for (const DeviceBuffer* b : {&f.k_down.buf, &f.v_down.buf, &f.wo_folded.buf, &f.k_down_bias, &f.k_up_bias,
+                                  &f.k_mean, &f.v_down_bias, &f.o_bias}) {
+      add(*b);
+    }
+    for (const Matrix& m : f.k_proj_t) add(m.buf);
+    for (const DeviceBuffer& b : f.k_up) add(b);
+  }
+  add(out_norm_);
+  add(cfg_.tied_embeddings ? tok_embd_.buf : output_.buf);  // the LM head reads all of it
+  if (!cfg_.tied_embeddings) n += dtype_bytes(tok_embd_.type, tok_embd_.cols);  // one embedding row
+  return n;
 }
 
 Result<std::unique_ptr<KvCache>> CudaEngine::make_cache(int n_seq, int capacity, const KvCacheSpec& spec) const {

@@ -75,6 +75,7 @@ class CudaEngine final : public Engine {
   const Model& model() const override { return model_; }
   std::string device() const override { return "cuda"; }
   bool compressed() const override { return !latent_.empty(); }
+  int64_t decode_weight_bytes() const override;
   // A device cache for n_seq sequences of up to `capacity` tokens: spec.dtype f16 or bf16 rows
   // (f32 is refused: use f16), or spec.latent bits 8/4/3/2 for a compressed model with absorbed
   // keys (dequantised inside the attention kernel). q8_0/q4_0/KIVI caches are CPU-only.
@@ -120,7 +121,7 @@ class CudaEngine final : public Engine {
   // (rebuilt keys) and v_down), gate_up = [W_gate; W_up].
   struct Layer {
     DeviceBuffer attn_norm, ffn_norm, bq, bk, bv;  // f32 vectors (biases may be empty)
-    Matrix qkv, wo, gate_up, w_down;
+    Matrix qkv, wo, gate_up, w_down;               // wo: dense models only (else LatentFactors::wo_folded)
     WeightView wq, wk, wv, w_gate, w_up;           // views into qkv / gate_up (wk, wv may be empty)
     WeightView k_down, v_down;  // latent down-projections stacked into qkv (factors in the weight type), else empty
   };

@@ -80,6 +80,7 @@ Result<SpeedResult> measure_speed(Engine& engine, const SpeedOptions& o) {
   s.kv_bytes_per_token = cache->bytes_per_token();
   s.kv_bytes = s.kv_bytes_per_token * o.batch * (o.ctx + o.n_gen);
   s.cache_kind = cache->kind();
+  s.decode_weight_bytes = engine.decode_weight_bytes();
   return s;
 }
 

@@ -29,6 +29,7 @@ struct SpeedResult {
   double decode_tps = 0.0, decode_tps_sd = 0.0;    // generated tokens (all sequences) per second
   int64_t kv_bytes_per_token = 0;                  // all layers
   int64_t kv_bytes = 0;                            // for batch x (ctx + n_gen) tokens
+  int64_t decode_weight_bytes = 0;                 // Engine::decode_weight_bytes (0: not reported)
   std::string cache_kind;
 };
 

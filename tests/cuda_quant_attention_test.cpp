@@ -12,10 +12,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <set>
 #include <tuple>
 
 #include "backend/cuda/cuda_engine.h"
 #include "cuda_test_util.h"
+#include "kernels/cuda/quant_attention_args.h"
 #include "kernels/cuda/quant_latent_attention.h"
 #include "kernels/quant_attention.h"
 #include "latent_test_model.h"
@@ -137,6 +140,7 @@ struct QuantCase {
   cuda::AttentionKernel kernel = cuda::AttentionKernel::kAuto;
   int block = 0;                    // > 0: paged in blocks of this many rows (test::page_layout)
   int stages = 0;                   // register-fragment kernel's pipeline depth (0: by rule)
+  bool pad = false;                 // register-fragment kernel: padded 4-bit rows (pad_frag_rows)
 };
 
 double run_quant_case(const QuantCase& c) {
@@ -240,6 +244,7 @@ double run_quant_case(const QuantCase& c) {
   b.max_kv = cap;
   b.kernel = c.kernel;
   b.stages = c.stages;
+  b.pad_frag_rows = c.pad;
   DeviceBuffer pk, pv, tables;  // paged copies of both sides and their block tables
   if (c.block > 0) {
     const RowCodec* codecs[2] = {&*kc, &*vc};
@@ -367,11 +372,71 @@ TEST(CudaQuantLatentAttention, FragmentKernelAtEveryDepth) {
       run_quant_case({"per-head-128", {128, 128}, {128, 128}, gqa_groups(2, 1), f, f, {2, 20000}, 1, true, split_k, 0,
                       st});
     }
+    // 4-bit rows at padded strides: segment-major (block copies become row copies), token rows,
+    // paged.
+    const QuantFormat f4 = fmt_of(A, 4, 32);
+    run_quant_case({"gqa-64 padded", {64, 64}, {64, 64}, gqa_groups(8, 4), f4, f4, {3, 700, 9000}, 1, true, split_k, 0,
+                    st, true});
+    run_quant_case({"mixed padded", {40, 64, 120}, {24, 72, 33}, mixed_groups(), f4, f4, {5, 77, 1000, 2099}, 5, false,
+                    split_k, 0, st, true});
+    run_quant_case({"gqa-64 padded", {64, 64}, {64, 64}, gqa_groups(8, 4), f4, f4, {3, 700, 900}, 1, false, split_k, 16,
+                    st, true});
   }
 }
 
 // Prefill chunks decoded to f16 rows then the f16 prefill kernel (forced on every shape; kAuto
 // takes it for long chunks): every code width and layout the decoder reads, against fp64.
+// Shared-memory wavefronts of one warp-wide load in a model of the banks (32 banks of 4 bytes;
+// lanes reading the same word share it): per phase of lanes_per_phase lanes, the most distinct
+// words that fall in one bank. byte_addr[lane] < 0: the lane does not load.
+int wavefronts(const std::vector<int>& byte_addr, int bytes_per_lane, int lanes_per_phase) {
+  int total = 0;
+  for (int p0 = 0; p0 < 32; p0 += lanes_per_phase) {
+    std::map<int, std::set<int>> words;
+    for (int lane = p0; lane < p0 + lanes_per_phase; ++lane) {
+      if (byte_addr[lane] < 0) continue;
+      for (int b = 0; b < bytes_per_lane; b += 4) words[(byte_addr[lane] + b) / 4 % 32].insert((byte_addr[lane] + b) / 4);
+    }
+    size_t worst = 0;
+    for (const auto& [bank, w] : words) worst = std::max(worst, w.size());
+    total += static_cast<int>(worst);
+  }
+  return total;
+}
+
+// The fragment kernel's shared-memory reads of 4-bit rows (quant_frag_attention.cu) at row
+// stride ld: keys, lane (g, t) loads 8 bytes of row g at hdr + 32h + 8t (64-column block h, in
+// 16-lane phases); values, 4 bytes of row 2t at hdr + 32h + 4g (one phase). Padded strides take
+// the minimum (2 and 1 wavefronts); packed 40-byte rows (seg-major caches) conflict on both.
+// Runs without a GPU.
+TEST(CudaQuantRows, PaddedFragmentRowsAreFreeOfBankConflicts) {
+  const auto key_waves = [](int ld, int hdr, int h) {
+    std::vector<int> a(32);
+    for (int lane = 0; lane < 32; ++lane) a[lane] = (lane >> 2) * ld + hdr + 32 * h + 8 * (lane & 3);
+    return wavefronts(a, 8, 16);
+  };
+  const auto value_waves = [](int ld, int hdr, int h) {
+    std::vector<int> a(32);
+    for (int lane = 0; lane < 32; ++lane) a[lane] = 2 * (lane & 3) * ld + hdr + 32 * h + 4 * (lane >> 2);
+    return wavefronts(a, 4, 32);
+  };
+  // k_len 64 and 128, groups of 32: 4-byte scale + min per group, then the codes.
+  for (const auto& [len, seg] : {std::pair{64, 40}, std::pair{128, 80}}) {
+    const int hdr = len / 32 * 4;
+    const int kld = cuda::quant_frag_pad_stride(seg, true), vld = cuda::quant_frag_pad_stride(seg, false);
+    EXPECT_GE(kld, seg);
+    EXPECT_GE(vld, seg);
+    for (int h = 0; h < len / 64; ++h) {
+      EXPECT_EQ(key_waves(kld, hdr, h), 2) << "keys, seg " << seg << " ld " << kld;
+      EXPECT_EQ(value_waves(vld, hdr, h), 1) << "values, seg " << seg << " ld " << vld;
+    }
+  }
+  EXPECT_EQ(cuda::quant_frag_pad_stride(40, true), 96);
+  EXPECT_EQ(cuda::quant_frag_pad_stride(40, false), 48);
+  EXPECT_EQ(key_waves(40, 8, 0), 4);    // packed: two-way conflicts in both key phases
+  EXPECT_EQ(value_waves(40, 8, 0), 2);  // and in the value load
+}
+
 TEST(CudaQuantLatentAttention, DecodedPrefillMatchesReference) {
   LRKV_REQUIRE_CUDA();
   const QuantScheme A = QuantScheme::kAffine, S = QuantScheme::kSymmetric;

@@ -89,6 +89,13 @@ int quant_latent_attention_ctas_per_sm(int R, size_t smem);
 // a multiple of 16, R = 64 or 128, 2..4 stages whose tiles carry >= 32 bytes of slack. `any`:
 // rows at byte offsets not aligned to min(2 * bits, 8) in shared memory.
 size_t quant_frag_smem_bytes(int R, int stages, const QuantSide& k, const QuantSide& v);
+// Shared-memory row stride (bytes, >= seg, a multiple of 8) at which the fragment kernel reads
+// seg-byte rows of 4-bit codes without bank conflicts (QuantLatentAttentionBatch::pad_frag_rows).
+// Keys: a half-warp's 8-byte loads cover 32 bytes of each of 4 consecutive rows, conflict-free
+// when the stride is 8 or 24 words modulo 32 (40-byte rows: 96). Values: a warp's 4-byte loads
+// cover 32 bytes of rows 0, 2, 4, 6 (or 1, 3, 5, 7), conflict-free when the stride is 4 or 12
+// words modulo 16 (40-byte rows: 48). Packed 40-byte rows have 2-way conflicts on both sides.
+int quant_frag_pad_stride(int seg, bool keys);
 cudaError_t launch_quant_frag_attention(const QuantAttentionArgs& qa, int n_seq, int R, bool any, size_t smem,
                                         cudaStream_t stream);
 int quant_frag_ctas_per_sm(int R, int bits, bool any, size_t smem);

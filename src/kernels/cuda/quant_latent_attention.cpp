@@ -29,6 +29,16 @@ int frag_stages() {
   }();
   return s;
 }
+// LRKV_QUANT_FRAG_PAD=1 (A/B runs; not measured yet): 4-bit rows of the register-fragment kernel
+// land in shared memory at strides free of bank conflicts (frag_pad_rows).
+bool frag_pad() {
+  static const bool on = [] {
+    const char* e = std::getenv("LRKV_QUANT_FRAG_PAD");
+    return e && e[0] == '1';
+  }();
+  return on;
+}
+
 // quant_frag_kernel's tile rows for padded width R (kFragSlicesR * kTokenTile).
 int frag_tile_rows(int R) { return (R == 64 ? 2 : 1) * kTokenTile; }
 
@@ -109,8 +119,9 @@ int pow2_align(int64_t x) {
   return a;
 }
 
-// Codec and tile copy strategy of one side, from the clusters' segments.
-QuantSide plan_side(const QuantRows& s, int n_seq, const SplitAttentionArgs& a, bool keys) {
+// Codec and tile copy strategy of one side, from the clusters' segments. per_row: copy row by row
+// even where one block would do (padded shared-memory rows, see frag_pad_rows).
+QuantSide plan_side(const QuantRows& s, int n_seq, const SplitAttentionArgs& a, bool keys, bool per_row = false) {
   QuantSide q;
   q.bits = s.format.bits;
   q.group = s.format.group;
@@ -129,7 +140,7 @@ QuantSide plan_side(const QuantRows& s, int n_seq, const SplitAttentionArgs& a, 
     consecutive = consecutive && bytes == s.row_bytes;
     align = std::min(align, pow2_align(off));
   }
-  if (consecutive && align >= 16 && !a.maps.paged()) {  // paged: a tile may cross blocks
+  if (consecutive && align >= 16 && !a.maps.paged() && !per_row) {  // paged: a tile may cross blocks
     q.mode = kQLoadBlock16;
     q.raw_ld = max_seg;
   } else {
@@ -192,6 +203,19 @@ Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
   plan.qa.k = plan_side(b.k, b.n_seq, a, true);
   plan.qa.v = plan_side(b.v, b.n_seq, a, false);
   plan.frag = frag_supported(plan.R, plan.qa.k, plan.qa.v);
+  if (plan.frag && (b.pad_frag_rows || frag_pad()) && plan.qa.k.bits == 4) {
+    plan.qa.k = plan_side(b.k, b.n_seq, a, true, /*per_row=*/true);
+    plan.qa.v = plan_side(b.v, b.n_seq, a, false, /*per_row=*/true);
+    for (bool keys : {true, false}) {
+      QuantSide& q = keys ? plan.qa.k : plan.qa.v;
+      int max_seg = 0;
+      for (int c = 0; c < a.n_clusters; ++c) {
+        const int len = keys ? a.clusters[c].k_len : a.clusters[c].v_len;
+        max_seg = std::max(max_seg, static_cast<int>(segment_bytes((keys ? b.k : b.v).format, len)));
+      }
+      q.raw_ld = quant_frag_pad_stride(max_seg, keys);
+    }
+  }
   int occ = 1;
   if (plan.frag) {
     plan.any = !(frag_aligned(plan.qa.k, a, true) && frag_aligned(plan.qa.v, a, false));
@@ -331,6 +355,13 @@ Result<bool> dequantised_prefill(const QuantLatentAttentionBatch& b, Dequantised
 }
 
 }  // namespace
+
+int quant_frag_pad_stride(int seg, bool keys) {
+  for (int ld = (seg + 7) / 8 * 8;; ld += 8) {
+    const int w = ld / 4;
+    if (keys ? (w % 32 == 8 || w % 32 == 24) : (w % 16 == 4 || w % 16 == 12)) return ld;
+  }
+}
 
 Result<size_t> quant_latent_attention_workspace_bytes(const QuantLatentAttentionBatch& b) {
   Dequantised dq;

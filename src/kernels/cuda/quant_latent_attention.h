@@ -67,6 +67,10 @@ struct QuantLatentAttentionBatch {
   // Register-fragment kernel: pipeline stages 2..4; 0: the default (3) unless
   // LRKV_QUANT_FRAG_STAGES forces one. The other quantized kernels ignore it.
   int stages = 0;
+  // Register-fragment kernel, 4-bit codes: rows copied one by one into shared-memory strides free
+  // of bank conflicts (keys 96 bytes, values 48 for 40-byte rows) instead of packed; also
+  // LRKV_QUANT_FRAG_PAD=1. An A/B option until measured on a GPU.
+  bool pad_frag_rows = false;
 };
 
 Result<size_t> quant_latent_attention_workspace_bytes(const QuantLatentAttentionBatch& b);

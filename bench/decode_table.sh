@@ -382,8 +382,8 @@ if os.path.exists(p):
         f = dict(zip(head, line.split(",", len(head) - 1)))
         if len(f) < len(head) - 1:
             continue
-        e2e.append({"variant": f["variant"], "batch": int(f["batch"]), "ctx": int(f["ctx"]), "ms": float(f["ms_per_step"]),
-                    "tok_s": float(f["tok_s"]), "cache_bytes": int(f["cache_bytes"]),
+        e2e.append({"variant": f["variant"], "batch": int(f["batch"]), "ctx": int(f["ctx"]),
+                    "ms": float(f["ms_per_step"]), "tok_s": float(f["tok_s"]), "cache_bytes": int(f["cache_bytes"]),
                     "weight_bytes": int(f.get("weight_bytes") or 0) or None, "note": f.get("note", "")})
 E2E_LABEL = {"dense-f16": "dense f16 KV", "latent50-f16": "50% latents (mkv-pca shape, fp16)",
              "latent50-int4": "50% latents + int4 (g32)"}
@@ -453,7 +453,8 @@ for label, kvb, w in [("f16 KV", F16_KV, None), ("q8_0 KV", round(KV_VALUES * 34
                       ("q4_0 KV", round(KV_VALUES * 18 / 32), None), ("50% latents fp16", F16_KV // 2, w50),
                       ("50% latents int4 g32", NOMINAL["latent50-int4"], w50)]:
     ft = {c: floor_tps(kvb, c, 1, w) for c in CTX}
-    md.append(f"| **floor** | {label} | {kvb} | {(w or W or 0) / 1e9:.2f} | " + " | ".join(cell(ft[c]) for c in CTX) + " | " +
+    md.append(f"| **floor** | {label} | {kvb} | {(w or W or 0) / 1e9:.2f} | " +
+              " | ".join(cell(ft[c]) for c in CTX) + " | " +
               " / ".join(ratio(ft[c], ref.get(c)) for c in CTX) + " | 100% |")
 
 b16 = sorted((r for r in e2e if r["batch"] != 1), key=lambda r: (r["batch"], r["ctx"], list(E2E_LABEL).index(r["variant"])

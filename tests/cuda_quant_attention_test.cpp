@@ -395,7 +395,10 @@ int wavefronts(const std::vector<int>& byte_addr, int bytes_per_lane, int lanes_
     std::map<int, std::set<int>> words;
     for (int lane = p0; lane < p0 + lanes_per_phase; ++lane) {
       if (byte_addr[lane] < 0) continue;
-      for (int b = 0; b < bytes_per_lane; b += 4) words[(byte_addr[lane] + b) / 4 % 32].insert((byte_addr[lane] + b) / 4);
+      for (int b = 0; b < bytes_per_lane; b += 4) {
+        const int word = (byte_addr[lane] + b) / 4;
+        words[word % 32].insert(word);
+      }
     }
     size_t worst = 0;
     for (const auto& [bank, w] : words) worst = std::max(worst, w.size());

@@ -39,7 +39,9 @@ template <class T, int R, int kLd>
 __device__ __forceinline__ void zero_pad_columns(T* t, int rows, int len) {
   if (len >= R) return;
   const int w = R - len;
-  for (int i = threadIdx.x; i < rows * w; i += kCtaThreads) t[(i / w) * kLd + len + i % w] = dev::Elem<T>::from_float(0.0f);
+  for (int i = threadIdx.x; i < rows * w; i += kCtaThreads) {
+    t[(i / w) * kLd + len + i % w] = dev::Elem<T>::from_float(0.0f);
+  }
 }
 
 template <class T, int R, class Loader>

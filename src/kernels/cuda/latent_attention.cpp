@@ -1,12 +1,12 @@
 #include "kernels/cuda/latent_attention.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
 #include <numbers>
 #include <vector>
 
 #include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/split_plan.h"
 
 namespace lrkv::cuda {
@@ -28,8 +28,7 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 // LRKV_ATTN_STAGES=2..6 forces one (benchmarks compare them in one run; R = 256 caps it at 3).
 int pipeline_stages(int64_t units, int R) {
   static const int forced = [] {
-    const char* e = std::getenv("LRKV_ATTN_STAGES");
-    const int v = e ? std::atoi(e) : 0;
+    const int v = env_int("LRKV_ATTN_STAGES");
     return v >= 2 && v <= kLatentMaxStages ? v : 0;
   }();
   if (forced != 0) return forced;
@@ -38,19 +37,13 @@ int pipeline_stages(int64_t units, int R) {
 
 // LRKV_PREFILL_KERNEL=0 makes kAuto always take the split-K kernel (benchmarks compare both).
 bool prefill_kernel_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("LRKV_PREFILL_KERNEL");
-    return !(e && e[0] == '0');
-  }();
+  static const bool on = env_switch("LRKV_PREFILL_KERNEL", true);
   return on;
 }
 
 // LRKV_ATTN_BULK=1: RowCopy::kAuto takes bulk copies where they apply.
 bool bulk_by_default() {
-  static const bool on = [] {
-    const char* e = std::getenv("LRKV_ATTN_BULK");
-    return e && e[0] == '1';
-  }();
+  static const bool on = env_switch("LRKV_ATTN_BULK", false);
   return on;
 }
 

@@ -11,8 +11,10 @@
 
 #include <cuda_runtime.h>
 
-#include <cstdlib>
 #include <utility>
+
+#include "kernels/cuda/device_props.h"
+#include "kernels/cuda/env_switch.h"
 
 namespace lrkv::cuda {
 namespace dev {
@@ -33,13 +35,7 @@ __device__ __forceinline__ void pdl_trigger() {
 
 // Compute capability 9.0 or newer and LRKV_PDL not set to 0 (read once).
 inline bool pdl_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("LRKV_PDL");
-    if (e && e[0] == '0') return false;
-    int dev = 0, major = 0;
-    return cudaGetDevice(&dev) == cudaSuccess &&
-           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess && major >= 9;
-  }();
+  static const bool on = env_switch("LRKV_PDL", true) && compute_capability() >= 90;
   return on;
 }
 

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <numbers>
 
 #include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/quant_attention_args.h"
 #include "kernels/cuda/split_plan.h"
 
@@ -23,19 +23,15 @@ constexpr int kFragStages = 3;  // register-fragment kernel: two 128-row packed 
 // (CudaQuantLatentAttention.FragmentKernelAtEveryDepth).
 int frag_stages() {
   static const int s = [] {
-    const char* e = std::getenv("LRKV_QUANT_FRAG_STAGES");
-    const int v = e ? std::atoi(e) : 0;
+    const int v = env_int("LRKV_QUANT_FRAG_STAGES");
     return v >= 2 && v <= 4 ? v : kFragStages;
   }();
   return s;
 }
 // LRKV_QUANT_FRAG_PAD=1 (A/B runs; not measured yet): 4-bit rows of the register-fragment kernel
-// land in shared memory at strides free of bank conflicts (frag_pad_rows).
+// land in shared memory at strides free of bank conflicts (QuantLatentAttentionBatch::pad_frag_rows).
 bool frag_pad() {
-  static const bool on = [] {
-    const char* e = std::getenv("LRKV_QUANT_FRAG_PAD");
-    return e && e[0] == '1';
-  }();
+  static const bool on = env_switch("LRKV_QUANT_FRAG_PAD", false);
   return on;
 }
 
@@ -52,10 +48,7 @@ struct Plan {
 
 // The register-fragment kernel applies (quant_attention_args.h); LRKV_QUANT_FRAG=0 disables it.
 bool frag_supported(int R, const QuantSide& k, const QuantSide& v) {
-  static const bool enabled = [] {
-    const char* e = std::getenv("LRKV_QUANT_FRAG");
-    return !(e && e[0] == '0');
-  }();
+  static const bool enabled = env_switch("LRKV_QUANT_FRAG", true);
   if (!enabled || (R != 64 && R != 128)) return false;
   if (k.bits != v.bits || k.group != v.group || k.sym != v.sym) return false;
   if (k.bits != 2 && k.bits != 4 && k.bits != 8) return false;
@@ -119,9 +112,10 @@ int pow2_align(int64_t x) {
   return a;
 }
 
-// Codec and tile copy strategy of one side, from the clusters' segments. per_row: copy row by row
-// even where one block would do (padded shared-memory rows, see frag_pad_rows).
-QuantSide plan_side(const QuantRows& s, int n_seq, const SplitAttentionArgs& a, bool keys, bool per_row = false) {
+// Codec and tile copy strategy of one side, from the clusters' segments. pad_frag: rows copied one
+// by one to the fragment kernel's conflict-free strides (quant_frag_pad_stride), even where one
+// block would do.
+QuantSide plan_side(const QuantRows& s, int n_seq, const SplitAttentionArgs& a, bool keys, bool pad_frag = false) {
   QuantSide q;
   q.bits = s.format.bits;
   q.group = s.format.group;
@@ -140,13 +134,13 @@ QuantSide plan_side(const QuantRows& s, int n_seq, const SplitAttentionArgs& a, 
     consecutive = consecutive && bytes == s.row_bytes;
     align = std::min(align, pow2_align(off));
   }
-  if (consecutive && align >= 16 && !a.maps.paged() && !per_row) {  // paged: a tile may cross blocks
+  if (consecutive && align >= 16 && !a.maps.paged() && !pad_frag) {  // paged: a tile may cross blocks
     q.mode = kQLoadBlock16;
     q.raw_ld = max_seg;
   } else {
     align = std::min(align, pow2_align(s.row_bytes));
     q.mode = align >= 16 ? kQLoadRows16 : align >= 8 ? kQLoadRows8 : align >= 4 ? kQLoadRows4 : kQLoadBytes;
-    q.raw_ld = (max_seg + 15) / 16 * 16;
+    q.raw_ld = pad_frag ? quant_frag_pad_stride(max_seg, keys) : (max_seg + 15) / 16 * 16;
   }
   q.stage_bytes = (kTokenTile * q.raw_ld + 16 + 15) / 16 * 16;
   return q;
@@ -162,10 +156,6 @@ Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
   }
   if (b.n_head > kMaxHeads) {
     return make_error(ErrorCode::kUnsupported, "CUDA quantized attention: {} heads (1..{})", b.n_head, kMaxHeads);
-  }
-  if (b.stages != 0 && (b.stages < 2 || b.stages > 4)) {
-    return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: {} pipeline stages (0 or 2..4)",
-                      b.stages);
   }
   LRKV_RETURN_IF_ERROR(check_side(b.k, b.n_head, "key"));
   LRKV_RETURN_IF_ERROR(check_side(b.v, b.n_head, "value"));
@@ -204,17 +194,8 @@ Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
   plan.qa.v = plan_side(b.v, b.n_seq, a, false);
   plan.frag = frag_supported(plan.R, plan.qa.k, plan.qa.v);
   if (plan.frag && (b.pad_frag_rows || frag_pad()) && plan.qa.k.bits == 4) {
-    plan.qa.k = plan_side(b.k, b.n_seq, a, true, /*per_row=*/true);
-    plan.qa.v = plan_side(b.v, b.n_seq, a, false, /*per_row=*/true);
-    for (bool keys : {true, false}) {
-      QuantSide& q = keys ? plan.qa.k : plan.qa.v;
-      int max_seg = 0;
-      for (int c = 0; c < a.n_clusters; ++c) {
-        const int len = keys ? a.clusters[c].k_len : a.clusters[c].v_len;
-        max_seg = std::max(max_seg, static_cast<int>(segment_bytes((keys ? b.k : b.v).format, len)));
-      }
-      q.raw_ld = quant_frag_pad_stride(max_seg, keys);
-    }
+    plan.qa.k = plan_side(b.k, b.n_seq, a, true, /*pad_frag=*/true);
+    plan.qa.v = plan_side(b.v, b.n_seq, a, false, /*pad_frag=*/true);
   }
   int occ = 1;
   if (plan.frag) {
@@ -337,12 +318,13 @@ Status make_dequantised(const QuantLatentAttentionBatch& b, Dequantised* dq) {
 // Whether `b` runs as decode + f16 prefill (forced, or kAuto where the f16 batch takes the
 // prefill kernel); fills *dq when it does.
 Result<bool> dequantised_prefill(const QuantLatentAttentionBatch& b, Dequantised* dq) {
-  if (b.kernel == AttentionKernel::kSplitK) return false;
-  if (b.kernel == AttentionKernel::kAuto && b.n_q * int64_t{b.n_head} < kPrefillRows) return false;
+  // Checked here, first: both entry points ask this before they plan either kernel.
   if (b.stages != 0 && (b.stages < 2 || b.stages > 4)) {
     return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: {} pipeline stages (0 or 2..4)",
                       b.stages);
   }
+  if (b.kernel == AttentionKernel::kSplitK) return false;
+  if (b.kernel == AttentionKernel::kAuto && b.n_q * int64_t{b.n_head} < kPrefillRows) return false;
   LRKV_RETURN_IF_ERROR(check_side(b.k, b.n_head, "key"));
   LRKV_RETURN_IF_ERROR(check_side(b.v, b.n_head, "value"));
   if (b.max_kv < 1) return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: max_kv {}", b.max_kv);

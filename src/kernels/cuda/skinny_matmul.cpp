@@ -1,9 +1,9 @@
 #include "kernels/cuda/skinny_matmul.h"
 
 #include <cstdint>
-#include <cstdlib>
 
 #include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/env_switch.h"
 
 namespace lrkv::cuda {
 namespace {
@@ -48,8 +48,7 @@ Status skinny_matmul(const SkinnyMatmulArgs& a, cudaStream_t stream) {
   }
   SkinnyMatmulArgs b = a;
   static const int forced = [] {  // LRKV_SKINNY_SPLIT=1|2|4: every launch with that split (A/B runs)
-    const char* e = std::getenv("LRKV_SKINNY_SPLIT");
-    const int v = e ? std::atoi(e) : 0;
+    const int v = env_int("LRKV_SKINNY_SPLIT");
     return v == 1 || v == 2 || v == 4 ? v : 0;
   }();
   if (b.split == 0) b.split = forced;

@@ -2,6 +2,9 @@
 // rounded to their type: awkward lengths and offsets, shared and distinct weight matrices with row
 // offsets (the query-absorption pattern), 1..37 rows (several row tiles), f32/f16/bf16 weights,
 // segments on a second input/output pair; columns outside the segments must stay untouched.
+// The fused absorption (RoPE and the key mean applied to the staged inputs, the key latents and
+// a copy of the value latents written into bf16 caches) against ref::rope (fp64 angles) and the
+// same fp64 projection; cache rows outside the written ones must stay untouched.
 #ifdef LRKV_HAVE_CUDA
 
 #include <cmath>
@@ -9,6 +12,7 @@
 
 #include "cuda_test_util.h"
 #include "kernels/cuda/segment_project.h"
+#include "kernels/rope.h"
 
 namespace lrkv {
 namespace {
@@ -102,6 +106,168 @@ TEST(CudaSegmentProject, MatchesFp64Reference) {
   }
 }
 
+// Absorbed-latent shapes: 4 KV heads of 64 in 2 groups (ranks 24 and 40), 8 query heads whose
+// absorption reads their KV head's 64 columns of the group's Pᵀ; rows at positions ~3000 in two
+// sequences of a bf16 cache of 3100 rows each.
+TEST(CudaSegmentProject, FusedRopeMeanAndCacheWritesMatchReference) {
+  LRKV_REQUIRE_CUDA();
+  constexpr int hd = 64, n_kv = 4, n_q = 8, kvd = n_kv * hd, qd = n_q * hd, cap = 3100, vw = 48;
+  const int rank[2] = {24, 40}, lat_off[2] = {0, 24}, k_width = 64;
+  std::vector<float> inv_freq(hd / 2);
+  for (int i = 0; i < hd / 2; ++i) inv_freq[i] = static_cast<float>(std::pow(10000.0, -2.0 * i / hd));
+  for (const RopeLayout layout : {RopeLayout::kHalfSplit, RopeLayout::kInterleaved}) {
+    for (DType t : {DType::kF32, DType::kBF16}) {
+      for (int rows : {1, 5, 11}) {
+        const auto x = test::randn(size_t(rows) * kvd, 31 + rows), x2 = test::randn(size_t(rows) * qd, 32 + rows);
+        const auto mean = test::randn(kvd, 33, 0.3f), cv = test::randn(size_t(rows) * vw, 34 + rows);
+        std::vector<float> P[2] = {test::randn(size_t(rank[0]) * 2 * hd, 35, 0.2f),
+                                   test::randn(size_t(rank[1]) * 2 * hd, 36, 0.2f)};
+        std::vector<int> pos(rows), seq(rows);
+        for (int r = 0; r < rows; ++r) {
+          seq[r] = r % 2;
+          pos[r] = 2990 + 7 * r;
+        }
+        std::vector<uint8_t> pb[2] = {test::to_dtype(P[0], t), test::to_dtype(P[1], t)};
+        for (int g = 0; g < 2; ++g) load_row(pb[g].data(), t, P[g].data(), static_cast<int64_t>(P[g].size()));
+        // Reference inputs: ref::rope in fp64 angles, then minus the mean on the key side.
+        std::vector<float> xr = x, x2r = x2;
+        RopeParams rp;
+        rp.x = xr.data();
+        rp.rows = rows;
+        rp.ld = kvd;
+        rp.n_heads = n_kv;
+        rp.head_dim = hd;
+        rp.positions = pos.data();
+        rp.inv_freq = inv_freq.data();
+        rp.layout = layout;
+        ref::rope(rp);
+        rp.x = x2r.data();
+        rp.ld = qd;
+        rp.n_heads = n_q;
+        ref::rope(rp);
+        for (int r = 0; r < rows; ++r) {
+          for (int c = 0; c < kvd; ++c) xr[size_t(r) * kvd + c] -= mean[c];
+        }
+        auto dx = DeviceBuffer::from_host(x);
+        auto dx2 = DeviceBuffer::from_host(x2);
+        auto dmean = DeviceBuffer::from_host(mean);
+        auto dcv = DeviceBuffer::from_host(cv);
+        auto dpos = DeviceBuffer::from_host(pos);
+        auto dseq = DeviceBuffer::from_host(seq);
+        auto dfreq = DeviceBuffer::from_host(inv_freq);
+        auto dp0 = DeviceBuffer::from_host(pb[0]);
+        auto dp1 = DeviceBuffer::from_host(pb[1]);
+        const std::vector<uint16_t> poison_k(size_t(2) * cap * k_width, 0x7FC0), poison_v(size_t(2) * cap * vw, 0x7FC0);
+        auto dkc = DeviceBuffer::from_host(poison_k);
+        auto dvc = DeviceBuffer::from_host(poison_v);
+        auto dy = DeviceBuffer::from_host(std::vector<float>(size_t(rows) * k_width, NAN));
+        auto dy2 = DeviceBuffer::from_host(std::vector<float>(size_t(rows) * 256, NAN));
+        ASSERT_TRUE(dx.ok() && dx2.ok() && dmean.ok() && dcv.ok() && dpos.ok() && dseq.ok() && dfreq.ok() &&
+                    dp0.ok() && dp1.ok() && dkc.ok() && dvc.ok() && dy.ok() && dy2.ok());
+        cuda::SegmentProjectParams p;
+        p.x = dx->as<float>();
+        p.ldx = kvd;
+        p.rows = rows;
+        p.y = dy->as<float>();
+        p.ldy = k_width;
+        p.x2 = dx2->as<float>();
+        p.ldx2 = qd;
+        p.y2 = dy2->as<float>();
+        p.ldy2 = 256;
+        p.w_type = t;
+        const void* pw[2] = {dp0->data(), dp1->data()};
+        struct RefSeg {
+          int g, col0, in, x_off, y_off, pair;
+        };
+        std::vector<RefSeg> segs;
+        for (int g = 0; g < 2; ++g) segs.push_back({g, 0, 2 * hd, 2 * hd * g, lat_off[g], 0});
+        for (int h = 0, y2_off = 0; h < n_q; ++h) {
+          const int g = h / 4, col0 = ((h / 2) - 2 * g) * hd;  // q head h reads KV head h / 2
+          segs.push_back({g, col0, hd, h * hd, y2_off, 1});
+          y2_off += rank[g];
+        }
+        p.n_seg = static_cast<int>(segs.size());
+        for (int s = 0; s < p.n_seg; ++s) {
+          const RefSeg& g = segs[s];
+          p.w[s] = static_cast<const char*>(pw[g.g]) + dtype_bytes(t, g.col0);
+          p.ldw[s] = 2 * hd;
+          p.in_len[s] = g.in;
+          p.out_len[s] = rank[g.g];
+          p.x_off[s] = g.x_off;
+          p.y_off[s] = g.y_off;
+          p.pair[s] = static_cast<uint8_t>(g.pair);
+        }
+        p.rope.pos = dpos->as<int>();
+        p.rope.inv_freq = dfreq->as<float>();
+        p.rope.x_mean = dmean->as<float>();
+        p.rope.head_dim = hd;
+        p.rope.half_split = layout == RopeLayout::kHalfSplit;
+        auto cache = [&](const float* src, int width, void* dst) {
+          cuda::CacheWriteParams c;
+          c.src = src;
+          c.ld_src = width;
+          c.rows = rows;
+          c.width = width;
+          c.dst = dst;
+          c.type = DType::kBF16;
+          c.seq = dseq->as<int>();
+          c.pos = dpos->as<int>();
+          c.seq_stride = int64_t{cap} * width;
+          c.row_stride = c.seg = width;
+          return c;
+        };
+        p.y_cache = cache(nullptr, k_width, dkc->data());
+        p.v_cache = cache(dcv->as<float>(), vw, dvc->data());
+        LRKV_ASSERT_OK(cuda::segment_project(p, nullptr));
+        std::vector<float> y(size_t(rows) * k_width), y2(size_t(rows) * 256);
+        LRKV_ASSERT_OK(dy->download(y.data(), y.size() * sizeof(float)));
+        LRKV_ASSERT_OK(dy2->download(y2.data(), y2.size() * sizeof(float)));
+        double worst = 0.0;
+        for (const RefSeg& g : segs) {
+          for (int r = 0; r < rows; ++r) {
+            for (int j = 0; j < rank[g.g]; ++j) {
+              const float* xs = g.pair ? &x2r[size_t(r) * qd + g.x_off] : &xr[size_t(r) * kvd + g.x_off];
+              const float* w = &P[g.g][size_t(j) * 2 * hd + g.col0];
+              double acc = 0.0;
+              for (int i = 0; i < g.in; ++i) acc += double(xs[i]) * w[i];
+              const float got = g.pair ? y2[size_t(r) * 256 + g.y_off + j] : y[size_t(r) * k_width + g.y_off + j];
+              ASSERT_TRUE(std::isfinite(got)) << "row " << r << " segment output " << j;
+              worst = std::max(worst, std::fabs(got - acc) / (1.0 + std::fabs(acc)));
+            }
+          }
+        }
+        // f32 sums of ≤ 128 products plus the rotation's f32 rounding and the device's angle
+        // reduction (~1e-6 absolute at these positions): ≪ 1e-4.
+        EXPECT_LT(worst, 1e-4) << dtype_name(t) << " rows " << rows;
+        // Caches: exactly the bf16 roundings of the outputs / of cv at (seq, pos), nothing else.
+        std::vector<uint16_t> kc(poison_k.size()), vc(poison_v.size());
+        LRKV_ASSERT_OK(dkc->download(kc.data(), kc.size() * 2));
+        LRKV_ASSERT_OK(dvc->download(vc.data(), vc.size() * 2));
+        size_t k_written = 0, v_written = 0, k_wrong = 0, v_wrong = 0;
+        for (uint16_t b : kc) k_written += b != 0x7FC0;
+        for (uint16_t b : vc) v_written += b != 0x7FC0;
+        for (int r = 0; r < rows; ++r) {
+          const size_t row = (size_t(seq[r]) * cap + pos[r]);
+          for (int c = 0; c < k_width; ++c) {
+            uint16_t want;
+            store_row(&want, DType::kBF16, &y[size_t(r) * k_width + c], 1);
+            k_wrong += kc[row * k_width + c] != want;
+          }
+          for (int c = 0; c < vw; ++c) {
+            uint16_t want;
+            store_row(&want, DType::kBF16, &cv[size_t(r) * vw + c], 1);
+            v_wrong += vc[row * vw + c] != want;
+          }
+        }
+        EXPECT_EQ(k_wrong, 0u) << "rows " << rows;
+        EXPECT_EQ(v_wrong, 0u) << "rows " << rows;
+        EXPECT_EQ(k_written, size_t(rows) * k_width) << "key cache elements written";
+        EXPECT_EQ(v_written, size_t(rows) * vw) << "value cache elements written";
+      }
+    }
+  }
+}
+
 TEST(CudaSegmentProject, BadParametersAreErrors) {
   LRKV_REQUIRE_CUDA();
   cuda::SegmentProjectParams p;
@@ -122,6 +288,19 @@ TEST(CudaSegmentProject, BadParametersAreErrors) {
   EXPECT_FALSE(no_pair.ok());
   EXPECT_NE(no_pair.message().find("pair 1"), std::string::npos) << no_pair.message();
   p.pair[0] = 0;
+  // RoPE needs whole heads: 8 inputs are not a head of 16.
+  std::vector<float> freq(8, 1.0f);
+  auto dfreq = DeviceBuffer::from_host(freq);
+  ASSERT_TRUE(dfreq.ok());
+  p.rope.pos = reinterpret_cast<const int*>(buf->data());
+  p.rope.inv_freq = dfreq->as<float>();
+  p.rope.head_dim = 16;
+  const Status partial = cuda::segment_project(p, nullptr);
+  EXPECT_FALSE(partial.ok());
+  EXPECT_NE(partial.message().find("whole heads"), std::string::npos) << partial.message();
+  p.rope.head_dim = 7;
+  EXPECT_FALSE(cuda::segment_project(p, nullptr).ok());  // odd head size
+  p.rope = {};
   p.w_type = DType::kQ8_0;
   EXPECT_FALSE(cuda::segment_project(p, nullptr).ok());
 }

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/env_switch.h"
 #include "kernels/cuda/skinny_matmul.h"
 
 namespace lrkv::cuda {
@@ -101,6 +102,7 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   std::string why;
   if (!device_available(&why)) return make_error(ErrorCode::kUnsupported, "CUDA engine: {}", why);
   std::unique_ptr<CudaEngine> e(new CudaEngine(model, options));
+  e->opt_.fused_absorption = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption);
   auto plan = model_rank_plan(model);
   if (plan.ok()) {
     LRKV_ASSIGN_OR_RETURN(e->latent_, build_latent_layers(model, *plan));

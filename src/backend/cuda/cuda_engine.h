@@ -57,6 +57,11 @@ struct CudaEngineOptions {
   // of the whole step, captured once per (cache, sequences, attention plan bucket): one launch
   // instead of hundreds. Off: every step launches its kernels one by one.
   bool cuda_graphs = true;
+  // Decode steps of absorbed latents: RoPE of q and k, the key mean, the key latents, the query
+  // absorption and the fp16 cache writes of both latents in one segment_project launch instead
+  // of three (rope_qk, segment_project, cache_write; int4 caches: two instead of three). Off until
+  // measured on a GPU (bench/CUDA_NOTES.md part 13); LRKV_FUSED_ABSORB=0|1 overrides it.
+  bool fused_absorption = false;
 };
 
 class CudaEngine final : public Engine {
@@ -159,7 +164,10 @@ class CudaEngine final : public Engine {
   RopeQkParams rope_q(Step& st) const;
   Status attention_dense(int l, Step& st);
   Status attention_latent(int l, Step& st);
-  Status latent_keys(int l, Step& st);  // ck (and qk for absorbed keys) of the new tokens
+  // ck (and qk for absorbed keys) of the new tokens; *cached: the fused launch also wrote both
+  // latents into the (unquantized) cache.
+  Status latent_keys(int l, Step& st, bool* cached);
+  Status value_latents(int l, Step& st);  // cv of the new tokens (when not projected with q) + bias
   Status ffn(int l, Step& st);
   struct SampleJob;  // per-row candidates of forward_sample, downloaded before the stream syncs
   Status run_forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
@@ -197,7 +205,7 @@ class CudaEngine final : public Engine {
   Status attention_latent_quantized(int l, Step& st);
   static constexpr int64_t kSegmentProjectMaxRows = 64;  // steps up to this many rows use absorb_segments
   bool absorb_in_one_launch(int l) const;
-  Status absorb_segments(int l, Step& st);
+  Status absorb_segments(int l, Step& st, bool fused);
 };
 
 }  // namespace lrkv::cuda

@@ -150,12 +150,28 @@ bool CudaEngine::absorb_in_one_launch(int l) const {
   return true;
 }
 
-Status CudaEngine::absorb_segments(int l, Step& st) {
+// fused: RoPE and the mean applied to the staged inputs (rope_qk not launched) and, for an
+// unquantized cache, both latents written into it (cache_write not launched).
+Status CudaEngine::absorb_segments(int l, Step& st, bool fused) {
   const LatentLayer& L = latent_[l];
   const LatentFactors& f = factors_[l];
   const int64_t kvd = cfg_.kv_dim(), qd = cfg_.q_dim(), T = st.T;
   const int hd = cfg_.head_dim;
   SegmentProjectParams c;  // segments 0..G-1: c_g = P_gᵀ (k - μ)_g
+  if (fused) {
+    c.rope.pos = st.pos.as<int>();
+    c.rope.inv_freq = inv_freq_.as<float>();
+    c.rope.x_mean = f.k_mean.empty() ? nullptr : f.k_mean.as<float>();
+    c.rope.head_dim = hd;
+    c.rope.half_split = cfg_.rope_layout == RopeLayout::kHalfSplit ? 1 : 0;
+    if (!quantized()) {
+      const DType ct = cache_->dtype();
+      c.y_cache = cache_rows(st.ck.as<float>(), T, L.k_width, cache_->k[l].data(), ct, st.seq.as<int>(),
+                             st.pos.as<int>(), cache_->region_rows(), L.k_width, cache_->maps(0));
+      c.v_cache = cache_rows(st.cv.as<float>(), T, L.v_width, cache_->v[l].data(), ct, st.seq.as<int>(),
+                             st.pos.as<int>(), cache_->region_rows(), L.v_width, cache_->maps(0));
+    }
+  }
   c.x = st.k.as<float>();
   c.ldx = kvd;
   c.rows = T;
@@ -191,11 +207,23 @@ Status CudaEngine::absorb_segments(int l, Step& st) {
   return segment_project(c, stream_);
 }
 
-Status CudaEngine::latent_keys(int l, Step& st) {
+Status CudaEngine::value_latents(int l, Step& st) {
+  const LatentLayer& L = latent_[l];
+  const LatentFactors& f = factors_[l];
+  const int64_t d = cfg_.d_model, T = st.T;
+  if (layers_[l].v_down.empty()) {  // else projected with q (project_inputs)
+    LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width));
+  }
+  if (f.v_down_bias.empty()) return Status::Ok();
+  return add_row_vector(st.cv.as<float>(), L.v_width, T, L.v_width, f.v_down_bias.as<float>(), 1.0f, stream_);
+}
+
+Status CudaEngine::latent_keys(int l, Step& st, bool* cached) {
   const LatentLayer& L = latent_[l];
   const LatentFactors& f = factors_[l];
   const int64_t d = cfg_.d_model, kvd = cfg_.kv_dim(), qd = cfg_.q_dim(), T = st.T;
   const int hd = cfg_.head_dim;
+  *cached = false;
   if (L.key_mode == KeyMode::kRebuild) {  // RoPE(q) only: the kernel rotates the rebuilt keys
     LRKV_RETURN_IF_ERROR(rope_qk(rope_q(st), stream_));
     if (layers_[l].k_down.empty()) {  // else projected with q (project_inputs)
@@ -208,12 +236,17 @@ Status CudaEngine::latent_keys(int l, Step& st) {
     return Status::Ok();
   }
   // Absorbed: c_g = (RoPE(k) - mu)_g P_g, and q̃_h = P_g[h rows]ᵀ q_h (k = h W_kᵀ + b_k came with q).
+  const bool one_launch = T <= kSegmentProjectMaxRows && absorb_in_one_launch(l);
+  if (one_launch && opt_.fused_absorption) {
+    *cached = !quantized();
+    return absorb_segments(l, st, /*fused=*/true);
+  }
   // RoPE(q), RoPE(k) - mu: one launch.
   RopeQkParams rq = rope_q(st);
   rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>());
   if (!f.k_mean.empty()) rq.k_mean = f.k_mean.as<float>();
   LRKV_RETURN_IF_ERROR(rope_qk(rq, stream_));
-  if (T <= kSegmentProjectMaxRows && absorb_in_one_launch(l)) return absorb_segments(l, st);
+  if (one_launch) return absorb_segments(l, st, /*fused=*/false);
   for (size_t g = 0; g < L.groups.size(); ++g) {
     const int64_t rows = int64_t{L.groups[g].n_kv_heads} * hd;
     LRKV_RETURN_IF_ERROR(project(st.k.as<float>() + L.group_row_off[g], kvd, T, f.k_proj_t[g],
@@ -235,14 +268,9 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   const int hd = cfg_.head_dim;
   const DType ct = cache_->dtype();
   LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q (and k for absorbed keys)
-  LRKV_RETURN_IF_ERROR(latent_keys(l, st));
-  if (layers_[l].v_down.empty()) {  // else projected with q (project_inputs)
-    LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width));
-  }
-  if (!f.v_down_bias.empty()) {
-    LRKV_RETURN_IF_ERROR(add_row_vector(st.cv.as<float>(), L.v_width, T, L.v_width, f.v_down_bias.as<float>(), 1.0f,
-                                        stream_));
-  }
+  LRKV_RETURN_IF_ERROR(value_latents(l, st));   // before the keys: the fused launch caches cv
+  bool cached = false;
+  LRKV_RETURN_IF_ERROR(latent_keys(l, st, &cached));
   if (quantized()) {
     LRKV_RETURN_IF_ERROR(attention_latent_quantized(l, st));
     LRKV_RETURN_IF_ERROR(
@@ -250,11 +278,15 @@ Status CudaEngine::attention_latent(int l, Step& st) {
     if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
     return Status::Ok();
   }
-  LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.ck.as<float>(), T, L.k_width, cache_->k[l].data(), ct, st.seq.as<int>(),
-                                              st.pos.as<int>(), cache_->region_rows(), L.k_width, cache_->maps(0)),
-                                   cache_rows(st.cv.as<float>(), T, L.v_width, cache_->v[l].data(), ct, st.seq.as<int>(),
-                                              st.pos.as<int>(), cache_->region_rows(), L.v_width, cache_->maps(0)),
-                                   stream_));
+  if (!cached) {
+    LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.ck.as<float>(), T, L.k_width, cache_->k[l].data(), ct,
+                                                st.seq.as<int>(), st.pos.as<int>(), cache_->region_rows(), L.k_width,
+                                                cache_->maps(0)),
+                                     cache_rows(st.cv.as<float>(), T, L.v_width, cache_->v[l].data(), ct,
+                                                st.seq.as<int>(), st.pos.as<int>(), cache_->region_rows(), L.v_width,
+                                                cache_->maps(0)),
+                                     stream_));
+  }
   const int G = static_cast<int>(L.groups.size());
   std::vector<int> q_off(cfg_.n_head), g_rows(G), g_rank(G);
   for (int h = 0; h < cfg_.n_head; ++h) q_off[h] = h * hd;

@@ -117,6 +117,14 @@ __device__ __forceinline__ void rope_sincos(int pos, float f, float* c, float* s
   __sincosf(r, s, c);
 }
 
+// One RoPE pair (x0, x1) rotated by the angle whose cos/sin are (c, s):
+//   y0 = x0 c - x1 s,  y1 = x0 s + x1 c.
+// Every kernel that rotates goes through here, so fused and separate paths round alike.
+__device__ __forceinline__ void rope_rotate(float x0, float x1, float c, float s, float* y0, float* y1) {
+  *y0 = x0 * c - x1 * s;
+  *y1 = x0 * s + x1 * c;
+}
+
 // Σ of v over the 32 lanes of a full warp, in every lane (butterfly of xor shuffles).
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll

@@ -4,12 +4,18 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cuda/cache_store.cuh"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/elementwise_kernels.h"
 #include "kernels/cuda/pdl.cuh"
 
 namespace lrkv::cuda {
 namespace {
+
+using dev::cache_at;
+using dev::cache_write_from;
+using dev::cache_write_one;
+using dev::store_from_float;
 
 constexpr int kThreads = 256;
 
@@ -26,14 +32,6 @@ __device__ __forceinline__ float load_as_float(const void* p, DType t, int64_t i
     case DType::kF16: return __half2float(static_cast<const __half*>(p)[i]);
     case DType::kBF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
     default: return static_cast<const float*>(p)[i];
-  }
-}
-
-__device__ __forceinline__ void store_from_float(void* p, DType t, int64_t i, float x) {
-  switch (t) {
-    case DType::kF16: static_cast<__half*>(p)[i] = __float2half_rn(x); break;
-    case DType::kBF16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(x); break;
-    default: static_cast<float*>(p)[i] = x;
   }
 }
 
@@ -115,9 +113,7 @@ __device__ __forceinline__ void rope_pair(const float* x, int pair, int half, bo
   float c, s;
   dev::rope_sincos(pos, inv_freq, &c, &s);
   if (inverse) s = -s;
-  const float x0 = x[*i0], x1 = x[*i1];
-  *y0 = x0 * c - x1 * s;
-  *y1 = x0 * s + x1 * c;
+  dev::rope_rotate(x[*i0], x[*i1], c, s, y0, y1);
 }
 
 __global__ void rope_kernel(float* xs, int64_t rows, int64_t ld, int n_heads, int head_dim, const int* positions,
@@ -233,24 +229,6 @@ __global__ void add_halves_kernel(const float* y2, int64_t rows, int64_t cols, f
     const float s = y2[i] + y2[rows * cols + i];
     y[r * ldy + c] = acc ? y[r * ldy + c] + s : s;
   }
-}
-
-__device__ __forceinline__ int64_t cache_at(const CacheWriteParams& p, int64_t r, int c) {
-  const int64_t row = p.maps.paged() ? p.maps.seq(p.seq[r])(p.pos[r]) * p.row_stride
-                                     : int64_t{p.seq[r]} * p.seq_stride + int64_t{p.pos[r]} * p.row_stride;
-  return row + int64_t{c / p.seg} * p.seg_stride + c % p.seg;
-}
-
-// Element e (row e / width, column e % width) of one scatter.
-__device__ __forceinline__ void cache_write_one(const CacheWriteParams& p, int64_t e) {
-  const int64_t r = e / p.width;
-  const int c = static_cast<int>(e % p.width);
-  store_from_float(p.dst, p.type, cache_at(p, r, c), p.src[r * p.ld_src + c]);
-}
-
-// Elements [0, p.rows * p.width) of one scatter, from thread index i of n_threads.
-__device__ __forceinline__ void cache_write_from(const CacheWriteParams& p, int64_t i, int64_t n_threads) {
-  for (; i < p.rows * p.width; i += n_threads) cache_write_one(p, i);
 }
 
 struct CacheWritePair {

@@ -5,6 +5,48 @@
 #include "kernels/cuda/cuda_status.h"
 
 namespace lrkv::cuda {
+namespace {
+
+bool cache_type(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
+
+// The fused-absorption fields (SegmentProjectParams::rope, y_cache, v_cache).
+Status check_fused(const SegmentProjectParams& p) {
+  const SegmentProjectParams::Rope& r = p.rope;
+  if (r.pos) {
+    if (!r.inv_freq || r.head_dim < 2 || r.head_dim % 2 != 0) {
+      return make_error(ErrorCode::kInvalidArgument, "segment_project: RoPE with head_dim {} (even) and {} frequencies",
+                        r.head_dim, r.inv_freq ? "its" : "null");
+    }
+    for (int s = 0; s < p.n_seg; ++s) {
+      if (p.x_off[s] % r.head_dim != 0 || p.in_len[s] % r.head_dim != 0) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "segment_project: segment {}: inputs [{}, +{}) are not whole heads of {} (RoPE)", s,
+                          p.x_off[s], p.in_len[s], r.head_dim);
+      }
+    }
+  }
+  if (p.y_cache.dst) {
+    if (!cache_type(p.y_cache.type) || p.y_cache.seg <= 0 || p.y_cache.rows != p.rows || !p.y_cache.seq ||
+        !p.y_cache.pos) {
+      return make_error(ErrorCode::kInvalidArgument, "segment_project: y cache: type {}, seg {}, {} rows (need {})",
+                        dtype_name(p.y_cache.type), p.y_cache.seg, p.y_cache.rows, p.rows);
+    }
+    for (int s = 0; s < p.n_seg; ++s) {
+      if (p.pair[s] == 0 && p.y_off[s] + p.out_len[s] > p.y_cache.width) {
+        return make_error(ErrorCode::kInvalidArgument, "segment_project: segment {}: outputs past the y cache's {} columns",
+                          s, p.y_cache.width);
+      }
+    }
+  }
+  if (p.v_cache.dst && (!cache_type(p.v_cache.type) || p.v_cache.seg <= 0 || p.v_cache.rows != p.rows ||
+                        !p.v_cache.src || !p.v_cache.seq || !p.v_cache.pos)) {
+    return make_error(ErrorCode::kInvalidArgument, "segment_project: v cache: type {}, seg {}, {} rows (need {})",
+                      dtype_name(p.v_cache.type), p.v_cache.seg, p.v_cache.rows, p.rows);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status segment_project(const SegmentProjectParams& p, cudaStream_t stream) {
   if (p.n_seg < 1 || p.n_seg > kSegProjMaxSegments) {
@@ -32,6 +74,7 @@ Status segment_project(const SegmentProjectParams& p, cudaStream_t stream) {
     max_in = std::max(max_in, p.in_len[s]);
     max_out = std::max(max_out, p.out_len[s]);
   }
+  LRKV_RETURN_IF_ERROR(check_fused(p));
   if (p.rows == 0) return Status::Ok();
   if (p.w_type != DType::kF32 && p.w_type != DType::kF16 && p.w_type != DType::kBF16) {
     return make_error(ErrorCode::kUnsupported, "segment_project: weights of type {} (f32, f16, bf16)",

@@ -1,6 +1,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "kernels/cuda/cache_store.cuh"
+#include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/segment_project_args.h"
 
@@ -33,14 +35,38 @@ __global__ void __launch_bounds__(32 * kWarps) segment_project_kernel(const __gr
   const float* x = second ? p.x2 : p.x;
   float* y = second ? p.y2 : p.y;
   const int64_t ldx = second ? p.ldx2 : p.ldx, ldy = second ? p.ldy2 : p.ldy;
+  if (p.v_cache.dst) {  // the value latents' cache write, spread over the whole grid
+    const int64_t cta = blockIdx.x + int64_t{gridDim.x} * (blockIdx.y + int64_t{gridDim.y} * blockIdx.z);
+    dev::cache_write_from(p.v_cache, cta * blockDim.x + threadIdx.x,
+                          int64_t{gridDim.x} * gridDim.y * gridDim.z * blockDim.x);
+  }
   const int j_cta = blockIdx.y * kOutPerCta;
   if (j_cta >= n_out) return;  // segments shorter than the longest one
   const int64_t t0 = int64_t{blockIdx.z} * kRowsPerCta;
   const int64_t left = p.rows - t0;
   const int nt = left < kRowsPerCta ? static_cast<int>(left) : kRowsPerCta;
-  for (int e = threadIdx.x; e < nt * n_in; e += blockDim.x) {
-    const int t = e / n_in, i = e - t * n_in;
-    xs[e] = x[(t0 + t) * ldx + p.x_off[s] + i];
+  if (p.rope.pos == nullptr) {
+    for (int e = threadIdx.x; e < nt * n_in; e += blockDim.x) {
+      const int t = e / n_in, i = e - t * n_in;
+      xs[e] = x[(t0 + t) * ldx + p.x_off[s] + i];
+    }
+  } else {  // pair q of the segment = pair pr of its head hs (segments hold whole heads)
+    const int hd = p.rope.head_dim, half = hd / 2, n_pairs = n_in / 2;
+    const float* mean = second ? nullptr : p.rope.x_mean;
+    for (int e = threadIdx.x; e < nt * n_pairs; e += blockDim.x) {
+      const int t = e / n_pairs, q = e - t * n_pairs, hs = q / half, pr = q - hs * half;
+      const int i0 = hs * hd + (p.rope.half_split ? pr : 2 * pr), i1 = i0 + (p.rope.half_split ? half : 1);
+      const float* xr = x + (t0 + t) * ldx + p.x_off[s];
+      float c, sn, y0, y1;
+      dev::rope_sincos(p.rope.pos[t0 + t], p.rope.inv_freq[pr], &c, &sn);
+      dev::rope_rotate(xr[i0], xr[i1], c, sn, &y0, &y1);
+      if (mean) {
+        y0 -= mean[p.x_off[s] + i0];
+        y1 -= mean[p.x_off[s] + i1];
+      }
+      xs[t * n_in + i0] = y0;
+      xs[t * n_in + i1] = y1;
+    }
   }
   __syncthreads();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -88,7 +114,12 @@ __global__ void __launch_bounds__(32 * kWarps) segment_project_kernel(const __gr
       float v = acc[o][t];
 #pragma unroll
       for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
-      if (lane == o && j0 + o < n_out) y[(t0 + t) * ldy + p.y_off[s] + j0 + o] = v;
+      if (lane == o && j0 + o < n_out) {
+        y[(t0 + t) * ldy + p.y_off[s] + j0 + o] = v;
+        if (!second && p.y_cache.dst) {
+          dev::store_from_float(p.y_cache.dst, p.y_cache.type, dev::cache_at(p.y_cache, t0 + t, p.y_off[s] + j0 + o), v);
+        }
+      }
     }
   }
 }

@@ -3,7 +3,9 @@
 // W_s row-major with leading dimension ldw[s] (f32, f16 or bf16, one type for all segments), f32
 // accumulation. Used for the per-head query absorption q̃_h = P_gᵀ q_h and the per-group key
 // latents c_g = P_gᵀ (k - μ)_g, which as separate GEMMs cost one cuBLAS launch per head; both in
-// one launch with the second pair (x2, y2: SegmentProjectParams::pair).
+// one launch with the second pair (x2, y2: SegmentProjectParams::pair). In decode steps the same
+// launch can also rotate its inputs (RoPE, minus the key mean) and write the key and value
+// latents into an f16/bf16 cache (SegmentProjectParams::rope, y_cache, v_cache).
 #pragma once
 
 #include <cuda_runtime.h>

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/cuda/elementwise_kernels.h"
 
 namespace lrkv::cuda {
 
@@ -36,8 +37,25 @@ struct SegmentProjectParams {
   float* y2 = nullptr;        // [rows, ldy2]
   int64_t ldy2 = 0;
   uint8_t pair[kSegProjMaxSegments] = {};
+  // Fused absorption (decode steps of absorbed latents): with rope.pos set, every staged input
+  // row is rotated first, the values rope_qk would have written into x and x2 (which stay as
+  // they are here):
+  //   x[t, c]  <- RoPE(x[t], pos[t])[c] - x_mean[c]     (x_mean optional, first pair only)
+  //   x2[t, c] <- RoPE(x2[t], pos[t])[c]
+  // over heads of head_dim columns from column 0 of a row, so segments must cover whole heads.
+  // With y_cache.dst set, the first pair's outputs also go into that cache (column y_off[s] + j
+  // of row t; y_cache.src is not read), and with v_cache.dst set the grid also copies
+  // v_cache.src into its cache: RoPE, both absorptions and both cache writes in one launch.
+  struct Rope {
+    const int* pos = nullptr;         // [rows] device; null: inputs as they are
+    const float* inv_freq = nullptr;  // [head_dim / 2] device
+    const float* x_mean = nullptr;    // [ldx] device, or null
+    int head_dim = 0;
+    int half_split = 0;               // 1: pairs (i, i + head_dim / 2), 0: (2i, 2i + 1)
+  } rope;
+  CacheWriteParams y_cache, v_cache;
 };
-static_assert(sizeof(SegmentProjectParams) <= 4000, "kernel parameter limit");
+static_assert(sizeof(SegmentProjectParams) <= 4096, "kernel parameter limit (4 KB)");
 
 // The launch behind segment_project (segment_project.cu), parameters already checked;
 // max_in / max_out = the largest in_len / out_len.

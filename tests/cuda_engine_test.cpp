@@ -16,31 +16,15 @@
 #include "io/model_io.h"
 #include "cuda_test_util.h"
 #include "latent_test_model.h"
+#include "logits_compare.h"
 #include "model/cpu_engine.h"
 #include "test_util.h"
 
 namespace lrkv {
 namespace {
 
-double worst_row_error(const std::vector<float>& gpu, const std::vector<float>& cpu, int64_t n_vocab) {
-  double worst = 0.0;
-  for (size_t r = 0; r * n_vocab < cpu.size(); ++r) {
-    double diff = 0.0, mag = 0.0;
-    for (int64_t i = 0; i < n_vocab; ++i) {
-      const double g = gpu[r * n_vocab + i], c = cpu[r * n_vocab + i];
-      diff = std::max(diff, std::isfinite(g) ? std::fabs(g - c) : INFINITY);
-      mag = std::max(mag, std::fabs(c));
-    }
-    worst = std::max(worst, diff / std::max(mag, 1e-30));
-  }
-  return worst;
-}
-
-std::vector<int> tokens(int n, int seed, int n_vocab) {
-  std::vector<int> t(n);
-  for (int i = 0; i < n; ++i) t[i] = 3 + (i * 7919 + seed * 104729) % (n_vocab - 3);
-  return t;
-}
+using test::tokens;
+using test::worst_row_error;
 
 // Runs the same schedule on both engines (same bf16 weights, bf16 caches) and checks the worst
 // row error over all steps; `options` selects the GPU engine's variant. The CPU engine holds the

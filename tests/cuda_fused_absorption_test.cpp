@@ -14,30 +14,14 @@
 #include "backend/cuda/cuda_engine.h"
 #include "cuda_test_util.h"
 #include "latent_test_model.h"
+#include "logits_compare.h"
 #include "test_util.h"
 
 namespace lrkv {
 namespace {
 
-double worst_row_error(const std::vector<float>& a, const std::vector<float>& ref, int64_t n_vocab) {
-  double worst = 0.0;
-  for (size_t r = 0; r * n_vocab < ref.size(); ++r) {
-    double diff = 0.0, mag = 0.0;
-    for (int64_t i = 0; i < n_vocab; ++i) {
-      const double x = a[r * n_vocab + i], y = ref[r * n_vocab + i];
-      diff = std::max(diff, std::isfinite(x) ? std::fabs(x - y) : INFINITY);
-      mag = std::max(mag, std::fabs(y));
-    }
-    worst = std::max(worst, diff / std::max(mag, 1e-30));
-  }
-  return worst;
-}
-
-std::vector<int> tokens(int n, int seed, int n_vocab) {
-  std::vector<int> t(n);
-  for (int i = 0; i < n; ++i) t[i] = 3 + (i * 7919 + seed * 104729) % (n_vocab - 3);
-  return t;
-}
+using test::tokens;
+using test::worst_row_error;
 
 LlamaConfig config(RopeLayout layout) {
   LlamaConfig c = test::tiny_config(2, 8, 4, 64);

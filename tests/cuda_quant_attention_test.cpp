@@ -19,6 +19,7 @@
 #include "kernels/cuda/quant_latent_attention.h"
 #include "kernels/quant_attention.h"
 #include "latent_test_model.h"
+#include "logits_compare.h"
 #include "model/cpu_engine.h"
 
 namespace lrkv {
@@ -433,21 +434,6 @@ struct QuantEngineErrors {
   double quant_effect = 0.0;  // worst logits row: CPU quantized vs CPU f32 cache
 };
 
-double row_error(const std::vector<float>& a, const std::vector<float>& ref, int V) {
-  if (a.size() != ref.size()) return INFINITY;
-  double worst = 0.0;
-  for (size_t r = 0; r * V < ref.size(); ++r) {
-    double diff = 0.0, mag = 0.0;
-    for (int i = 0; i < V; ++i) {
-      const double g = a[r * V + i], c = ref[r * V + i];
-      diff = std::max(diff, std::isfinite(g) ? std::fabs(g - c) : INFINITY);
-      mag = std::max(mag, std::fabs(c));
-    }
-    worst = std::max(worst, diff / std::max(mag, 1e-30));
-  }
-  return worst;
-}
-
 QuantEngineErrors compare_quant_engines(const Model& m, const char* name, int bits, int group, bool sym,
                                         bool f32_factors) {
   QuantEngineErrors err{INFINITY, 0.0};
@@ -470,11 +456,7 @@ QuantEngineErrors compare_quant_engines(const Model& m, const char* name, int bi
   auto gcache = (*gpu)->make_cache(2, cap, spec);
   EXPECT_TRUE(gcache.ok()) << gcache.status().to_string();
   if (!gcache.ok()) return err;
-  auto tokens = [&](int n, int seed) {
-    std::vector<int> t(n);
-    for (int i = 0; i < n; ++i) t[i] = 3 + (i * 7919 + seed * 104729) % (V - 3);
-    return t;
-  };
+  auto tokens = [&](int n, int seed) { return test::tokens(n, seed, V); };
   const auto a = tokens(37, 1), b = tokens(20, 2);
   err.gpu_vs_cpu = 0.0;
   auto step = [&](const std::vector<SeqSpan>& spans, LogitsMode mode) {
@@ -483,8 +465,8 @@ QuantEngineErrors compare_quant_engines(const Model& m, const char* name, int bi
     const Status sf = cpu.forward(spans, **fcache, mode, &lf);
     const Status sg = (*gpu)->forward(spans, **gcache, mode, &lg);
     EXPECT_TRUE(sc.ok() && sg.ok() && sf.ok()) << sc.to_string() << " / " << sg.to_string();
-    err.gpu_vs_cpu = std::max(err.gpu_vs_cpu, row_error(lg, lc, V));
-    err.quant_effect = std::max(err.quant_effect, row_error(lc, lf, V));
+    err.gpu_vs_cpu = std::max(err.gpu_vs_cpu, test::worst_row_error(lg, lc, V));
+    err.quant_effect = std::max(err.quant_effect, test::worst_row_error(lc, lf, V));
   };
   step({SeqSpan{0, a.data(), 37}, SeqSpan{1, b.data(), 20}}, LogitsMode::kAll);
   for (int i = 0; i < 4; ++i) {

@@ -200,11 +200,12 @@ TEST(CudaLatentAttention, DeepPipelinesMatchReference) {
   }
 }
 
-// Rows copied by cp.async.bulk through mbarrier stages (sm_90): padded segments (R > length),
-// partial last tiles, paged caches, R = 64 / 128 / 256, every depth.
+// Rows copied by cp.async.bulk through mbarrier stages (sm_90): segments narrower than R ("narrow"
+// and the joint latent: R = 128 and 256 with zeroed pad columns), full-width R = 64 / 128 heads,
+// partial last tiles, paged caches, every depth.
 TEST(CudaLatentAttention, BulkRowCopiesMatchReference) {
   LRKV_REQUIRE_CUDA();
-  if (cuda::compute_capability() < 90) GTEST_SKIP() << "bulk copies need compute capability 9.0";
+  if (!cuda::sm90_code()) GTEST_SKIP() << "bulk copies need the sm_90 code (compute capability 9.x)";
   const auto split_k = cuda::AttentionKernel::kSplitK;
   const auto bulk = cuda::RowCopy::kBulk;
   const std::vector<Seg> narrow = {{0, 40, 0, 24}, {0, 40, 0, 24}, {0, 40, 0, 24}, {40, 64, 24, 72}};

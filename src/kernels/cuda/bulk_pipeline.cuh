@@ -3,7 +3,7 @@
 // that landed. The copies are handed to the TMA unit instead of the load/store units' cp.async
 // queue, so the number of bytes a multiprocessor keeps in flight is bounded by the stages, not by
 // per-thread request slots. Same interface and ordering as CpAsyncPipeline:
-//   BulkPipeline pipe{...}; pipe.init(bars);        // thread 0 initialises, the caller syncs
+//   BulkPipeline pipe{...}; pipe.init();            // thread 0 initialises, the caller syncs
 //   pipe.prime(load);
 //   for (int it = 0; it < n_tiles; ++it) {
 //     const int stage = pipe.advance(it, load);     // tile it has landed in `stage`

@@ -49,13 +49,13 @@ bool bulk_by_default() {
 
 // Whether the split-K launch copies rows with cp.async.bulk (see RowCopy).
 Result<bool> use_bulk(const LatentAttentionBatch& b, const SplitAttentionArgs& a, bool vec) {
-  bool ok = vec && compute_capability() >= 90;
+  bool ok = vec && sm90_code();
   for (int c = 0; c < a.n_clusters; ++c) ok = ok && a.clusters[c].k_len % 8 == 0 && a.clusters[c].v_len % 8 == 0;
   if (b.copy == RowCopy::kBulk && !ok) {
     return make_error(ErrorCode::kUnsupported,
-                      "CUDA latent attention: bulk row copies need compute capability >= 9.0 (device: {}), 16-byte "
-                      "aligned rows and segments of multiples of 8 values",
-                      compute_capability());
+                      "CUDA latent attention: bulk row copies need the sm_90 code (device: compute capability {}, "
+                      "code {}), 16-byte aligned rows and segments of multiples of 8 values",
+                      compute_capability(), device_code_arch());
   }
   return b.copy == RowCopy::kBulk || (b.copy == RowCopy::kAuto && ok && bulk_by_default());
 }

@@ -109,7 +109,9 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
     const BulkPipeline<kLatentMaxStages> pipe{stages, n_tiles, je - jb,
                                               (cl.k_len + cl.v_len) * static_cast<int>(sizeof(T)), bars};
     // Thread r < 64 copies tile row r's key segment, 64 + r its value segment; value rows past
-    // je are zeroed (their probabilities are 0, and 0 x garbage could be NaN).
+    // je are zeroed (their probabilities are 0, and 0 x garbage could be NaN). Key rows past je
+    // keep whatever the stage held: their scores are assigned -inf by mask_scores (not added to),
+    // which every slice that crosses je goes through.
     const bool val = threadIdx.x >= kTokenTile;
     const int r = threadIdx.x % kTokenTile;
     const T* base = static_cast<const T*>(val ? vrows : krows) + (val ? cl.v_off : cl.k_off);

@@ -26,9 +26,11 @@ enum class AttentionKernel { kAuto, kSplitK, kPrefill };
 
 // How the split-K kernel copies cached rows into shared memory: cp.async (16-byte pieces per
 // thread; scalar loads when unaligned) or cp.async.bulk (one TMA copy per row segment, compute
-// capability >= 9.0, 16-byte aligned segments of multiples of 8 values). kAuto takes cp.async
-// unless LRKV_ATTN_BULK=1 (A/B runs: bulk copies have not been measured on a GPU yet); kBulk on
-// a shape or device that cannot take it is kUnsupported.
+// capability >= 9.0 running the sm_90 code, 16-byte aligned segments of multiples of 8 values).
+// kAuto takes cp.async unless LRKV_ATTN_BULK=1 (A/B runs: bulk copies have not been measured on a
+// GPU yet); kBulk on a shape or device that cannot take it is kUnsupported. It applies to the
+// split-K kernel only: prefill chunks that take the prefill kernel (AttentionKernel::kAuto) copy
+// with cp.async whatever `copy` says.
 enum class RowCopy { kAuto, kCpAsync, kBulk };
 
 // n_seq problems of one shape: sequence b reads p.qk + b * qk_seq, p.q_pos + b * p.n_q,

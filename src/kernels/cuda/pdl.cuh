@@ -5,7 +5,7 @@
 // anything at all. What it may do before: read constant data (weights: skinny_matmul issues its
 // first weight loads there). Decode runs ~14 kernels per layer, most of them a few microseconds
 // long, so the launch gaps and the ramp of each kernel are a large part of a step; with PDL they
-// overlap the previous kernel's tail. On older GPUs, or with LRKV_PDL=0 (benchmarks compare
+// overlap the previous kernel's tail. On older GPUs, GPUs that run the compute_80 PTX, or with LRKV_PDL=0 (benchmarks compare
 // both), kernels launch normally and pdl_wait()/pdl_trigger() do nothing.
 #pragma once
 
@@ -33,9 +33,10 @@ __device__ __forceinline__ void pdl_trigger() {
 
 }  // namespace dev
 
-// Compute capability 9.0 or newer and LRKV_PDL not set to 0 (read once).
+// The sm_90 code loaded (sm90_code(): pdl_wait() is a no-op in the compute_80 PTX, so launching
+// early there would race) and LRKV_PDL not set to 0 (read once).
 inline bool pdl_enabled() {
-  static const bool on = env_switch("LRKV_PDL", true) && compute_capability() >= 90;
+  static const bool on = env_switch("LRKV_PDL", true) && sm90_code();
   return on;
 }
 

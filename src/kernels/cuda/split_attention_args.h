@@ -63,7 +63,7 @@ struct SplitAttentionArgs {
   int64_t ldz = 0, z_seq = 0;
   // Split-K.
   int chunk = 0, n_splits = 1, n_row_tiles = 1, n_clusters = 0;
-  int stages = 2;          // latent kernel: shared-memory tiles in flight + 1 (2 or 3)
+  int stages = 2;          // latent kernel: shared-memory tiles in flight + 1 (2..kLatentMaxStages)
   int k_contiguous = 0, v_contiguous = 0;  // ldk == k_len (ldv == v_len) for every cluster
   float* ws_o = nullptr;   // [n_seq, units, n_splits, 16, R]
   float* ws_ml = nullptr;  // [n_seq, units, n_splits, 16, 2]

@@ -10,6 +10,7 @@
 #include "kernels/cuda/cuda_status.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/env_switch.h"
+#include "kernels/cuda/segment_project_args.h"
 #include "kernels/cuda/skinny_matmul.h"
 
 namespace lrkv::cuda {
@@ -122,6 +123,11 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   LRKV_ASSIGN_OR_RETURN(const int64_t exact, exact_rows(options));
   LRKV_ASSIGN_OR_RETURN(e->gemm_, CublasGemm::create(e->stream_, &e->pool_, exact));
   LRKV_RETURN_IF_ERROR(e->upload());
+  if (!e->latent_.empty()) {  // fused absorption into quantized caches: a counter per (segment, row tile)
+    const size_t n = size_t{kSegProjMaxSegments} * ((kSegmentProjectMaxRows + 7) / 8);
+    LRKV_ASSIGN_OR_RETURN(e->encode_counters_, DeviceBuffer::create(n * sizeof(unsigned)));
+    LRKV_RETURN_IF_ERROR(e->encode_counters_.fill_bytes(0));
+  }
   return e;
 }
 

@@ -26,6 +26,7 @@
 #include "backend/cuda/cuda_kv_cache.h"
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/device_pool.h"
+#include "kernels/cuda/quant_latent_attention.h"
 #include "kernels/quant_row.h"
 #include "model/engine.h"
 #include "model/hooks.h"
@@ -202,10 +203,19 @@ class CudaEngine final : public Engine {
   DeviceHookFn device_hook_;
   CudaKvCache* cache_ = nullptr;  // the cache of the forward in progress
   bool quantized() const { return cache_->quantized(); }
-  Status attention_latent_quantized(int l, Step& st);
+  // The new rows' key and value latents as encodings into layer l's quantized cache.
+  struct LatentEncode {
+    QuantEncodeParams side[2];  // keys, values
+    std::vector<int> col[2], len[2];
+  };
+  void latent_encode(int l, Step& st, LatentEncode* e) const;
+  // encoded: the fused absorption already wrote the new rows' codes.
+  Status attention_latent_quantized(int l, Step& st, bool encoded);
   static constexpr int64_t kSegmentProjectMaxRows = 64;  // steps up to this many rows use absorb_segments
   bool absorb_in_one_launch(int l) const;
-  Status absorb_segments(int l, Step& st, bool fused);
+  // *cached: the launch also wrote the new latents into the cache (fused, as floats or codes).
+  Status absorb_segments(int l, Step& st, bool fused, bool* cached);
+  DeviceBuffer encode_counters_;  // segment_project's per-(segment, row tile) counters, zero between launches
 };
 
 }  // namespace lrkv::cuda

@@ -152,11 +152,12 @@ bool CudaEngine::absorb_in_one_launch(int l) const {
 
 // fused: RoPE and the mean applied to the staged inputs (rope_qk not launched) and, for an
 // unquantized cache, both latents written into it (cache_write not launched).
-Status CudaEngine::absorb_segments(int l, Step& st, bool fused) {
+Status CudaEngine::absorb_segments(int l, Step& st, bool fused, bool* cached) {
   const LatentLayer& L = latent_[l];
   const LatentFactors& f = factors_[l];
   const int64_t kvd = cfg_.kv_dim(), qd = cfg_.q_dim(), T = st.T;
   const int hd = cfg_.head_dim;
+  *cached = false;
   SegmentProjectParams c;  // segments 0..G-1: c_g = P_gᵀ (k - μ)_g
   if (fused) {
     c.rope.pos = st.pos.as<int>();
@@ -164,12 +165,29 @@ Status CudaEngine::absorb_segments(int l, Step& st, bool fused) {
     c.rope.x_mean = f.k_mean.empty() ? nullptr : f.k_mean.as<float>();
     c.rope.head_dim = hd;
     c.rope.half_split = cfg_.rope_layout == RopeLayout::kHalfSplit ? 1 : 0;
-    if (!quantized()) {
+    if (quantized()) {
+      LatentEncode e;
+      latent_encode(l, st, &e);
+      // The key codec's segments are the groups' latent slices (make_cache), which the kernel
+      // encodes where it writes them; otherwise quant_encode_rows does it after this launch.
+      bool same = e.side[0].n_segments == static_cast<int>(L.groups.size());
+      for (size_t g = 0; same && g < L.groups.size(); ++g) {
+        same = e.col[0][g] == L.group_lat_k[g] && e.len[0][g] == L.groups[g].rank_k;
+      }
+      if (same) {
+        LRKV_RETURN_IF_ERROR(quant_encode_args(e.side[0], &c.k_enc));
+        LRKV_RETURN_IF_ERROR(quant_encode_args(e.side[1], &c.v_enc));
+        c.counters = encode_counters_.as<unsigned>();
+        c.n_counters = static_cast<int>(encode_counters_.bytes() / sizeof(unsigned));
+        *cached = true;
+      }
+    } else {
       const DType ct = cache_->dtype();
       c.y_cache = cache_rows(st.ck.as<float>(), T, L.k_width, cache_->k[l].data(), ct, st.seq.as<int>(),
                              st.pos.as<int>(), cache_->region_rows(), L.k_width, cache_->maps(0));
       c.v_cache = cache_rows(st.cv.as<float>(), T, L.v_width, cache_->v[l].data(), ct, st.seq.as<int>(),
                              st.pos.as<int>(), cache_->region_rows(), L.v_width, cache_->maps(0));
+      *cached = true;
     }
   }
   c.x = st.k.as<float>();
@@ -237,16 +255,13 @@ Status CudaEngine::latent_keys(int l, Step& st, bool* cached) {
   }
   // Absorbed: c_g = (RoPE(k) - mu)_g P_g, and q̃_h = P_g[h rows]ᵀ q_h (k = h W_kᵀ + b_k came with q).
   const bool one_launch = T <= kSegmentProjectMaxRows && absorb_in_one_launch(l);
-  if (one_launch && opt_.fused_absorption) {
-    *cached = !quantized();
-    return absorb_segments(l, st, /*fused=*/true);
-  }
+  if (one_launch && opt_.fused_absorption) return absorb_segments(l, st, /*fused=*/true, cached);
   // RoPE(q), RoPE(k) - mu: one launch.
   RopeQkParams rq = rope_q(st);
   rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>());
   if (!f.k_mean.empty()) rq.k_mean = f.k_mean.as<float>();
   LRKV_RETURN_IF_ERROR(rope_qk(rq, stream_));
-  if (one_launch) return absorb_segments(l, st, /*fused=*/false);
+  if (one_launch) return absorb_segments(l, st, /*fused=*/false, cached);
   for (size_t g = 0; g < L.groups.size(); ++g) {
     const int64_t rows = int64_t{L.groups[g].n_kv_heads} * hd;
     LRKV_RETURN_IF_ERROR(project(st.k.as<float>() + L.group_row_off[g], kvd, T, f.k_proj_t[g],
@@ -272,7 +287,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   bool cached = false;
   LRKV_RETURN_IF_ERROR(latent_keys(l, st, &cached));
   if (quantized()) {
-    LRKV_RETURN_IF_ERROR(attention_latent_quantized(l, st));
+    LRKV_RETURN_IF_ERROR(attention_latent_quantized(l, st, cached));
     LRKV_RETURN_IF_ERROR(
         project(st.z.as<float>(), L.z_width, T, f.wo_folded, st.x.as<float>(), d, /*accumulate=*/true));
     if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
@@ -376,43 +391,49 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   return Status::Ok();
 }
 
-// Quantized latents: encode the new rows' ck / cv into the byte cache, then attention with the
-// dequantisation fused into the kernel. Absorbed keys only (checked in make_cache).
-Status CudaEngine::attention_latent_quantized(int l, Step& st) {
+void CudaEngine::latent_encode(int l, Step& st, LatentEncode* e) const {
   const LatentLayer& L = latent_[l];
-  const int64_t T = st.T;
   const int G = static_cast<int>(L.groups.size());
   const QuantLayout* side[2] = {&cache_->k_quant[l], &cache_->v_quant[l]};
   const float* src[2] = {st.ck.as<float>(), st.cv.as<float>()};
   const int width[2] = {L.k_width, L.v_width};
-  DeviceBuffer* cache[2] = {&cache_->k[l], &cache_->v[l]};
-  std::vector<int> col[2], len[2];
-  QuantEncodeParams enc[2];  // keys and values: one launch
+  const DeviceBuffer* cache[2] = {&cache_->k[l], &cache_->v[l]};
   for (int kv = 0; kv < 2; ++kv) {
     const QuantLayout& q = *side[kv];
-    col[kv].resize(G);
-    len[kv].resize(G);
+    e->col[kv].resize(G);
+    e->len[kv].resize(G);
     for (int g = 0; g < G; ++g) {
-      col[kv][g] = q.codec.segments[g].col;
-      len[kv][g] = q.codec.segments[g].len;
+      e->col[kv][g] = q.codec.segments[g].col;
+      e->len[kv][g] = q.codec.segments[g].len;
     }
-    QuantEncodeParams& e = enc[kv];
-    e.src = src[kv];
-    e.ld_src = width[kv];
-    e.rows = T;
-    e.format = q.codec.format;
-    e.n_segments = G;
-    e.seg_col = col[kv].data();
-    e.seg_len = len[kv].data();
-    e.seg_dst = q.seg_off.data();
-    e.dst = cache[kv]->data();
-    e.row_bytes = q.row_stride;
-    e.seq_bytes = q.seq_bytes;
-    e.maps = cache_->maps(0);
-    e.seq = st.seq.as<int>();
-    e.pos = st.pos.as<int>();
+    QuantEncodeParams& p = e->side[kv];
+    p.src = src[kv];
+    p.ld_src = width[kv];
+    p.rows = st.T;
+    p.format = q.codec.format;
+    p.n_segments = G;
+    p.seg_col = e->col[kv].data();
+    p.seg_len = e->len[kv].data();
+    p.seg_dst = q.seg_off.data();
+    p.dst = cache[kv]->data();
+    p.row_bytes = q.row_stride;
+    p.seq_bytes = q.seq_bytes;
+    p.maps = cache_->maps(0);
+    p.seq = st.seq.as<int>();
+    p.pos = st.pos.as<int>();
   }
-  LRKV_RETURN_IF_ERROR(quant_encode_rows(enc[0], enc[1], stream_));
+}
+
+// Quantized latents: encode the new rows' ck / cv into the byte cache (unless the fused
+// absorption did), then attention with the dequantisation fused into the kernel. Absorbed keys
+// only (checked in make_cache).
+Status CudaEngine::attention_latent_quantized(int l, Step& st, bool encoded) {
+  const LatentLayer& L = latent_[l];
+  if (!encoded) {
+    LatentEncode e;
+    latent_encode(l, st, &e);
+    LRKV_RETURN_IF_ERROR(quant_encode_rows(e.side[0], e.side[1], stream_));
+  }
   std::vector<int64_t> k_byte(cfg_.n_head), v_byte(cfg_.n_head);
   std::vector<int> k_len(cfg_.n_head), v_len(cfg_.n_head);
   for (int h = 0; h < cfg_.n_head; ++h) {

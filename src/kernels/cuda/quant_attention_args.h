@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cuda/quant_encode_args.h"
 #include "kernels/cuda/split_attention_args.h"
 
 namespace lrkv::cuda {
@@ -37,25 +38,6 @@ struct QuantAttentionArgs {
   QuantSide k, v;
 };
 static_assert(sizeof(QuantAttentionArgs) <= 4000, "kernel parameter limit");
-
-// Encoder launch (one warp per (row, segment)); see QuantEncodeParams.
-inline constexpr int kEncodeMaxSegments = 64;
-inline constexpr int kEncodeMaxLen = 1024;
-struct EncodeArgs {
-  const float* src = nullptr;
-  int64_t ld_src = 0;
-  int bits = 4, group = 0, sym = 0, n_seg = 0;
-  uint8_t* dst = nullptr;
-  int64_t row_bytes = 0, seq_bytes = 0;
-  SeqRowMaps maps;  // paged: row (seq, pos) at maps.seq(seq)(pos) (seq_bytes unused)
-  const int* seq = nullptr;
-  const int* pos = nullptr;
-  int seg_col[kEncodeMaxSegments] = {};
-  int seg_len[kEncodeMaxSegments] = {};
-  int64_t seg_dst[kEncodeMaxSegments] = {};
-};
-// n (1 or 2) encodings of the same rows in one launch (a key and a value side).
-cudaError_t launch_quant_encode(const EncodeArgs* e, int n, int64_t rows, cudaStream_t stream);
 
 // Decoder launch (quant_decode.cu): rows [0, rows) of n_seq sequences, distinct segments s
 // of packed rows at  src + b * seq_bytes + j * row_bytes + seg_byte[s]  (paged:

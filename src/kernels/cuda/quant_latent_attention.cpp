@@ -396,9 +396,7 @@ void codec_segments(const RowCodec& codec, const int* seg, int n_head, std::vect
   }
 }
 
-namespace {
-
-Status encode_args(const QuantEncodeParams& p, EncodeArgs* e) {
+Status quant_encode_args(const QuantEncodeParams& p, EncodeArgs* e) {
   const QuantFormat& f = p.format;
   LRKV_RETURN_IF_ERROR(f.validate());
   if (!scaled(f)) {
@@ -434,19 +432,17 @@ Status encode_args(const QuantEncodeParams& p, EncodeArgs* e) {
   return Status::Ok();
 }
 
-}  // namespace
-
 Status quant_encode_rows(const QuantEncodeParams& p, cudaStream_t stream) {
   EncodeArgs e;
-  LRKV_RETURN_IF_ERROR(encode_args(p, &e));
+  LRKV_RETURN_IF_ERROR(quant_encode_args(p, &e));
   if (p.rows <= 0) return Status::Ok();
   return cuda_status(launch_quant_encode(&e, 1, p.rows, stream), "quant encode launch");
 }
 
 Status quant_encode_rows(const QuantEncodeParams& a, const QuantEncodeParams& b, cudaStream_t stream) {
   EncodeArgs e[2];
-  LRKV_RETURN_IF_ERROR(encode_args(a, &e[0]));
-  LRKV_RETURN_IF_ERROR(encode_args(b, &e[1]));
+  LRKV_RETURN_IF_ERROR(quant_encode_args(a, &e[0]));
+  LRKV_RETURN_IF_ERROR(quant_encode_args(b, &e[1]));
   if (a.rows != b.rows) {
     return make_error(ErrorCode::kInvalidArgument, "CUDA quant encode: {} and {} rows in one launch", a.rows, b.rows);
   }

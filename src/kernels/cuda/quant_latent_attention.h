@@ -31,6 +31,7 @@
 
 #include "core/status.h"
 #include "kernels/cuda/latent_attention.h"
+#include "kernels/cuda/quant_encode_args.h"
 #include "kernels/quant_row.h"
 
 namespace lrkv::cuda {
@@ -104,5 +105,8 @@ struct QuantEncodeParams {
 Status quant_encode_rows(const QuantEncodeParams& p, cudaStream_t stream);
 // Two encodings of the same rows (a key and a value side) in one launch.
 Status quant_encode_rows(const QuantEncodeParams& a, const QuantEncodeParams& b, cudaStream_t stream);
+// The kernel-side form of `p` (checked as above), for kernels that encode rows themselves
+// (segment_project's fused absorption).
+Status quant_encode_args(const QuantEncodeParams& p, EncodeArgs* e);
 
 }  // namespace lrkv::cuda

@@ -43,6 +43,27 @@ Status check_fused(const SegmentProjectParams& p) {
     return make_error(ErrorCode::kInvalidArgument, "segment_project: v cache: type {}, seg {}, {} rows (need {})",
                       dtype_name(p.v_cache.type), p.v_cache.seg, p.v_cache.rows, p.rows);
   }
+  if (p.k_enc.dst) {
+    const int64_t tiles = (p.rows + 7) / 8;
+    if (p.y_cache.dst || !p.counters || p.n_counters < int64_t{p.k_enc.n_seg} * tiles || p.k_enc.src != p.y ||
+        p.k_enc.ld_src != p.ldy || p.k_enc.n_seg < 1 || p.k_enc.n_seg > p.n_seg) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "segment_project: key encoding: {} segments over {} row tiles need y as the source, {} "
+                        "counters (given {}) and no float y cache",
+                        p.k_enc.n_seg, tiles, int64_t{p.k_enc.n_seg} * tiles, p.n_counters);
+    }
+    for (int s = 0; s < p.k_enc.n_seg; ++s) {
+      if (p.pair[s] != 0 || p.k_enc.seg_col[s] != p.y_off[s] || p.k_enc.seg_len[s] != p.out_len[s]) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "segment_project: key encoding segment {} (columns [{}, +{})) is not segment {}'s outputs "
+                          "([{}, +{}) of the first pair)",
+                          s, p.k_enc.seg_col[s], p.k_enc.seg_len[s], s, p.y_off[s], p.out_len[s]);
+      }
+    }
+  }
+  if (p.v_enc.dst && (p.v_cache.dst || !p.v_enc.src || p.v_enc.n_seg < 1)) {
+    return make_error(ErrorCode::kInvalidArgument, "segment_project: value encoding with a float v cache or no source");
+  }
   return Status::Ok();
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/dtype.h"
 #include "kernels/cuda/elementwise_kernels.h"
+#include "kernels/cuda/quant_encode_args.h"
 
 namespace lrkv::cuda {
 
@@ -54,8 +55,18 @@ struct SegmentProjectParams {
     int half_split = 0;               // 1: pairs (i, i + head_dim / 2), 0: (2i, 2i + 1)
   } rope;
   CacheWriteParams y_cache, v_cache;
+  // Quantized latent caches instead: with k_enc.dst set, segment s < k_enc.n_seg (first pair, s in
+  // order; k_enc.src = y, seg_col[s] = y_off[s], seg_len[s] = out_len[s]) is encoded into the byte
+  // cache by whichever CTA of (segment, row tile) finishes last, found through `counters` (zero
+  // before the launch, zero again after it); with v_enc.dst set, the grid's warps encode v_enc's
+  // rows (the value latents) too. quant_encode.cuh does the encoding, as the encoder kernel does.
+  EncodeArgs k_enc, v_enc;
+  unsigned* counters = nullptr;  // [n_counters] device
+  int n_counters = 0;
 };
-static_assert(sizeof(SegmentProjectParams) <= 4096, "kernel parameter limit (4 KB)");
+// Over the 4 KB of older CUDA versions: CUDA 12.1 and later take 32,764 bytes of kernel
+// parameters on Volta and newer (the build needs the CUDA 13 toolkit and targets sm_80/sm_90).
+static_assert(sizeof(SegmentProjectParams) <= 32764, "kernel parameter limit");
 
 // The launch behind segment_project (segment_project.cu), parameters already checked;
 // max_in / max_out = the largest in_len / out_len.

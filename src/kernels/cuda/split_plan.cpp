@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/env_switch.h"
 
 namespace lrkv::cuda {
 
@@ -50,8 +51,9 @@ Status plan_splits(int n_seq, int max_kv, int ctas_per_sm, SplitAttentionArgs* a
   // Equal-work CTAs run in waves of `slots`; a CTA costs its tiles plus ~kCtaOverhead tiles of
   // start-up and epilogue. Pick the split count with the least modelled time.
   constexpr int64_t kCtaOverhead = 4;
-  int64_t best = 1, best_cost = INT64_MAX;
-  for (int64_t s = 1; s <= max_splits; ++s) {
+  static const int forced = env_int("LRKV_ATTN_SPLITS");  // A/B sweeps: this many splits (capped)
+  int64_t best = std::min<int64_t>(std::max(forced, 1), max_splits), best_cost = INT64_MAX;
+  for (int64_t s = 1; forced <= 0 && s <= max_splits; ++s) {
     const int64_t waves = (units * s + slots - 1) / slots;
     const int64_t tiles = ((max_kv + s - 1) / s + kTokenTile - 1) / kTokenTile;
     const int64_t cost = waves * (tiles + kCtaOverhead);

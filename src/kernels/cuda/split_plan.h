@@ -23,6 +23,7 @@ struct HeadSegments {
 Status plan_clusters(const std::vector<HeadSegments>& heads, int n_q, SplitAttentionArgs* a);
 
 // Chooses n_splits and chunk so the grid fills `ctas_per_sm` CTAs on every multiprocessor.
+// LRKV_ATTN_SPLITS=N forces N splits (at most one per 128 rows; A/B sweeps only).
 Status plan_splits(int n_seq, int max_kv, int ctas_per_sm, SplitAttentionArgs* a);
 
 // Workspace bytes for the plan (0 when unsplit), R the padded width.

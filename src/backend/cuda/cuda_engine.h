@@ -59,9 +59,10 @@ struct CudaEngineOptions {
   // instead of hundreds. Off: every step launches its kernels one by one.
   bool cuda_graphs = true;
   // Decode steps of absorbed latents: RoPE of q and k, the key mean, the key latents, the query
-  // absorption and the fp16 cache writes of both latents in one segment_project launch instead
-  // of three (rope_qk, segment_project, cache_write; int4 caches: two instead of three). Off until
-  // measured on a GPU (bench/CUDA_NOTES.md part 13); LRKV_FUSED_ABSORB=0|1 overrides it.
+  // absorption and the cache writes of both latents (fp16 rows or int4/int8 codes) in one
+  // segment_project launch instead of three (rope_qk, segment_project, cache_write or
+  // quant_encode_rows). Off until measured on a GPU (bench/CUDA_NOTES.md part 13);
+  // LRKV_FUSED_ABSORB=0|1 overrides it.
   bool fused_absorption = false;
 };
 

@@ -102,6 +102,7 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   }
   std::string why;
   if (!device_available(&why)) return make_error(ErrorCode::kUnsupported, "CUDA engine: {}", why);
+  (void)sm90_code();  // the device-code query (a kernel attribute) runs here, never inside a graph capture
   std::unique_ptr<CudaEngine> e(new CudaEngine(model, options));
   e->opt_.fused_absorption = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption);
   auto plan = model_rank_plan(model);

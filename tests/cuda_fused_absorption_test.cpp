@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "backend/cuda/cuda_engine.h"
 #include "cuda_test_util.h"
@@ -35,6 +36,7 @@ LlamaConfig config(RopeLayout layout) {
 
 TEST(CudaEngine, FusedAbsorptionMatchesSeparateLaunches) {
   LRKV_REQUIRE_CUDA();
+  unsetenv("LRKV_FUSED_ABSORB");  // an A/B run's setting would make both engines alike
   KvCacheSpec q4(DType::kBF16);
   q4.latent = LatentQuantParams{4, 32, false};
   for (const RopeLayout layout : {RopeLayout::kHalfSplit, RopeLayout::kInterleaved}) {

@@ -366,6 +366,8 @@ TEST(CudaSegmentProject, FusedEncodeMatchesEncoderKernel) {
       c.p.counters = counters->as<unsigned>();
       c.p.n_counters = 64;
       for (int run = 0; run < 2; ++run) {
+        LRKV_ASSERT_OK(fk->upload(poison_k.data(), poison_k.size()));  // a run that encodes nothing must fail
+        LRKV_ASSERT_OK(fv->upload(poison_v.data(), poison_v.size()));
         LRKV_ASSERT_OK(cuda::segment_project(c.p, nullptr));
         std::vector<float> y, y2;
         EXPECT_LT(c.worst_error(&y, &y2), kFusedTolerance) << f.name() << " rows " << rows;

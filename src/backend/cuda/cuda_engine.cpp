@@ -127,7 +127,8 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   if (!e->latent_.empty()) {  // fused absorption into quantized caches: a counter per (segment, row tile)
     const size_t n = size_t{kSegProjMaxSegments} * ((kSegmentProjectMaxRows + 7) / 8);
     LRKV_ASSIGN_OR_RETURN(e->encode_counters_, DeviceBuffer::create(n * sizeof(unsigned)));
-    LRKV_RETURN_IF_ERROR(e->encode_counters_.fill_bytes(0));
+    LRKV_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(e->encode_counters_.data(), 0, e->encode_counters_.bytes(), e->stream_),
+                              "zeroing the encoder counters");  // on the engine's stream: before any launch
   }
   return e;
 }

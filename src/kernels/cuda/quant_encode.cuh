@@ -48,6 +48,7 @@ __device__ __forceinline__ float warp_min(float x) {
 // by the calling warp (all 32 lanes); `codes` is scratch for e.seg_len[s] <= kEncodeMaxLen bytes
 // (shared memory of this warp). The source is read through L2 (ld.global.cg).
 __device__ __forceinline__ void encode_segment_warp(const EncodeArgs& e, int s, int64_t r, uint8_t* codes) {
+  __syncwarp();  // a previous call's reads of `codes` (callers loop over rows) before this one's writes
   const int lane = threadIdx.x & 31;
   const int n = e.seg_len[s];
   const float* xs = e.src + r * e.ld_src + e.seg_col[s];

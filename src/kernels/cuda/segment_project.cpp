@@ -43,6 +43,16 @@ Status check_fused(const SegmentProjectParams& p) {
     return make_error(ErrorCode::kInvalidArgument, "segment_project: v cache: type {}, seg {}, {} rows (need {})",
                       dtype_name(p.v_cache.type), p.v_cache.seg, p.v_cache.rows, p.rows);
   }
+  for (const EncodeArgs* e : {&p.k_enc, &p.v_enc}) {  // as quant_encode_args leaves them
+    if (!e->dst) continue;
+    bool ok = e->n_seg >= 1 && e->n_seg <= kEncodeMaxSegments && e->bits >= 1 && e->bits <= 8;
+    for (int s = 0; ok && s < e->n_seg; ++s) ok = e->seg_len[s] >= 1 && e->seg_len[s] <= kEncodeMaxLen;
+    if (!ok) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "segment_project: {} encoding of {} segments (1..{} of 1..{} values, 1..8 bits)",
+                        e == &p.k_enc ? "key" : "value", e->n_seg, kEncodeMaxSegments, kEncodeMaxLen);
+    }
+  }
   if (p.k_enc.dst) {
     const int64_t tiles = (p.rows + 7) / 8;
     if (p.y_cache.dst || !p.counters || p.n_counters < int64_t{p.k_enc.n_seg} * tiles || p.k_enc.src != p.y ||

@@ -107,7 +107,8 @@ __device__ __forceinline__ void cta_empty(const SplitAttentionArgs& a, int seq, 
 }
 
 // Merges the 4 warps' accumulators through shared memory (smem: >= 4*16*(R+4) floats, free to
-// reuse) and writes z (single split) or the split's partial O and (m, l) to the workspace.
+// reuse) and writes z (single split) or the split's partial O and (m, l) to the workspace, for
+// the CTA's real rows (padding rows: nothing).
 // kVPerm: the accumulator tiles hold permuted value columns (quantized kernel, values decoded
 // straight into mma fragments): tile i, C column n is value column 64 (i / 8) + 8 n + i % 8.
 template <class T, int R, bool kVPerm = false>
@@ -136,7 +137,10 @@ __device__ __forceinline__ void cta_epilogue(const SplitAttentionArgs& a, const 
   }
   __syncthreads();
   const size_t wsi = (static_cast<size_t>(seq) * gridDim.y + blockIdx.y) * a.n_splits + split;
-  for (int i = threadIdx.x; i < kRowsPerCta * R; i += kCtaThreads) {
+  // Only the real rows (a prefix, see cta_row) are merged and written: the split merge reads no
+  // other, and at b = 1 a GQA cluster fills 4 of the 16 rows (MHA: 1).
+  const int rows = min(kRowsPerCta, a.n_q * cl.n_heads - rt * kRowsPerCta);
+  for (int i = threadIdx.x; i < rows * R; i += kCtaThreads) {
     const int r = i / R, c = i % R;
     SoftmaxState s;
     float o = 0.0f;

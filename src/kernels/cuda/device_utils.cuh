@@ -118,11 +118,13 @@ __device__ __forceinline__ void rope_sincos(int pos, float f, float* c, float* s
 }
 
 // One RoPE pair (x0, x1) rotated by the angle whose cos/sin are (c, s):
-//   y0 = x0 c - x1 s,  y1 = x0 s + x1 c.
-// Every kernel that rotates goes through here, so fused and separate paths round alike.
+//   y0 = x0 c - x1 s,  y1 = x0 s + x1 c,
+// each product and sum rounded on its own (_rn intrinsics: never contracted into an FMA), so
+// every kernel that rotates through here (rope_qk, segment_project's fused absorption) gives the
+// same bits whatever the compiler does around it.
 __device__ __forceinline__ void rope_rotate(float x0, float x1, float c, float s, float* y0, float* y1) {
-  *y0 = x0 * c - x1 * s;
-  *y1 = x0 * s + x1 * c;
+  *y0 = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+  *y1 = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
 }
 
 // Σ of v over the 32 lanes of a full warp, in every lane (butterfly of xor shuffles).

@@ -13,7 +13,7 @@
 #   build     lrkv (build-gpu: lrkv_cli cuda_e2e_bench cuda_attention_bench lrkv_cuda_tests) and
 #             llama.cpp (bench/llamacpp_peer.sh build .gpu/llama.cpp build-llama) in parallel
 #   tests     lrkv_cuda_tests
-#   synth     lrkv synth --preset llama3-8b --dtype f16 -> $WORK/synth8b.gguf (16 GB)
+#   synth     lrkv synth --preset llama3-8b --dtype f16 --fill uniform -> $WORK/synth8b.gguf (16 GB)
 #   floor     device read/copy bandwidth + the GGUF's weight bytes -> OUTDIR/floor.json
 #   profile   ncu kernel times of eager decode steps (PROFILE_VARIANTS, PROFILE_CTX, PROFILE_LAYERS 4,
 #             PROFILE_BATCH 1) -> OUTDIR/profile_*.txt
@@ -152,7 +152,7 @@ for step in $STEPS; do
         echo "reusing $MODEL"
       else
         rm -f "$MODEL"
-        $B/lrkv synth --preset llama3-8b --dtype f16 -o "$MODEL" > "$OUT/synth.log" 2>&1 ||
+        $B/lrkv synth --preset llama3-8b --dtype f16 --fill uniform -o "$MODEL" > "$OUT/synth.log" 2>&1 ||
           { tail -5 "$OUT/synth.log"; exit 1; }
       fi
       ls -l "$MODEL"

@@ -62,6 +62,7 @@ TEST_F(CliFlags, NumericFlagsAreRangeChecked) {
       {tune + "--min-lr-ratio 2", "--min-lr-ratio"},
       {"eval " + model() + " --methods lorc --budgets 0.5,0 -o " + *dir_ + "/r", "--budgets"},
       {"synth --preset tiny --layers 0 -o " + *dir_ + "/s.gguf", "--layers"},
+      {"synth --preset tiny --fill gauss -o " + *dir_ + "/s.gguf", "--fill"},
       {"info " + model() + " --ctx 0", "--ctx"},
       {"bench " + model() + " -r 0", "--reps"},
   };

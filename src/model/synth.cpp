@@ -66,10 +66,20 @@ inline float normal_at(uint64_t seed, uint64_t i) {
   return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2));
 }
 
-void fill_random(Tensor& t, uint64_t seed, float mean, float stddev) {
+// Uniform in [-sqrt(3), sqrt(3)) (unit variance) from 24 bits of one hash.
+inline float uniform_at(uint64_t seed, uint64_t i) {
+  const float u = static_cast<float>(splitmix(seed ^ i) >> 40) * (1.0f / 16777216.0f);
+  return 1.7320508f * (2.0f * u - 1.0f);
+}
+
+void fill_random(Tensor& t, uint64_t seed, float mean, float stddev, RandomFill fill) {
   const int64_t n = t.numel();
   global_pool().parallel_for(n, 1 << 16, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) store_elem(t.data(), t.dtype(), i, mean + stddev * normal_at(seed, i));
+    if (fill == RandomFill::kUniform) {
+      for (int64_t i = i0; i < i1; ++i) store_elem(t.data(), t.dtype(), i, mean + stddev * uniform_at(seed, i));
+    } else {
+      for (int64_t i = i0; i < i1; ++i) store_elem(t.data(), t.dtype(), i, mean + stddev * normal_at(seed, i));
+    }
   });
 }
 
@@ -120,7 +130,7 @@ Vocab make_synthetic_vocab(int n) {
   return v;
 }
 
-Result<Model> make_random_model(const LlamaConfig& cfg, uint64_t seed, DType matrix_dtype) {
+Result<Model> make_random_model(const LlamaConfig& cfg, uint64_t seed, DType matrix_dtype, RandomFill fill) {
   LRKV_RETURN_IF_ERROR(cfg.validate("synthetic config"));
   if (cfg.n_vocab < 259) {
     return make_error(ErrorCode::kInvalidArgument, "synthetic models need n_vocab >= 259, got {}", cfg.n_vocab);
@@ -134,11 +144,11 @@ Result<Model> make_random_model(const LlamaConfig& cfg, uint64_t seed, DType mat
     const uint64_t tseed = splitmix(seed + 0x1000 * ++k);
     *s.tensor = Tensor::zeros(s.is_matrix ? matrix_dtype : DType::kF32, s.shape, s.name);
     if (s.is_matrix) {
-      fill_random(*s.tensor, tseed, 0.0f, 1.0f / std::sqrt(static_cast<float>(s.shape.back())));
+      fill_random(*s.tensor, tseed, 0.0f, 1.0f / std::sqrt(static_cast<float>(s.shape.back())), fill);
     } else if (s.name.find("bias") != std::string::npos) {
-      fill_random(*s.tensor, tseed, 0.0f, 0.1f);
+      fill_random(*s.tensor, tseed, 0.0f, 0.1f, fill);
     } else {
-      fill_random(*s.tensor, tseed, 1.0f, 0.1f);  // RMSNorm gains
+      fill_random(*s.tensor, tseed, 1.0f, 0.1f, fill);  // RMSNorm gains
     }
   });
   Vocab vocab = make_synthetic_vocab(cfg.n_vocab);

@@ -33,6 +33,9 @@ struct QuantSide {
   int stage_bytes = 0;  // shared-memory bytes of one tile (multiple of 16, 16 bytes of slack)
 };
 
+// Pipeline depths of the register-fragment kernel (quant_frag_attention.cu): 2..kFragMaxStages.
+inline constexpr int kFragMaxStages = 4;
+
 struct QuantAttentionArgs {
   SplitAttentionArgs a;
   QuantSide k, v;

@@ -160,7 +160,7 @@ __global__ void __launch_bounds__(kCtaThreads, R == 64 ? 4 : 3) quant_frag_kerne
   const RowMap map = a.maps.seq(seq);
   const int kseg = quant_seg_bytes(cl.k_len, qa.k), vseg = quant_seg_bytes(cl.v_len, qa.v);
   const int n_tiles = (je - jb + kFragTile - 1) / kFragTile;
-  const CpAsyncPipeline<2, 4> pipe{stages, n_tiles};
+  const CpAsyncPipeline<2, kFragMaxStages> pipe{stages, n_tiles};
   const RawTileCopy kcopy = raw_tile_copy(qa.k, kseg, threadIdx.x), vcopy = raw_tile_copy(qa.v, vseg, threadIdx.x);
   auto load_tile = [&](int tile) {
     const int stage = pipe.stage(tile), j0 = jb + tile * kFragTile;
@@ -361,7 +361,7 @@ cudaError_t frag_set_smem_limit() {
 
 template <int R, int BITS, bool ANY>
 cudaError_t frag_launch(const QuantAttentionArgs& qa, int n_seq, size_t smem, cudaStream_t stream) {
-  if (qa.a.stages < 2 || qa.a.stages > 4) return cudaErrorInvalidValue;
+  if (qa.a.stages < 2 || qa.a.stages > kFragMaxStages) return cudaErrorInvalidValue;
   if (cudaError_t e = frag_set_smem_limit<R, BITS, ANY>(); e != cudaSuccess) return e;
   const dim3 grid(qa.a.n_splits, qa.a.n_clusters * qa.a.n_row_tiles, n_seq);
   return launch_pdl(quant_frag_kernel<R, BITS, ANY>, grid, kCtaThreads, smem, stream, qa);

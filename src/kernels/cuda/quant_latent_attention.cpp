@@ -24,7 +24,7 @@ constexpr int kFragStages = 3;  // register-fragment kernel: two 128-row packed 
 int frag_stages() {
   static const int s = [] {
     const int v = env_int("LRKV_QUANT_FRAG_STAGES");
-    return v >= 2 && v <= 4 ? v : kFragStages;
+    return v >= 2 && v <= kFragMaxStages ? v : kFragStages;
   }();
   return s;
 }
@@ -319,9 +319,9 @@ Status make_dequantised(const QuantLatentAttentionBatch& b, Dequantised* dq) {
 // prefill kernel); fills *dq when it does.
 Result<bool> dequantised_prefill(const QuantLatentAttentionBatch& b, Dequantised* dq) {
   // Checked here, first: both entry points ask this before they plan either kernel.
-  if (b.stages != 0 && (b.stages < 2 || b.stages > 4)) {
-    return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: {} pipeline stages (0 or 2..4)",
-                      b.stages);
+  if (b.stages != 0 && (b.stages < 2 || b.stages > kFragMaxStages)) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA quantized attention: {} pipeline stages (0 or 2..{})",
+                      b.stages, kFragMaxStages);
   }
   if (b.kernel == AttentionKernel::kSplitK) return false;
   if (b.kernel == AttentionKernel::kAuto && b.n_q * int64_t{b.n_head} < kPrefillRows) return false;

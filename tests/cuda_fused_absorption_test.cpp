@@ -3,7 +3,7 @@
 // absorbed latents per head and per group of 2 KV heads, key means and value biases, both RoPE
 // layouts, bf16 and int4 latent caches, whole-context slots and paged caches. Prefill chunks of up
 // to 64 rows take the fused path too, decode steps replay CUDA graphs. The fused launch rotates
-// with the same device functions (rope_sincos, rope_rotate: no contractible expression) as rope_qk
+// with the same device functions (rope_pair: no contractible expression) as rope_qk
 // and projects the same values in the same order, so the logits are expected to be identical;
 // the bound allows 1e-5 of a row's largest logit.
 #ifdef LRKV_HAVE_CUDA

@@ -37,6 +37,7 @@
 namespace lrkv::cuda {
 
 struct RopeQkParams;  // kernels/cuda/elementwise.h
+struct CacheWriteParams;  // kernels/cuda/elementwise_kernels.h
 
 struct CudaEngineOptions {
   DType weight_dtype = DType::kBF16;  // matrices and latent factors used in GEMMs (bf16/f16)
@@ -210,6 +211,8 @@ class CudaEngine final : public Engine {
     std::vector<int> col[2], len[2];
   };
   void latent_encode(int l, Step& st, LatentEncode* e) const;
+  // The same rows into layer l's float (f16/bf16) cache: the scatters of st.ck and st.cv.
+  void latent_cache_writes(int l, Step& st, CacheWriteParams* k, CacheWriteParams* v) const;
   // encoded: the fused absorption already wrote the new rows' codes.
   Status attention_latent_quantized(int l, Step& st, bool encoded);
   static constexpr int64_t kSegmentProjectMaxRows = 64;  // steps up to this many rows use absorb_segments

@@ -182,11 +182,7 @@ Status CudaEngine::absorb_segments(int l, Step& st, bool fused, bool* cached) {
         *cached = true;
       }
     } else {
-      const DType ct = cache_->dtype();
-      c.y_cache = cache_rows(st.ck.as<float>(), T, L.k_width, cache_->k[l].data(), ct, st.seq.as<int>(),
-                             st.pos.as<int>(), cache_->region_rows(), L.k_width, cache_->maps(0));
-      c.v_cache = cache_rows(st.cv.as<float>(), T, L.v_width, cache_->v[l].data(), ct, st.seq.as<int>(),
-                             st.pos.as<int>(), cache_->region_rows(), L.v_width, cache_->maps(0));
+      latent_cache_writes(l, st, &c.y_cache, &c.v_cache);
       *cached = true;
     }
   }
@@ -294,13 +290,9 @@ Status CudaEngine::attention_latent(int l, Step& st) {
     return Status::Ok();
   }
   if (!cached) {
-    LRKV_RETURN_IF_ERROR(cache_write(cache_rows(st.ck.as<float>(), T, L.k_width, cache_->k[l].data(), ct,
-                                                st.seq.as<int>(), st.pos.as<int>(), cache_->region_rows(), L.k_width,
-                                                cache_->maps(0)),
-                                     cache_rows(st.cv.as<float>(), T, L.v_width, cache_->v[l].data(), ct,
-                                                st.seq.as<int>(), st.pos.as<int>(), cache_->region_rows(), L.v_width,
-                                                cache_->maps(0)),
-                                     stream_));
+    CacheWriteParams kw, vw;
+    latent_cache_writes(l, st, &kw, &vw);
+    LRKV_RETURN_IF_ERROR(cache_write(kw, vw, stream_));
   }
   const int G = static_cast<int>(L.groups.size());
   std::vector<int> q_off(cfg_.n_head), g_rows(G), g_rank(G);
@@ -389,6 +381,15 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   LRKV_RETURN_IF_ERROR(project(st.z.as<float>(), L.z_width, T, f.wo_folded, st.x.as<float>(), d, /*accumulate=*/true));
   if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
   return Status::Ok();
+}
+
+void CudaEngine::latent_cache_writes(int l, Step& st, CacheWriteParams* k, CacheWriteParams* v) const {
+  const LatentLayer& L = latent_[l];
+  const DType ct = cache_->dtype();
+  *k = cache_rows(st.ck.as<float>(), st.T, L.k_width, cache_->k[l].data(), ct, st.seq.as<int>(), st.pos.as<int>(),
+                  cache_->region_rows(), L.k_width, cache_->maps(0));
+  *v = cache_rows(st.cv.as<float>(), st.T, L.v_width, cache_->v[l].data(), ct, st.seq.as<int>(), st.pos.as<int>(),
+                  cache_->region_rows(), L.v_width, cache_->maps(0));
 }
 
 void CudaEngine::latent_encode(int l, Step& st, LatentEncode* e) const {

@@ -14,7 +14,8 @@ int compute_capability();
 // sm_90 features in the kernels (programmatic dependent launch, TMA bulk copies) are compiled only
 // into the sm_90 code, so the host enables them only where it runs.
 int device_code_arch();
-// Compute capability >= 9.0 and the sm_90 code loaded: the kernels' sm_90 paths exist.
-inline bool sm90_code() { return compute_capability() >= 90 && device_code_arch() >= 90; }
+// The sm_90 code loaded (never code newer than the device, so compute capability >= 9.0 too):
+// the kernels' sm_90 paths exist.
+inline bool sm90_code() { return device_code_arch() >= 90; }
 
 }  // namespace lrkv::cuda

@@ -117,12 +117,20 @@ __device__ __forceinline__ void rope_sincos(int pos, float f, float* c, float* s
   __sincosf(r, s, c);
 }
 
-// One RoPE pair (x0, x1) rotated by the angle whose cos/sin are (c, s):
+// Pair `pair` of the head at x rotated by RoPE at position pos (angle pos * inv_freq, negated
+// when `inverse`): its indices (pair, pair + half | 2 pair, 2 pair + 1) and new values
 //   y0 = x0 c - x1 s,  y1 = x0 s + x1 c,
-// each product and sum rounded on its own (_rn intrinsics: never contracted into an FMA), so
-// every kernel that rotates through here (rope_qk, segment_project's fused absorption) gives the
-// same bits whatever the compiler does around it.
-__device__ __forceinline__ void rope_rotate(float x0, float x1, float c, float s, float* y0, float* y1) {
+// each product and sum rounded on its own (_rn intrinsics: never contracted into an FMA), so the
+// kernels that rotate through here (rope_qk, segment_project's fused absorption) give the same
+// bits whatever the compiler does around them.
+__device__ __forceinline__ void rope_pair(const float* x, int pair, int half, bool half_split, int pos, float inv_freq,
+                                          bool inverse, int* i0, int* i1, float* y0, float* y1) {
+  *i0 = half_split ? pair : 2 * pair;
+  *i1 = half_split ? pair + half : 2 * pair + 1;
+  float c, s;
+  rope_sincos(pos, inv_freq, &c, &s);
+  if (inverse) s = -s;
+  const float x0 = x[*i0], x1 = x[*i1];
   *y0 = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
   *y1 = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
 }

@@ -38,24 +38,20 @@ Status convert_rows(const float* src, int64_t ld_src, void* dst, DType type, int
   return cuda_status(launch_convert_rows(src, ld_src, dst, type, ld_dst, rows, cols, stream), "convert_rows");
 }
 
-namespace {
-
-Status check_write(const CacheWriteParams& p) {
+Status check_cache_write(const CacheWriteParams& p) {
   if (!float_type(p.type) || p.seg <= 0) return make_error(ErrorCode::kInvalidArgument, "CUDA cache_write: bad type/seg");
   return Status::Ok();
 }
 
-}  // namespace
-
 Status cache_write(const CacheWriteParams& p, cudaStream_t stream) {
-  LRKV_RETURN_IF_ERROR(check_write(p));
+  LRKV_RETURN_IF_ERROR(check_cache_write(p));
   if (p.rows == 0) return Status::Ok();
   return cuda_status(launch_cache_write(&p, 1, stream), "cache_write");
 }
 
 Status cache_write(const CacheWriteParams& a, const CacheWriteParams& b, cudaStream_t stream) {
-  LRKV_RETURN_IF_ERROR(check_write(a));
-  LRKV_RETURN_IF_ERROR(check_write(b));
+  LRKV_RETURN_IF_ERROR(check_cache_write(a));
+  LRKV_RETURN_IF_ERROR(check_cache_write(b));
   if (a.rows == 0 && b.rows == 0) return Status::Ok();
   const CacheWriteParams both[2] = {a, b};
   return cuda_status(launch_cache_write(both, 2, stream), "cache_write");
@@ -73,14 +69,14 @@ Status rope_qk(const RopeQkParams& p, cudaStream_t stream) {
     return make_error(ErrorCode::kInvalidArgument, "CUDA rope_qk: q and k differ in rows, head_dim, positions or layout");
   }
   if (p.k_cache.dst) {
-    LRKV_RETURN_IF_ERROR(check_write(p.k_cache));
+    LRKV_RETURN_IF_ERROR(check_cache_write(p.k_cache));
     if (p.k_cache.width != k.n_heads * k.head_dim || p.k_cache.rows != q.rows) {
       return make_error(ErrorCode::kInvalidArgument, "CUDA rope_qk: k cache rows of {} values, k has {}",
                         p.k_cache.width, k.n_heads * k.head_dim);
     }
   }
   if (p.v_cache.dst) {
-    LRKV_RETURN_IF_ERROR(check_write(p.v_cache));
+    LRKV_RETURN_IF_ERROR(check_cache_write(p.v_cache));
     if (p.v_cache.rows != q.rows) return make_error(ErrorCode::kInvalidArgument, "CUDA rope_qk: v rows differ");
   }
   if (q.rows == 0) return Status::Ok();

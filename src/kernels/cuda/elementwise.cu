@@ -15,6 +15,7 @@ namespace {
 using dev::cache_at;
 using dev::cache_write_from;
 using dev::cache_write_one;
+using dev::rope_pair;
 using dev::store_from_float;
 
 constexpr int kThreads = 256;
@@ -103,17 +104,6 @@ __global__ void rmsnorm_kernel(const float* xs, const float* weight, float* ys, 
   __shared__ float part[kThreads / 32];
   const float inv = rsqrtf(block_sum(ss, part) / static_cast<float>(cols) + eps);
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) y[c] = x[c] * inv * weight[c];
-}
-
-// Pair `pair` of the head at x rotated by RoPE at position pos: its indices and new values.
-__device__ __forceinline__ void rope_pair(const float* x, int pair, int half, bool half_split, int pos, float inv_freq,
-                                          bool inverse, int* i0, int* i1, float* y0, float* y1) {
-  *i0 = half_split ? pair : 2 * pair;
-  *i1 = half_split ? pair + half : 2 * pair + 1;
-  float c, s;
-  dev::rope_sincos(pos, inv_freq, &c, &s);
-  if (inverse) s = -s;
-  dev::rope_rotate(x[*i0], x[*i1], c, s, y0, y1);
 }
 
 __global__ void rope_kernel(float* xs, int64_t rows, int64_t ld, int n_heads, int head_dim, const int* positions,

@@ -45,6 +45,8 @@ Status convert_rows(const float* src, int64_t ld_src, void* dst, DType type, int
 // head_dim for head-major caches ([kv head][token][head_dim]). Paged caches (p.maps.paged()):
 // row (seq, pos) at dst + maps.seq(seq)(pos) * row_stride (seg_stride = storage rows * head_dim).
 Status cache_write(const CacheWriteParams& p, cudaStream_t stream);
+// The checks cache_write makes (a float type, seg > 0), for kernels that scatter rows themselves.
+Status check_cache_write(const CacheWriteParams& p);
 // Two scatters (a key and a value side) in one launch.
 Status cache_write(const CacheWriteParams& a, const CacheWriteParams& b, cudaStream_t stream);
 

@@ -5,8 +5,9 @@
 // anything at all. What it may do before: read constant data (weights: skinny_matmul issues its
 // first weight loads there). Decode runs ~14 kernels per layer, most of them a few microseconds
 // long, so the launch gaps and the ramp of each kernel are a large part of a step; with PDL they
-// overlap the previous kernel's tail. On older GPUs, GPUs that run the compute_80 PTX, or with LRKV_PDL=0 (benchmarks compare
-// both), kernels launch normally and pdl_wait()/pdl_trigger() do nothing.
+// overlap the previous kernel's tail. On older GPUs, GPUs that run the compute_80 PTX, or with
+// LRKV_PDL=0 (benchmarks compare both), kernels launch normally and pdl_wait()/pdl_trigger() do
+// nothing.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -3,11 +3,10 @@
 #include <algorithm>
 
 #include "kernels/cuda/cuda_status.h"
+#include "kernels/cuda/elementwise.h"
 
 namespace lrkv::cuda {
 namespace {
-
-bool cache_type(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
 
 // The fused-absorption fields (SegmentProjectParams::rope, y_cache, v_cache).
 Status check_fused(const SegmentProjectParams& p) {
@@ -26,8 +25,8 @@ Status check_fused(const SegmentProjectParams& p) {
     }
   }
   if (p.y_cache.dst) {
-    if (!cache_type(p.y_cache.type) || p.y_cache.seg <= 0 || p.y_cache.rows != p.rows || !p.y_cache.seq ||
-        !p.y_cache.pos) {
+    LRKV_RETURN_IF_ERROR(check_cache_write(p.y_cache));
+    if (p.y_cache.rows != p.rows || !p.y_cache.seq || !p.y_cache.pos) {
       return make_error(ErrorCode::kInvalidArgument, "segment_project: y cache: type {}, seg {}, {} rows (need {})",
                         dtype_name(p.y_cache.type), p.y_cache.seg, p.y_cache.rows, p.rows);
     }
@@ -38,8 +37,8 @@ Status check_fused(const SegmentProjectParams& p) {
       }
     }
   }
-  if (p.v_cache.dst && (!cache_type(p.v_cache.type) || p.v_cache.seg <= 0 || p.v_cache.rows != p.rows ||
-                        !p.v_cache.src || !p.v_cache.seq || !p.v_cache.pos)) {
+  if (p.v_cache.dst) LRKV_RETURN_IF_ERROR(check_cache_write(p.v_cache));
+  if (p.v_cache.dst && (p.v_cache.rows != p.rows || !p.v_cache.src || !p.v_cache.seq || !p.v_cache.pos)) {
     return make_error(ErrorCode::kInvalidArgument, "segment_project: v cache: type {}, seg {}, {} rows (need {})",
                       dtype_name(p.v_cache.type), p.v_cache.seg, p.v_cache.rows, p.rows);
   }
@@ -56,7 +55,7 @@ Status check_fused(const SegmentProjectParams& p) {
   if (p.k_enc.dst) {
     const int64_t tiles = (p.rows + 7) / 8;
     if (p.y_cache.dst || !p.counters || p.n_counters < int64_t{p.k_enc.n_seg} * tiles || p.k_enc.src != p.y ||
-        p.k_enc.ld_src != p.ldy || p.k_enc.n_seg < 1 || p.k_enc.n_seg > p.n_seg) {
+        p.k_enc.ld_src != p.ldy || p.k_enc.n_seg > p.n_seg) {
       return make_error(ErrorCode::kInvalidArgument,
                         "segment_project: key encoding: {} segments over {} row tiles need y as the source, {} "
                         "counters (given {}) and no float y cache",
@@ -71,7 +70,7 @@ Status check_fused(const SegmentProjectParams& p) {
       }
     }
   }
-  if (p.v_enc.dst && (p.v_cache.dst || !p.v_enc.src || p.v_enc.n_seg < 1)) {
+  if (p.v_enc.dst && (p.v_cache.dst || !p.v_enc.src)) {
     return make_error(ErrorCode::kInvalidArgument, "segment_project: value encoding with a float v cache or no source");
   }
   return Status::Ok();

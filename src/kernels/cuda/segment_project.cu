@@ -42,22 +42,21 @@ __device__ __forceinline__ void stage_inputs(const SegmentProjectParams& p, int 
     }
     return;
   }
-  // Pair q of the segment = pair pr of its head hs (segments hold whole heads).
+  // Pair q of the segment = pair pr of its head hs (segments hold whole heads), as rope_qk does.
   const int hd = p.rope.head_dim, half = hd / 2, n_pairs = n_in / 2;
   const float* mean = second ? nullptr : p.rope.x_mean;
   for (int e = threadIdx.x; e < nt * n_pairs; e += blockDim.x) {
-    const int t = e / n_pairs, q = e - t * n_pairs, hs = q / half, pr = q - hs * half;
-    const int i0 = hs * hd + (p.rope.half_split ? pr : 2 * pr), i1 = i0 + (p.rope.half_split ? half : 1);
-    const float* xr = x + (t0 + t) * ldx + p.x_off[s];
-    float c, sn, y0, y1;
-    dev::rope_sincos(p.rope.pos[t0 + t], p.rope.inv_freq[pr], &c, &sn);
-    dev::rope_rotate(xr[i0], xr[i1], c, sn, &y0, &y1);
+    const int t = e / n_pairs, q = e - t * n_pairs, hs = q / half, pr = q - hs * half, h0 = hs * hd;
+    int i0, i1;
+    float y0, y1;
+    dev::rope_pair(x + (t0 + t) * ldx + p.x_off[s] + h0, pr, half, p.rope.half_split != 0, p.rope.pos[t0 + t],
+                   p.rope.inv_freq[pr], false, &i0, &i1, &y0, &y1);
     if (mean) {
-      y0 -= mean[p.x_off[s] + i0];
-      y1 -= mean[p.x_off[s] + i1];
+      y0 -= mean[p.x_off[s] + h0 + i0];
+      y1 -= mean[p.x_off[s] + h0 + i1];
     }
-    xs[t * n_in + i0] = y0;
-    xs[t * n_in + i1] = y1;
+    xs[t * n_in + h0 + i0] = y0;
+    xs[t * n_in + h0 + i1] = y1;
   }
 }
 

@@ -46,8 +46,8 @@ TEST(CudaEngine, FusedAbsorptionMatchesSeparateLaunches) {
       o.granularity = gran;
       const Model m = test::make_latent_test_model(config(layout), o);
       cuda::CudaEngineOptions fused_opt, separate_opt;
-      fused_opt.fused_absorption = true;
-      separate_opt.fused_absorption = false;
+      fused_opt.fused_absorption = fused_opt.fused_absorption_quantized = true;
+      separate_opt.fused_absorption = separate_opt.fused_absorption_quantized = false;
       auto fused = cuda::CudaEngine::create(m, fused_opt);
       auto separate = cuda::CudaEngine::create(m, separate_opt);
       ASSERT_TRUE(fused.ok() && separate.ok()) << fused.status().to_string();

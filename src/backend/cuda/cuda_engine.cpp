@@ -105,6 +105,7 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   (void)sm90_code();  // the device-code query (a kernel attribute) runs here, never inside a graph capture
   std::unique_ptr<CudaEngine> e(new CudaEngine(model, options));
   e->opt_.fused_absorption = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption);
+  e->opt_.fused_absorption_quantized = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption_quantized);
   auto plan = model_rank_plan(model);
   if (plan.ok()) {
     LRKV_ASSIGN_OR_RETURN(e->latent_, build_latent_layers(model, *plan));

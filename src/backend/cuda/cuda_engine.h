@@ -62,9 +62,12 @@ struct CudaEngineOptions {
   // Decode steps of absorbed latents: RoPE of q and k, the key mean, the key latents, the query
   // absorption and the cache writes of both latents (fp16 rows or int4/int8 codes) in one
   // segment_project launch instead of three (rope_qk, segment_project, cache_write or
-  // quant_encode_rows). Off until measured on a GPU (bench/CUDA_NOTES.md part 13);
-  // LRKV_FUSED_ABSORB=0|1 overrides it.
-  bool fused_absorption = false;
+  // quant_encode_rows). Measured on an H200, Llama-3-8B shape, b = 1 (bench/CUDA_NOTES.md part 14):
+  // fp16 latents +2.7% (4K) / +1.9% (32K) end to end; int4 latents +0.4% / -0.1% at b = 1 and
+  // -1.1% at b = 16 (the last CTA of each segment encodes it, a serial tail), so quantized caches
+  // keep the separate encoder. LRKV_FUSED_ABSORB=0|1 sets both.
+  bool fused_absorption = true;            // fp16/bf16 latent caches
+  bool fused_absorption_quantized = false;  // int4/int8 latent caches
 };
 
 class CudaEngine final : public Engine {

@@ -251,7 +251,8 @@ Status CudaEngine::latent_keys(int l, Step& st, bool* cached) {
   }
   // Absorbed: c_g = (RoPE(k) - mu)_g P_g, and q̃_h = P_g[h rows]ᵀ q_h (k = h W_kᵀ + b_k came with q).
   const bool one_launch = T <= kSegmentProjectMaxRows && absorb_in_one_launch(l);
-  if (one_launch && opt_.fused_absorption) return absorb_segments(l, st, /*fused=*/true, cached);
+  const bool fused = quantized() ? opt_.fused_absorption_quantized : opt_.fused_absorption;
+  if (one_launch && fused) return absorb_segments(l, st, /*fused=*/true, cached);
   // RoPE(q), RoPE(k) - mu: one launch.
   RopeQkParams rq = rope_q(st);
   rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>());

@@ -24,7 +24,9 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 // Three stages when a few units of R <= 64 latents are split over the whole GPU: each CTA then
 // walks a long chain of small tiles and a deeper pipeline hides more DRAM latency (b = 1 decode of
 // 50% latents: +6% end to end, bench/CUDA_NOTES.md part 10). Two stages elsewhere: R = 128 tiles
-// and many units gain more from resident CTAs (dense -2%, 16 sequences -4.5% with three).
+// and many units gain more from resident CTAs (dense -2%, 16 sequences -4.5% with three), and so
+// do Llama-2's 32 per-head units at b = 1 (64K-128K: 0.90x with three; part 14), hence 8 units
+// per multiprocessor at most (Llama-3 at b = 1: 8 units).
 // LRKV_ATTN_STAGES=2..6 forces one (benchmarks compare them in one run; R = 256 caps it at 3).
 int pipeline_stages(int64_t units, int R) {
   static const int forced = [] {
@@ -32,7 +34,7 @@ int pipeline_stages(int64_t units, int R) {
     return v >= 2 && v <= kLatentMaxStages ? v : 0;
   }();
   if (forced != 0) return forced;
-  return R <= 64 && units * 4 <= multiprocessor_count() ? 3 : 2;
+  return R <= 64 && units * 8 <= multiprocessor_count() ? 3 : 2;
 }
 
 // LRKV_PREFILL_KERNEL=0 makes kAuto always take the split-K kernel (benchmarks compare both).
@@ -41,14 +43,16 @@ bool prefill_kernel_enabled() {
   return on;
 }
 
-// LRKV_ATTN_BULK=1: RowCopy::kAuto takes bulk copies where they apply.
-bool bulk_by_default() {
+// RowCopy::kAuto: bulk copies for rows of R >= 128 (see RowCopy); LRKV_ATTN_BULK=0|1 forces
+// either for every width.
+bool bulk_by_default(int R) {
+  static const bool set = env_switch("LRKV_ATTN_BULK", false) || !env_switch("LRKV_ATTN_BULK", true);  // 1 or 0
   static const bool on = env_switch("LRKV_ATTN_BULK", false);
-  return on;
+  return set ? on : R >= 128;
 }
 
 // Whether the split-K launch copies rows with cp.async.bulk (see RowCopy).
-Result<bool> use_bulk(const LatentAttentionBatch& b, const SplitAttentionArgs& a, bool vec) {
+Result<bool> use_bulk(const LatentAttentionBatch& b, const SplitAttentionArgs& a, bool vec, int R) {
   bool ok = vec && sm90_code();
   for (int c = 0; c < a.n_clusters; ++c) ok = ok && a.clusters[c].k_len % 8 == 0 && a.clusters[c].v_len % 8 == 0;
   if (b.copy == RowCopy::kBulk && !ok) {
@@ -57,7 +61,7 @@ Result<bool> use_bulk(const LatentAttentionBatch& b, const SplitAttentionArgs& a
                       "code {}), 16-byte aligned rows and segments of multiples of 8 values",
                       compute_capability(), device_code_arch());
   }
-  return b.copy == RowCopy::kBulk || (b.copy == RowCopy::kAuto && ok && bulk_by_default());
+  return b.copy == RowCopy::kBulk || (b.copy == RowCopy::kAuto && ok && bulk_by_default(R));
 }
 
 Status check(const LatentAttentionBatch& b) {
@@ -139,7 +143,7 @@ Result<Plan> make_plan(const LatentAttentionBatch& b) {
   }
   a.stages = b.stages != 0 ? b.stages : pipeline_stages(int64_t{b.n_seq} * a.n_clusters * a.n_row_tiles, plan.R);
   if (b.stages == 0 && plan.R > 128) a.stages = std::min(a.stages, 3);  // forced depths beyond R = 256's smem
-  LRKV_ASSIGN_OR_RETURN(plan.bulk, use_bulk(b, a, plan.vec));
+  LRKV_ASSIGN_OR_RETURN(plan.bulk, use_bulk(b, a, plan.vec, plan.R));
   const int occ = latent_attention_ctas_per_sm(plan.f16, plan.R, plan.vec, plan.bulk, a.stages);
   if (occ < 1) {
     return make_error(ErrorCode::kUnsupported, "CUDA latent attention: {} pipeline stages do not fit width {}",

@@ -27,8 +27,11 @@ enum class AttentionKernel { kAuto, kSplitK, kPrefill };
 // How the split-K kernel copies cached rows into shared memory: cp.async (16-byte pieces per
 // thread; scalar loads when unaligned) or cp.async.bulk (one TMA copy per row segment, compute
 // capability >= 9.0 running the sm_90 code, 16-byte aligned segments of multiples of 8 values).
-// kAuto takes cp.async unless LRKV_ATTN_BULK=1 (A/B runs: bulk copies have not been measured on a
-// GPU yet); kBulk on a shape or device that cannot take it is kUnsupported. It applies to the
+// kAuto takes bulk copies for rows of R >= 128 padded latents where they apply, else cp.async
+// (H200, b = 1, 64K-128K: R = 256 group latents 1.18-1.28x faster with bulk copies, R = 128 dense
+// within 1%, 16 sequences of Llama-3 dense 1.16x; R = 64 per-head latents 0.90x:
+// bench/CUDA_NOTES.md part 14); LRKV_ATTN_BULK=0|1 forces cp.async or bulk wherever they apply
+// (A/B runs). kBulk on a shape or device that cannot take it is kUnsupported. It applies to the
 // split-K kernel only: prefill chunks that take the prefill kernel (AttentionKernel::kAuto) copy
 // with cp.async whatever `copy` says.
 enum class RowCopy { kAuto, kCpAsync, kBulk };

@@ -16,11 +16,10 @@ namespace {
 
 constexpr int kStages = 3;  // packed tiles are small: two in flight per CTA for the DRAM latency
 
-constexpr int kFragStages = 3;  // register-fragment kernel: two 128-row packed tiles in flight
+constexpr int kFragStages = 4;  // register-fragment kernel: three 128-row packed tiles in flight
 // kFragStages, or LRKV_QUANT_FRAG_STAGES=2|3|4 (A/B runs; fixed per process, as the occupancy
-// cache below assumes). Four stages measured +2% end to end at b = 1, 32K (bench/CUDA_NOTES.md
-// part 11); the default stays 3 until the four-stage kernel has passed its GPU test
-// (CudaQuantLatentAttention.FragmentKernelAtEveryDepth).
+// cache below assumes). Four stages against three, b = 1 end to end on an H200: +2% at 32K (part
+// 11), +1.2% at 4K and +2.2% at 32K (part 14); within 1% per kernel at 32K-128K.
 int frag_stages() {
   static const int s = [] {
     const int v = env_int("LRKV_QUANT_FRAG_STAGES");
@@ -28,7 +27,8 @@ int frag_stages() {
   }();
   return s;
 }
-// LRKV_QUANT_FRAG_PAD=1 (A/B runs; not measured yet): 4-bit rows of the register-fragment kernel
+// LRKV_QUANT_FRAG_PAD=1 (A/B runs; measured slower on an H200, 0.72-0.98x per kernel at 32K-128K,
+// bench/CUDA_NOTES.md part 14, so off): 4-bit rows of the register-fragment kernel
 // land in shared memory at strides free of bank conflicts (QuantLatentAttentionBatch::pad_frag_rows).
 bool frag_pad() {
   static const bool on = env_switch("LRKV_QUANT_FRAG_PAD", false);

@@ -4,6 +4,7 @@
 
 #ifdef LRKV_HAVE_CUDA
 
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,10 +19,19 @@
 #include "kernels/elem.h"
 #include "test_util.h"
 
+// Skips without a device; fails at once when an earlier test of this process left the CUDA
+// context broken (an illegal address is sticky: every later CUDA call fails with it), naming the
+// cause instead of letting the test fail somewhere unrelated (cuda_context_check_test.cpp names
+// the test after which it broke).
 #define LRKV_REQUIRE_CUDA()                                                        \
   do {                                                                             \
     std::string lrkv_why_;                                                         \
     if (!::lrkv::cuda::device_available(&lrkv_why_)) GTEST_SKIP() << "no CUDA device: " << lrkv_why_; \
+    const std::string lrkv_broken_ = ::lrkv::test::cuda_context_error();           \
+    if (!lrkv_broken_.empty()) {                                                   \
+      FAIL() << "the CUDA context was broken by an earlier test of this process (" << lrkv_broken_ \
+             << "); see the '[cuda context]' line after that test";                \
+    }                                                                              \
   } while (0)
 
 #define LRKV_ASSERT_OK(expr)                                    \
@@ -31,6 +41,14 @@
   } while (0)
 
 namespace lrkv::test {
+
+// "" while the device's context works, else the sticky error's name and text (a device
+// synchronisation reports it).
+inline std::string cuda_context_error() {
+  const cudaError_t e = cudaDeviceSynchronize();
+  if (e == cudaSuccess) return "";
+  return std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+}
 
 // `v` stored as dtype t (rounded), as raw bytes.
 inline std::vector<uint8_t> to_dtype(const std::vector<float>& v, DType t) {

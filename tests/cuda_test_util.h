@@ -43,8 +43,10 @@
 namespace lrkv::test {
 
 // "" while the device's context works, else the sticky error's name and text (a device
-// synchronisation reports it).
+// synchronisation reports it). A non-sticky error an earlier call left behind (a rejected launch)
+// is cleared first: it says nothing about the context.
 inline std::string cuda_context_error() {
+  (void)cudaGetLastError();
   const cudaError_t e = cudaDeviceSynchronize();
   if (e == cudaSuccess) return "";
   return std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);

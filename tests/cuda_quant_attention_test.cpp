@@ -356,7 +356,7 @@ TEST(CudaQuantLatentAttention, MatchesReferenceOnAwkwardShapes) {
                   {2, 20000}, 1, true});
 }
 
-// The register-fragment kernel at every pipeline depth (3 by default, QuantLatentAttentionBatch::
+// The register-fragment kernel at every pipeline depth (4 by default, QuantLatentAttentionBatch::
 // stages or LRKV_QUANT_FRAG_STAGES forces any), token rows and segment-major, R = 64 and 128.
 TEST(CudaQuantLatentAttention, FragmentKernelAtEveryDepth) {
   LRKV_REQUIRE_CUDA();

@@ -125,7 +125,7 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   LRKV_ASSIGN_OR_RETURN(const int64_t exact, exact_rows(options));
   LRKV_ASSIGN_OR_RETURN(e->gemm_, CublasGemm::create(e->stream_, &e->pool_, exact));
   LRKV_RETURN_IF_ERROR(e->upload());
-  if (!e->latent_.empty()) {  // fused absorption into quantized caches: a counter per (segment, row tile)
+  if (!e->latent_.empty() && e->opt_.fused_absorption_quantized) {  // a counter per (segment, row tile)
     const size_t n = size_t{kSegProjMaxSegments} * ((kSegmentProjectMaxRows + 7) / 8);
     LRKV_ASSIGN_OR_RETURN(e->encode_counters_, DeviceBuffer::create(n * sizeof(unsigned)));
     LRKV_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(e->encode_counters_.data(), 0, e->encode_counters_.bytes(), e->stream_),

@@ -46,9 +46,9 @@ bool prefill_kernel_enabled() {
 // RowCopy::kAuto: bulk copies for rows of R >= 128 (see RowCopy); LRKV_ATTN_BULK=0|1 forces
 // either for every width.
 bool bulk_by_default(int R) {
-  static const bool set = env_switch("LRKV_ATTN_BULK", false) || !env_switch("LRKV_ATTN_BULK", true);  // 1 or 0
-  static const bool on = env_switch("LRKV_ATTN_BULK", false);
-  return set ? on : R >= 128;
+  static const bool every = env_switch("LRKV_ATTN_BULK", false);  // "1"
+  static const bool wide = env_switch("LRKV_ATTN_BULK", true);    // not "0"
+  return every || (wide && R >= 128);
 }
 
 // Whether the split-K launch copies rows with cp.async.bulk (see RowCopy).

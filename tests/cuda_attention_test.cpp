@@ -131,6 +131,8 @@ void run_latent_case(const LatentCase& c) {
   LRKV_ASSERT_OK(ws_bytes.status());
   auto ws = DeviceBuffer::create(*ws_bytes);
   ASSERT_TRUE(ws.ok());
+  // NaN partials: the merge must select away the splits that saw no row, never read them.
+  if (ws->bytes() > 0) LRKV_ASSERT_OK(ws->fill_bytes(0xFF));
   b.workspace = ws->data();
   b.workspace_bytes = ws->bytes();
   LRKV_ASSERT_OK(cuda::latent_attention(b, nullptr));
@@ -152,7 +154,7 @@ void run_latent_case(const LatentCase& c) {
   EXPECT_EQ(e.non_finite, 0u) << c.name;
   EXPECT_LT(e.rel, test::tolerance(c.t)) << c.name << " " << dtype_name(c.t) << ": " << test::describe(e, z, z_ref);
   std::printf("[latent %s %s n_q=%d%s stages=%d%s] rel err %.2e\n", c.name, std::string(dtype_name(c.t)).c_str(),
-              c.n_q, c.block > 0 ? " paged" : "", c.stages, c.copy == cuda::RowCopy::kBulk ? " bulk" : "", e.rel);
+              c.n_q, c.block > 0 ? " paged" : "", c.stages, c.copy == cuda::RowCopy::kBulk ? " bulk" : c.copy == cuda::RowCopy::kSwizzled ? " swizzled" : "", e.rel);
 }
 
 // Heads 0-2 share a narrow group, head 3 is alone, heads 4-6 share a wide group (R = 128).
@@ -224,6 +226,29 @@ TEST(CudaLatentAttention, BulkRowCopiesMatchReference) {
   }
 }
 
+// Unpadded swizzled tiles (tile_swizzle.cuh): narrow segments (per-block width tests, zero
+// columns up to R) and full-width R = 64 / 128 heads (no width tests), R = 256 joint latents,
+// partial tiles, paged caches, several depths; any compute capability.
+TEST(CudaLatentAttention, SwizzledTilesMatchReference) {
+  LRKV_REQUIRE_CUDA();
+  const auto split_k = cuda::AttentionKernel::kSplitK;
+  const auto swz = cuda::RowCopy::kSwizzled;
+  const std::vector<Seg> narrow = {{0, 40, 0, 24}, {0, 40, 0, 24}, {0, 40, 0, 24}, {40, 64, 24, 72}};
+  for (DType t : {DType::kF16, DType::kBF16}) {
+    for (int n_q : {1, 5}) {
+      for (int st : {2, 3, cuda::kLatentMaxStages}) {
+        run_latent_case({"narrow", narrow, 104, 96, {5, 77, 1000, 4099}, n_q, t, split_k, 0, st, swz});
+        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {40000}, n_q, t, split_k, 0, st, swz});
+        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {3000, 17}, n_q, t, split_k, 16, st, swz});
+        run_latent_case({"per-head-128", per_head(4, 128), 512, 512, {9000, 130}, n_q, t, split_k, 0, st, swz});
+      }
+      for (int st : {2, 3}) {
+        run_latent_case({"joint-20-heads", wide_joint(20), 216, 264, {9, 1500}, n_q, t, split_k, 0, st, swz});
+      }
+    }
+  }
+}
+
 // A depth whose tiles do not fit shared memory is refused with the width named, not launched.
 TEST(CudaLatentAttention, TooDeepPipelineIsAnError) {
   LRKV_REQUIRE_CUDA();
@@ -262,6 +287,12 @@ TEST(CudaLatentAttention, TooDeepPipelineIsAnError) {
   const Status u = cuda::latent_attention_workspace_bytes(b).status();
   EXPECT_EQ(u.code(), ErrorCode::kUnsupported);
   EXPECT_NE(u.message().find("multiples of 8"), std::string::npos) << u.message();
+  // Swizzled tiles of rows that are not 16-byte aligned (offset 1 value): refused, not launched.
+  b.copy = cuda::RowCopy::kSwizzled;
+  k_off.assign(2, 1);
+  const Status w = cuda::latent_attention_workspace_bytes(b).status();
+  EXPECT_EQ(w.code(), ErrorCode::kUnsupported);
+  EXPECT_NE(w.message().find("16-byte aligned"), std::string::npos) << w.message();
 }
 
 struct DenseCase {
@@ -315,6 +346,7 @@ void run_dense_case(const DenseCase& c) {
   LRKV_ASSERT_OK(ws_bytes.status());
   auto ws = DeviceBuffer::create(*ws_bytes);
   ASSERT_TRUE(ws.ok());
+  if (ws->bytes() > 0) LRKV_ASSERT_OK(ws->fill_bytes(0xFF));  // NaN partials (see run_latent_case)
   b.workspace = ws->data();
   b.workspace_bytes = ws->bytes();
   LRKV_ASSERT_OK(cuda::attention(b, nullptr));

@@ -15,7 +15,8 @@ namespace {
 struct Plan {
   SplitAttentionArgs args;
   int R = 0;
-  bool f16 = false, vec = false, prefill = false, bulk = false;
+  bool f16 = false, vec = false, prefill = false;
+  LatentRowLoad load = LatentRowLoad::kScalar;
 };
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -43,25 +44,41 @@ bool prefill_kernel_enabled() {
   return on;
 }
 
-// RowCopy::kAuto: bulk copies for rows of R >= 128 (see RowCopy); LRKV_ATTN_BULK=0|1 forces
-// either for every width.
-bool bulk_by_default(int R) {
-  static const bool every = env_switch("LRKV_ATTN_BULK", false);  // "1"
-  static const bool wide = env_switch("LRKV_ATTN_BULK", true);    // not "0"
-  return every || (wide && R >= 128);
+// RowCopy::kAuto (see RowCopy): swizzled cp.async tiles when LRKV_ATTN_SWIZZLE=1, else bulk
+// copies for rows of R >= 128, else padded cp.async tiles; LRKV_ATTN_BULK=0|1 forces bulk copies
+// off or on for every width (A/B runs).
+LatentRowLoad auto_row_load(int R, bool bulk_ok) {
+  static const bool swizzle = env_switch("LRKV_ATTN_SWIZZLE", false);  // "1"
+  static const bool every = env_switch("LRKV_ATTN_BULK", false);       // "1"
+  static const bool wide = env_switch("LRKV_ATTN_BULK", true);         // not "0"
+  if (bulk_ok && (every || (!swizzle && wide && R >= 128))) return LatentRowLoad::kBulk;
+  return swizzle ? LatentRowLoad::kSwizzled : LatentRowLoad::kAsync;
 }
 
-// Whether the split-K launch copies rows with cp.async.bulk (see RowCopy).
-Result<bool> use_bulk(const LatentAttentionBatch& b, const SplitAttentionArgs& a, bool vec, int R) {
-  bool ok = vec && sm90_code();
-  for (int c = 0; c < a.n_clusters; ++c) ok = ok && a.clusters[c].k_len % 8 == 0 && a.clusters[c].v_len % 8 == 0;
-  if (b.copy == RowCopy::kBulk && !ok) {
-    return make_error(ErrorCode::kUnsupported,
-                      "CUDA latent attention: bulk row copies need the sm_90 code (device: compute capability {}, "
-                      "code {}), 16-byte aligned rows and segments of multiples of 8 values",
-                      compute_capability(), device_code_arch());
+// How the split-K launch copies rows (see RowCopy); vec: 16-byte aligned rows and segments.
+Result<LatentRowLoad> row_load(const LatentAttentionBatch& b, const SplitAttentionArgs& a, bool vec, int R) {
+  bool bulk_ok = vec && sm90_code();
+  for (int c = 0; c < a.n_clusters; ++c) {
+    bulk_ok = bulk_ok && a.clusters[c].k_len % 8 == 0 && a.clusters[c].v_len % 8 == 0;
   }
-  return b.copy == RowCopy::kBulk || (b.copy == RowCopy::kAuto && ok && bulk_by_default(R));
+  switch (b.copy) {
+    case RowCopy::kBulk:
+      if (!bulk_ok) {
+        return make_error(ErrorCode::kUnsupported,
+                          "CUDA latent attention: bulk row copies need the sm_90 code (device: compute capability "
+                          "{}, code {}), 16-byte aligned rows and segments of multiples of 8 values",
+                          compute_capability(), device_code_arch());
+      }
+      return LatentRowLoad::kBulk;
+    case RowCopy::kSwizzled:
+      if (!vec) {
+        return make_error(ErrorCode::kUnsupported,
+                          "CUDA latent attention: swizzled tiles need 16-byte aligned rows, strides and segments");
+      }
+      return LatentRowLoad::kSwizzled;
+    case RowCopy::kCpAsync: return vec ? LatentRowLoad::kAsync : LatentRowLoad::kScalar;
+    default: return vec ? auto_row_load(R, bulk_ok) : LatentRowLoad::kScalar;
+  }
 }
 
 Status check(const LatentAttentionBatch& b) {
@@ -143,8 +160,8 @@ Result<Plan> make_plan(const LatentAttentionBatch& b) {
   }
   a.stages = b.stages != 0 ? b.stages : pipeline_stages(int64_t{b.n_seq} * a.n_clusters * a.n_row_tiles, plan.R);
   if (b.stages == 0 && plan.R > 128) a.stages = std::min(a.stages, 3);  // forced depths beyond R = 256's smem
-  LRKV_ASSIGN_OR_RETURN(plan.bulk, use_bulk(b, a, plan.vec, plan.R));
-  const int occ = latent_attention_ctas_per_sm(plan.f16, plan.R, plan.vec, plan.bulk, a.stages);
+  LRKV_ASSIGN_OR_RETURN(plan.load, row_load(b, a, plan.vec, plan.R));
+  const int occ = latent_attention_ctas_per_sm(plan.f16, plan.R, plan.load, a.stages);
   if (occ < 1) {
     return make_error(ErrorCode::kUnsupported, "CUDA latent attention: {} pipeline stages do not fit width {}",
                       a.stages, plan.R);
@@ -173,7 +190,7 @@ Status latent_attention(const LatentAttentionBatch& b, cudaStream_t stream) {
     return Status::Ok();
   }
   LRKV_RETURN_IF_ERROR(bind_workspace(&plan.args, b.n_seq, plan.R, b.workspace, b.workspace_bytes));
-  LRKV_CUDA_RETURN_IF_ERROR(launch_latent_attention(plan.args, b.n_seq, plan.f16, plan.R, plan.vec, plan.bulk, stream),
+  LRKV_CUDA_RETURN_IF_ERROR(launch_latent_attention(plan.args, b.n_seq, plan.f16, plan.R, plan.load, stream),
                             "latent attention launch");
   if (plan.args.n_splits > 1) {
     LRKV_CUDA_RETURN_IF_ERROR(launch_split_merge(plan.args, b.n_seq, plan.R, stream), "split merge launch");

@@ -14,23 +14,36 @@
 namespace lrkv::cuda {
 namespace {
 
-template <class T, int R>
+// Row strides (values) of the query halves (padded) and of the cached-row tiles (padded, or R
+// for the swizzled layout of tile_swizzle.cuh).
+template <int R>
+inline constexpr int kQueryLd = R + 8;
+template <int R, bool kSwz>
+inline constexpr int kTileLd = kSwz ? R : R + 8;
+
+// Query halves, then `stages` key tiles and `stages` value tiles; the epilogue reuses them.
+template <class T, int R, bool kSwz>
 constexpr size_t latent_smem_bytes(int stages) {
-  constexpr int kLd = R + 8;
-  const size_t tiles = sizeof(T) * (2 * kRowsPerCta + 2 * stages * kTokenTile) * size_t(kLd);
+  const size_t tiles = sizeof(T) * (2 * kRowsPerCta * size_t(kQueryLd<R>) +
+                                    2 * stages * kTokenTile * size_t(kTileLd<R, kSwz>));
   const size_t epilogue = sizeof(float) * 4 * kRowsPerCta * (R + 4);
   return tiles > epilogue ? tiles : epilogue;
 }
+// Three swizzled 2-stage R = 128 CTAs fit a multiprocessor's 228 KB (with 1 KB reserved and the
+// static arrays per CTA); padded ones take 78 KB each, two per multiprocessor.
+static_assert(3 * (latent_smem_bytes<__half, 128, true>(2) + 2048) <= 228 * 1024);
+static_assert(3 * (latent_smem_bytes<__half, 128, false>(2) + 1024) > 228 * 1024);
 
 // Deepest pipeline whose tiles fit one CTA's shared memory (227 KB opt-in on sm_90, 1 KB of it
 // left for the static arrays), at most kLatentMaxStages: R = 64 and 128 take 6, R = 256 3.
-template <class T, int R>
+template <class T, int R, bool kSwz>
 constexpr int max_stages() {
   int s = kLatentMaxStages;
-  while (s > 2 && latent_smem_bytes<T, R>(s) > 226 * 1024) --s;
+  while (s > 2 && latent_smem_bytes<T, R, kSwz>(s) > 226 * 1024) --s;
   return s;
 }
-static_assert(max_stages<__half, 128>() == 6 && max_stages<__half, 256>() == 3);
+static_assert(max_stages<__half, 128, false>() == 6 && max_stages<__half, 256, false>() == 3);
+static_assert(max_stages<__half, 256, true>() == 3);
 
 // Zeroes columns [len, R) of the `rows` tile rows at t (row stride kLd): bulk copies write only
 // the segment, and the score / P·V mma read all R columns (the query is zero there, the cached
@@ -49,12 +62,13 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
   dev::pdl_wait();
   using namespace dev;
-  constexpr int kLd = R + 8;
+  constexpr bool kSwz = Loader::kSwizzle;
+  constexpr int kQLd = kQueryLd<R>, kLd = kTileLd<R, kSwz>;
   const int stages = a.stages;
   extern __shared__ uint4 smem_raw[];
   T* q_s = reinterpret_cast<T*>(smem_raw);  // query hi, then lo halves
-  T* ql_s = q_s + kRowsPerCta * kLd;
-  T* k_s = ql_s + kRowsPerCta * kLd;
+  T* ql_s = q_s + kRowsPerCta * kQLd;
+  T* k_s = ql_s + kRowsPerCta * kQLd;  // 128-byte aligned: the swizzle is conflict-free from there
   T* v_s = k_s + stages * kTokenTile * kLd;
   __shared__ int row_end_s[kRowsPerCta];
   __shared__ uint64_t bars[Loader::kBulk ? kLatentMaxStages : 1];  // BulkPipeline's mbarriers
@@ -63,7 +77,7 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   const int split = pos.split, seq = pos.seq, rt = pos.rt;
   const ClusterDesc& cl = *pos.cl;
   load_row_ends(a, cl, seq, rt, row_end_s);
-  stage_queries<T, R>(a, cl, seq, rt, cl.k_len, q_s, ql_s, kLd);
+  stage_queries<T, R>(a, cl, seq, rt, cl.k_len, q_s, ql_s, kQLd);
   if constexpr (Loader::kBulk) {
     zero_pad_columns<T, R, kLd>(k_s, stages * kTokenTile, cl.k_len);
     zero_pad_columns<T, R, kLd>(v_s, stages * kTokenTile, cl.v_len);
@@ -84,6 +98,9 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);
   const int no_mask_below = cta_min_limit(row_end_s, je);
   const int k16 = (cl.k_len + 15) / 16, v16 = (cl.v_len + 15) / 16;
+  // Segments R wide (dense heads, most latents): the column blocks are a compile-time count, so
+  // the ldmatrix loads of all blocks can be issued ahead of their mma.
+  const bool full = k16 == R / 16 && v16 == R / 16;
   WarpAttention<T, R> acc;
   acc.init();
   // The tile loop over either pipeline (same order of waits, barriers and loads).
@@ -95,10 +112,17 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
       if (tok0 < je) {
         const T* kt = k_s + (stage * kTokenTile + warp * 16) * kLd;
         const T* vt = v_s + (stage * kTokenTile + warp * 16) * kLd;
-        float s[2][4];
-        warp_scores<T, R>(s, q_s, ql_s, kLd, kt, kLd, k16);
-        if (tok0 + 16 > no_mask_below) mask_scores(s, tok0, lim0, lim1);
-        acc.add(s, vt, kLd, v16);
+        auto slice = [&]<bool kFull>() {
+          float s[2][4];
+          warp_scores<T, R, kSwz, kFull>(s, q_s, ql_s, kQLd, kt, kLd, k16);
+          if (tok0 + 16 > no_mask_below) mask_scores(s, tok0, lim0, lim1);
+          acc.template add<kSwz, kFull>(s, vt, kLd, v16);
+        };
+        if (full) {
+          slice.template operator()<true>();
+        } else {
+          slice.template operator()<false>();
+        }
       }
     }
     pipe.drain();
@@ -147,16 +171,18 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
 
 template <class T, int R, class Loader>
 cudaError_t set_smem_limit() {
-  static const cudaError_t e = cudaFuncSetAttribute(latent_attention_kernel<T, R, Loader>,
-                                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                    static_cast<int>(latent_smem_bytes<T, R>(max_stages<T, R>())));
+  constexpr bool kSwz = Loader::kSwizzle;
+  static const cudaError_t e = cudaFuncSetAttribute(
+      latent_attention_kernel<T, R, Loader>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      static_cast<int>(latent_smem_bytes<T, R, kSwz>(max_stages<T, R, kSwz>())));
   return e;
 }
 
 template <class T, int R, class Loader>
 cudaError_t launch(const SplitAttentionArgs& a, int n_seq, cudaStream_t stream) {
-  if (a.stages < 2 || a.stages > max_stages<T, R>()) return cudaErrorInvalidValue;
-  const size_t smem = latent_smem_bytes<T, R>(a.stages);
+  constexpr bool kSwz = Loader::kSwizzle;
+  if (a.stages < 2 || a.stages > max_stages<T, R, kSwz>()) return cudaErrorInvalidValue;
+  const size_t smem = latent_smem_bytes<T, R, kSwz>(a.stages);
   auto kernel = latent_attention_kernel<T, R, Loader>;
   if (cudaError_t e = set_smem_limit<T, R, Loader>(); e != cudaSuccess) return e;
   const dim3 grid(a.n_splits, a.n_clusters * a.n_row_tiles, n_seq);
@@ -168,11 +194,13 @@ cudaError_t launch(const SplitAttentionArgs& a, int n_seq, cudaStream_t stream) 
 template <class T, int R, class Loader>
 int ctas_per_sm(int stages) {
   static const auto counts = [] {
+    constexpr bool kSwz = Loader::kSwizzle;
     std::array<int, kLatentMaxStages + 1> n{};
-    for (int st = 2; st <= max_stages<T, R>(); ++st) {
+    for (int st = 2; st <= max_stages<T, R, kSwz>(); ++st) {
       n[st] = set_smem_limit<T, R, Loader>() != cudaSuccess
                   ? 1
-                  : resident_ctas(latent_attention_kernel<T, R, Loader>, kCtaThreads, latent_smem_bytes<T, R>(st));
+                  : resident_ctas(latent_attention_kernel<T, R, Loader>, kCtaThreads,
+                                  latent_smem_bytes<T, R, kSwz>(st));
     }
     return n;
   }();
@@ -198,26 +226,29 @@ int occupancy_r(int R, int stages) {
   }
 }
 
-// dev::with_row_types, plus the bulk-copy loader (sm_90) when `bulk`.
+// Calls op.template operator()<T, Loader>() for the element type and the row copy.
 template <class Op>
-auto with_latent_types(bool f16, bool vec_loads, bool bulk, Op&& op) {
-  if (bulk) {
-    return f16 ? op.template operator()<__half, dev::BulkRowLoader>()
-               : op.template operator()<__nv_bfloat16, dev::BulkRowLoader>();
+auto with_latent_types(bool f16, LatentRowLoad load, Op&& op) {
+  auto with = [&]<class L>() {
+    return f16 ? op.template operator()<__half, L>() : op.template operator()<__nv_bfloat16, L>();
+  };
+  switch (load) {
+    case LatentRowLoad::kBulk: return with.template operator()<dev::BulkRowLoader>();
+    case LatentRowLoad::kSwizzled: return with.template operator()<dev::SwizzledRowLoader16>();
+    case LatentRowLoad::kAsync: return with.template operator()<dev::AsyncRowLoader16>();
+    default: return with.template operator()<dev::ScalarRowLoader>();
   }
-  return dev::with_row_types(f16, vec_loads, op);
 }
 
 }  // namespace
 
-cudaError_t launch_latent_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads, bool bulk,
+cudaError_t launch_latent_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, LatentRowLoad load,
                                     cudaStream_t stream) {
-  return with_latent_types(f16, vec_loads, bulk,
-                           [&]<class T, class L>() { return launch_r<T, L>(a, n_seq, R, stream); });
+  return with_latent_types(f16, load, [&]<class T, class L>() { return launch_r<T, L>(a, n_seq, R, stream); });
 }
 
-int latent_attention_ctas_per_sm(bool f16, int R, bool vec_loads, bool bulk, int stages) {
-  return with_latent_types(f16, vec_loads, bulk, [&]<class T, class L>() { return occupancy_r<T, L>(R, stages); });
+int latent_attention_ctas_per_sm(bool f16, int R, LatentRowLoad load, int stages) {
+  return with_latent_types(f16, load, [&]<class T, class L>() { return occupancy_r<T, L>(R, stages); });
 }
 
 }  // namespace lrkv::cuda

@@ -33,8 +33,10 @@ enum class AttentionKernel { kAuto, kSplitK, kPrefill };
 // bench/CUDA_NOTES.md part 14); LRKV_ATTN_BULK=0|1 forces cp.async or bulk wherever they apply
 // (A/B runs). kBulk on a shape or device that cannot take it is kUnsupported. It applies to the
 // split-K kernel only: prefill chunks that take the prefill kernel (AttentionKernel::kAuto) copy
-// with cp.async whatever `copy` says.
-enum class RowCopy { kAuto, kCpAsync, kBulk };
+// with cp.async whatever `copy` says. kSwizzled: cp.async into unpadded tile rows whose 16-byte
+// chunks are permuted (tile_swizzle.cuh): 4 KB less shared memory per R = 128 CTA, three
+// resident CTAs instead of two (LRKV_ATTN_SWIZZLE=1 makes kAuto take it; 16-byte aligned rows).
+enum class RowCopy { kAuto, kCpAsync, kBulk, kSwizzled };
 
 // n_seq problems of one shape: sequence b reads p.qk + b * qk_seq, p.q_pos + b * p.n_q,
 // p.k + b * k_seq, p.v + b * v_seq and writes p.z + b * z_seq (strides in elements). Paged

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/tile_swizzle.cuh"
 
 namespace lrkv::cuda::dev {
 
@@ -41,7 +42,10 @@ struct WarpAttention {
   }
 
   // s[n][c]: scores of tokens 8n + 2t + (c & 1) for row g + 8 (c >> 1). v: shared memory rows of
-  // the same 16 tokens (row stride ldv); v16: number of 16-wide column blocks of V to read.
+  // the same 16 tokens (row stride ldv, or the swizzled layout of tile_swizzle.cuh when kSwz; v
+  // then starts at a tile row that is a multiple of 8); v16: number of 16-wide column blocks of V
+  // to read (kFull: all R / 16, no per-block test).
+  template <bool kSwz = false, bool kFull = false>
   __device__ __forceinline__ void add(float (&s)[2][4], const T* v, int ldv, int v16) {
     float mx[2];
 #pragma unroll
@@ -76,12 +80,12 @@ struct WarpAttention {
     const uint32_t a[4] = {Elem<T>::pack(p[0][0], p[0][1]), Elem<T>::pack(p[0][2], p[0][3]),
                            Elem<T>::pack(p[1][0], p[1][1]), Elem<T>::pack(p[1][2], p[1][3])};
     const int lane = threadIdx.x & 31;
-    const T* vrow = v + (lane & 15) * ldv + (lane >> 4) * 8;
+    const TileRowChunks<kSwz, R> vrow(lane & 15, lane >> 4, ldv);
 #pragma unroll
     for (int i = 0; i < R / 16; ++i) {
-      if (i < v16) {
+      if (kFull || i < v16) {
         uint32_t b[4];
-        ldmatrix_x4_trans(b, vrow + i * 16);
+        ldmatrix_x4_trans(b, v + vrow.at(i));
         Elem<T>::mma(o[2 * i], a, b[0], b[1]);
         Elem<T>::mma(o[2 * i + 1], a, b[2], b[3]);
       }
@@ -99,22 +103,23 @@ struct WarpAttention {
 };
 
 // Scores of the warp's 16 query rows (Q = q_hi + q_lo in shared memory, [16, ldq]) against 16
-// cached rows (K in shared memory, [16, ldk]) over k16 blocks of 16 columns, tensor cores, f32
-// accumulate. The two accumulator sets halve the dependent mma chains.
-template <class T, int R>
+// cached rows (K in shared memory, [16, ldk], or swizzled when kSwz: see add()) over k16 blocks
+// of 16 columns (kFull: all R / 16), tensor cores, f32 accumulate. The two accumulator sets halve
+// the dependent mma chains.
+template <class T, int R, bool kSwz = false, bool kFull = false>
 __device__ __forceinline__ void warp_scores(float (&s)[2][4], const T* q_hi, const T* q_lo, int ldq, const T* k,
                                             int ldk, int k16) {
   const int lane = threadIdx.x & 31;
   float s2[2][2][4] = {};
   const int qoff = (lane & 15) * ldq + (lane >> 4) * 8;
-  const T* krow = k + ((lane & 7) + (lane >> 4) * 8) * ldk + ((lane >> 3) & 1) * 8;
+  const TileRowChunks<kSwz, R> krow((lane & 7) + (lane >> 4) * 8, (lane >> 3) & 1, ldk);
 #pragma unroll
   for (int i = 0; i < R / 16; ++i) {
-    if (i < k16) {
+    if (kFull || i < k16) {
       uint32_t ah[4], al[4], b[4];
       ldmatrix_x4(ah, q_hi + qoff + i * 16);
       ldmatrix_x4(al, q_lo + qoff + i * 16);
-      ldmatrix_x4(b, krow + i * 16);
+      ldmatrix_x4(b, k + krow.at(i));
       Elem<T>::mma(s2[0][0], ah, b[0], b[1]);
       Elem<T>::mma(s2[0][1], ah, b[2], b[3]);
       Elem<T>::mma(s2[1][0], al, b[0], b[1]);

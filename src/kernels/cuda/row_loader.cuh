@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/device_utils.cuh"
+#include "kernels/cuda/tile_swizzle.cuh"
 #include "kernels/row_map.h"
 
 namespace lrkv::cuda::dev {
@@ -20,9 +21,13 @@ namespace lrkv::cuda::dev {
 // 16-byte cp.async per 8 values. Needs rows, ld and off such that every segment start is
 // 16-byte aligned (checked by the host planner); len may be any value. `contiguous` (ld == len:
 // the segment's rows follow each other) selects 256-byte L2 prefetch, else 128-byte.
-struct AsyncRowLoader16 {
+// kSwizzle: the tile is written in the unpadded swizzled layout of tile_swizzle.cuh (ld_dst
+// ignored; R a multiple of 64), else in rows of ld_dst values.
+template <bool kSwizzleTile>
+struct AsyncRowLoader16T {
   static constexpr bool kAsync = true;
   static constexpr bool kBulk = false;
+  static constexpr bool kSwizzle = kSwizzleTile;
   template <class T, int R, int kRows, int kThreads>
   __device__ __forceinline__ static void load(T* dst, int ld_dst, const void* rows, RowMap map, int64_t ld, int off,
                                               int len, int j0, int j_end, int tid, bool contiguous) {
@@ -41,6 +46,22 @@ struct AsyncRowLoader16 {
                                               int len, int j0, int j_end, int tid) {
     constexpr int kChunks = R / 8;
     const T* src = static_cast<const T*>(rows);
+    if constexpr (kSwizzle && kThreads % kChunks == 0 && (kThreads / kChunks) % 8 == 0) {
+      // Thread tid copies chunk c of rows r0, r0 + kRowStep, ...: one swizzled column (r & 7 fixed).
+      constexpr int kRowStep = kThreads / kChunks;
+      const int r0 = tid / kChunks, c = tid % kChunks, col = c * 8;
+      int bytes = (len - col) * 2;
+      bytes = bytes < 0 ? 0 : (bytes > 16 ? 16 : bytes);
+      T* d = dst + tile_chunk<true, R>(r0, c, ld_dst);
+#pragma unroll
+      for (int r = r0; r < kRows; r += kRowStep, d += kRowStep * R) {
+        const int j = j0 + r;
+        const int b = j < j_end ? bytes : 0;
+        const T* g = b > 0 ? src + (kPaged ? map(j) : j) * ld + off + col : src;
+        cp_async_16<kPrefetch256>(d, g, b);
+      }
+      return;
+    }
 #pragma unroll
     for (int i = tid; i < kRows * kChunks; i += kThreads) {
       const int r = i / kChunks, col = (i % kChunks) * 8;
@@ -49,15 +70,19 @@ struct AsyncRowLoader16 {
       bytes = bytes < 0 ? 0 : (bytes > 16 ? 16 : bytes);
       if (j >= j_end) bytes = 0;
       const T* g = bytes > 0 ? src + (kPaged ? map(j) : j) * ld + off + col : src;
-      cp_async_16<kPrefetch256>(dst + r * ld_dst + col, g, bytes);
+      cp_async_16<kPrefetch256>(dst + tile_chunk<kSwizzle, R>(r, col / 8, ld_dst), g, bytes);
     }
   }
 };
+
+using AsyncRowLoader16 = AsyncRowLoader16T<false>;
+using SwizzledRowLoader16 = AsyncRowLoader16T<true>;
 
 // Plain 2-byte loads for segments that are not 16-byte aligned (any offset, stride, length).
 struct ScalarRowLoader {
   static constexpr bool kAsync = false;
   static constexpr bool kBulk = false;
+  static constexpr bool kSwizzle = false;
   template <class T, int R, int kRows, int kThreads>
   __device__ __forceinline__ static void load(T* dst, int ld_dst, const void* rows, RowMap map, int64_t ld, int off,
                                               int len, int j0, int j_end, int tid, bool /*contiguous*/) {
@@ -79,6 +104,7 @@ struct ScalarRowLoader {
 struct BulkRowLoader {
   static constexpr bool kAsync = true;
   static constexpr bool kBulk = true;
+  static constexpr bool kSwizzle = false;
 };
 
 // Host side: calls op.template operator()<T, Loader>() with the 16-bit element type (f16:

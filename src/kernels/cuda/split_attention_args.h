@@ -73,15 +73,20 @@ struct SplitAttentionArgs {
 };
 static_assert(sizeof(SplitAttentionArgs) <= 4000, "kernel parameter limit");
 
+// How the latent kernel brings cached rows into shared memory: 2-byte loads (any alignment);
+// 16-byte cp.async into padded tile rows (segments, strides and bases 16-byte aligned); the same
+// into unpadded swizzled rows (tile_swizzle.cuh: less shared memory per CTA); one cp.async.bulk
+// per row segment through mbarrier stages (bulk_pipeline.cuh; compute capability >= 9.0 running
+// the sm_90 code, 16-byte aligned segments of multiples of 8 values).
+enum class LatentRowLoad { kScalar, kAsync, kSwizzled, kBulk };
+
 // Launchers (latent_attention.cu / rebuild_attention.cu / split_merge.cu). `R` is the padded
 // latent width (64, 128 or 256) the kernel is instantiated for; `vec_loads` selects 16-byte
-// cp.async row loads (segments, strides and bases 16-byte aligned) over scalar loads; `bulk`
-// (latent kernel, compute capability >= 9.0, vec_loads and every segment a multiple of 8 values)
-// one cp.async.bulk per row segment through mbarrier stages (bulk_pipeline.cuh).
-cudaError_t launch_latent_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads, bool bulk,
+// cp.async row loads (segments, strides and bases 16-byte aligned) over scalar loads.
+cudaError_t launch_latent_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, LatentRowLoad load,
                                     cudaStream_t stream);
 // Resident CTAs per multiprocessor with `stages` pipeline stages; 0 when they do not fit.
-int latent_attention_ctas_per_sm(bool f16, int R, bool vec_loads, bool bulk, int stages);
+int latent_attention_ctas_per_sm(bool f16, int R, LatentRowLoad load, int stages);
 // Prefill chunks (prefill_attention.cu): n_row_tiles counts kPrefillRows-row tiles, n_splits 1.
 cudaError_t launch_prefill_attention(const SplitAttentionArgs& a, int n_seq, bool f16, int R, bool vec_loads,
                                      cudaStream_t stream);

@@ -44,15 +44,25 @@ bool prefill_kernel_enabled() {
   return on;
 }
 
-// RowCopy::kAuto (see RowCopy): swizzled cp.async tiles when LRKV_ATTN_SWIZZLE=1, else bulk
-// copies for rows of R >= 128, else padded cp.async tiles; LRKV_ATTN_BULK=0|1 forces bulk copies
-// off or on for every width (A/B runs).
-LatentRowLoad auto_row_load(int R, bool bulk_ok) {
-  static const bool swizzle = env_switch("LRKV_ATTN_SWIZZLE", false);  // "1"
-  static const bool every = env_switch("LRKV_ATTN_BULK", false);       // "1"
-  static const bool wide = env_switch("LRKV_ATTN_BULK", true);         // not "0"
-  if (bulk_ok && (every || (!swizzle && wide && R >= 128))) return LatentRowLoad::kBulk;
-  return swizzle ? LatentRowLoad::kSwizzled : LatentRowLoad::kAsync;
+// Contexts from which kAuto takes swizzled tiles for R <= 128 (see auto_row_load).
+constexpr int kSwizzleMinKv = 65536;
+
+// RowCopy::kAuto (see RowCopy). Swizzled cp.async tiles for R <= 128 at max_kv >= 64K: the third
+// resident CTA per multiprocessor that they buy (R = 128) took the dense kernel from 60% to 85%
+// of DRAM bandwidth (ncu, Llama-2 64K), 1.19-1.35x per kernel at 32K-128K for R = 128 and
+// 1.05-1.21x for R = 64; but end to end at 4K / 32K (CUDA graphs, where the next projection's
+// CTAs prefetch their weights beside the attention CTAs) dense decode was 0.97x / 0.99x, so
+// shorter contexts keep two CTAs (bench/CUDA_NOTES.md part 15). Else bulk copies for R >= 128
+// (R = 256: 1.15-1.18x over swizzled tiles), else padded cp.async tiles. LRKV_ATTN_SWIZZLE=0|1
+// and LRKV_ATTN_BULK=0|1 force either (A/B runs; the swizzle switch first).
+LatentRowLoad auto_row_load(int R, int max_kv, bool bulk_ok) {
+  static const bool swz_on = env_switch("LRKV_ATTN_SWIZZLE", false);  // "1"
+  static const bool swz_ok = env_switch("LRKV_ATTN_SWIZZLE", true);   // not "0"
+  static const bool every = env_switch("LRKV_ATTN_BULK", false);      // "1"
+  static const bool wide = env_switch("LRKV_ATTN_BULK", true);        // not "0"
+  if (swz_on || (swz_ok && !every && R <= 128 && max_kv >= kSwizzleMinKv)) return LatentRowLoad::kSwizzled;
+  if (bulk_ok && (every || (wide && R >= 128))) return LatentRowLoad::kBulk;
+  return LatentRowLoad::kAsync;
 }
 
 // How the split-K launch copies rows (see RowCopy); vec: 16-byte aligned rows and segments.
@@ -77,7 +87,7 @@ Result<LatentRowLoad> row_load(const LatentAttentionBatch& b, const SplitAttenti
       }
       return LatentRowLoad::kSwizzled;
     case RowCopy::kCpAsync: return vec ? LatentRowLoad::kAsync : LatentRowLoad::kScalar;
-    default: return vec ? auto_row_load(R, bulk_ok) : LatentRowLoad::kScalar;
+    default: return vec ? auto_row_load(R, b.max_kv, bulk_ok) : LatentRowLoad::kScalar;
   }
 }
 

@@ -35,7 +35,8 @@ enum class AttentionKernel { kAuto, kSplitK, kPrefill };
 // split-K kernel only: prefill chunks that take the prefill kernel (AttentionKernel::kAuto) copy
 // with cp.async whatever `copy` says. kSwizzled: cp.async into unpadded tile rows whose 16-byte
 // chunks are permuted (tile_swizzle.cuh): 4 KB less shared memory per R = 128 CTA, three
-// resident CTAs instead of two (LRKV_ATTN_SWIZZLE=1 makes kAuto take it; 16-byte aligned rows).
+// resident CTAs instead of two; kAuto takes it for R <= 128 from 64K cached rows (see
+// auto_row_load in latent_attention.cpp; 16-byte aligned rows).
 enum class RowCopy { kAuto, kCpAsync, kBulk, kSwizzled };
 
 // n_seq problems of one shape: sequence b reads p.qk + b * qk_seq, p.q_pos + b * p.n_q,

@@ -202,51 +202,38 @@ TEST(CudaLatentAttention, DeepPipelinesMatchReference) {
   }
 }
 
-// Rows copied by cp.async.bulk through mbarrier stages (sm_90): segments narrower than R ("narrow"
-// and the joint latent: R = 128 and 256 with zeroed pad columns), full-width R = 64 / 128 heads,
-// partial last tiles, paged caches, every depth.
-TEST(CudaLatentAttention, BulkRowCopiesMatchReference) {
-  LRKV_REQUIRE_CUDA();
-  if (!cuda::sm90_code()) GTEST_SKIP() << "bulk copies need the sm_90 code (compute capability 9.x)";
+// The split-K kernel with one row copy at the given depths: segments narrower than R ("narrow"
+// and the joint latent: R = 128 and 256 with zeroed pad columns, per-block width tests),
+// full-width R = 64 / 128 heads (no width tests), partial last tiles, paged caches.
+void run_row_copy_cases(cuda::RowCopy copy, const std::vector<int>& depths) {
   const auto split_k = cuda::AttentionKernel::kSplitK;
-  const auto bulk = cuda::RowCopy::kBulk;
   const std::vector<Seg> narrow = {{0, 40, 0, 24}, {0, 40, 0, 24}, {0, 40, 0, 24}, {40, 64, 24, 72}};
   for (DType t : {DType::kF16, DType::kBF16}) {
     for (int n_q : {1, 5}) {
-      for (int st : {2, 3, 4, cuda::kLatentMaxStages}) {
-        run_latent_case({"narrow", narrow, 104, 96, {5, 77, 1000, 4099}, n_q, t, split_k, 0, st, bulk});
-        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {40000}, n_q, t, split_k, 0, st, bulk});
-        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {3000, 17}, n_q, t, split_k, 16, st, bulk});
-        run_latent_case({"per-head-128", per_head(4, 128), 512, 512, {9000, 130}, n_q, t, split_k, 0, st, bulk});
+      for (int st : depths) {
+        run_latent_case({"narrow", narrow, 104, 96, {5, 77, 1000, 4099}, n_q, t, split_k, 0, st, copy});
+        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {40000}, n_q, t, split_k, 0, st, copy});
+        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {3000, 17}, n_q, t, split_k, 16, st, copy});
+        run_latent_case({"per-head-128", per_head(4, 128), 512, 512, {9000, 130}, n_q, t, split_k, 0, st, copy});
       }
       for (int st : {2, 3}) {
-        run_latent_case({"joint-20-heads", wide_joint(20), 216, 264, {9, 1500}, n_q, t, split_k, 0, st, bulk});
+        run_latent_case({"joint-20-heads", wide_joint(20), 216, 264, {9, 1500}, n_q, t, split_k, 0, st, copy});
       }
     }
   }
 }
 
-// Unpadded swizzled tiles (tile_swizzle.cuh): narrow segments (per-block width tests, zero
-// columns up to R) and full-width R = 64 / 128 heads (no width tests), R = 256 joint latents,
-// partial tiles, paged caches, several depths; any compute capability.
+// Rows copied by cp.async.bulk through mbarrier stages (sm_90), every depth.
+TEST(CudaLatentAttention, BulkRowCopiesMatchReference) {
+  LRKV_REQUIRE_CUDA();
+  if (!cuda::sm90_code()) GTEST_SKIP() << "bulk copies need the sm_90 code (compute capability 9.x)";
+  run_row_copy_cases(cuda::RowCopy::kBulk, {2, 3, 4, cuda::kLatentMaxStages});
+}
+
+// Unpadded swizzled tiles (tile_swizzle.cuh), any compute capability.
 TEST(CudaLatentAttention, SwizzledTilesMatchReference) {
   LRKV_REQUIRE_CUDA();
-  const auto split_k = cuda::AttentionKernel::kSplitK;
-  const auto swz = cuda::RowCopy::kSwizzled;
-  const std::vector<Seg> narrow = {{0, 40, 0, 24}, {0, 40, 0, 24}, {0, 40, 0, 24}, {40, 64, 24, 72}};
-  for (DType t : {DType::kF16, DType::kBF16}) {
-    for (int n_q : {1, 5}) {
-      for (int st : {2, 3, cuda::kLatentMaxStages}) {
-        run_latent_case({"narrow", narrow, 104, 96, {5, 77, 1000, 4099}, n_q, t, split_k, 0, st, swz});
-        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {40000}, n_q, t, split_k, 0, st, swz});
-        run_latent_case({"per-head-64", per_head(8, 64), 512, 512, {3000, 17}, n_q, t, split_k, 16, st, swz});
-        run_latent_case({"per-head-128", per_head(4, 128), 512, 512, {9000, 130}, n_q, t, split_k, 0, st, swz});
-      }
-      for (int st : {2, 3}) {
-        run_latent_case({"joint-20-heads", wide_joint(20), 216, 264, {9, 1500}, n_q, t, split_k, 0, st, swz});
-      }
-    }
-  }
+  run_row_copy_cases(cuda::RowCopy::kSwizzled, {2, 3, cuda::kLatentMaxStages});
 }
 
 // A depth whose tiles do not fit shared memory is refused with the width named, not launched.

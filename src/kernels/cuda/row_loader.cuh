@@ -60,17 +60,17 @@ struct AsyncRowLoader16T {
         const T* g = b > 0 ? src + (kPaged ? map(j) : j) * ld + off + col : src;
         cp_async_16<kPrefetch256>(d, g, b);
       }
-      return;
-    }
+    } else {
 #pragma unroll
-    for (int i = tid; i < kRows * kChunks; i += kThreads) {
-      const int r = i / kChunks, col = (i % kChunks) * 8;
-      const int j = j0 + r;
-      int bytes = (len - col) * 2;
-      bytes = bytes < 0 ? 0 : (bytes > 16 ? 16 : bytes);
-      if (j >= j_end) bytes = 0;
-      const T* g = bytes > 0 ? src + (kPaged ? map(j) : j) * ld + off + col : src;
-      cp_async_16<kPrefetch256>(dst + tile_chunk<kSwizzle, R>(r, col / 8, ld_dst), g, bytes);
+      for (int i = tid; i < kRows * kChunks; i += kThreads) {
+        const int r = i / kChunks, col = (i % kChunks) * 8;
+        const int j = j0 + r;
+        int bytes = (len - col) * 2;
+        bytes = bytes < 0 ? 0 : (bytes > 16 ? 16 : bytes);
+        if (j >= j_end) bytes = 0;
+        const T* g = bytes > 0 ? src + (kPaged ? map(j) : j) * ld + off + col : src;
+        cp_async_16<kPrefetch256>(dst + tile_chunk<kSwizzle, R>(r, col / 8, ld_dst), g, bytes);
+      }
     }
   }
 };

@@ -226,18 +226,15 @@ int occupancy_r(int R, int stages) {
   }
 }
 
-// Calls op.template operator()<T, Loader>() for the element type and the row copy.
+// dev::with_row_types, plus the bulk-copy (sm_90) and swizzled-tile loaders of this kernel.
 template <class Op>
 auto with_latent_types(bool f16, LatentRowLoad load, Op&& op) {
   auto with = [&]<class L>() {
     return f16 ? op.template operator()<__half, L>() : op.template operator()<__nv_bfloat16, L>();
   };
-  switch (load) {
-    case LatentRowLoad::kBulk: return with.template operator()<dev::BulkRowLoader>();
-    case LatentRowLoad::kSwizzled: return with.template operator()<dev::SwizzledRowLoader16>();
-    case LatentRowLoad::kAsync: return with.template operator()<dev::AsyncRowLoader16>();
-    default: return with.template operator()<dev::ScalarRowLoader>();
-  }
+  if (load == LatentRowLoad::kBulk) return with.template operator()<dev::BulkRowLoader>();
+  if (load == LatentRowLoad::kSwizzled) return with.template operator()<dev::SwizzledRowLoader16>();
+  return dev::with_row_types(f16, load == LatentRowLoad::kAsync, op);
 }
 
 }  // namespace

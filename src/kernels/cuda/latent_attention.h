@@ -24,19 +24,18 @@ namespace lrkv::cuda {
 // split-K kernel (latent_attention.cu); tests and benchmarks force either.
 enum class AttentionKernel { kAuto, kSplitK, kPrefill };
 
-// How the split-K kernel copies cached rows into shared memory: cp.async (16-byte pieces per
-// thread; scalar loads when unaligned) or cp.async.bulk (one TMA copy per row segment, compute
-// capability >= 9.0 running the sm_90 code, 16-byte aligned segments of multiples of 8 values).
-// kAuto takes bulk copies for rows of R >= 128 padded latents where they apply, else cp.async
-// (H200, b = 1, 64K-128K: R = 256 group latents 1.18-1.28x faster with bulk copies, R = 128 dense
-// within 1%, 16 sequences of Llama-3 dense 1.16x; R = 64 per-head latents 0.90x:
-// bench/CUDA_NOTES.md part 14); LRKV_ATTN_BULK=0|1 forces cp.async or bulk wherever they apply
-// (A/B runs). kBulk on a shape or device that cannot take it is kUnsupported. It applies to the
-// split-K kernel only: prefill chunks that take the prefill kernel (AttentionKernel::kAuto) copy
-// with cp.async whatever `copy` says. kSwizzled: cp.async into unpadded tile rows whose 16-byte
-// chunks are permuted (tile_swizzle.cuh): 4 KB less shared memory per R = 128 CTA, three
-// resident CTAs instead of two; kAuto takes it for R <= 128 from 64K cached rows (see
-// auto_row_load in latent_attention.cpp; 16-byte aligned rows).
+// How the split-K kernel copies cached rows into shared memory: cp.async into padded tile rows
+// (16-byte pieces per thread; scalar loads when unaligned), cp.async into unpadded swizzled rows
+// (kSwizzled, tile_swizzle.cuh: 4 KB less shared memory per R = 128 CTA, three resident CTAs
+// instead of two; 16-byte aligned rows) or cp.async.bulk (kBulk: one TMA copy per row segment,
+// compute capability >= 9.0 running the sm_90 code, 16-byte aligned segments of multiples of 8
+// values). kAuto takes swizzled tiles for R <= 128 from 64K cached rows, else bulk copies for
+// R >= 128 where they apply, else padded cp.async (H200 measurements: see auto_row_load in
+// latent_attention.cpp and bench/CUDA_NOTES.md parts 14-15); LRKV_ATTN_SWIZZLE=0|1 and
+// LRKV_ATTN_BULK=0|1 force either wherever it applies (A/B runs). kBulk or kSwizzled on a shape
+// or device that cannot take it is kUnsupported. It applies to the split-K kernel only: prefill
+// chunks that take the prefill kernel (AttentionKernel::kAuto) copy with cp.async whatever
+// `copy` says.
 enum class RowCopy { kAuto, kCpAsync, kBulk, kSwizzled };
 
 // n_seq problems of one shape: sequence b reads p.qk + b * qk_seq, p.q_pos + b * p.n_q,

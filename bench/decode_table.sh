@@ -17,6 +17,9 @@
 #   floor     device read/copy bandwidth + the GGUF's weight bytes -> OUTDIR/floor.json
 #   profile   ncu kernel times of eager decode steps (PROFILE_VARIANTS, PROFILE_CTX, PROFILE_LAYERS 4,
 #             PROFILE_BATCH 1) -> OUTDIR/profile_*.txt
+#   trace     in-graph decode profile through the CLI: lrkv bench --device cuda --profile (CUPTI, the
+#             replayed decode graph, kernel by kernel) on the synth GGUF and, if the cli step made it,
+#             mkv-pca 50% fp16 / int4, at CLI_CTX -> OUTDIR/trace_*.md (printed)
 #   llamacpp  llama-bench tg64 at depths 4096,32768, KV f16/q8_0/q4_0 -> OUTDIR/llamacpp.csv
 #   e2e       cuda_e2e_bench (dense / 50% latents / 50% + int4, batches 1,16) -> OUTDIR/e2e.csv
 #   cli       lrkv bench --device cuda on the synth GGUF, a lorc 50% and an mkv-pca 50% model
@@ -254,6 +257,19 @@ EOF
           echo "== $v, ctx $ctx, batch ${PROFILE_BATCH:-1}, ${PROFILE_LAYERS:-4} layers"
           python3 bench/profile_decode.py "$OUT/ncu_${v}_$ctx.csv" 6 "${PROFILE_TOP:-25}" | tee "$OUT/profile_${v}_$ctx.txt"
         done
+      done
+      ;;
+    trace)
+      # The graph as replayed (PDL, no isolation): where a step's time goes and how kernels overlap.
+      for spec in "dense:$MODEL:" "mkv50:$WORK/mkv50.gguf:--latent-bits 0" "mkv50_int4:$WORK/mkv50.gguf:--latent-bits 4 --latent-group 32"; do
+        IFS=: read -r name model flags <<< "$spec"
+        [ -s "$model" ] || { echo "trace: no $model (the cli step makes it)"; continue; }
+        stamp "trace: $name"
+        # shellcheck disable=SC2086
+        $B/lrkv bench "$model" --dtype f16 --skip-finite-check --device cuda --ctx "${CLI_CTX:-4096,32768}" --batch 1 \
+          -n 32 -r 1 --profile $flags > "$OUT/trace_$name.md" 2> "$OUT/trace_$name.log" ||
+          { echo "trace $name failed:"; tail -5 "$OUT/trace_$name.log"; rc=1; continue; }
+        cat "$OUT/trace_$name.md"
       done
       ;;
     llamacpp)

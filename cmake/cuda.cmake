@@ -20,6 +20,10 @@ file(GLOB_RECURSE LRKV_CUDA_SOURCES CONFIGURE_DEPENDS
 add_library(lrkv_cuda STATIC ${LRKV_CUDA_SOURCES})
 target_link_libraries(lrkv_cuda PUBLIC lrkv_compress CUDA::cudart_static CUDA::cublas CUDA::cusolver)
 target_compile_definitions(lrkv_cuda PUBLIC LRKV_HAVE_CUDA=1)
+# The kernel profiler opens libcupti at run time; these are where it looks after the loader's path.
+set_source_files_properties(${CMAKE_SOURCE_DIR}/src/backend/cuda/cupti_tracer.cpp PROPERTIES COMPILE_DEFINITIONS
+  "LRKV_CUDA_LIB_DIR=\"${CUDAToolkit_LIBRARY_DIR}\";LRKV_CUDA_ROOT=\"${CUDAToolkit_LIBRARY_ROOT}\"")
+target_link_libraries(lrkv_cuda PRIVATE ${CMAKE_DL_LIBS})
 # -lineinfo for profilers; LRKV_CUDA_VERBOSE=ON prints ptxas register/spill reports.
 option(LRKV_CUDA_VERBOSE "Print ptxas resource usage of every kernel" OFF)
 target_compile_options(lrkv_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-lineinfo --expt-relaxed-constexpr

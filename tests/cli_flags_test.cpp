@@ -65,6 +65,8 @@ TEST_F(CliFlags, NumericFlagsAreRangeChecked) {
       {"synth --preset tiny --fill gauss -o " + *dir_ + "/s.gguf", "--fill"},
       {"info " + model() + " --ctx 0", "--ctx"},
       {"bench " + model() + " -r 0", "--reps"},
+      {"bench " + model() + " --profile --device cpu", "--profile"},
+      {"bench " + model() + " --profile -n 0", "--profile"},
   };
   for (const auto& [args, flag] : cases) expect_error(args, {flag});
   EXPECT_FALSE(fs::exists(*dir_ + "/r"));

@@ -4,6 +4,7 @@
 
 #ifdef LRKV_HAVE_CUDA
 #include "backend/cuda/cuda_engine.h"
+#include "backend/cuda/cupti_tracer.h"
 #include "backend/cuda/device_pool.h"
 #endif
 
@@ -58,6 +59,15 @@ Result<std::unique_ptr<Engine>> make_engine(const Model& model, const EngineOpti
   auto e = std::make_unique<CpuEngine>(model);
   LRKV_RETURN_IF_ERROR(e->status());
   return std::unique_ptr<Engine>(std::move(e));
+}
+
+Result<std::unique_ptr<KernelTracer>> make_kernel_tracer(const Engine& engine) {
+#ifdef LRKV_HAVE_CUDA
+  if (engine.device() == "cuda") return cuda::make_cupti_tracer();
+#endif
+  return make_error(ErrorCode::kUnsupported,
+                    "a kernel profile traces GPU kernels: it needs --device cuda (this engine runs on {})",
+                    engine.device());
 }
 
 }  // namespace lrkv

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "core/kernel_trace.h"
 #include "model/engine.h"
 
 namespace lrkv {
@@ -25,5 +26,9 @@ bool device_runs_cache(const std::string& device, const KvCacheSpec& spec);
 
 // An engine for `model` (which must outlive it) on options.device.
 Result<std::unique_ptr<Engine>> make_engine(const Model& model, const EngineOptions& options = {});
+
+// A tracer of the kernels `engine` runs on its device (`lrkv bench --profile`): CUPTI for the CUDA
+// engine. The CPU engine has none to trace: an error naming --device.
+Result<std::unique_ptr<KernelTracer>> make_kernel_tracer(const Engine& engine);
 
 }  // namespace lrkv

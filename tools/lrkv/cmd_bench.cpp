@@ -4,6 +4,9 @@
 // prefill ("pp<ctx>": batch prompts of ctx tokens in one pass) and decode ("tg<n>": n tokens per
 // sequence after the prompt) tokens/s as mean ± sd over the repetitions, with the KV cache's
 // bytes per token and its size at ctx + n tokens for the batch.
+// --profile (GPU): after the timed runs, one more run with the device's kernels traced (CUPTI)
+// around its decode steps: per kernel, launches and time per step, its share of the step and its
+// gap to the kernel before it; busy / idle / overlap of the step (eval/report/kernel_profile.h).
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -15,6 +18,8 @@
 #include "engine_args.h"
 #include "core/mmap_file.h"
 #include "flag_ranges.h"
+#include "backend/engine_factory.h"
+#include "eval/report/kernel_profile.h"
 #include "eval/report/speed.h"
 
 namespace lrkv::cli {
@@ -28,6 +33,7 @@ struct BenchArgs {
   std::vector<int> ctx = {512};
   std::vector<int> batch = {1};
   int n_gen = 32, reps = 3;
+  bool profile = false;  // --profile: the decode step's kernels
   uint64_t seed = kDefaultSeed;
   std::string format;  // md or json (default: from -o's extension, else md)
   std::string out;     // -o FILE; the bare words md / json are the old spelling of --format
@@ -62,7 +68,30 @@ std::string markdown(const Model& m, const std::vector<Row>& rows, int n_gen) {
                        human_bytes(static_cast<double>(row.r.kv_bytes)));
     }
   }
+  for (const Row& row : rows) {
+    if (!row.r.decode_profile) continue;
+    s += "\n" + kernel_profile_markdown(*row.r.decode_profile,
+                                        fmt::format("decode kernels, {} cache, ctx {}, batch {}", row.r.cache_kind,
+                                                    row.ctx, row.batch));
+  }
   return s;
+}
+
+nlohmann::json profile_json(const KernelProfile& p) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const KernelProfileRow& r : p.rows) {
+    rows.push_back({{"kernel", r.name},
+                    {"grid", {r.grid[0], r.grid[1], r.grid[2]}},
+                    {"block", {r.block[0], r.block[1], r.block[2]}},
+                    {"launches_per_step", r.launches_per_step},
+                    {"us_per_step", r.us_per_step},
+                    {"share", r.share},
+                    {"mean_us", r.mean_us},
+                    {"mean_gap_us", r.mean_gap_us}});
+  }
+  return {{"source", p.source},       {"steps", p.steps},     {"window_us_per_step", p.window_us},
+          {"busy_us_per_step", p.busy_us}, {"kernel_sum_us_per_step", p.kernel_sum_us},
+          {"idle_us_per_step", p.idle_us}, {"launches", p.launches}, {"kernels", rows}};
 }
 
 std::string json_table(const Model& m, const std::vector<Row>& rows, int n_gen, int reps) {
@@ -83,6 +112,7 @@ std::string json_table(const Model& m, const std::vector<Row>& rows, int n_gen, 
                    {"decode_tps_sd", row.r.decode_tps_sd}});
     // Weights a decode step reads (the CUDA engine reports them): the bandwidth floor's weight term.
     if (row.r.decode_weight_bytes > 0) out.back()["decode_weight_bytes"] = row.r.decode_weight_bytes;
+    if (row.r.decode_profile) out.back()["decode_profile"] = profile_json(*row.r.decode_profile);
   }
   return out.dump(2) + "\n";
 }
@@ -126,10 +156,22 @@ Status run_bench(BenchArgs a) {
     return make_error(ErrorCode::kInvalidArgument, "-n {} must be >= 0 and -r {} >= 1", a.n_gen,
                       a.reps);
   }
+  if (a.profile && a.n_gen < 1) {
+    return make_error(ErrorCode::kInvalidArgument, "--profile traces decode steps: it needs -n >= 1 (got {})",
+                      a.n_gen);
+  }
+  if (a.profile && a.engine.planned(a.cache.spec()) != "cuda") {  // before a long model load
+    return make_error(ErrorCode::kUnsupported,
+                      "--profile traces GPU kernels: it needs --device cuda (or auto with a GPU and a cache it runs)");
+  }
   LRKV_ASSIGN_OR_RETURN(Model m, a.model.load(a.engine.planned(a.cache.spec())));
   LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec(&m));
   LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
   LRKV_ASSIGN_OR_RETURN(auto engine, a.engine.make(m, kv));
+  std::unique_ptr<KernelTracer> tracer;
+  if (a.profile) {
+    LRKV_ASSIGN_OR_RETURN(tracer, make_kernel_tracer(*engine));
+  }
   std::vector<Row> rows;
   for (int c : a.ctx) {
     if (c + a.n_gen > m.config.max_seq) {
@@ -146,6 +188,7 @@ Status run_bench(BenchArgs a) {
       so.reps = a.reps;
       so.seed = a.seed;
       so.kv_type = kv;
+      so.tracer = tracer.get();
       log_info("bench ctx {} batch {}", c, b);
       LRKV_ASSIGN_OR_RETURN(SpeedResult r, measure_speed(*engine, so));
       rows.push_back({c, b, r});
@@ -183,6 +226,10 @@ void register_bench(CLI::App& app) {
       ->capture_default_str()
       ->check(int_range(1, 1 << 20));
   cmd->add_option("--seed", a->seed, "Seed of the random prompt tokens")->capture_default_str();
+  cmd->add_flag("--profile", a->profile,
+                "GPU: after the timed runs, trace one more run's decode steps (CUPTI) and print where a "
+                "step's time goes, kernel by kernel (libcupti from the CUDA toolkit; LRKV_CUPTI_LIB=path "
+                "if it is elsewhere)");
   cmd->add_option("--format", a->format, "Table format: md or json (default: -o's extension, else md)");
   cmd->add_option("-o,--output", a->out,
                   "Also write the table to this file (.md or .json); the bare words md / json are the "

@@ -23,10 +23,12 @@ void mean_sd(const std::vector<double>& v, double* mean, double* sd) {
 
 struct Timing {
   double prefill_s = 0.0, decode_s = 0.0;
+  uint64_t decode_begin_ns = 0, decode_end_ns = 0;  // on the tracer's clock, when one was given
 };
 
-Result<Timing> run_once(Engine& engine, KvCache& cache,
-                        const std::vector<std::vector<int>>& prompts, int n_gen) {
+// One prefill and n_gen decode steps; with a tracer, the decode steps' ends on its clock.
+Result<Timing> run_once(Engine& engine, KvCache& cache, const std::vector<std::vector<int>>& prompts, int n_gen,
+                        KernelTracer* tracer = nullptr) {
   const int batch = static_cast<int>(prompts.size());
   std::vector<SeqSpan> spans;
   for (int i = 0; i < batch; ++i) {
@@ -41,12 +43,15 @@ Result<Timing> run_once(Engine& engine, KvCache& cache,
   auto t0 = std::chrono::steady_clock::now();
   LRKV_RETURN_IF_ERROR(engine.forward_sample(spans, cache, greedy, &next));
   t.prefill_s = seconds_since(t0);
+  // forward_sample returns host tokens, so the device is idle at both marks.
+  if (tracer) t.decode_begin_ns = tracer->now_ns();
   t0 = std::chrono::steady_clock::now();
   for (int step = 0; step < n_gen; ++step) {
     for (int i = 0; i < batch; ++i) spans[i] = {i, &next[i], 1};
     LRKV_RETURN_IF_ERROR(engine.forward_sample(spans, cache, greedy, &next));
   }
   t.decode_s = seconds_since(t0);
+  if (tracer) t.decode_end_ns = tracer->now_ns();
   return t;
 }
 
@@ -57,6 +62,9 @@ Result<SpeedResult> measure_speed(Engine& engine, const SpeedOptions& o) {
     return make_error(ErrorCode::kInvalidArgument,
                       "speed test: ctx {}, batch {}, n_gen {}, reps {} must be positive", o.ctx,
                       o.batch, o.n_gen, o.reps);
+  }
+  if (o.tracer && o.n_gen < 1) {
+    return make_error(ErrorCode::kInvalidArgument, "speed test: a decode profile needs n_gen >= 1 (got {})", o.n_gen);
   }
   const LlamaConfig& cfg = engine.config();
   LRKV_ASSIGN_OR_RETURN(auto cache, engine.make_cache(o.batch, o.ctx + o.n_gen, o.kv_type));
@@ -75,11 +83,26 @@ Result<SpeedResult> measure_speed(Engine& engine, const SpeedOptions& o) {
       tg.push_back(static_cast<double>(o.batch) * o.n_gen / std::max(t.decode_s, 1e-12));
   }
   SpeedResult s;
-  mean_sd(pp, &s.prefill_tps, &s.prefill_tps_sd);
-  mean_sd(tg, &s.decode_tps, &s.decode_tps_sd);
   s.kv_bytes_per_token = cache->bytes_per_token();
   s.kv_bytes = s.kv_bytes_per_token * o.batch * (o.ctx + o.n_gen);
   s.cache_kind = cache->kind();
+  if (o.tracer) {
+    // A fresh cache (the old one freed first), so that what the engine sets up for it (a GPU
+    // engine's decode graphs) is set up with the tracer on; an untraced-window pass sets it all
+    // up, then the traced pass's decode steps are the window.
+    cache.reset();
+    LRKV_ASSIGN_OR_RETURN(cache, engine.make_cache(o.batch, o.ctx + o.n_gen, o.kv_type));
+    LRKV_RETURN_IF_ERROR(o.tracer->start());
+    Result<Timing> t = run_once(engine, *cache, prompts, o.n_gen);
+    if (t.ok()) t = run_once(engine, *cache, prompts, o.n_gen, o.tracer);
+    auto records = o.tracer->stop();  // stopped whatever the passes returned
+    LRKV_RETURN_IF_ERROR(t.status());
+    LRKV_RETURN_IF_ERROR(records.status());
+    LRKV_ASSIGN_OR_RETURN(s.decode_profile, summarize_kernels(std::move(records).value(), o.n_gen, t->decode_begin_ns,
+                                                              t->decode_end_ns, o.tracer->source()));
+  }
+  mean_sd(pp, &s.prefill_tps, &s.prefill_tps_sd);
+  mean_sd(tg, &s.decode_tps, &s.decode_tps_sd);
   s.decode_weight_bytes = engine.decode_weight_bytes();
   return s;
 }

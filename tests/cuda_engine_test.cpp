@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "backend/cuda/cuda_engine.h"
 #include "io/model_io.h"
@@ -327,6 +329,67 @@ TEST(CudaEngine, DecodeGraphsMatchEagerSteps) {
       EXPECT_GT(steps, 300);
       EXPECT_LT(worst, 1e-4) << c.name << " " << n_seq;
       EXPECT_EQ(token_mismatch, 0) << c.name << " " << n_seq;
+    }
+  }
+}
+
+// CudaEngineOptions::early_attention_rows only moves the copies of rows older than the step ahead
+// of the attention kernel's wait for the kernel that writes the queries and the new rows; what is
+// computed, and in which order, is the same. So the logits must agree bit for bit with the engine
+// without it, step after step, for dense rows, absorbed latents (fp16 rows and 4-bit codes) and a
+// paged cache (a tile copied
+// before its rows were written would read stale rows and differ). Greedy tokens of the reference
+// engine feed both.
+TEST(CudaEngine, EarlyAttentionRowsChangeNoBit) {
+  LRKV_REQUIRE_CUDA();
+  if (std::getenv("LRKV_ATTN_EARLY") != nullptr) GTEST_SKIP() << "LRKV_ATTN_EARLY is set: it overrides both engines";
+  const LlamaConfig cfg = gqa_config();
+  test::LatentModelOptions lo;
+  lo.method = "mkv-pca";
+  lo.granularity = "group:2";
+  const Model latent = test::make_latent_test_model(cfg, lo);
+  auto dense = make_random_model(cfg, 3, DType::kBF16);
+  ASSERT_TRUE(dense.ok());
+  KvCacheSpec paged(DType::kBF16);
+  paged.paging = KvPaging{160, 16};
+  for (const Case& c : {Case{&*dense, KvCacheSpec(DType::kBF16), "dense"}, Case{&latent, KvCacheSpec(DType::kF16), "latent"},
+                        Case{&latent, int4_latents(), "latent int4"}, Case{&*dense, paged, "dense paged"}}) {
+    for (int n_seq : {1, 3}) {
+      cuda::CudaEngineOptions on;
+      on.early_attention_rows = true;
+      auto ref = cuda::CudaEngine::create(*c.m);
+      auto early = cuda::CudaEngine::create(*c.m, on);
+      ASSERT_TRUE(ref.ok() && early.ok());
+      const int cap = 600, V = cfg.n_vocab;
+      auto rc = (*ref)->make_cache(n_seq, cap, c.spec);
+      auto ec = (*early)->make_cache(n_seq, cap, c.spec);
+      ASSERT_TRUE(rc.ok() && ec.ok()) << ec.status().to_string();
+      std::vector<std::vector<int>> prompts;
+      std::vector<SeqSpan> prefill;
+      for (int s = 0; s < n_seq; ++s) prompts.push_back(tokens(150 + 23 * s, 7 + s, V));
+      for (int s = 0; s < n_seq; ++s) prefill.push_back(SeqSpan{s, prompts[s].data(), static_cast<int>(prompts[s].size())});
+      std::vector<float> lr, le;
+      LRKV_ASSERT_OK((*ref)->forward(prefill, **rc, LogitsMode::kLast, &lr));
+      LRKV_ASSERT_OK((*early)->forward(prefill, **ec, LogitsMode::kLast, &le));
+      int steps = 0, differing = 0;
+      std::vector<int> next(n_seq);
+      for (int s = 0; s < n_seq; ++s) next[s] = 5 + s;
+      while ((*rc)->length(n_seq - 1) < cap) {
+        std::vector<SeqSpan> spans;
+        for (int s = 0; s < n_seq; ++s) spans.push_back(SeqSpan{s, &next[s], 1});
+        LRKV_ASSERT_OK((*ref)->forward(spans, **rc, LogitsMode::kLast, &lr));
+        LRKV_ASSERT_OK((*early)->forward(spans, **ec, LogitsMode::kLast, &le));
+        ASSERT_EQ(lr.size(), le.size());
+        for (size_t i = 0; i < lr.size(); ++i) differing += std::memcmp(&lr[i], &le[i], sizeof(float)) != 0;
+        for (int s = 0; s < n_seq; ++s) {
+          const float* r = lr.data() + int64_t{s} * V;
+          next[s] = static_cast<int>(std::max_element(r, r + V) - r);
+        }
+        ++steps;
+      }
+      std::printf("[early rows %s, %d seq] %d steps, %d logits differ\n", c.name, n_seq, steps, differing);
+      EXPECT_GT(steps, 400);
+      EXPECT_EQ(differing, 0) << c.name << " " << n_seq;
     }
   }
 }

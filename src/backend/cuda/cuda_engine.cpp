@@ -106,6 +106,7 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   std::unique_ptr<CudaEngine> e(new CudaEngine(model, options));
   e->opt_.fused_absorption = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption);
   e->opt_.fused_absorption_quantized = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption_quantized);
+  e->opt_.early_attention_rows = env_switch("LRKV_ATTN_EARLY", options.early_attention_rows);
   auto plan = model_rank_plan(model);
   if (plan.ok()) {
     LRKV_ASSIGN_OR_RETURN(e->latent_, build_latent_layers(model, *plan));

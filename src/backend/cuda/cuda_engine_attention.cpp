@@ -129,6 +129,7 @@ Status CudaEngine::attention_dense(int l, Step& st) {
     b.k_seq = b.v_seq = seq_elems;
     b.maps = cache_->maps(s0.seq);
     b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
+    b.early_rows = opt_.early_attention_rows;  // the queries are the spans' new rows, in order
     PoolBuffer ws;
     LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, latent_attention_workspace_bytes(b), &ws));
     b.workspace = ws.data();
@@ -373,6 +374,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
       b.z_seq = int64_t{s0.n} * L.z_width;
       b.maps = cache_->maps(s0.seq);
       b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
+      b.early_rows = opt_.early_attention_rows;
       LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, latent_attention_workspace_bytes(b), &ws));
       b.workspace = ws.data();
       b.workspace_bytes = ws.bytes();
@@ -469,6 +471,7 @@ Status CudaEngine::attention_latent_quantized(int l, Step& st, bool encoded) {
     b.n_seq = static_cast<int>(r.count);
     b.maps = cache_->maps(s0.seq);
     b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
+    b.early_rows = opt_.early_attention_rows;
     PoolBuffer ws;
     LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, quant_latent_attention_workspace_bytes(b), &ws));
     b.workspace = ws.data();

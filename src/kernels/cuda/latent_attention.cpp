@@ -168,6 +168,7 @@ Result<Plan> make_plan(const LatentAttentionBatch& b) {
     a.chunk = b.max_kv;
     return plan;
   }
+  a.early_rows = b.early_rows ? 1 : 0;
   a.stages = b.stages != 0 ? b.stages : pipeline_stages(int64_t{b.n_seq} * a.n_clusters * a.n_row_tiles, plan.R);
   if (b.stages == 0 && plan.R > 128) a.stages = std::min(a.stages, 3);  // forced depths beyond R = 256's smem
   LRKV_ASSIGN_OR_RETURN(plan.load, row_load(b, a, plan.vec, plan.R));

@@ -60,7 +60,6 @@ __device__ __forceinline__ void zero_pad_columns(T* t, int rows, int len) {
 template <class T, int R, class Loader>
 __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __grid_constant__ SplitAttentionArgs a) {
   dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
-  dev::pdl_wait();
   using namespace dev;
   constexpr bool kSwz = Loader::kSwizzle;
   constexpr int kQLd = kQueryLd<R>, kLd = kTileLd<R, kSwz>;
@@ -73,11 +72,13 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   __shared__ int row_end_s[kRowsPerCta];
   __shared__ uint64_t bars[Loader::kBulk ? kLatentMaxStages : 1];  // BulkPipeline's mbarriers
 
+  // Up to the wait, only what no kernel of this step writes: the positions and block tables (the
+  // host uploads them before the step) and, with a.early_rows, cached rows below the sequence's
+  // first new row. The queries, the new rows and the workspace wait for the predecessor.
   const CtaPos pos = cta_pos(a);
   const int split = pos.split, seq = pos.seq, rt = pos.rt;
   const ClusterDesc& cl = *pos.cl;
   load_row_ends(a, cl, seq, rt, row_end_s);
-  stage_queries<T, R>(a, cl, seq, rt, cl.k_len, q_s, ql_s, kQLd);
   if constexpr (Loader::kBulk) {
     zero_pad_columns<T, R, kLd>(k_s, stages * kTokenTile, cl.k_len);
     zero_pad_columns<T, R, kLd>(v_s, stages * kTokenTile, cl.v_len);
@@ -86,6 +87,7 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   __syncthreads();
   const int jb = split * a.chunk, je = split_end(a, row_end_s, jb);
   if (jb >= je) {
+    dev::pdl_wait();
     cta_empty(a, seq, split);
     return;
   }
@@ -93,6 +95,10 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   const void* vrows = seq_rows<T>(a, a.v, a.v_seq, seq);
   const RowMap map = a.maps.seq(seq);
   const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
+  // The pipeline's first stages - 1 tiles end at primed_end: early when that is at or below the
+  // first row this step writes.
+  const int primed_end = min(je, jb + (stages - 1) * kTokenTile);
+  const bool early = a.early_rows != 0 && primed_end <= a.q_pos[static_cast<int64_t>(seq) * a.n_q];
 
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);
@@ -104,8 +110,12 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   WarpAttention<T, R> acc;
   acc.init();
   // The tile loop over either pipeline (same order of waits, barriers and loads).
+  // Queries are staged after the wait; the first advance() syncs the CTA before any warp reads them.
   auto attend = [&](const auto& pipe, auto&& load_tile) {
-    pipe.prime(load_tile);
+    if (early) pipe.prime(load_tile);
+    dev::pdl_wait();
+    stage_queries<T, R>(a, cl, seq, rt, cl.k_len, q_s, ql_s, kQLd);
+    if (!early) pipe.prime(load_tile);
     for (int it = 0; it < n_tiles; ++it) {
       const int stage = pipe.advance(it, load_tile);
       const int tok0 = jb + it * kTokenTile + warp * 16;

@@ -7,6 +7,9 @@
 // (qk_off, k_off, k_len, v_off, v_len, z_off) are HOST pointers read while planning the launch.
 // Limits (kUnsupported otherwise): n_head <= 64, segment lengths <= 256, at most 64 distinct
 // (k segment, v segment) runs of heads. Asynchronous on `stream`; not thread-safe per stream.
+// The split-K kernel reads q_pos and the block tables before it waits for the kernel launched
+// before it (programmatic dependent launch): they must come from earlier work (the engine uploads
+// them before a step), not from that kernel; the queries, rows and workspace are read after.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -56,6 +59,13 @@ struct LatentAttentionBatch {
   // 0: chosen from the shape unless LRKV_ATTN_STAGES forces one.
   int stages = 0;
   RowCopy copy = RowCopy::kAuto;
+  // The queries are each sequence's new rows, in order: q_pos[b * p.n_q] is the first row of
+  // sequence b this step writes, and every row below it was written before the step's kernels (a
+  // decode or prompt step of an engine). The split-K kernel then issues the copies of its first
+  // tiles, when they hold only such rows, before waiting for the kernel that precedes it under
+  // programmatic dependent launch (the one that writes the queries and the new rows), so those
+  // bytes stream during that kernel's tail. false: every read waits for it.
+  bool early_rows = false;
 };
 
 // Scratch the launch needs (0 when it runs unsplit). Errors as latent_attention().

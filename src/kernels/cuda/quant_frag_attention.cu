@@ -128,7 +128,6 @@ __device__ __forceinline__ void q_value_codes(const uint8_t* pa, const uint8_t* 
 template <int R, int BITS, bool ANY>
 __global__ void __launch_bounds__(kCtaThreads, R == 64 ? 4 : 3) quant_frag_kernel(const __grid_constant__ QuantAttentionArgs qa) {
   dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
-  dev::pdl_wait();
   using namespace dev;
   using T = __half;
   constexpr int kLd = R + 8;
@@ -147,11 +146,13 @@ __global__ void __launch_bounds__(kCtaThreads, R == 64 ? 4 : 3) quant_frag_kerne
   const CtaPos pos = cta_pos(a);
   const int split = pos.split, seq = pos.seq, rt = pos.rt;
   const ClusterDesc& cl = *pos.cl;
+  // Up to the wait, only what no kernel of this step writes (as latent_attention_kernel): the
+  // positions, the block tables and, with a.early_rows, rows below the sequence's first new row.
   load_row_ends(a, cl, seq, rt, row_end_s);
-  stage_queries<T, R>(a, cl, seq, rt, cl.k_len, q_s, ql_s, kLd);
   __syncthreads();
   const int jb = split * a.chunk, je = split_end(a, row_end_s, jb);
   if (jb >= je) {
+    dev::pdl_wait();
     cta_empty(a, seq, split);
     return;
   }
@@ -167,7 +168,13 @@ __global__ void __launch_bounds__(kCtaThreads, R == 64 ? 4 : 3) quant_frag_kerne
     load_raw_tile<kFragTile>(kraw + stage * qa.k.stage_bytes, qa.k, krows, map, a.ldk, kseg, j0, je, threadIdx.x, kcopy);
     load_raw_tile<kFragTile>(vraw + stage * qa.v.stage_bytes, qa.v, vrows, map, a.ldv, vseg, j0, je, threadIdx.x, vcopy);
   };
-  pipe.prime(load_tile);
+  const bool early = a.early_rows != 0 &&
+                     min(je, jb + (stages - 1) * kFragTile) <= a.q_pos[static_cast<int64_t>(seq) * a.n_q];
+  if (early) pipe.prime(load_tile);
+  dev::pdl_wait();
+  stage_queries<T, R>(a, cl, seq, rt, cl.k_len, q_s, ql_s, kLd);
+  if (!early) pipe.prime(load_tile);
+  __syncthreads();  // the queries, before qfrag reads them
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);

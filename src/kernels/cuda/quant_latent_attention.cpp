@@ -190,6 +190,7 @@ Result<Plan> make_plan(const QuantLatentAttentionBatch& b) {
   a.ldz = b.ldz;
   a.z_seq = b.z_seq;
   a.stages = kStages;
+  a.early_rows = b.early_rows ? 1 : 0;  // the register-fragment kernel reads it
   plan.qa.k = plan_side(b.k, b.n_seq, a, true);
   plan.qa.v = plan_side(b.v, b.n_seq, a, false);
   plan.frag = frag_supported(plan.R, plan.qa.k, plan.qa.v);

@@ -18,6 +18,8 @@
 // the same shape) decode the cached prefix once into f16 token rows in the workspace (values of
 // cpu::decode_segment rounded to f16) and run the f16 prefill kernel on them.
 // Pointers: qk, q_pos, rows, z, workspace are DEVICE pointers; per-head arrays are HOST pointers.
+// As cuda::latent_attention, the register-fragment kernel reads q_pos and the block tables before
+// its programmatic-dependent-launch wait: they must not come from the kernel launched just before.
 // Limits (kUnsupported otherwise): affine 1..8 or symmetric 2..8 bits (q8_0/q4_0 not here),
 // segments <= 256 values, n_head <= 64, <= 64 distinct segment runs, byte offsets < 2^31,
 // shared-memory tiles of the widest segment <= 227 KB. Asynchronous on `stream`.
@@ -72,6 +74,9 @@ struct QuantLatentAttentionBatch {
   // of bank conflicts (keys 96 bytes, values 48 for 40-byte rows) instead of packed; also
   // LRKV_QUANT_FRAG_PAD=1. An A/B option until measured on a GPU.
   bool pad_frag_rows = false;
+  // As LatentAttentionBatch::early_rows (the register-fragment kernel): the queries are each
+  // sequence's new rows, in order, so tiles of older rows may be copied before the wait.
+  bool early_rows = false;
 };
 
 Result<size_t> quant_latent_attention_workspace_bytes(const QuantLatentAttentionBatch& b);

@@ -64,6 +64,10 @@ struct SplitAttentionArgs {
   // Split-K.
   int chunk = 0, n_splits = 1, n_row_tiles = 1, n_clusters = 0;
   int stages = 2;          // latent kernel: shared-memory tiles in flight + 1 (2..kLatentMaxStages)
+  // Latent kernel: 1 when every cached row below q_pos[b * n_q] (sequence b's first query) was
+  // written before the kernels of this step, so a CTA may load such rows before it waits for its
+  // predecessor (programmatic dependent launch); 0: every read waits.
+  int early_rows = 0;
   int k_contiguous = 0, v_contiguous = 0;  // ldk == k_len (ldv == v_len) for every cluster
   float* ws_o = nullptr;   // [n_seq, units, n_splits, 16, R]
   float* ws_ml = nullptr;  // [n_seq, units, n_splits, 16, 2]

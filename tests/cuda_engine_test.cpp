@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "backend/cuda/cuda_engine.h"
 #include "io/model_io.h"
@@ -265,6 +266,43 @@ KvCacheSpec int4_latents() {
   return q4;
 }
 
+// Prefills n_seq prompts (lengths prompt0 + prompt_step * s) on engines a and b, each with its own
+// cache of `spec` (capacity cap), then decodes both one token per sequence until the last reaches
+// cap, feeding b's greedy tokens to both; on_step(la, lb) sees each decode step's kLast logits.
+// Returns the decode steps run.
+int paired_decode(cuda::CudaEngine& a, cuda::CudaEngine& b, const KvCacheSpec& spec, int n_seq, int cap, int prompt0,
+                  int prompt_step, const std::function<void(const std::vector<float>&, const std::vector<float>&)>& on_step) {
+  const int V = a.config().n_vocab;
+  auto ca = a.make_cache(n_seq, cap, spec);
+  auto cb = b.make_cache(n_seq, cap, spec);
+  EXPECT_TRUE(ca.ok() && cb.ok()) << cb.status().to_string();
+  if (!ca.ok() || !cb.ok()) return 0;
+  std::vector<std::vector<int>> prompts;
+  std::vector<SeqSpan> prefill;
+  for (int s = 0; s < n_seq; ++s) prompts.push_back(tokens(prompt0 + prompt_step * s, 5 + s, V));
+  for (int s = 0; s < n_seq; ++s) prefill.push_back(SeqSpan{s, prompts[s].data(), static_cast<int>(prompts[s].size())});
+  std::vector<float> la, lb;
+  EXPECT_TRUE(a.forward(prefill, **ca, LogitsMode::kLast, &la).ok());
+  EXPECT_TRUE(b.forward(prefill, **cb, LogitsMode::kLast, &lb).ok());
+  int steps = 0;
+  std::vector<int> next(n_seq);
+  for (int s = 0; s < n_seq; ++s) next[s] = 3 + s;
+  while ((*cb)->length(n_seq - 1) < cap) {
+    std::vector<SeqSpan> spans;
+    for (int s = 0; s < n_seq; ++s) spans.push_back(SeqSpan{s, &next[s], 1});
+    const Status sa = a.forward(spans, **ca, LogitsMode::kLast, &la), sb = b.forward(spans, **cb, LogitsMode::kLast, &lb);
+    EXPECT_TRUE(sa.ok() && sb.ok()) << sa.to_string() << " / " << sb.to_string();
+    if (!sa.ok() || !sb.ok() || la.size() != lb.size()) return steps;
+    on_step(la, lb);
+    for (int s = 0; s < n_seq; ++s) {
+      const float* r = lb.data() + int64_t{s} * V;
+      next[s] = static_cast<int>(std::max_element(r, r + V) - r);
+    }
+    ++steps;
+  }
+  return steps;
+}
+
 // Decode steps replayed from CUDA graphs against the same steps launched kernel by kernel: one and
 // three sequences, a dense model, absorbed latents in bf16 rows and as 4-bit codes, lengths that
 // cross the graphs' attention-plan buckets (256, 512) and reach the capacity. The plans differ
@@ -289,27 +327,11 @@ TEST(CudaEngine, DecodeGraphsMatchEagerSteps) {
       auto graph = cuda::CudaEngine::create(*c.m);
       auto eager = cuda::CudaEngine::create(*c.m, eager_opt);
       ASSERT_TRUE(graph.ok() && eager.ok());
-      const int cap = 560, V = cfg.n_vocab;
-      auto gc = (*graph)->make_cache(n_seq, cap, c.spec);
-      auto ec = (*eager)->make_cache(n_seq, cap, c.spec);
-      ASSERT_TRUE(gc.ok() && ec.ok()) << gc.status().to_string();
-      std::vector<std::vector<int>> prompts;
-      std::vector<SeqSpan> prefill;
-      for (int s = 0; s < n_seq; ++s) prompts.push_back(tokens(200 + 17 * s, 5 + s, V));
-      for (int s = 0; s < n_seq; ++s) prefill.push_back(SeqSpan{s, prompts[s].data(), static_cast<int>(prompts[s].size())});
-      std::vector<float> lg, le;
-      LRKV_ASSERT_OK((*graph)->forward(prefill, **gc, LogitsMode::kLast, &lg));
-      LRKV_ASSERT_OK((*eager)->forward(prefill, **ec, LogitsMode::kLast, &le));
+      const int V = cfg.n_vocab;
       double worst = 0.0;
-      int steps = 0, token_mismatch = 0;
-      std::vector<int> next(n_seq);
-      for (int s = 0; s < n_seq; ++s) next[s] = 3 + s;
-      while ((*ec)->length(n_seq - 1) < cap) {
-        std::vector<SeqSpan> spans;
-        for (int s = 0; s < n_seq; ++s) spans.push_back(SeqSpan{s, &next[s], 1});
-        LRKV_ASSERT_OK((*graph)->forward(spans, **gc, LogitsMode::kLast, &lg));
-        LRKV_ASSERT_OK((*eager)->forward(spans, **ec, LogitsMode::kLast, &le));
-        ASSERT_EQ(lg.size(), le.size());
+      int token_mismatch = 0;
+      const int steps = paired_decode(**graph, **eager, c.spec, n_seq, 560, 200, 17,
+                                      [&](const std::vector<float>& lg, const std::vector<float>& le) {
         worst = std::max(worst, worst_row_error(lg, le, V));
         for (int s = 0; s < n_seq; ++s) {
           const float* e = le.data() + int64_t{s} * V;
@@ -320,10 +342,8 @@ TEST(CudaEngine, DecodeGraphsMatchEagerSteps) {
           std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<float>());
           const float mag = std::max(std::fabs(sorted[0]), 1e-30f);
           if (te != tg && (sorted[0] - sorted[1]) / mag > 1e-4) ++token_mismatch;
-          next[s] = te;
         }
-        ++steps;
-      }
+      });
       std::printf("[decode graphs %s, %d seq] %d steps, worst logits row error vs eager %.2e\n", c.name, n_seq, steps,
                   worst);
       EXPECT_GT(steps, 300);
@@ -360,33 +380,11 @@ TEST(CudaEngine, EarlyAttentionRowsChangeNoBit) {
       auto ref = cuda::CudaEngine::create(*c.m);
       auto early = cuda::CudaEngine::create(*c.m, on);
       ASSERT_TRUE(ref.ok() && early.ok());
-      const int cap = 600, V = cfg.n_vocab;
-      auto rc = (*ref)->make_cache(n_seq, cap, c.spec);
-      auto ec = (*early)->make_cache(n_seq, cap, c.spec);
-      ASSERT_TRUE(rc.ok() && ec.ok()) << ec.status().to_string();
-      std::vector<std::vector<int>> prompts;
-      std::vector<SeqSpan> prefill;
-      for (int s = 0; s < n_seq; ++s) prompts.push_back(tokens(150 + 23 * s, 7 + s, V));
-      for (int s = 0; s < n_seq; ++s) prefill.push_back(SeqSpan{s, prompts[s].data(), static_cast<int>(prompts[s].size())});
-      std::vector<float> lr, le;
-      LRKV_ASSERT_OK((*ref)->forward(prefill, **rc, LogitsMode::kLast, &lr));
-      LRKV_ASSERT_OK((*early)->forward(prefill, **ec, LogitsMode::kLast, &le));
-      int steps = 0, differing = 0;
-      std::vector<int> next(n_seq);
-      for (int s = 0; s < n_seq; ++s) next[s] = 5 + s;
-      while ((*rc)->length(n_seq - 1) < cap) {
-        std::vector<SeqSpan> spans;
-        for (int s = 0; s < n_seq; ++s) spans.push_back(SeqSpan{s, &next[s], 1});
-        LRKV_ASSERT_OK((*ref)->forward(spans, **rc, LogitsMode::kLast, &lr));
-        LRKV_ASSERT_OK((*early)->forward(spans, **ec, LogitsMode::kLast, &le));
-        ASSERT_EQ(lr.size(), le.size());
+      int differing = 0;
+      const int steps = paired_decode(**early, **ref, c.spec, n_seq, 600, 150, 23,
+                                      [&](const std::vector<float>& le, const std::vector<float>& lr) {
         for (size_t i = 0; i < lr.size(); ++i) differing += std::memcmp(&lr[i], &le[i], sizeof(float)) != 0;
-        for (int s = 0; s < n_seq; ++s) {
-          const float* r = lr.data() + int64_t{s} * V;
-          next[s] = static_cast<int>(std::max_element(r, r + V) - r);
-        }
-        ++steps;
-      }
+      });
       std::printf("[early rows %s, %d seq] %d steps, %d logits differ\n", c.name, n_seq, steps, differing);
       EXPECT_GT(steps, 400);
       EXPECT_EQ(differing, 0) << c.name << " " << n_seq;

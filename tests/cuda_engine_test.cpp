@@ -356,8 +356,8 @@ TEST(CudaEngine, DecodeGraphsMatchEagerSteps) {
 // CudaEngineOptions::early_attention_rows only moves the copies of rows older than the step ahead
 // of the attention kernel's wait for the kernel that writes the queries and the new rows; what is
 // computed, and in which order, is the same. So the logits must agree bit for bit with the engine
-// without it, step after step, for dense rows, absorbed latents (fp16 rows and 4-bit codes) and a
-// paged cache (a tile copied
+// without it, step after step, for dense rows, absorbed latents (fp16 rows and 4-bit codes),
+// rebuilt keys and a paged cache (a tile copied
 // before its rows were written would read stale rows and differ). Greedy tokens of the reference
 // engine feed both.
 TEST(CudaEngine, EarlyAttentionRowsChangeNoBit) {
@@ -368,12 +368,16 @@ TEST(CudaEngine, EarlyAttentionRowsChangeNoBit) {
   lo.method = "mkv-pca";
   lo.granularity = "group:2";
   const Model latent = test::make_latent_test_model(cfg, lo);
+  test::LatentModelOptions palu;
+  palu.method = "palu";
+  const Model rebuilt = test::make_latent_test_model(cfg, palu);
   auto dense = make_random_model(cfg, 3, DType::kBF16);
   ASSERT_TRUE(dense.ok());
   KvCacheSpec paged(DType::kBF16);
   paged.paging = KvPaging{160, 16};
   for (const Case& c : {Case{&*dense, KvCacheSpec(DType::kBF16), "dense"}, Case{&latent, KvCacheSpec(DType::kF16), "latent"},
-                        Case{&latent, int4_latents(), "latent int4"}, Case{&*dense, paged, "dense paged"}}) {
+                        Case{&latent, int4_latents(), "latent int4"}, Case{&rebuilt, KvCacheSpec(DType::kBF16), "rebuilt keys"},
+                        Case{&*dense, paged, "dense paged"}}) {
     for (int n_seq : {1, 3}) {
       cuda::CudaEngineOptions on;
       on.early_attention_rows = true;

@@ -68,8 +68,8 @@ struct CudaEngineOptions {
   // keep the separate encoder. LRKV_FUSED_ABSORB=0|1 sets both.
   bool fused_absorption = true;            // fp16/bf16 latent caches
   bool fused_absorption_quantized = false;  // int4/int8 latent caches
-  // The split-K attention kernels (dense rows, fp16/bf16 latents, the int4/int8 register-fragment
-  // kernel) start copying their first tiles
+  // The split-K attention kernels (dense rows, fp16/bf16 latents, rebuilt keys, the int4/int8
+  // register-fragment kernel) start copying their first tiles
   // of rows older than the step before waiting for the kernel that writes the queries and the new
   // rows (LatentAttentionBatch::early_rows), so they stream during that kernel's tail. Off until
   // measured on a GPU (bench/CUDA_NOTES.md part 16); LRKV_ATTN_EARLY=0|1 overrides it.

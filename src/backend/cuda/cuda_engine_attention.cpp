@@ -352,6 +352,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
       b.z_seq = int64_t{s0.n} * L.z_width;
       b.maps = cache_->maps(s0.seq);
       b.max_kv = st.max_kv(run_max_kv(st.start, st.spans, r));
+      b.early_rows = opt_.early_attention_rows;
       LRKV_RETURN_IF_ERROR(with_workspace(pool_, stream_, rebuild_attention_workspace_bytes(b), &ws));
       b.workspace = ws.data();
       b.workspace_bytes = ws.bytes();

@@ -107,6 +107,7 @@ Result<Plan> make_plan(const RebuildAttentionBatch& b) {
   a.ldv = p.ldv;
   a.v_seq = b.v_seq;
   a.maps = b.maps;
+  a.early_rows = b.early_rows ? 1 : 0;
   a.inv_freq = k.inv_freq;
   a.bias = k.bias;
   a.pos0 = k.pos0;

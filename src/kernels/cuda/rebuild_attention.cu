@@ -133,7 +133,6 @@ __device__ __forceinline__ void scores_from_keys(float (&s)[2][4], const T* q, c
 template <class T, int R, int HD, class Loader>
 __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const __grid_constant__ SplitAttentionArgs a) {
   dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
-  dev::pdl_wait();
   using namespace dev;
   constexpr int kLd = R + 8, kLdq = HD + 8, kStages = kRebuildStages;
   extern __shared__ uint4 smem_raw[];
@@ -150,8 +149,10 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
   const CtaPos pos = cta_pos(a);
   const int split = pos.split, seq = pos.seq, rt = pos.rt;
   const ClusterDesc& cl = *pos.cl;
+  // Up to the wait, only what no kernel of this step writes (as latent_attention_kernel): the
+  // positions, the block tables, the weights (B_g, bias, RoPE frequencies) and, with
+  // a.early_rows, cached rows below the sequence's first new row.
   load_row_ends(a, cl, seq, rt, row_end_s);
-  stage_queries<T, HD>(a, cl, seq, rt, HD, q_s, ql_s, kLdq);
   for (int i = threadIdx.x; i < HD * R; i += kCtaThreads) {
     const int d = i / R, e = i % R;
     b_s[d * kLd + e] = Elem<T>::from_float(e < cl.k_len ? cl.up[static_cast<int64_t>(d) * cl.k_len + e] : 0.0f);
@@ -168,6 +169,7 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
   __syncthreads();
   const int jb = split * a.chunk, je = split_end(a, row_end_s, jb);
   if (jb >= je) {
+    dev::pdl_wait();
     cta_empty(a, seq, split);
     return;
   }
@@ -191,7 +193,12 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
                                v_s + stage * kTokenTile * kLd, kLd, j0, je);
   };
   const CpAsyncPipeline<kStages, kStages> pipe{kStages, n_tiles};
-  pipe.prime(load_tile);
+  const bool early = a.early_rows != 0 &&
+                     min(je, jb + (kStages - 1) * kTokenTile) <= a.q_pos[static_cast<int64_t>(seq) * a.n_q];
+  if (early) pipe.prime(load_tile);
+  dev::pdl_wait();
+  stage_queries<T, HD>(a, cl, seq, rt, HD, q_s, ql_s, kLdq);  // read after the first advance()'s barrier
+  if (!early) pipe.prime(load_tile);
 
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);

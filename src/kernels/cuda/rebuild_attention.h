@@ -12,6 +12,8 @@
 // Query head h uses KV head h / (n_head / n_kv_head), whose rows of B_g are rebuilt.
 // Supported (kUnsupported otherwise): f16/bf16 latents, head_dim in {64, 80, 96, 128}, ranks
 // and value widths <= 128, at most 16 query heads per KV head, n_head <= 64.
+// The kernel reads q_pos, the block tables and the weights (B_g, bias, inv_freq) before its
+// programmatic-dependent-launch wait: they must not come from the kernel launched just before.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -32,6 +34,9 @@ struct RebuildAttentionBatch {
   int max_kv = 0;                                       // host: >= max(q_pos) + 1
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  // As LatentAttentionBatch::early_rows: the queries are each sequence's new rows, in order, so
+  // tiles of older latent rows may be copied before the wait for the preceding kernel.
+  bool early_rows = false;
 };
 
 Result<size_t> rebuild_attention_workspace_bytes(const RebuildAttentionBatch& b);

@@ -261,6 +261,11 @@ EOF
       ;;
     trace)
       # The graph as replayed (PDL, no isolation): where a step's time goes and how kernels overlap.
+      # lrkv finds libcupti on the loader path and in the CUDA toolkit; else PyTorch's wheel may carry one.
+      if [ -z "${LRKV_CUPTI_LIB:-}" ] && ! ls /usr/local/cuda/lib64/libcupti.so* /usr/local/cuda/extras/CUPTI/lib64/libcupti.so* >/dev/null 2>&1; then
+        LRKV_CUPTI_LIB=$(python3 -c 'import glob, os, nvidia; print((glob.glob(os.path.join(list(nvidia.__path__)[0], "cuda_cupti/lib/libcupti.so*")) + [""])[0])' 2>/dev/null)
+        [ -n "$LRKV_CUPTI_LIB" ] && export LRKV_CUPTI_LIB && echo "trace: CUPTI from $LRKV_CUPTI_LIB"
+      fi
       for spec in "dense:$MODEL:" "mkv50:$WORK/mkv50.gguf:--latent-bits 0" "mkv50_int4:$WORK/mkv50.gguf:--latent-bits 4 --latent-group 32"; do
         IFS=: read -r name model flags <<< "$spec"
         [ -s "$model" ] || { echo "trace: no $model (the cli step makes it)"; continue; }

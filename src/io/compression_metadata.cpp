@@ -78,7 +78,7 @@ std::map<std::string, std::string> compression_metadata(const Model& m) {
   if (!m.compression) return out;
   const CompressedAttention& c = *m.compression;
   out[kPlan] = c.plan.to_json().dump();
-  if (c.hadamard) out[kHadamard] = "1";
+  if (c.hadamard) out.emplace(kHadamard, std::string(1, '1'));  // (GCC 12 -Wrestrict false positive on = "1")
   if (c.latent_quant) {
     const LatentQuantParams& q = *c.latent_quant;
     out[kLatentQuant] = nlohmann::json{{"bits", q.bits}, {"group", q.group}, {"symmetric", q.symmetric}}.dump();

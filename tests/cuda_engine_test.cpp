@@ -379,9 +379,10 @@ TEST(CudaEngine, EarlyAttentionRowsChangeNoBit) {
                         Case{&latent, int4_latents(), "latent int4"}, Case{&rebuilt, KvCacheSpec(DType::kBF16), "rebuilt keys"},
                         Case{&*dense, paged, "dense paged"}}) {
     for (int n_seq : {1, 3}) {
-      cuda::CudaEngineOptions on;
+      cuda::CudaEngineOptions on, off;
       on.early_attention_rows = true;
-      auto ref = cuda::CudaEngine::create(*c.m);
+      off.early_attention_rows = false;
+      auto ref = cuda::CudaEngine::create(*c.m, off);
       auto early = cuda::CudaEngine::create(*c.m, on);
       ASSERT_TRUE(ref.ok() && early.ok());
       int differing = 0;

@@ -44,12 +44,20 @@ TEST(KernelProfile, TotalsAreUnionSumAndIdleOfTheWindow) {
   EXPECT_EQ(p->rows[0].name, "gemv");
   EXPECT_EQ(p->rows[0].grid[0], 4);
   EXPECT_DOUBLE_EQ(p->rows[0].us_per_step, 4000e-3 / 2);
+  EXPECT_DOUBLE_EQ(p->rows[0].exclusive_us_per_step, 4000e-3 / 2);
   EXPECT_DOUBLE_EQ(p->rows[0].launches_per_step, 1.0);
   EXPECT_DOUBLE_EQ(p->rows[0].mean_us, 2.0);
   EXPECT_DOUBLE_EQ(p->rows[0].mean_gap_us, 0.0);  // the first has no predecessor; the other: 0
   EXPECT_DOUBLE_EQ(p->rows[0].share, 2.0 / 5.0);
   EXPECT_EQ(p->rows[1].name, "attn");
   EXPECT_DOUBLE_EQ(p->rows[1].mean_gap_us, (-500e-3 + 1000e-3) / 2);
+  // Exclusive: [3000, 4000) of the first (gemv covers [2500, 3000)) and all of the second.
+  EXPECT_DOUBLE_EQ(p->rows[1].us_per_step, 2000e-3 / 2);
+  EXPECT_DOUBLE_EQ(p->rows[1].exclusive_us_per_step, 1500e-3 / 2);
+  EXPECT_DOUBLE_EQ(p->rows[1].share, 0.75 / 5.0);
+  double exclusive = 0;
+  for (const KernelProfileRow& row : p->rows) exclusive += row.exclusive_us_per_step;
+  EXPECT_DOUBLE_EQ(exclusive, p->busy_us);  // the exclusive times partition busy
   EXPECT_EQ(p->rows[2].grid[0], 8);
   EXPECT_DOUBLE_EQ(p->rows[2].mean_gap_us, 1.0);
   const std::string md = kernel_profile_markdown(*p, "decode", 0.15);
@@ -63,6 +71,11 @@ TEST(KernelProfile, KernelsCoveringEachOtherCountOnceInBusy) {
   ASSERT_TRUE(p.ok());
   EXPECT_DOUBLE_EQ(p->busy_us, 11e-3);
   EXPECT_DOUBLE_EQ(p->kernel_sum_us, 19e-3);
+  ASSERT_EQ(p->rows.size(), 3u);  // a: [0, 10); b: nothing of its own; c: [10, 11)
+  EXPECT_EQ(p->rows[0].name, "a");
+  EXPECT_DOUBLE_EQ(p->rows[0].exclusive_us_per_step, 10e-3);
+  EXPECT_DOUBLE_EQ(p->rows[1].exclusive_us_per_step, 1e-3);
+  EXPECT_DOUBLE_EQ(p->rows[2].exclusive_us_per_step, 0.0);
 }
 
 TEST(KernelProfile, BadWindowsAreErrors) {

@@ -12,7 +12,7 @@ namespace lrkv {
 
 // One kernel execution as a tracer reports it; times in ns on the tracer's clock.
 struct KernelRecord {
-  std::string name;  // demangled, arguments dropped ("void f<4>(float*)" -> "f<4>")
+  std::string name;  // demangled, arguments dropped ("void f<4>(float*)" -> "f<4>"); "[memcpy HtoD]" ...
   uint64_t start_ns = 0, end_ns = 0;
   int grid[3] = {1, 1, 1};
   int block[3] = {1, 1, 1};

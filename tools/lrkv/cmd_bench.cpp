@@ -85,6 +85,7 @@ nlohmann::json profile_json(const KernelProfile& p) {
                     {"block", {r.block[0], r.block[1], r.block[2]}},
                     {"launches_per_step", r.launches_per_step},
                     {"us_per_step", r.us_per_step},
+                    {"exclusive_us_per_step", r.exclusive_us_per_step},
                     {"share", r.share},
                     {"mean_us", r.mean_us},
                     {"mean_gap_us", r.mean_gap_us}});

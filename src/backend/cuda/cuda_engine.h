@@ -71,9 +71,11 @@ struct CudaEngineOptions {
   // The split-K attention kernels (dense rows, fp16/bf16 latents, rebuilt keys, the int4/int8
   // register-fragment kernel) start copying their first tiles
   // of rows older than the step before waiting for the kernel that writes the queries and the new
-  // rows (LatentAttentionBatch::early_rows), so they stream during that kernel's tail. Off until
-  // measured on a GPU (bench/CUDA_NOTES.md part 16); LRKV_ATTN_EARLY=0|1 overrides it.
-  bool early_attention_rows = false;
+  // rows (LatentAttentionBatch::early_rows), so they stream during that kernel's tail. Same
+  // logits bit for bit; on an H100, 8B shape, b = 1, 4K / 32K end to end (bench/CUDA_NOTES.md
+  // part 16): dense +0.7% / +1.0%, 50% latents +1.5% / +1.7%, 50% + int4 +0.3% / +0.2%.
+  // LRKV_ATTN_EARLY=0|1 overrides it.
+  bool early_attention_rows = true;
 };
 
 class CudaEngine final : public Engine {

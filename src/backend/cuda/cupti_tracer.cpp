@@ -135,6 +135,26 @@ void CUPTIAPI buffer_completed(CUcontext ctx, uint32_t stream, uint8_t* buffer, 
   std::vector<KernelRecord> got;
   CUpti_Activity* rec = nullptr;
   while (valid > 0 && c.next_record(buffer, valid, &rec) == CUPTI_SUCCESS) {
+    if (rec->kind == CUPTI_ACTIVITY_KIND_MEMCPY || rec->kind == CUPTI_ACTIVITY_KIND_MEMSET) {
+      // Copies and fills (graph nodes too) as pseudo-kernels: they take device time between kernels.
+      KernelRecord r;
+      if (rec->kind == CUPTI_ACTIVITY_KIND_MEMCPY) {
+        const auto* m = reinterpret_cast<const CUpti_ActivityMemcpy6*>(rec);
+        r.name = m->copyKind == CUPTI_ACTIVITY_MEMCPY_KIND_HTOD   ? "[memcpy HtoD]"
+                 : m->copyKind == CUPTI_ACTIVITY_MEMCPY_KIND_DTOH ? "[memcpy DtoH]"
+                 : m->copyKind == CUPTI_ACTIVITY_MEMCPY_KIND_DTOD ? "[memcpy DtoD]"
+                                                                  : "[memcpy]";
+        r.start_ns = m->start;
+        r.end_ns = m->end;
+      } else {
+        const auto* m = reinterpret_cast<const CUpti_ActivityMemset4*>(rec);
+        r.name = "[memset]";
+        r.start_ns = m->start;
+        r.end_ns = m->end;
+      }
+      got.push_back(std::move(r));
+      continue;
+    }
     if (rec->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL && rec->kind != CUPTI_ACTIVITY_KIND_KERNEL) continue;
     // The fields read here lead every kernel record version since CUDA 11.
     const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(rec);
@@ -171,6 +191,8 @@ class CuptiTracer final : public KernelTracer {
     }
     LRKV_RETURN_IF_ERROR(cupti_status(*c_, c_->enable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL), "enable kernel tracing"));
     on_ = true;
+    LRKV_RETURN_IF_ERROR(cupti_status(*c_, c_->enable(CUPTI_ACTIVITY_KIND_MEMCPY), "enable copy tracing"));
+    LRKV_RETURN_IF_ERROR(cupti_status(*c_, c_->enable(CUPTI_ACTIVITY_KIND_MEMSET), "enable memset tracing"));
     return Status::Ok();
   }
 
@@ -185,7 +207,11 @@ class CuptiTracer final : public KernelTracer {
     on_ = false;
     const Status sync = cuda_status(cudaDeviceSynchronize(), "kernel profile: synchronize");
     const Status flush = cupti_status(*c_, c_->flush_all(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED), "flush");
-    const Status off = cupti_status(*c_, c_->disable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL), "disable kernel tracing");
+    Status off = cupti_status(*c_, c_->disable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL), "disable kernel tracing");
+    for (CUpti_ActivityKind k : {CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_MEMSET}) {
+      const Status s = cupti_status(*c_, c_->disable(k), "disable copy tracing");
+      if (off.ok()) off = s;
+    }
     LRKV_RETURN_IF_ERROR(sync);
     LRKV_RETURN_IF_ERROR(flush);
     LRKV_RETURN_IF_ERROR(off);

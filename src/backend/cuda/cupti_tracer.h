@@ -1,6 +1,6 @@
 // A KernelTracer (core/kernel_trace.h) on CUPTI's activity API: every kernel the process
 // runs between start() and stop(), with its device start/end timestamps, grid and block, kernels
-// of CUDA graphs node by node (the in-graph profile the decode step needs: nsys is not always
+// of CUDA graphs node by node, and copies / memsets as pseudo-kernels "[memcpy HtoD]", "[memset]" (the in-graph profile the decode step needs: nsys is not always
 // there). libcupti is opened at run time (dlopen), so lrkv does not depend on it unless a
 // profile is asked for:
 //   $LRKV_CUPTI_LIB, else libcupti.so.<CUDA major> on the loader's path, else the toolkit's

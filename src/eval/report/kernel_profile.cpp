@@ -24,7 +24,7 @@ std::string dims(const int d[3]) {
 
 struct Acc {
   int64_t launches = 0, gaps = 0;
-  double sum_ns = 0, gap_ns = 0;
+  double sum_ns = 0, exclusive_ns = 0, gap_ns = 0;
 };
 
 }  // namespace
@@ -48,11 +48,14 @@ Result<KernelProfile> summarize_kernels(std::vector<KernelRecord> records, int s
   for (size_t i = 0; i < records.size(); ++i) {
     const KernelRecord& r = records[i];
     const uint64_t end = std::min(r.end_ns, we);
+    double exclusive = 0;
     if (end > frontier) {
-      busy_ns += static_cast<double>(end - std::max(frontier, r.start_ns));
+      exclusive = static_cast<double>(end - std::max(frontier, r.start_ns));
+      busy_ns += exclusive;
       frontier = end;
     }
     Acc& a = acc[key_of(r)];
+    a.exclusive_ns += exclusive;
     a.launches += 1;
     a.sum_ns += static_cast<double>(r.end_ns - r.start_ns);
     sum_ns += static_cast<double>(r.end_ns - r.start_ns);
@@ -73,13 +76,16 @@ Result<KernelProfile> summarize_kernels(std::vector<KernelRecord> records, int s
     row.block[0] = std::get<4>(k), row.block[1] = std::get<5>(k), row.block[2] = std::get<6>(k);
     row.launches_per_step = static_cast<double>(a.launches) / steps;
     row.us_per_step = a.sum_ns * per_step;
+    row.exclusive_us_per_step = a.exclusive_ns * per_step;
     row.mean_us = a.sum_ns * 1e-3 / static_cast<double>(a.launches);
-    row.share = row.us_per_step / p.window_us;
+    row.share = row.exclusive_us_per_step / p.window_us;
     row.mean_gap_us = a.gaps > 0 ? a.gap_ns * 1e-3 / static_cast<double>(a.gaps) : 0.0;
     p.rows.push_back(std::move(row));
   }
   std::stable_sort(p.rows.begin(), p.rows.end(),
-                   [](const KernelProfileRow& a, const KernelProfileRow& b) { return a.us_per_step > b.us_per_step; });
+                   [](const KernelProfileRow& a, const KernelProfileRow& b) {
+                     return a.exclusive_us_per_step > b.exclusive_us_per_step;
+                   });
   return p;
 }
 
@@ -90,19 +96,20 @@ std::string kernel_profile_markdown(const KernelProfile& p, const std::string& t
       "{:.1f} us), idle {:.1f} us, {:.1f} launches per step\n\n",
       title, p.source.empty() ? "kernel trace" : p.source, p.steps, p.window_us, p.busy_us, 100.0 * p.busy_us / w,
       p.kernel_sum_us, p.kernel_sum_us - p.busy_us, p.idle_us, static_cast<double>(p.launches) / p.steps);
-  s += "| kernel | grid | block | launches/step | us/step | % of step | mean us | mean gap us |\n";
+  s += "| kernel | grid | block | launches/step | exclusive us/step | % of step | mean us (start to end) | mean gap us |\n";
   s += "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   int others = 0;
   double other_us = 0, other_launches = 0;
   for (const KernelProfileRow& r : p.rows) {
     if (r.share < min_share) {
       ++others;
-      other_us += r.us_per_step;
+      other_us += r.exclusive_us_per_step;
       other_launches += r.launches_per_step;
       continue;
     }
     s += fmt::format("| {} | {} | {} | {:.2f} | {:.1f} | {:.1f}% | {:.2f} | {:.2f} |\n", r.name, dims(r.grid),
-                     dims(r.block), r.launches_per_step, r.us_per_step, 100.0 * r.share, r.mean_us, r.mean_gap_us);
+                     dims(r.block), r.launches_per_step, r.exclusive_us_per_step, 100.0 * r.share, r.mean_us,
+                     r.mean_gap_us);
   }
   if (others > 0) {
     s += fmt::format("| ({} other kernels) | | | {:.2f} | {:.1f} | {:.1f}% | | |\n", others, other_launches, other_us,

@@ -7,6 +7,10 @@
 //   idle        window - busy: launch gaps, host round trips, the sampler's read-back
 //   gap         per kernel, start - the end of the kernel started just before it (in start order):
 //               negative = it overlapped its predecessor (PDL), positive = the GPU waited
+//   exclusive   per kernel, the part of its [start, end) no kernel started before it covers: its
+//               share of busy (the exclusive times add up to busy). Under PDL a kernel starts
+//               early and waits for its predecessor, so its start-to-end time counts that wait
+//               too; exclusive time is what it adds to the step.
 // All per-step figures are totals over the window divided by `steps`.
 #pragma once
 
@@ -24,9 +28,10 @@ struct KernelProfileRow {
   int grid[3] = {1, 1, 1};
   int block[3] = {1, 1, 1};
   double launches_per_step = 0;
-  double us_per_step = 0;  // Σ duration / steps
-  double mean_us = 0;      // Σ duration / launches
-  double share = 0;        // us_per_step / window_us_per_step
+  double us_per_step = 0;            // Σ duration (start to end) / steps
+  double exclusive_us_per_step = 0;  // Σ exclusive time / steps
+  double mean_us = 0;                // Σ duration / launches
+  double share = 0;                  // exclusive_us_per_step / window_us_per_step
   double mean_gap_us = 0;  // mean (start - end of the previously started kernel); 0 for the first
 };
 
@@ -35,7 +40,7 @@ struct KernelProfile {
   std::string source;
   double window_us = 0, busy_us = 0, kernel_sum_us = 0, idle_us = 0;  // per step
   int64_t launches = 0;                                              // over the window
-  std::vector<KernelProfileRow> rows;                                // by us_per_step, largest first
+  std::vector<KernelProfileRow> rows;                                // by exclusive time, largest first
 };
 
 // Summarises `records` (kernels of `steps` decode steps inside [window_start, window_end]; any

@@ -35,6 +35,13 @@ __device__ __forceinline__ int split_end(const SplitAttentionArgs& a, const int*
   return min(jb + a.chunk, max_end);
 }
 
+// Whether the split's first tiles, rows [jb, min(je, jb + rows)), may be copied before the wait
+// for the preceding kernel (programmatic dependent launch): a.early_rows says every row below the
+// sequence's first query position was written before this step, and these rows all are.
+__device__ __forceinline__ bool early_tiles(const SplitAttentionArgs& a, int seq, int jb, int je, int rows) {
+  return a.early_rows != 0 && min(je, jb + rows) <= a.q_pos[static_cast<int64_t>(seq) * a.n_q];
+}
+
 // row_end_s[r] = q_pos + 1 of row r (0 for padding rows). Call from all threads; syncs.
 __device__ __forceinline__ void load_row_ends(const SplitAttentionArgs& a, const ClusterDesc& cl, int seq, int rt,
                                               int* row_end_s) {

@@ -95,10 +95,7 @@ __global__ void __launch_bounds__(kCtaThreads) latent_attention_kernel(const __g
   const void* vrows = seq_rows<T>(a, a.v, a.v_seq, seq);
   const RowMap map = a.maps.seq(seq);
   const int n_tiles = (je - jb + kTokenTile - 1) / kTokenTile;
-  // The pipeline's first stages - 1 tiles end at primed_end: early when that is at or below the
-  // first row this step writes.
-  const int primed_end = min(je, jb + (stages - 1) * kTokenTile);
-  const bool early = a.early_rows != 0 && primed_end <= a.q_pos[static_cast<int64_t>(seq) * a.n_q];
+  const bool early = early_tiles(a, seq, jb, je, (stages - 1) * kTokenTile);  // the primed tiles
 
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int lim0 = min(row_end_s[g], je), lim1 = min(row_end_s[g + 8], je);

@@ -168,8 +168,7 @@ __global__ void __launch_bounds__(kCtaThreads, R == 64 ? 4 : 3) quant_frag_kerne
     load_raw_tile<kFragTile>(kraw + stage * qa.k.stage_bytes, qa.k, krows, map, a.ldk, kseg, j0, je, threadIdx.x, kcopy);
     load_raw_tile<kFragTile>(vraw + stage * qa.v.stage_bytes, qa.v, vrows, map, a.ldv, vseg, j0, je, threadIdx.x, vcopy);
   };
-  const bool early = a.early_rows != 0 &&
-                     min(je, jb + (stages - 1) * kFragTile) <= a.q_pos[static_cast<int64_t>(seq) * a.n_q];
+  const bool early = early_tiles(a, seq, jb, je, (stages - 1) * kFragTile);  // the primed tiles
   if (early) pipe.prime(load_tile);
   dev::pdl_wait();
   stage_queries<T, R>(a, cl, seq, rt, cl.k_len, q_s, ql_s, kLd);

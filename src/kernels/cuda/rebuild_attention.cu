@@ -193,8 +193,7 @@ __global__ void __launch_bounds__(kCtaThreads, 3) rebuild_attention_kernel(const
                                v_s + stage * kTokenTile * kLd, kLd, j0, je);
   };
   const CpAsyncPipeline<kStages, kStages> pipe{kStages, n_tiles};
-  const bool early = a.early_rows != 0 &&
-                     min(je, jb + (kStages - 1) * kTokenTile) <= a.q_pos[static_cast<int64_t>(seq) * a.n_q];
+  const bool early = early_tiles(a, seq, jb, je, (kStages - 1) * kTokenTile);  // the primed tiles
   if (early) pipe.prime(load_tile);
   dev::pdl_wait();
   stage_queries<T, HD>(a, cl, seq, rt, HD, q_s, ql_s, kLdq);  // read after the first advance()'s barrier

@@ -2,6 +2,7 @@
 // (eval/report/kernel_profile.h summarises them; backend/cuda/cupti_tracer.h collects them).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,8 +15,8 @@ namespace lrkv {
 struct KernelRecord {
   std::string name;  // demangled, arguments dropped ("void f<4>(float*)" -> "f<4>"); "[memcpy HtoD]" ...
   uint64_t start_ns = 0, end_ns = 0;
-  int grid[3] = {1, 1, 1};
-  int block[3] = {1, 1, 1};
+  std::array<int, 3> grid = {1, 1, 1};
+  std::array<int, 3> block = {1, 1, 1};
 };
 
 // Collects the kernels a device runs between start() and stop() (process-wide); now_ns() reads

@@ -5,8 +5,9 @@
 // sequence after the prompt) tokens/s as mean ± sd over the repetitions, with the KV cache's
 // bytes per token and its size at ctx + n tokens for the batch.
 // --profile (GPU): after the timed runs, one more run with the device's kernels traced (CUPTI)
-// around its decode steps: per kernel, launches and time per step, its share of the step and its
-// gap to the kernel before it; busy / idle / overlap of the step (eval/report/kernel_profile.h).
+// around its decode steps: per kernel, launches and the time it adds to a step (exclusive of
+// overlap) with its share, and its gap to the kernel before it; busy / idle / overlap of the step
+// (eval/report/kernel_profile.h).
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -81,8 +82,8 @@ nlohmann::json profile_json(const KernelProfile& p) {
   nlohmann::json rows = nlohmann::json::array();
   for (const KernelProfileRow& r : p.rows) {
     rows.push_back({{"kernel", r.name},
-                    {"grid", {r.grid[0], r.grid[1], r.grid[2]}},
-                    {"block", {r.block[0], r.block[1], r.block[2]}},
+                    {"grid", r.grid},
+                    {"block", r.block},
                     {"launches_per_step", r.launches_per_step},
                     {"us_per_step", r.us_per_step},
                     {"exclusive_us_per_step", r.exclusive_us_per_step},
@@ -161,11 +162,12 @@ Status run_bench(BenchArgs a) {
     return make_error(ErrorCode::kInvalidArgument, "--profile traces decode steps: it needs -n >= 1 (got {})",
                       a.n_gen);
   }
-  if (a.profile && a.engine.planned(a.cache.spec()) != "cuda") {  // before a long model load
+  const std::string device = a.engine.planned(a.cache.spec());
+  if (a.profile && device != "cuda") {  // before a long model load
     return make_error(ErrorCode::kUnsupported,
                       "--profile traces GPU kernels: it needs --device cuda (or auto with a GPU and a cache it runs)");
   }
-  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load(a.engine.planned(a.cache.spec())));
+  LRKV_ASSIGN_OR_RETURN(Model m, a.model.load(device));
   LRKV_ASSIGN_OR_RETURN(KvCacheSpec kv, a.cache.spec(&m));
   LRKV_RETURN_IF_ERROR(a.cache.prepare(m));
   LRKV_ASSIGN_OR_RETURN(auto engine, a.engine.make(m, kv));

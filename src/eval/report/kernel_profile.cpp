@@ -10,13 +10,9 @@ namespace lrkv {
 
 namespace {
 
-using Key = std::tuple<std::string, int, int, int, int, int, int>;
+using Key = std::tuple<std::string, std::array<int, 3>, std::array<int, 3>>;  // name, grid, block
 
-Key key_of(const KernelRecord& r) {
-  return {r.name, r.grid[0], r.grid[1], r.grid[2], r.block[0], r.block[1], r.block[2]};
-}
-
-std::string dims(const int d[3]) {
+std::string dims(const std::array<int, 3>& d) {
   if (d[1] == 1 && d[2] == 1) return fmt::format("{}", d[0]);
   if (d[2] == 1) return fmt::format("{}x{}", d[0], d[1]);
   return fmt::format("{}x{}x{}", d[0], d[1], d[2]);
@@ -54,7 +50,7 @@ Result<KernelProfile> summarize_kernels(std::vector<KernelRecord> records, int s
       busy_ns += exclusive;
       frontier = end;
     }
-    Acc& a = acc[key_of(r)];
+    Acc& a = acc[Key{r.name, r.grid, r.block}];
     a.exclusive_ns += exclusive;
     a.launches += 1;
     a.sum_ns += static_cast<double>(r.end_ns - r.start_ns);
@@ -71,9 +67,7 @@ Result<KernelProfile> summarize_kernels(std::vector<KernelRecord> records, int s
   p.idle_us = p.window_us - p.busy_us;
   for (const auto& [k, a] : acc) {
     KernelProfileRow row;
-    row.name = std::get<0>(k);
-    row.grid[0] = std::get<1>(k), row.grid[1] = std::get<2>(k), row.grid[2] = std::get<3>(k);
-    row.block[0] = std::get<4>(k), row.block[1] = std::get<5>(k), row.block[2] = std::get<6>(k);
+    std::tie(row.name, row.grid, row.block) = k;
     row.launches_per_step = static_cast<double>(a.launches) / steps;
     row.us_per_step = a.sum_ns * per_step;
     row.exclusive_us_per_step = a.exclusive_ns * per_step;

@@ -14,6 +14,7 @@
 // All per-step figures are totals over the window divided by `steps`.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,8 +26,8 @@ namespace lrkv {
 
 struct KernelProfileRow {
   std::string name;
-  int grid[3] = {1, 1, 1};
-  int block[3] = {1, 1, 1};
+  std::array<int, 3> grid = {1, 1, 1};
+  std::array<int, 3> block = {1, 1, 1};
   double launches_per_step = 0;
   double us_per_step = 0;            // Σ duration (start to end) / steps
   double exclusive_us_per_step = 0;  // Σ exclusive time / steps

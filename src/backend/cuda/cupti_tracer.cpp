@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -67,7 +68,8 @@ Result<const Cupti*> load_cupti() {
                                   std::string(LRKV_CUDA_ROOT) + "/extras/CUPTI/lib64",
                                   std::string("/usr/local/cuda/lib64"),
                                   std::string("/usr/local/cuda/extras/CUPTI/lib64")}) {
-      if (!dir.empty() && dir[0] == '/') tries.push_back(dir + "/" + so);
+      const std::string path = dir + "/" + so;  // the toolkit's own dirs are often these same ones
+      if (dir[0] == '/' && std::find(tries.begin(), tries.end(), path) == tries.end()) tries.push_back(path);
     }
     tries.push_back("libcupti.so");
     void* lib = nullptr;

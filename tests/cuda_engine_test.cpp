@@ -292,6 +292,7 @@ int paired_decode(cuda::CudaEngine& a, cuda::CudaEngine& b, const KvCacheSpec& s
     for (int s = 0; s < n_seq; ++s) spans.push_back(SeqSpan{s, &next[s], 1});
     const Status sa = a.forward(spans, **ca, LogitsMode::kLast, &la), sb = b.forward(spans, **cb, LogitsMode::kLast, &lb);
     EXPECT_TRUE(sa.ok() && sb.ok()) << sa.to_string() << " / " << sb.to_string();
+    EXPECT_EQ(la.size(), lb.size());
     if (!sa.ok() || !sb.ok() || la.size() != lb.size()) return steps;
     on_step(la, lb);
     for (int s = 0; s < n_seq; ++s) {

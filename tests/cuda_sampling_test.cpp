@@ -123,45 +123,62 @@ TEST(CudaSampling, FirstNonFiniteColumnPerRow) {
 }
 
 // Two engines on the same model and prompts: one downloads logits and samples on the host, the
-// other selects on the GPU; the same seeds must give the same tokens at every step.
+// other selects on the GPU; the same seeds must give the same tokens at every step. Decode steps
+// of both replay CUDA graphs (same kernels, same attention plan: the same logits bit for bit);
+// when every row selects on the device (greedy, top-k <= 1024) the sampling graph also captures
+// the selection kernels and the download of the selected tokens, and the steps cross attention
+// plan buckets (new graphs). With a whole-row sampler (top-k 0 over 3000 tokens) the selection
+// runs eagerly after the replay.
 TEST(CudaSampling, ForwardSampleEqualsHostSampler) {
   LRKV_REQUIRE_CUDA();
   LlamaConfig c = test::tiny_config(2, 8, 4, 64);
   c.d_model = 256;
   c.d_ff = 384;
   c.n_vocab = 3000;
-  c.max_seq = 128;
+  c.max_seq = 640;
   auto m = make_random_model(c, 5, DType::kBF16);
   ASSERT_TRUE(m.ok());
-  auto a = cuda::CudaEngine::create(*m, {});
-  auto b = cuda::CudaEngine::create(*m, {});
-  ASSERT_TRUE(a.ok() && b.ok());
-  // greedy; temperature + top-k 40 + top-p; top-k 0 over a 3000-token vocabulary (host fallback)
-  const std::vector<SamplerOptions> opts = {{0.0f, 40, 0.95f, 1}, {0.9f, 40, 0.9f, 2}, {1.2f, 0, 1.0f, 3}};
-  auto ca = (*a)->make_cache(3, 64, DType::kBF16);
-  auto cb = (*b)->make_cache(3, 64, DType::kBF16);
-  ASSERT_TRUE(ca.ok() && cb.ok());
-  std::vector<Sampler> host, gpu;
-  for (const auto& o : opts) {
-    host.emplace_back(o);
-    gpu.emplace_back(o);
-  }
-  std::vector<std::vector<int>> seqs = {{1, 5, 9}, {1, 77}, {1, 300, 301, 302}};
-  for (int step = 0; step < 6; ++step) {
-    std::vector<SeqSpan> spans;
-    for (int s = 0; s < 3; ++s) {
-      const int from = step == 0 ? 0 : static_cast<int>(seqs[s].size()) - 1;
-      spans.push_back(SeqSpan{s, seqs[s].data() + from, static_cast<int>(seqs[s].size()) - from});
+  struct Case {
+    std::vector<SamplerOptions> opts;
+    int steps;
+    const char* name;
+  };
+  // greedy; temperature + top-k 40 + top-p; top-k 0 (host fallback) or top-k 1024 (kTopKMax)
+  const std::vector<Case> cases = {
+      {{{0.0f, 40, 0.95f, 1}, {0.9f, 40, 0.9f, 2}, {1.2f, 0, 1.0f, 3}}, 6, "with a whole-row sampler"},
+      {{{0.0f, 40, 0.95f, 1}, {0.9f, 40, 0.9f, 2}, {1.2f, 1024, 1.0f, 3}}, 300, "all on the device"},
+      {{{0.7f, 5, 1.0f, 4}}, 300, "one sequence, top-k 5"}};
+  for (const Case& cs : cases) {
+    const int n = static_cast<int>(cs.opts.size());
+    auto a = cuda::CudaEngine::create(*m, {});
+    auto b = cuda::CudaEngine::create(*m, {});
+    ASSERT_TRUE(a.ok() && b.ok());
+    auto ca = (*a)->make_cache(n, 640, DType::kBF16);
+    auto cb = (*b)->make_cache(n, 640, DType::kBF16);
+    ASSERT_TRUE(ca.ok() && cb.ok());
+    std::vector<Sampler> host, gpu;
+    for (const auto& o : cs.opts) {
+      host.emplace_back(o);
+      gpu.emplace_back(o);
     }
-    std::vector<float> logits;
-    LRKV_ASSERT_OK((*a)->forward(spans, **ca, LogitsMode::kLast, &logits));
-    std::vector<int> next;
-    LRKV_ASSERT_OK((*b)->forward_sample(spans, **cb, gpu, &next));
-    ASSERT_EQ(next.size(), 3u);
-    for (int s = 0; s < 3; ++s) {
-      const int want = host[s].sample(logits.data() + size_t(s) * c.n_vocab, c.n_vocab);
-      ASSERT_EQ(next[s], want) << "step " << step << " sequence " << s;
-      seqs[s].push_back(want);
+    std::vector<std::vector<int>> seqs = {{1, 5, 9}, {1, 77}, {1, 300, 301, 302}};
+    seqs.resize(n);
+    for (int step = 0; step < cs.steps; ++step) {
+      std::vector<SeqSpan> spans;
+      for (int s = 0; s < n; ++s) {
+        const int from = step == 0 ? 0 : static_cast<int>(seqs[s].size()) - 1;
+        spans.push_back(SeqSpan{s, seqs[s].data() + from, static_cast<int>(seqs[s].size()) - from});
+      }
+      std::vector<float> logits;
+      LRKV_ASSERT_OK((*a)->forward(spans, **ca, LogitsMode::kLast, &logits));
+      std::vector<int> next;
+      LRKV_ASSERT_OK((*b)->forward_sample(spans, **cb, gpu, &next));
+      ASSERT_EQ(next.size(), size_t(n));
+      for (int s = 0; s < n; ++s) {
+        const int want = host[s].sample(logits.data() + size_t(s) * c.n_vocab, c.n_vocab);
+        ASSERT_EQ(next[s], want) << cs.name << ": step " << step << " sequence " << s;
+        seqs[s].push_back(want);
+      }
     }
   }
 }

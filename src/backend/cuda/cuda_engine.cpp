@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <unordered_set>
 
@@ -58,6 +59,30 @@ Result<CudaEngine::Matrix> upload_stacked(const std::vector<const Tensor*>& part
   return m;
 }
 
+// [W_gate; W_up] interleaved row by row (row 2j = W_gate[j], row 2j + 1 = W_up[j]) in `type`, so
+// one skinny launch holds both rows of each pair and applies the SwiGLU in its epilogue.
+Result<CudaEngine::Matrix> upload_gate_up(const Tensor& gate, const Tensor& up, DType type) {
+  if (gate.ndim() != 2 || up.ndim() != 2 || gate.dim(0) != up.dim(0) || gate.dim(1) != up.dim(1)) {
+    return make_error(ErrorCode::kInvalidArgument, "CUDA engine: W_gate {} and W_up {} differ in shape",
+                      gate.shape_str(), up.shape_str());
+  }
+  CudaEngine::Matrix m;
+  m.type = type;
+  m.rows = 2 * gate.dim(0);
+  m.cols = gate.dim(1);
+  LRKV_ASSIGN_OR_RETURN(Tensor g, gate.to(type));
+  LRKV_ASSIGN_OR_RETURN(Tensor u, up.to(type));
+  const size_t row = dtype_bytes(type, m.cols);
+  std::vector<char> pairs(row * m.rows);
+  for (int64_t j = 0; j < gate.dim(0); ++j) {
+    std::memcpy(pairs.data() + (2 * j) * row, static_cast<const char*>(g.data()) + j * row, row);
+    std::memcpy(pairs.data() + (2 * j + 1) * row, static_cast<const char*>(u.data()) + j * row, row);
+  }
+  LRKV_ASSIGN_OR_RETURN(m.buf, DeviceBuffer::create(pairs.size()));
+  LRKV_RETURN_IF_ERROR(m.buf.upload(pairs.data(), pairs.size()));
+  return m;
+}
+
 // options.exact_gemm_rows, or LRKV_EXACT_GEMM_ROWS (a row count, "all" or "none") when set.
 Result<int64_t> exact_rows(const CudaEngineOptions& options) {
   const char* env = std::getenv("LRKV_EXACT_GEMM_ROWS");
@@ -107,6 +132,8 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   e->opt_.fused_absorption = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption);
   e->opt_.fused_absorption_quantized = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption_quantized);
   e->opt_.early_attention_rows = env_switch("LRKV_ATTN_EARLY", options.early_attention_rows);
+  e->opt_.graph_selection = env_switch("LRKV_GRAPH_SELECT", options.graph_selection);
+  e->opt_.fold_norms = env_switch("LRKV_FOLD_NORMS", options.fold_norms);
   auto plan = model_rank_plan(model);
   if (plan.ok()) {
     LRKV_ASSIGN_OR_RETURN(e->latent_, build_latent_layers(model, *plan));
@@ -131,6 +158,11 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
     LRKV_ASSIGN_OR_RETURN(e->encode_counters_, DeviceBuffer::create(n * sizeof(unsigned)));
     LRKV_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(e->encode_counters_.data(), 0, e->encode_counters_.bytes(), e->stream_),
                               "zeroing the encoder counters");  // on the engine's stream: before any launch
+  }
+  if (e->opt_.fold_norms) {  // counter | rs [kSkinnyMaxRows] | partial sums [(d + 1) / 2, kSkinnyMaxRows]
+    const size_t bytes = kNormFoldPartial + size_t((e->cfg_.d_model + 1) / 2) * kSkinnyMaxRows * sizeof(float);
+    LRKV_ASSIGN_OR_RETURN(e->norm_fold_, DeviceBuffer::create(bytes));
+    LRKV_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(e->norm_fold_.data(), 0, bytes, e->stream_), "zeroing the norm counter");
   }
   return e;
 }
@@ -182,9 +214,7 @@ Status CudaEngine::upload() {
     if (!compressed()) d.wv = view(&s.wv);
     if (k_down) d.k_down = view(k_down);
     if (v_down) d.v_down = view(v_down);
-    LRKV_ASSIGN_OR_RETURN(d.gate_up, upload_stacked({&s.w_gate, &s.w_up}, wt));
-    d.w_gate = WeightView(d.gate_up, 0, s.w_gate.dim(0));
-    d.w_up = WeightView(d.gate_up, s.w_gate.dim(0), s.w_up.dim(0));
+    LRKV_ASSIGN_OR_RETURN(d.gate_up, upload_gate_up(s.w_gate, s.w_up, wt));
   }
   factors_.resize(latent_.size());
   const DType ft = factor_type_;
@@ -372,7 +402,8 @@ Status CudaEngine::check_spans(const std::vector<SeqSpan>& spans, const KvCache&
 // One skinny_matmul launch for the outputs (consecutive row ranges of W from its first row) when
 // the shapes allow it; false when the GEMM path has to run.
 bool CudaEngine::try_skinny(const float* x, int64_t ldx, int64_t m, const void* w, int64_t ldw, DType type, int64_t k,
-                            const std::vector<Output>& outs, Status* status) {
+                            const std::vector<Output>& outs, Status* status, const float* row_scale,
+                            const SkinnyNormOut* norm) {
   if (m > kSkinnyMaxRows || outs.size() > static_cast<size_t>(kSkinnyMaxOutputs)) return false;
   SkinnyMatmulArgs a;
   a.x = x;
@@ -387,18 +418,30 @@ bool CudaEngine::try_skinny(const float* x, int64_t ldx, int64_t m, const void* 
     a.out[s] = SkinnyOutput{outs[s].y, outs[s].ldy, a.n_rows, outs[s].n, outs[s].accumulate ? 1 : 0};
     a.n_rows += outs[s].n;
   }
+  a.row_scale = row_scale;
+  if (norm != nullptr) a.norm = *norm;
   if (!skinny_matmul_fits(a)) return false;
   *status = skinny_matmul(a, stream_);
   return true;
 }
 
+namespace {
+
+Status unscaled_gemm(const char* what) {
+  return make_error(ErrorCode::kInternal, "{}: a folded RMSNorm's rows need the skinny projection", what);
+}
+
+}  // namespace
+
 Status CudaEngine::project(const float* x, int64_t ldx, int64_t m, const WeightView& w, float* y, int64_t ldy,
-                           bool accumulate, int64_t w_row0, int64_t n, int64_t k, int64_t w_col0) {
+                           bool accumulate, int64_t w_row0, int64_t n, int64_t k, int64_t w_col0,
+                           const float* row_scale) {
   const void* wp = static_cast<const char*>(w.data) + dtype_bytes(w.type, w_row0 * w.cols + w_col0);
   n = n < 0 ? w.rows : n;
   k = k < 0 ? w.cols : k;
   Status s;
-  if (try_skinny(x, ldx, m, wp, w.cols, w.type, k, {{y, ldy, n, accumulate}}, &s)) return s;
+  if (try_skinny(x, ldx, m, wp, w.cols, w.type, k, {{y, ldy, n, accumulate}}, &s, row_scale)) return s;
+  if (row_scale != nullptr) return unscaled_gemm("project");
   MatmulParams p;
   p.x = x;
   p.ldx = ldx;
@@ -415,9 +458,10 @@ Status CudaEngine::project(const float* x, int64_t ldx, int64_t m, const WeightV
 }
 
 Status CudaEngine::project_stacked(const float* x, int64_t ldx, int64_t m, const WeightView& w,
-                                   const std::vector<Output>& outs) {
+                                   const std::vector<Output>& outs, const float* row_scale) {
   Status s;
-  if (try_skinny(x, ldx, m, w.data, w.cols, w.type, w.cols, outs, &s)) return s;
+  if (try_skinny(x, ldx, m, w.data, w.cols, w.type, w.cols, outs, &s, row_scale)) return s;
+  if (row_scale != nullptr) return unscaled_gemm("project_stacked");
   MatmulParams p;  // one conversion of x for every output
   p.x = x;
   p.ldx = ldx;
@@ -431,18 +475,58 @@ Status CudaEngine::project_stacked(const float* x, int64_t ldx, int64_t m, const
   return gemm_->matmul_stacked(p, go);
 }
 
+bool CudaEngine::folds_norms(const Step& st) const {
+  return !norm_fold_.empty() && !device_hook_ && st.T <= kSkinnyMaxRows && cfg_.d_model % 8 == 0;
+}
+
+Status CudaEngine::norm_input(Step& st, const float* gain, bool scaled_ok) {
+  if (st.h_scale != nullptr && st.h_gain == gain && scaled_ok) return Status::Ok();
+  st.h_scale = nullptr;
+  const int64_t d = cfg_.d_model;
+  return rmsnorm(RmsNormParams{st.x.as<float>(), gain, st.h.as<float>(), st.T, d, d, cfg_.norm_eps}, stream_);
+}
+
+Status CudaEngine::add_residual(const float* in, int64_t ld_in, const WeightView& w, Step& st, const float* next_gain) {
+  const int64_t d = cfg_.d_model;
+  st.h_scale = nullptr;
+  st.h_gain = nullptr;
+  if (folds_norms(st) && next_gain != nullptr) {
+    char* base = static_cast<char*>(norm_fold_.data());
+    SkinnyNormOut nm;
+    nm.h = st.h.as<float>();
+    nm.ldh = d;
+    nm.gain = next_gain;
+    nm.eps = cfg_.norm_eps;
+    nm.counter = reinterpret_cast<unsigned*>(base);
+    nm.rs = reinterpret_cast<float*>(base + kNormFoldRs);
+    nm.partial = reinterpret_cast<float*>(base + kNormFoldPartial);
+    nm.partial_ctas = (d + 1) / 2;
+    Status s;
+    if (try_skinny(in, ld_in, st.T, w.data, w.cols, w.type, w.cols, {{st.x.as<float>(), d, d, true}}, &s, nullptr,
+                   &nm)) {
+      LRKV_RETURN_IF_ERROR(s);
+      st.h_scale = nm.rs;
+      st.h_gain = next_gain;
+      return Status::Ok();
+    }
+  }
+  return project(in, ld_in, st.T, w, st.x.as<float>(), d, /*accumulate=*/true);
+}
+
+const float* CudaEngine::next_attn_gain(int l) const {
+  return l + 1 < cfg_.n_layer ? layers_[l + 1].attn_norm.as<float>() : out_norm_.as<float>();
+}
+
 Status CudaEngine::project_inputs(int l, Step& st) {
   const Layer& w = layers_[l];
   const int64_t d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim();
-  LRKV_RETURN_IF_ERROR(rmsnorm(RmsNormParams{st.x.as<float>(), w.attn_norm.as<float>(), st.h.as<float>(), st.T, d, d,
-                                             cfg_.norm_eps},
-                               stream_));
+  LRKV_RETURN_IF_ERROR(norm_input(st, w.attn_norm.as<float>()));
   std::vector<Output> outs = {{st.q.as<float>(), qd, qd}};
   if (!w.wk.empty()) outs.push_back({st.k.as<float>(), kvd, kvd});
   if (!w.wv.empty()) outs.push_back({st.v.as<float>(), kvd, kvd});
   if (!w.k_down.empty()) outs.push_back({st.ck.as<float>(), latent_[l].k_width, w.k_down.rows});
   if (!w.v_down.empty()) outs.push_back({st.cv.as<float>(), latent_[l].v_width, w.v_down.rows});
-  LRKV_RETURN_IF_ERROR(project_stacked(st.h.as<float>(), d, st.T, w.qkv, outs));
+  LRKV_RETURN_IF_ERROR(project_stacked(st.h.as<float>(), d, st.T, w.qkv, outs, st.h_scale));
   if (!w.bq.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.q.as<float>(), qd, st.T, qd, w.bq.as<float>(), 1.0f, stream_));
   if (!w.wk.empty() && !w.bk.empty()) {
     LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, st.T, kvd, w.bk.as<float>(), 1.0f, stream_));
@@ -456,14 +540,30 @@ Status CudaEngine::project_inputs(int l, Step& st) {
 Status CudaEngine::ffn(int l, Step& st) {
   const Layer& w = layers_[l];
   const int64_t d = cfg_.d_model, ff = cfg_.d_ff;
-  LRKV_RETURN_IF_ERROR(rmsnorm(RmsNormParams{st.x.as<float>(), w.ffn_norm.as<float>(), st.h.as<float>(), st.T, d, d,
-                                             cfg_.norm_eps},
-                               stream_));
-  LRKV_RETURN_IF_ERROR(
-      project_stacked(st.h.as<float>(), d, st.T, w.gate_up, {{st.gate.as<float>(), ff, ff}, {st.up.as<float>(), ff, ff}}));
-  LRKV_RETURN_IF_ERROR(swiglu(SwigluParams{st.gate.as<float>(), st.up.as<float>(), st.gate.as<float>(), st.T, ff, ff},
-                              stream_));
-  return project(st.gate.as<float>(), ff, st.T, w.w_down, st.x.as<float>(), d, /*accumulate=*/true);
+  LRKV_RETURN_IF_ERROR(norm_input(st, w.ffn_norm.as<float>()));
+  // silu(h · W_gateᵀ) ⊙ (h · W_upᵀ) into st.gate: one skinny launch over the interleaved pairs,
+  // else the GEMM into st.up ([T, 2 ff] pairs) and the pairs' SwiGLU.
+  SkinnyMatmulArgs a;
+  a.x = st.h.as<float>();
+  a.ldx = d;
+  a.m = static_cast<int>(st.T);  // above kSkinnyMaxRows: does not fit, the GEMM runs
+  a.w = w.gate_up.buf.data();
+  a.ldw = d;
+  a.k = d;
+  a.n_rows = 2 * ff;
+  a.w_type = w.gate_up.type;
+  a.n_out = 1;
+  a.out[0] = SkinnyOutput{st.gate.as<float>(), ff, 0, ff, 0};
+  a.row_scale = st.h_scale;
+  a.swiglu_pairs = 1;
+  if (skinny_matmul_fits(a)) {
+    LRKV_RETURN_IF_ERROR(skinny_matmul(a, stream_));
+  } else {
+    if (st.h_scale != nullptr) return unscaled_gemm("ffn");
+    LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, st.T, w.gate_up, st.up.as<float>(), 2 * ff));
+    LRKV_RETURN_IF_ERROR(swiglu_pairs(st.up.as<float>(), 2 * ff, st.gate.as<float>(), ff, st.T, ff, stream_));
+  }
+  return add_residual(st.gate.as<float>(), ff, w.w_down, st, next_attn_gain(l));
 }
 
 }  // namespace lrkv::cuda

@@ -69,7 +69,7 @@ Status with_workspace(DevicePool& pool, cudaStream_t s, Result<size_t> bytes, Po
 
 RopeQkParams CudaEngine::rope_q(Step& st) const {
   RopeQkParams p;
-  p.q = rope_rows(st.q.as<float>(), st.T, cfg_.q_dim(), cfg_.n_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>());
+  p.q = rope_rows(st.q.as<float>(), st.T, cfg_.q_dim(), cfg_.n_head, cfg_, st.pos(), inv_freq_.as<float>());
   p.k = p.q;
   p.k.x = nullptr;
   p.k.n_heads = 0;
@@ -89,11 +89,11 @@ Status CudaEngine::attention_dense(int l, Step& st) {
   // RoPE(q), RoPE(k) and both cache writes: one launch.
   const DType ct = cache_->dtype();
   RopeQkParams rq = rope_q(st);
-  rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>());
-  rq.k_cache = cache_rows(st.k.as<float>(), T, static_cast<int>(kvd), cache_->k[l].data(), ct, st.seq.as<int>(),
-                          st.pos.as<int>(), cache_->region_rows(), hd, cache_->maps(0));
-  rq.v_cache = cache_rows(st.v.as<float>(), T, static_cast<int>(kvd), cache_->v[l].data(), ct, st.seq.as<int>(),
-                          st.pos.as<int>(), cache_->region_rows(), hd, cache_->maps(0));
+  rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos(), inv_freq_.as<float>());
+  rq.k_cache = cache_rows(st.k.as<float>(), T, static_cast<int>(kvd), cache_->k[l].data(), ct, st.seq(),
+                          st.pos(), cache_->region_rows(), hd, cache_->maps(0));
+  rq.v_cache = cache_rows(st.v.as<float>(), T, static_cast<int>(kvd), cache_->v[l].data(), ct, st.seq(),
+                          st.pos(), cache_->region_rows(), hd, cache_->maps(0));
   LRKV_RETURN_IF_ERROR(rope_qk(rq, stream_));
   if (device_hook_) LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPostRope, st.k.as<float>(), T, kvd, kvd, stream_));
   // Head-major cache: KV head g of a sequence (paged: of the storage) at g * region rows * hd,
@@ -110,7 +110,7 @@ Status CudaEngine::attention_dense(int l, Step& st) {
     LatentAttentionBatch b;
     LatentAttentionParams& p = b.p;
     p.n_q = s0.n;
-    p.q_pos = st.pos.as<int>() + t0;
+    p.q_pos = st.pos() + t0;
     p.n_head = cfg_.n_head;
     p.qk = st.q.as<float>() + t0 * qd;
     p.ldqk = qd;
@@ -136,7 +136,7 @@ Status CudaEngine::attention_dense(int l, Step& st) {
     b.workspace_bytes = ws.bytes();
     LRKV_RETURN_IF_ERROR(latent_attention(b, stream_));
   }
-  return project(st.att.as<float>(), qd, T, w.wo, st.x.as<float>(), d, /*accumulate=*/true);
+  return add_residual(st.att.as<float>(), qd, w.wo, st, w.ffn_norm.as<float>());
 }
 
 // Decode-sized steps: the per-group key latents and the per-head query absorption in one
@@ -161,7 +161,7 @@ Status CudaEngine::absorb_segments(int l, Step& st, bool fused, bool* cached) {
   *cached = false;
   SegmentProjectParams c;  // segments 0..G-1: c_g = P_gᵀ (k - μ)_g
   if (fused) {
-    c.rope.pos = st.pos.as<int>();
+    c.rope.pos = st.pos();
     c.rope.inv_freq = inv_freq_.as<float>();
     c.rope.x_mean = f.k_mean.empty() ? nullptr : f.k_mean.as<float>();
     c.rope.head_dim = hd;
@@ -227,7 +227,8 @@ Status CudaEngine::value_latents(int l, Step& st) {
   const LatentFactors& f = factors_[l];
   const int64_t d = cfg_.d_model, T = st.T;
   if (layers_[l].v_down.empty()) {  // else projected with q (project_inputs)
-    LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width));
+    LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width, false, 0, -1, -1, 0,
+                                 st.h_scale));
   }
   if (f.v_down_bias.empty()) return Status::Ok();
   return add_row_vector(st.cv.as<float>(), L.v_width, T, L.v_width, f.v_down_bias.as<float>(), 1.0f, stream_);
@@ -242,7 +243,8 @@ Status CudaEngine::latent_keys(int l, Step& st, bool* cached) {
   if (L.key_mode == KeyMode::kRebuild) {  // RoPE(q) only: the kernel rotates the rebuilt keys
     LRKV_RETURN_IF_ERROR(rope_qk(rope_q(st), stream_));
     if (layers_[l].k_down.empty()) {  // else projected with q (project_inputs)
-      LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.k_down, st.ck.as<float>(), L.k_width));
+      LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.k_down, st.ck.as<float>(), L.k_width, false, 0, -1, -1, 0,
+                                   st.h_scale));
     }
     if (!f.k_down_bias.empty()) {
       LRKV_RETURN_IF_ERROR(
@@ -256,7 +258,7 @@ Status CudaEngine::latent_keys(int l, Step& st, bool* cached) {
   if (one_launch && fused) return absorb_segments(l, st, /*fused=*/true, cached);
   // RoPE(q), RoPE(k) - mu: one launch.
   RopeQkParams rq = rope_q(st);
-  rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos.as<int>(), inv_freq_.as<float>());
+  rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos(), inv_freq_.as<float>());
   if (!f.k_mean.empty()) rq.k_mean = f.k_mean.as<float>();
   LRKV_RETURN_IF_ERROR(rope_qk(rq, stream_));
   if (one_launch) return absorb_segments(l, st, /*fused=*/false, cached);
@@ -286,10 +288,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   LRKV_RETURN_IF_ERROR(latent_keys(l, st, &cached));
   if (quantized()) {
     LRKV_RETURN_IF_ERROR(attention_latent_quantized(l, st, cached));
-    LRKV_RETURN_IF_ERROR(
-        project(st.z.as<float>(), L.z_width, T, f.wo_folded, st.x.as<float>(), d, /*accumulate=*/true));
-    if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
-    return Status::Ok();
+    return latent_output(l, st);
   }
   if (!cached) {
     CacheWriteParams kw, vw;
@@ -312,7 +311,7 @@ Status CudaEngine::attention_latent(int l, Step& st) {
     const void* vc = static_cast<const char*>(cache_->v[l].data()) + s0.seq * v_seq * eb;
     LatentAttentionParams a;
     a.n_q = s0.n;
-    a.q_pos = st.pos.as<int>() + t0;
+    a.q_pos = st.pos() + t0;
     a.n_head = cfg_.n_head;
     a.v = vc;
     a.ldv = L.v_width;
@@ -382,17 +381,28 @@ Status CudaEngine::attention_latent(int l, Step& st) {
       LRKV_RETURN_IF_ERROR(latent_attention(b, stream_));
     }
   }
-  LRKV_RETURN_IF_ERROR(project(st.z.as<float>(), L.z_width, T, f.wo_folded, st.x.as<float>(), d, /*accumulate=*/true));
-  if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
+  return latent_output(l, st);
+}
+
+// x += z · W_o,foldedᵀ (+ the output bias); without a bias the launch also folds the FFN's norm.
+Status CudaEngine::latent_output(int l, Step& st) {
+  const LatentLayer& L = latent_[l];
+  const LatentFactors& f = factors_[l];
+  const int64_t d = cfg_.d_model;
+  const float* next = f.o_bias.empty() ? layers_[l].ffn_norm.as<float>() : nullptr;
+  LRKV_RETURN_IF_ERROR(add_residual(st.z.as<float>(), L.z_width, f.wo_folded, st, next));
+  if (!f.o_bias.empty()) {
+    LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, st.T, d, f.o_bias.as<float>(), 1.0f, stream_));
+  }
   return Status::Ok();
 }
 
 void CudaEngine::latent_cache_writes(int l, Step& st, CacheWriteParams* k, CacheWriteParams* v) const {
   const LatentLayer& L = latent_[l];
   const DType ct = cache_->dtype();
-  *k = cache_rows(st.ck.as<float>(), st.T, L.k_width, cache_->k[l].data(), ct, st.seq.as<int>(), st.pos.as<int>(),
+  *k = cache_rows(st.ck.as<float>(), st.T, L.k_width, cache_->k[l].data(), ct, st.seq(), st.pos(),
                   cache_->region_rows(), L.k_width, cache_->maps(0));
-  *v = cache_rows(st.cv.as<float>(), st.T, L.v_width, cache_->v[l].data(), ct, st.seq.as<int>(), st.pos.as<int>(),
+  *v = cache_rows(st.cv.as<float>(), st.T, L.v_width, cache_->v[l].data(), ct, st.seq(), st.pos(),
                   cache_->region_rows(), L.v_width, cache_->maps(0));
 }
 
@@ -424,8 +434,8 @@ void CudaEngine::latent_encode(int l, Step& st, LatentEncode* e) const {
     p.row_bytes = q.row_stride;
     p.seq_bytes = q.seq_bytes;
     p.maps = cache_->maps(0);
-    p.seq = st.seq.as<int>();
-    p.pos = st.pos.as<int>();
+    p.seq = st.seq();
+    p.pos = st.pos();
   }
 }
 
@@ -454,7 +464,7 @@ Status CudaEngine::attention_latent_quantized(int l, Step& st, bool encoded) {
     const int64_t t0 = st.t0[r.first];
     QuantLatentAttentionBatch b;
     b.n_q = s0.n;
-    b.q_pos = st.pos.as<int>() + t0;
+    b.q_pos = st.pos() + t0;
     b.n_head = cfg_.n_head;
     b.qk = st.qk.as<float>() + t0 * L.qk_width;
     b.ldqk = L.qk_width;

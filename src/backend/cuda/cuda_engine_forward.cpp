@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "backend/cuda/cuda_engine.h"
 #include "backend/cuda/cuda_engine_step.h"
@@ -15,14 +16,23 @@ namespace lrkv::cuda {
 
 struct CudaEngine::SampleJob {
   std::vector<Sampler>* samplers = nullptr;
-  // Per row: 0 = argmax (id in ids[r * kTopKMax]), k = top-k candidates, -1 = whole row in `rows`.
-  std::vector<int> k;
-  std::vector<int> ids;        // [rows, kTopKMax] host
-  std::vector<float> values;   // [rows, kTopKMax] host
-  std::vector<float> rows;     // [rows, n_vocab] host (fallback rows only)
-  std::vector<int> bad;        // [rows] host: first non-finite column of a device-selected row, or -1
-                               // (rows sampled on the host: unspecified; forward_sample scans them)
-  PoolBuffer d_ids, d_values, d_bad;
+  Selection sel;
+  PoolBuffer dev;                 // eager steps: the device selection
+  std::vector<std::byte> store;   // eager steps: its host copy
+  const std::byte* out = nullptr;  // the host selection (store, or a decode graph's pinned block)
+  std::vector<float> rows;        // [rows, n_vocab]: rows with k = -1 only
+  int32_t word(size_t offset) const {
+    int32_t v;
+    std::memcpy(&v, out + offset, sizeof v);
+    return v;
+  }
+  int bad(int64_t r) const { return word(static_cast<size_t>(r) * 4); }
+  int id(int64_t r, int i) const { return word(sel.ids_offset() + static_cast<size_t>(r * sel.width + i) * 4); }
+  float value(int64_t r, int i) const {
+    float v;
+    std::memcpy(&v, out + sel.values_offset() + static_cast<size_t>(r * sel.width + i) * 4, sizeof v);
+    return v;
+  }
 };
 
 namespace {
@@ -40,61 +50,44 @@ Status non_finite_logits(const std::string& source, const char* what, int64_t ro
 
 }  // namespace
 
-// Fills the job's host arrays asynchronously (the caller synchronises the stream).
-Status CudaEngine::select_on_device(const float* logits, int64_t n_rows, SampleJob* job) {
+// Asynchronous: the caller synchronises the stream before reading `host` or whole_rows.
+Status CudaEngine::select_on_device(const float* logits, const Selection& sel, void* dev, void* host,
+                                    float* whole_rows) {
   const int V = static_cast<int>(cfg_.n_vocab);
-  job->k.assign(n_rows, 0);
-  job->ids.assign(n_rows * kTopKMax, 0);
-  job->values.assign(n_rows * kTopKMax, 0.0f);
-  bool whole_rows = false;  // sized once, before any asynchronous copy into it
-  for (int64_t r = 0; r < n_rows; ++r) whole_rows = whole_rows || (*job->samplers)[r].candidates_for(V) > kTopKMax;
-  job->rows.assign(whole_rows ? n_rows * static_cast<int64_t>(V) : 0, 0.0f);
-  job->bad.assign(n_rows, -1);
-  LRKV_ASSIGN_OR_RETURN(job->d_ids, scratch<int>(pool_, n_rows * kTopKMax, stream_));
-  LRKV_ASSIGN_OR_RETURN(job->d_values, scratch<float>(pool_, n_rows * kTopKMax, stream_));
-  LRKV_ASSIGN_OR_RETURN(job->d_bad, scratch<int>(pool_, n_rows, stream_));
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const int k = (*job->samplers)[r].candidates_for(V);
+  char* d = static_cast<char*>(dev);
+  for (int64_t r = 0; r < sel.rows(); ++r) {
+    const int k = sel.k[r];
     const SampleRows row{logits + r * V, V, 1, V};
-    int* ids = job->d_ids.as<int>() + r * kTopKMax;
-    float* vals = job->d_values.as<float>() + r * kTopKMax;
-    int* bad = job->d_bad.as<int>() + r;
+    int* ids = reinterpret_cast<int*>(d + sel.ids_offset()) + r * sel.width;
+    float* vals = reinterpret_cast<float*>(d + sel.values_offset()) + r * sel.width;
+    int* bad = reinterpret_cast<int*>(d) + r;
     if (k == 0) {
       LRKV_RETURN_IF_ERROR(argmax_rows(row, ids, bad, stream_));
-      job->k[r] = 0;
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->ids.data() + r * kTopKMax, ids, sizeof(int),
-                                                cudaMemcpyDeviceToHost, stream_), "download argmax");
-    } else if (k <= kTopKMax) {
+    } else if (k > 0) {
       LRKV_RETURN_IF_ERROR(top_k_rows(row, k, vals, ids, bad, stream_));
-      job->k[r] = k;
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->ids.data() + r * kTopKMax, ids, k * sizeof(int),
-                                                cudaMemcpyDeviceToHost, stream_), "download top-k ids");
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->values.data() + r * kTopKMax, vals, k * sizeof(float),
-                                                cudaMemcpyDeviceToHost, stream_), "download top-k values");
     } else {
-      job->k[r] = -1;
-      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->rows.data() + r * V, logits + r * V, V * sizeof(float),
+      if (whole_rows == nullptr) return make_error(ErrorCode::kInternal, "select_on_device: no room for whole rows");
+      LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(whole_rows + r * V, logits + r * V, V * sizeof(float),
                                                 cudaMemcpyDeviceToHost, stream_), "download logits row");
     }
   }
-  LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(job->bad.data(), job->d_bad.data(), n_rows * sizeof(int),
-                                            cudaMemcpyDeviceToHost, stream_), "download logits check");
+  LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host, dev, sel.bytes(), cudaMemcpyDeviceToHost, stream_),
+                            "download token selection");
   return Status::Ok();
 }
 
 // rmsnorm(x) and, when wanted, the LM head into st.logits ([n_logits, V]: every row, or the last
-// row of each span).
+// row of each span; one-token spans need no gather, so a folded output norm stays folded).
 Status CudaEngine::head(Step& st, LogitsMode mode, bool want_logits) {
   const int64_t d = cfg_.d_model, V = cfg_.n_vocab;
-  LRKV_RETURN_IF_ERROR(rmsnorm(
-      RmsNormParams{st.x.as<float>(), out_norm_.as<float>(), st.h.as<float>(), st.T, d, d, cfg_.norm_eps}, stream_));
+  const int64_t n_rows = mode == LogitsMode::kLast ? static_cast<int64_t>(st.spans.size()) : st.T;
+  const bool gather = n_rows != st.T;
+  LRKV_RETURN_IF_ERROR(norm_input(st, out_norm_.as<float>(), /*scaled_ok=*/!gather));
   st.n_logits = 0;
   if (mode == LogitsMode::kNone || !want_logits) return Status::Ok();
   const Matrix& head = cfg_.tied_embeddings ? tok_embd_ : output_;
   const float* rows = st.h.as<float>();
-  int64_t n_rows = st.T;
-  if (mode == LogitsMode::kLast) {
-    n_rows = static_cast<int64_t>(st.spans.size());
+  if (gather) {
     LRKV_ASSIGN_OR_RETURN(st.last, scratch<float>(pool_, n_rows * d, stream_));
     for (int64_t i = 0; i < n_rows; ++i) {
       const int64_t t = st.t0[i] + st.spans[i].n - 1;
@@ -106,13 +99,25 @@ Status CudaEngine::head(Step& st, LogitsMode mode, bool want_logits) {
   }
   LRKV_ASSIGN_OR_RETURN(st.logits, scratch<float>(pool_, n_rows * V, stream_));
   st.n_logits = n_rows;
-  return project(rows, d, n_rows, head, st.logits.as<float>(), V);
+  return project(rows, d, n_rows, head, st.logits.as<float>(), V, false, 0, -1, -1, 0, st.h_scale);
 }
 
 // The step's logits to the caller: sampled on the device, or downloaded.
 Status CudaEngine::deliver(const Step& st, std::vector<float>* logits, SampleJob* sample) {
   if (st.n_logits == 0) return Status::Ok();
-  if (sample != nullptr) return select_on_device(st.logits.as<float>(), st.n_logits, sample);
+  if (sample != nullptr) {
+    const Selection& sel = sample->sel;
+    if (sel.rows() != st.n_logits) {
+      return make_error(ErrorCode::kInternal, "deliver: {} selections for {} logits rows", sel.rows(), st.n_logits);
+    }
+    LRKV_ASSIGN_OR_RETURN(sample->dev, scratch<char>(pool_, static_cast<int64_t>(sel.bytes()), stream_));
+    sample->store.assign(sel.bytes(), std::byte{0});
+    const bool whole = !sel.on_device();
+    sample->rows.assign(whole ? sel.rows() * cfg_.n_vocab : 0, 0.0f);
+    sample->out = sample->store.data();
+    return select_on_device(st.logits.as<float>(), sel, sample->dev.data(), sample->store.data(),
+                            whole ? sample->rows.data() : nullptr);
+  }
   const int64_t V = cfg_.n_vocab;
   logits->resize(st.n_logits * V);
   LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(logits->data(), st.logits.data(), st.n_logits * V * sizeof(float),
@@ -160,8 +165,14 @@ Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& ca
     return make_error(ErrorCode::kInvalidArgument, "forward_sample: {} samplers for {} spans", samplers.size(),
                       spans.size());
   }
+  const int V = static_cast<int>(cfg_.n_vocab);
   SampleJob job;
   job.samplers = &samplers;
+  for (const Sampler& s : samplers) {  // what each row selects on the device (Selection)
+    const int k = s.candidates_for(V);
+    job.sel.k.push_back(k > kTopKMax ? -1 : k);
+    job.sel.width = std::max(job.sel.width, std::min(k, kTopKMax));
+  }
   if (fits_one_step(spans, kMaxChunk)) {
     LRKV_RETURN_IF_ERROR(run_forward(spans, cache, LogitsMode::kLast, nullptr, &job));
   } else {  // all but the last chunk of each span first, then the last chunks and the sampling
@@ -175,11 +186,11 @@ Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& ca
     if (!heads.empty()) LRKV_RETURN_IF_ERROR(forward(heads, cache, LogitsMode::kNone, nullptr));
     LRKV_RETURN_IF_ERROR(run_forward(tails, cache, LogitsMode::kLast, nullptr, &job));
   }
-  const int V = static_cast<int>(cfg_.n_vocab);
   const int64_t n_rows = static_cast<int64_t>(spans.size());
+  if (job.out == nullptr) return make_error(ErrorCode::kInternal, "forward_sample: no selection was made");
   for (int64_t r = 0; r < n_rows; ++r) {  // the selection kernels' scan, or the downloaded row
-    const bool on_device = job.k[r] >= 0;
-    const int64_t col = on_device ? job.bad[r] : first_non_finite(DType::kF32, job.rows.data() + r * V, V);
+    const bool on_device = job.sel.k[r] >= 0;
+    const int64_t col = on_device ? job.bad(r) : first_non_finite(DType::kF32, job.rows.data() + r * V, V);
     if (col >= 0) {
       const char* what = on_device ? "nan or inf" : non_finite_name(job.rows[r * V + col]);
       return non_finite_logits(model_.source_path, what, r, n_rows, col);
@@ -189,12 +200,12 @@ Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& ca
   std::vector<std::pair<float, int>> cand;
   for (size_t r = 0; r < spans.size(); ++r) {
     Sampler& s = samplers[r];
-    const int k = job.k[r];
+    const int k = job.sel.k[r];
     if (k == 0) {
-      (*next)[r] = job.ids[r * kTopKMax];
+      (*next)[r] = job.id(r, 0);
     } else if (k > 0) {
       cand.resize(k);
-      for (int i = 0; i < k; ++i) cand[i] = {job.values[r * kTopKMax + i], job.ids[r * kTopKMax + i]};
+      for (int i = 0; i < k; ++i) cand[i] = {job.value(r, i), job.id(r, i)};
       (*next)[r] = s.sample_candidates(cand);
     } else {
       (*next)[r] = s.sample(job.rows.data() + r * V, V);
@@ -212,11 +223,9 @@ Status CudaEngine::alloc_step(Step& st) {
     qkw = std::max<int64_t>(qkw, L.qk_width);
     zw = std::max<int64_t>(zw, L.z_width);
   }
-  LRKV_ASSIGN_OR_RETURN(st.tokens, scratch<int>(pool_, T, stream_));
-  LRKV_ASSIGN_OR_RETURN(st.pos, scratch<int>(pool_, T, stream_));
-  LRKV_ASSIGN_OR_RETURN(st.seq, scratch<int>(pool_, T, stream_));
+  LRKV_ASSIGN_OR_RETURN(st.ids, scratch<int>(pool_, 3 * T, stream_));
   for (auto [buf, n] : {std::pair{&st.x, T * d}, {&st.h, T * d}, {&st.q, T * qd}, {&st.k, T * kvd}, {&st.v, T * kvd},
-                        {&st.att, T * qd}, {&st.gate, T * ff}, {&st.up, T * ff}, {&st.ck, T * kw}, {&st.cv, T * vw},
+                        {&st.att, T * qd}, {&st.gate, T * ff}, {&st.up, 2 * T * ff}, {&st.ck, T * kw}, {&st.cv, T * vw},
                         {&st.qk, T * qkw}, {&st.z, T * zw}}) {
     LRKV_ASSIGN_OR_RETURN(*buf, scratch<float>(pool_, n, stream_));
   }
@@ -227,7 +236,7 @@ Status CudaEngine::alloc_step(Step& st) {
 Status CudaEngine::run_step(Step& st, LogitsMode mode, bool want_logits) {
   const int64_t d = cfg_.d_model;
   LRKV_RETURN_IF_ERROR(embedding(
-      EmbeddingParams{tok_embd_.buf.data(), tok_embd_.type, d, st.tokens.as<int>(), st.T, st.x.as<float>(), d},
+      EmbeddingParams{tok_embd_.buf.data(), tok_embd_.type, d, st.tokens(), st.T, st.x.as<float>(), d},
       stream_));
   for (int l = 0; l < cfg_.n_layer; ++l) {
     LRKV_RETURN_IF_ERROR(compressed() ? attention_latent(l, st) : attention_dense(l, st));
@@ -248,22 +257,25 @@ Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache
   const CudaKvCache& cache = *cache_;
   Step st;
   st.spans = spans;
-  std::vector<int> tokens, pos, seq;
+  for (const SeqSpan& s : spans) st.T += s.n;
+  std::vector<int> ids(3 * st.T);  // [3, T]: tokens, positions, sequences (Step::ids)
+  int t = 0;
   for (const SeqSpan& s : spans) {
-    st.t0.push_back(st.T);
+    st.t0.push_back(t);
     st.start.push_back(cache.length(s.seq));
-    for (int i = 0; i < s.n; ++i) {
-      tokens.push_back(s.tokens[i]);
-      pos.push_back(cache.length(s.seq) + i);
-      seq.push_back(s.seq);
+    for (int i = 0; i < s.n; ++i, ++t) {
+      ids[t] = s.tokens[i];
+      ids[st.T + t] = cache.length(s.seq) + i;
+      ids[2 * st.T + t] = s.seq;
     }
-    st.T += s.n;
   }
   const bool want_logits = logits != nullptr || sample != nullptr;
   Step* run = &st;
   DecodeGraph* graph = nullptr;
   if (graph_eligible(st, mode, want_logits)) {
-    auto g = decode_graph(st);
+    // A sampling step whose rows all select on the device captures the selection too.
+    const bool select = opt_.graph_selection && sample != nullptr && sample->sel.on_device();
+    auto g = decode_graph(st, select ? sample->sel.k : std::vector<int>{});
     if (g.ok()) {
       graph = *g;
       run = &graph->st;
@@ -275,17 +287,20 @@ Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache
   }
   if (graph == nullptr) LRKV_RETURN_IF_ERROR(alloc_step(st));
   LRKV_RETURN_IF_ERROR(cache_->upload_tables(stream_));  // paged: the blocks reserve_span_rows mapped
-  for (auto [buf, host] : {std::pair{&run->tokens, &tokens}, {&run->pos, &pos}, {&run->seq, &seq}}) {
-    LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(buf->data(), host->data(), st.T * sizeof(int), cudaMemcpyHostToDevice,
-                                              stream_),
-                              "upload ids");
-  }
-  if (graph != nullptr) {
+  if (graph != nullptr) {  // the graph uploads the ids itself, from its pinned block
+    std::copy(ids.begin(), ids.end(), graph->host_ids());
     LRKV_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(graph->exec, stream_), "decode graph launch");
   } else {
+    LRKV_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(st.ids.data(), ids.data(), ids.size() * sizeof(int),
+                                              cudaMemcpyHostToDevice, stream_),
+                              "upload ids");
     LRKV_RETURN_IF_ERROR(run_step(st, mode, want_logits));
   }
-  LRKV_RETURN_IF_ERROR(deliver(*run, logits, sample));
+  if (graph != nullptr && !graph->select.empty()) {
+    sample->out = graph->host.bytes_at(graph->selection_offset());
+  } else {
+    LRKV_RETURN_IF_ERROR(deliver(*run, logits, sample));
+  }
   LRKV_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
   for (const SeqSpan& s : spans) cache_->advance(s.seq, s.n);
   if (logits != nullptr && run->n_logits > 0) {  // as the CPU engine: never a nan result

@@ -25,6 +25,16 @@ Status swiglu(const SwigluParams& p, cudaStream_t stream) {
   return cuda_status(launch_swiglu(p.gate, p.up, p.out, p.rows, p.cols, p.ld, stream), "swiglu");
 }
 
+Status swiglu_pairs(const float* in, int64_t ld_in, float* out, int64_t ld_out, int64_t rows, int64_t cols,
+                    cudaStream_t stream) {
+  if (rows == 0 || cols == 0) return Status::Ok();
+  if (ld_in < 2 * cols || ld_out < cols) {
+    return make_error(ErrorCode::kInvalidArgument, "swiglu_pairs: rows of {} pairs with ld_in {}, ld_out {}", cols,
+                      ld_in, ld_out);
+  }
+  return cuda_status(launch_swiglu_pairs(in, ld_in, out, ld_out, rows, cols, stream), "swiglu_pairs");
+}
+
 Status add_row_vector(float* y, int64_t ld, int64_t rows, int64_t cols, const float* v, float alpha,
                       cudaStream_t stream) {
   if (rows == 0 || cols == 0) return Status::Ok();

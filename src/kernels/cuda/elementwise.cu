@@ -270,6 +270,19 @@ __global__ void rope_qk_kernel(const __grid_constant__ RopeQkArgs a) {
   }
 }
 
+// Thread (x, row): output column x of rows row, row + gridDim.y, ...
+__global__ void swiglu_pairs_kernel(const float* in, int64_t ld_in, float* out, int64_t ld_out, int64_t rows,
+                                    int64_t cols) {
+  dev::pdl_trigger();  // launched with launch_pdl (pdl.cuh)
+  dev::pdl_wait();
+  const int64_t c = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (c >= cols) return;
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const float2 gu = *reinterpret_cast<const float2*>(in + r * ld_in + 2 * c);
+    out[r * ld_out + c] = silu_mul(gu.x, gu.y);
+  }
+}
+
 }  // namespace
 
 cudaError_t launch_embedding(const void* table, DType type, int64_t d, const int* tokens, int64_t n, float* out,
@@ -298,6 +311,13 @@ cudaError_t launch_swiglu(const float* gate, const float* up, float* out, int64_
   const bool vec = ld % 4 == 0 && (reinterpret_cast<uintptr_t>(gate) | reinterpret_cast<uintptr_t>(up) |
                                     reinterpret_cast<uintptr_t>(out)) % 16 == 0;
   return launch_pdl(swiglu_kernel, rows_grid(rows, cols, 4), kThreads, 0, stream, gate, up, out, rows, cols, ld, vec);
+}
+
+cudaError_t launch_swiglu_pairs(const float* in, int64_t ld_in, float* out, int64_t ld_out, int64_t rows,
+                                int64_t cols, cudaStream_t stream) {
+  if (ld_in % 2 != 0 || reinterpret_cast<uintptr_t>(in) % 8 != 0) return cudaErrorInvalidValue;  // float2 pairs
+  return launch_pdl(swiglu_pairs_kernel, rows_grid(rows, cols, 1), kThreads, 0, stream, in, ld_in, out, ld_out, rows,
+                    cols);
 }
 
 cudaError_t launch_add_row_vector(float* y, int64_t ld, int64_t rows, int64_t cols, const float* v, float alpha,

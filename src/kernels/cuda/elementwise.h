@@ -31,6 +31,10 @@ Status embedding(const EmbeddingParams& p, cudaStream_t stream);
 // Llama RMSNorm, one block per row (y may alias x).
 Status rmsnorm(const RmsNormParams& p, cudaStream_t stream);
 Status swiglu(const SwigluParams& p, cudaStream_t stream);
+// out[r, j] = silu(in[r, 2j]) · in[r, 2j + 1], j < cols: the SwiGLU of interleaved (gate, up)
+// columns (a GEMM over W_gate and W_up interleaved row by row), in [rows, ld_in], out [rows, ld_out].
+Status swiglu_pairs(const float* in, int64_t ld_in, float* out, int64_t ld_out, int64_t rows, int64_t cols,
+                    cudaStream_t stream);
 // y[r, :cols] += alpha * v[:cols] for every row (a bias, or minus a mean).
 Status add_row_vector(float* y, int64_t ld, int64_t rows, int64_t cols, const float* v, float alpha,
                       cudaStream_t stream);

@@ -51,6 +51,8 @@ cudaError_t launch_rmsnorm(const float* x, const float* weight, float* y, int64_
                            float eps, cudaStream_t stream);
 cudaError_t launch_rope(float* x, int64_t rows, int64_t ld, int n_heads, int head_dim, const int* positions,
                         const float* inv_freq, bool half_split, bool inverse, cudaStream_t stream);
+cudaError_t launch_swiglu_pairs(const float* in, int64_t ld_in, float* out, int64_t ld_out, int64_t rows,
+                                int64_t cols, cudaStream_t stream);
 cudaError_t launch_swiglu(const float* gate, const float* up, float* out, int64_t rows, int64_t cols, int64_t ld,
                           cudaStream_t stream);
 cudaError_t launch_add_row_vector(float* y, int64_t ld, int64_t rows, int64_t cols, const float* v, float alpha,

@@ -25,6 +25,19 @@ std::string misfit(const SkinnyMatmulArgs& a) {
   if (a.ldx < a.k || a.ldx % 4 != 0 || !aligned16(a.x)) return fmt::format("x rows not 16-byte aligned (ldx {})", a.ldx);
   if (a.n_out < 1 || a.n_out > kSkinnyMaxOutputs) return fmt::format("{} outputs (1..{})", a.n_out, kSkinnyMaxOutputs);
   if (a.split != 0 && a.split != 1 && a.split != 2 && a.split != 4) return fmt::format("split {} (0, 1, 2, 4)", a.split);
+  if (a.swiglu_pairs) {
+    const SkinnyOutput& o = a.out[0];
+    if (a.n_out != 1 || a.n_rows % 2 != 0 || o.accumulate || a.norm.h != nullptr) {
+      return fmt::format("(gate, up) row pairs: {} outputs, {} rows of W{}{} (one output, an even row count, no "
+                         "accumulation or norm)",
+                         a.n_out, a.n_rows, o.accumulate ? ", accumulating" : "", a.norm.h ? ", a norm" : "");
+    }
+    if (!o.y || o.row0 != 0 || o.n != a.n_rows / 2 || o.ldy < o.n) {
+      return fmt::format("(gate, up) row pairs: output of {} values (ldy {}) for {} rows of W (n_rows / 2)", o.n,
+                         o.ldy, a.n_rows);
+    }
+    return {};
+  }
   int64_t next = 0;
   for (int s = 0; s < a.n_out; ++s) {
     const SkinnyOutput& o = a.out[s];
@@ -35,6 +48,18 @@ std::string misfit(const SkinnyMatmulArgs& a) {
     next += o.n;
   }
   if (next != a.n_rows) return fmt::format("outputs cover {} of W's {} rows", next, a.n_rows);
+  const SkinnyNormOut& nm = a.norm;
+  if (nm.h != nullptr) {
+    if (a.n_out != 1) return fmt::format("a norm of the results with {} outputs (one)", a.n_out);
+    if (!nm.gain || !nm.rs || !nm.partial || !nm.counter || nm.partial_ctas < 1) {
+      return "a norm of the results without its gain, rs, partial sums or counter";
+    }
+    if (nm.ldh < a.n_rows) return fmt::format("norm rows of {} values (ldh {})", a.n_rows, nm.ldh);
+    if (nm.partial_ctas < (a.n_rows + 1) / 2) {
+      return fmt::format("norm partial sums for {} CTAs (at least (n_rows + 1) / 2 = {})", nm.partial_ctas,
+                         (a.n_rows + 1) / 2);
+    }
+  }
   return {};
 }
 

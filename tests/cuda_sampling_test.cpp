@@ -125,10 +125,9 @@ TEST(CudaSampling, FirstNonFiniteColumnPerRow) {
 // Two engines on the same model and prompts: one downloads logits and samples on the host, the
 // other selects on the GPU; the same seeds must give the same tokens at every step. Decode steps
 // of both replay CUDA graphs (same kernels, same attention plan: the same logits bit for bit);
-// when every row selects on the device (greedy, top-k <= 1024) the sampling graph also captures
-// the selection kernels and the download of the selected tokens, and the steps cross attention
-// plan buckets (new graphs). With a whole-row sampler (top-k 0 over 3000 tokens) the selection
-// runs eagerly after the replay.
+// rows selected on the device (greedy, top-k up to 1024) come back in one block per step, rows of
+// a whole-row sampler (top-k 0 over 3000 tokens) as downloaded logits; the long cases cross
+// attention plan buckets (new graphs).
 TEST(CudaSampling, ForwardSampleEqualsHostSampler) {
   LRKV_REQUIRE_CUDA();
   LlamaConfig c = test::tiny_config(2, 8, 4, 64);

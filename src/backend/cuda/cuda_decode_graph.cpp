@@ -5,10 +5,8 @@
 // rows the attention splits were planned for — a bucket above the longest sequence, so one graph
 // serves a stretch of lengths (the kernels read positions from the device and mask by them).
 // Token ids, positions and sequence ids are written into the graph's pinned host block before each
-// replay; the graph's first node uploads them and, for forward_sample, its last node downloads the
-// selected tokens (argmax / top-k kernels captured too) into the same block, so a sampling step is
-// one graph launch and one stream synchronisation (before: three uploads, the selection kernels'
-// launches and two downloads from pageable memory, each a round trip while the GPU idled).
+// replay; the graph's first node uploads them. (Capturing forward_sample's token selection and its
+// download too was measured slower: bench/CUDA_NOTES.md part 17.)
 // Every buffer the step uses comes from an arena owned by the graph (DevicePool arena mode):
 // captured kernels keep their addresses, and no allocation enters the graph.
 #include <algorithm>
@@ -41,7 +39,7 @@ bool CudaEngine::graph_eligible(const Step& st, LogitsMode mode, bool want_logit
   return true;
 }
 
-Result<CudaEngine::DecodeGraph*> CudaEngine::decode_graph(const Step& shape, const std::vector<int>& select) {
+Result<CudaEngine::DecodeGraph*> CudaEngine::decode_graph(const Step& shape) {
   int longest = 0;
   std::vector<int> seqs;
   for (size_t i = 0; i < shape.spans.size(); ++i) {
@@ -50,7 +48,7 @@ Result<CudaEngine::DecodeGraph*> CudaEngine::decode_graph(const Step& shape, con
   }
   const int plan = kv_bucket(longest, cache_->capacity());
   for (auto& g : graphs_) {
-    if (g->cache_serial == cache_->serial() && g->kv_plan == plan && g->seqs == seqs && g->select == select) {
+    if (g->cache_serial == cache_->serial() && g->kv_plan == plan && g->seqs == seqs) {
       g->last_used = ++graph_clock_;
       return g.get();
     }
@@ -59,7 +57,6 @@ Result<CudaEngine::DecodeGraph*> CudaEngine::decode_graph(const Step& shape, con
   g->cache_serial = cache_->serial();
   g->seqs = seqs;
   g->kv_plan = plan;
-  g->select = select;
   g->st.spans = shape.spans;
   g->st.start = shape.start;
   g->st.t0 = shape.t0;
@@ -79,27 +76,15 @@ Result<CudaEngine::DecodeGraph*> CudaEngine::decode_graph(const Step& shape, con
 // Captures g.st's step into g.exec with its buffers in g.arena; an arena too small is regrown
 // past the peak the failed capture reached, and the capture repeated.
 Status CudaEngine::capture(DecodeGraph& g) {
-  Selection sel;
-  sel.k = g.select;
-  for (int k : sel.k) sel.width = std::max(sel.width, k);
   const size_t ids_bytes = static_cast<size_t>(3 * g.st.T) * sizeof(int);
-  LRKV_ASSIGN_OR_RETURN(g.host, PinnedBuffer::create(ids_bytes + (sel.k.empty() ? 0 : sel.bytes())));
+  LRKV_ASSIGN_OR_RETURN(g.host, PinnedBuffer::create(ids_bytes));
   size_t arena_bytes = size_t{8} << 20;
   Status s;
   for (int attempt = 0; attempt < 6; ++attempt) {
     g.st.ids = PoolBuffer{};
-    g.st.sel = PoolBuffer{};
     LRKV_ASSIGN_OR_RETURN(g.arena, DeviceBuffer::create(arena_bytes));
     pool_.set_arena(g.arena.data(), arena_bytes);
     s = alloc_step(g.st);
-    if (s.ok() && !sel.k.empty()) {
-      auto b = scratch<char>(pool_, static_cast<int64_t>(sel.bytes()), stream_);
-      if (b.ok()) {
-        g.st.sel = std::move(*b);
-      } else {
-        s = b.status();
-      }
-    }
     cudaGraph_t graph = nullptr;
     if (s.ok()) {
       s = cuda_status(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "begin decode capture");
@@ -107,10 +92,6 @@ Status CudaEngine::capture(DecodeGraph& g) {
         s = cuda_status(cudaMemcpyAsync(g.st.ids.data(), g.host.data(), ids_bytes, cudaMemcpyHostToDevice, stream_),
                         "capture ids upload");
         if (s.ok()) s = run_step(g.st, LogitsMode::kLast, /*want_logits=*/true);
-        if (s.ok() && !sel.k.empty()) {
-          s = select_on_device(g.st.logits.as<float>(), sel, g.st.sel.data(), g.host.bytes_at(g.selection_offset()),
-                               nullptr);
-        }
         const Status end = cuda_status(cudaStreamEndCapture(stream_, &graph), "end decode capture");
         if (s.ok()) s = end;
       }

@@ -132,8 +132,6 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   e->opt_.fused_absorption = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption);
   e->opt_.fused_absorption_quantized = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption_quantized);
   e->opt_.early_attention_rows = env_switch("LRKV_ATTN_EARLY", options.early_attention_rows);
-  e->opt_.graph_selection = env_switch("LRKV_GRAPH_SELECT", options.graph_selection);
-  e->opt_.fold_norms = env_switch("LRKV_FOLD_NORMS", options.fold_norms);
   auto plan = model_rank_plan(model);
   if (plan.ok()) {
     LRKV_ASSIGN_OR_RETURN(e->latent_, build_latent_layers(model, *plan));
@@ -158,11 +156,6 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
     LRKV_ASSIGN_OR_RETURN(e->encode_counters_, DeviceBuffer::create(n * sizeof(unsigned)));
     LRKV_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(e->encode_counters_.data(), 0, e->encode_counters_.bytes(), e->stream_),
                               "zeroing the encoder counters");  // on the engine's stream: before any launch
-  }
-  if (e->opt_.fold_norms) {  // counter | rs [kSkinnyMaxRows] | partial sums [(d + 1) / 2, kSkinnyMaxRows]
-    const size_t bytes = kNormFoldPartial + size_t((e->cfg_.d_model + 1) / 2) * kSkinnyMaxRows * sizeof(float);
-    LRKV_ASSIGN_OR_RETURN(e->norm_fold_, DeviceBuffer::create(bytes));
-    LRKV_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(e->norm_fold_.data(), 0, bytes, e->stream_), "zeroing the norm counter");
   }
   return e;
 }
@@ -402,8 +395,7 @@ Status CudaEngine::check_spans(const std::vector<SeqSpan>& spans, const KvCache&
 // One skinny_matmul launch for the outputs (consecutive row ranges of W from its first row) when
 // the shapes allow it; false when the GEMM path has to run.
 bool CudaEngine::try_skinny(const float* x, int64_t ldx, int64_t m, const void* w, int64_t ldw, DType type, int64_t k,
-                            const std::vector<Output>& outs, Status* status, const float* row_scale,
-                            const SkinnyNormOut* norm) {
+                            const std::vector<Output>& outs, Status* status) {
   if (m > kSkinnyMaxRows || outs.size() > static_cast<size_t>(kSkinnyMaxOutputs)) return false;
   SkinnyMatmulArgs a;
   a.x = x;
@@ -418,30 +410,18 @@ bool CudaEngine::try_skinny(const float* x, int64_t ldx, int64_t m, const void* 
     a.out[s] = SkinnyOutput{outs[s].y, outs[s].ldy, a.n_rows, outs[s].n, outs[s].accumulate ? 1 : 0};
     a.n_rows += outs[s].n;
   }
-  a.row_scale = row_scale;
-  if (norm != nullptr) a.norm = *norm;
   if (!skinny_matmul_fits(a)) return false;
   *status = skinny_matmul(a, stream_);
   return true;
 }
 
-namespace {
-
-Status unscaled_gemm(const char* what) {
-  return make_error(ErrorCode::kInternal, "{}: a folded RMSNorm's rows need the skinny projection", what);
-}
-
-}  // namespace
-
 Status CudaEngine::project(const float* x, int64_t ldx, int64_t m, const WeightView& w, float* y, int64_t ldy,
-                           bool accumulate, int64_t w_row0, int64_t n, int64_t k, int64_t w_col0,
-                           const float* row_scale) {
+                           bool accumulate, int64_t w_row0, int64_t n, int64_t k, int64_t w_col0) {
   const void* wp = static_cast<const char*>(w.data) + dtype_bytes(w.type, w_row0 * w.cols + w_col0);
   n = n < 0 ? w.rows : n;
   k = k < 0 ? w.cols : k;
   Status s;
-  if (try_skinny(x, ldx, m, wp, w.cols, w.type, k, {{y, ldy, n, accumulate}}, &s, row_scale)) return s;
-  if (row_scale != nullptr) return unscaled_gemm("project");
+  if (try_skinny(x, ldx, m, wp, w.cols, w.type, k, {{y, ldy, n, accumulate}}, &s)) return s;
   MatmulParams p;
   p.x = x;
   p.ldx = ldx;
@@ -458,10 +438,9 @@ Status CudaEngine::project(const float* x, int64_t ldx, int64_t m, const WeightV
 }
 
 Status CudaEngine::project_stacked(const float* x, int64_t ldx, int64_t m, const WeightView& w,
-                                   const std::vector<Output>& outs, const float* row_scale) {
+                                   const std::vector<Output>& outs) {
   Status s;
-  if (try_skinny(x, ldx, m, w.data, w.cols, w.type, w.cols, outs, &s, row_scale)) return s;
-  if (row_scale != nullptr) return unscaled_gemm("project_stacked");
+  if (try_skinny(x, ldx, m, w.data, w.cols, w.type, w.cols, outs, &s)) return s;
   MatmulParams p;  // one conversion of x for every output
   p.x = x;
   p.ldx = ldx;
@@ -475,58 +454,18 @@ Status CudaEngine::project_stacked(const float* x, int64_t ldx, int64_t m, const
   return gemm_->matmul_stacked(p, go);
 }
 
-bool CudaEngine::folds_norms(const Step& st) const {
-  return !norm_fold_.empty() && !device_hook_ && st.T <= kSkinnyMaxRows && cfg_.d_model % 8 == 0;
-}
-
-Status CudaEngine::norm_input(Step& st, const float* gain, bool scaled_ok) {
-  if (st.h_scale != nullptr && st.h_gain == gain && scaled_ok) return Status::Ok();
-  st.h_scale = nullptr;
-  const int64_t d = cfg_.d_model;
-  return rmsnorm(RmsNormParams{st.x.as<float>(), gain, st.h.as<float>(), st.T, d, d, cfg_.norm_eps}, stream_);
-}
-
-Status CudaEngine::add_residual(const float* in, int64_t ld_in, const WeightView& w, Step& st, const float* next_gain) {
-  const int64_t d = cfg_.d_model;
-  st.h_scale = nullptr;
-  st.h_gain = nullptr;
-  if (folds_norms(st) && next_gain != nullptr) {
-    char* base = static_cast<char*>(norm_fold_.data());
-    SkinnyNormOut nm;
-    nm.h = st.h.as<float>();
-    nm.ldh = d;
-    nm.gain = next_gain;
-    nm.eps = cfg_.norm_eps;
-    nm.counter = reinterpret_cast<unsigned*>(base);
-    nm.rs = reinterpret_cast<float*>(base + kNormFoldRs);
-    nm.partial = reinterpret_cast<float*>(base + kNormFoldPartial);
-    nm.partial_ctas = (d + 1) / 2;
-    Status s;
-    if (try_skinny(in, ld_in, st.T, w.data, w.cols, w.type, w.cols, {{st.x.as<float>(), d, d, true}}, &s, nullptr,
-                   &nm)) {
-      LRKV_RETURN_IF_ERROR(s);
-      st.h_scale = nm.rs;
-      st.h_gain = next_gain;
-      return Status::Ok();
-    }
-  }
-  return project(in, ld_in, st.T, w, st.x.as<float>(), d, /*accumulate=*/true);
-}
-
-const float* CudaEngine::next_attn_gain(int l) const {
-  return l + 1 < cfg_.n_layer ? layers_[l + 1].attn_norm.as<float>() : out_norm_.as<float>();
-}
-
 Status CudaEngine::project_inputs(int l, Step& st) {
   const Layer& w = layers_[l];
   const int64_t d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim();
-  LRKV_RETURN_IF_ERROR(norm_input(st, w.attn_norm.as<float>()));
+  LRKV_RETURN_IF_ERROR(rmsnorm(RmsNormParams{st.x.as<float>(), w.attn_norm.as<float>(), st.h.as<float>(), st.T, d, d,
+                                             cfg_.norm_eps},
+                               stream_));
   std::vector<Output> outs = {{st.q.as<float>(), qd, qd}};
   if (!w.wk.empty()) outs.push_back({st.k.as<float>(), kvd, kvd});
   if (!w.wv.empty()) outs.push_back({st.v.as<float>(), kvd, kvd});
   if (!w.k_down.empty()) outs.push_back({st.ck.as<float>(), latent_[l].k_width, w.k_down.rows});
   if (!w.v_down.empty()) outs.push_back({st.cv.as<float>(), latent_[l].v_width, w.v_down.rows});
-  LRKV_RETURN_IF_ERROR(project_stacked(st.h.as<float>(), d, st.T, w.qkv, outs, st.h_scale));
+  LRKV_RETURN_IF_ERROR(project_stacked(st.h.as<float>(), d, st.T, w.qkv, outs));
   if (!w.bq.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.q.as<float>(), qd, st.T, qd, w.bq.as<float>(), 1.0f, stream_));
   if (!w.wk.empty() && !w.bk.empty()) {
     LRKV_RETURN_IF_ERROR(add_row_vector(st.k.as<float>(), kvd, st.T, kvd, w.bk.as<float>(), 1.0f, stream_));
@@ -540,7 +479,9 @@ Status CudaEngine::project_inputs(int l, Step& st) {
 Status CudaEngine::ffn(int l, Step& st) {
   const Layer& w = layers_[l];
   const int64_t d = cfg_.d_model, ff = cfg_.d_ff;
-  LRKV_RETURN_IF_ERROR(norm_input(st, w.ffn_norm.as<float>()));
+  LRKV_RETURN_IF_ERROR(rmsnorm(RmsNormParams{st.x.as<float>(), w.ffn_norm.as<float>(), st.h.as<float>(), st.T, d, d,
+                                             cfg_.norm_eps},
+                               stream_));
   // silu(h · W_gateᵀ) ⊙ (h · W_upᵀ) into st.gate: one skinny launch over the interleaved pairs,
   // else the GEMM into st.up ([T, 2 ff] pairs) and the pairs' SwiGLU.
   SkinnyMatmulArgs a;
@@ -554,16 +495,14 @@ Status CudaEngine::ffn(int l, Step& st) {
   a.w_type = w.gate_up.type;
   a.n_out = 1;
   a.out[0] = SkinnyOutput{st.gate.as<float>(), ff, 0, ff, 0};
-  a.row_scale = st.h_scale;
   a.swiglu_pairs = 1;
   if (skinny_matmul_fits(a)) {
     LRKV_RETURN_IF_ERROR(skinny_matmul(a, stream_));
   } else {
-    if (st.h_scale != nullptr) return unscaled_gemm("ffn");
     LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, st.T, w.gate_up, st.up.as<float>(), 2 * ff));
     LRKV_RETURN_IF_ERROR(swiglu_pairs(st.up.as<float>(), 2 * ff, st.gate.as<float>(), ff, st.T, ff, stream_));
   }
-  return add_residual(st.gate.as<float>(), ff, w.w_down, st, next_attn_gain(l));
+  return project(st.gate.as<float>(), ff, st.T, w.w_down, st.x.as<float>(), d, /*accumulate=*/true);
 }
 
 }  // namespace lrkv::cuda

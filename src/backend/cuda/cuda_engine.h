@@ -38,7 +38,6 @@ namespace lrkv::cuda {
 
 struct RopeQkParams;  // kernels/cuda/elementwise.h
 struct CacheWriteParams;  // kernels/cuda/elementwise_kernels.h
-struct SkinnyNormOut;     // kernels/cuda/skinny_matmul_args.h
 
 struct CudaEngineOptions {
   DType weight_dtype = DType::kBF16;  // matrices and latent factors used in GEMMs (bf16/f16)
@@ -77,18 +76,6 @@ struct CudaEngineOptions {
   // part 16): dense +0.7% / +1.0%, 50% latents +1.5% / +1.7%, 50% + int4 +0.3% / +0.2%.
   // LRKV_ATTN_EARLY=0|1 overrides it.
   bool early_attention_rows = true;
-  // forward_sample's decode graphs also capture the token selection (argmax / top-k kernels) and
-  // the download of the selected tokens into pinned memory, as they capture the upload of the
-  // step's ids: a step is one graph launch and one synchronisation. Off: the selection is launched
-  // and downloaded after each replay, as for rows sampled on the host. LRKV_GRAPH_SELECT=0|1
-  // overrides it (A/B runs).
-  bool graph_selection = true;
-  // Decode-sized steps fold each RMSNorm into the projection before it: W_o and W_down (which add
-  // into the residual stream) also write x ∘ gain and, from their last CTA, rs = rsqrt(mean(x²) +
-  // eps); the next projections scale their results by rs (SkinnyNormOut in skinny_matmul_args.h).
-  // 64 of the 65 single-CTA norm launches of an 8B decode step go, with their dependency waits.
-  // LRKV_FOLD_NORMS=0|1 overrides it (A/B runs).
-  bool fold_norms = true;
 };
 
 class CudaEngine final : public Engine {
@@ -174,37 +161,18 @@ class CudaEngine final : public Engine {
   Status check_spans(const std::vector<SeqSpan>& spans, const KvCache& cache) const;
   // y[m, n] (+)= x[m, k] · W[w_row0 .. + n, w_col0 .. + k]ᵀ: skinny_matmul for decode-sized m,
   // cuBLAS otherwise.
-  // row_scale ([m] device, or nullptr): x holds h of a folded norm, the results are scaled by rs
-  // (skinny launches only; an internal error otherwise).
   Status project(const float* x, int64_t ldx, int64_t m, const WeightView& w, float* y, int64_t ldy,
-                 bool accumulate = false, int64_t w_row0 = 0, int64_t n = -1, int64_t k = -1, int64_t w_col0 = 0,
-                 const float* row_scale = nullptr);
+                 bool accumulate = false, int64_t w_row0 = 0, int64_t n = -1, int64_t k = -1, int64_t w_col0 = 0);
   // Consecutive row ranges of one stacked matrix into separate outputs (one launch when skinny).
   struct Output {
     float* y;
     int64_t ldy, n;
     bool accumulate = false;
   };
-  Status project_stacked(const float* x, int64_t ldx, int64_t m, const WeightView& w, const std::vector<Output>& outs,
-                         const float* row_scale = nullptr);
+  Status project_stacked(const float* x, int64_t ldx, int64_t m, const WeightView& w, const std::vector<Output>& outs);
   // skinny_matmul over outputs tiling W's rows from `w` when the shapes allow (sets *status), else false.
   bool try_skinny(const float* x, int64_t ldx, int64_t m, const void* w, int64_t ldw, DType type, int64_t k,
-                  const std::vector<Output>& outs, Status* status, const float* row_scale = nullptr,
-                  const SkinnyNormOut* norm = nullptr);
-  // Folded norms (CudaEngineOptions::fold_norms): a projection that adds into the residual stream
-  // x also leaves h = x ∘ gain of the next RMSNorm and rs = rsqrt(mean(x²) + eps) per row
-  // (SkinnyNormOut), so the norm's consumers read h and scale their results by rs (Step::h_scale)
-  // and no norm kernel runs. Only for steps of at most kSkinnyMaxRows rows (every consumer is then
-  // a skinny launch) without a device hook (the hooks read normalised rows).
-  bool folds_norms(const Step& st) const;
-  // x += in · Wᵀ, folding the norm with `next_gain` when the step allows (else h_scale = nullptr).
-  Status add_residual(const float* in, int64_t ld_in, const WeightView& w, Step& st, const float* next_gain);
-  // h = rmsnorm(x) with `gain`, unless the last add_residual folded this norm and the caller can
-  // take scaled rows (scaled_ok): then h, h_scale are already there.
-  Status norm_input(Step& st, const float* gain, bool scaled_ok = true);
-  // The gain of the norm after layer l's FFN: layer l + 1's attention norm, or the output norm.
-  const float* next_attn_gain(int l) const;
-  Status latent_output(int l, Step& st);  // x += z · W_o,foldedᵀ (+ bias)
+                  const std::vector<Output>& outs, Status* status);
   // h = rmsnorm(x); q (and k, v where the layer stacks them) = h · W_{q,k,v}ᵀ + biases (no RoPE).
   Status project_inputs(int l, Step& st);
   // RoPE of the step's q rows, the parameters rope_qk extends with k and the cache writes.
@@ -229,7 +197,7 @@ class CudaEngine final : public Engine {
   static constexpr int kGraphMaxSeqs = 8;  // the skinny projections' rows: no cuBLAS inside a graph
   static constexpr size_t kMaxGraphs = 8;  // least recently used ones beyond are destroyed
   bool graph_eligible(const Step& st, LogitsMode mode, bool want_logits) const;
-  Result<DecodeGraph*> decode_graph(const Step& shape, const std::vector<int>& select);
+  Result<DecodeGraph*> decode_graph(const Step& shape);
   Status capture(DecodeGraph& g);
   std::vector<std::unique_ptr<DecodeGraph>> graphs_;
   uint64_t graph_clock_ = 0;
@@ -267,10 +235,6 @@ class CudaEngine final : public Engine {
   // *cached: the launch also wrote the new latents into the cache (fused, as floats or codes).
   Status absorb_segments(int l, Step& st, bool fused, bool* cached);
   DeviceBuffer encode_counters_;  // segment_project's per-(segment, row tile) counters, zero between launches
-  // Folded norms' state: the CTA ticket counter (zero between launches) at 0, rs [kSkinnyMaxRows] at
-  // kNormFoldRs, the per-CTA partial sums [(d + 1) / 2, kSkinnyMaxRows] at kNormFoldPartial.
-  static constexpr size_t kNormFoldRs = 256, kNormFoldPartial = 512;
-  DeviceBuffer norm_fold_;
 };
 
 }  // namespace lrkv::cuda

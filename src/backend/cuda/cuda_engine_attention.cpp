@@ -136,7 +136,7 @@ Status CudaEngine::attention_dense(int l, Step& st) {
     b.workspace_bytes = ws.bytes();
     LRKV_RETURN_IF_ERROR(latent_attention(b, stream_));
   }
-  return add_residual(st.att.as<float>(), qd, w.wo, st, w.ffn_norm.as<float>());
+  return project(st.att.as<float>(), qd, T, w.wo, st.x.as<float>(), d, /*accumulate=*/true);
 }
 
 // Decode-sized steps: the per-group key latents and the per-head query absorption in one
@@ -227,8 +227,7 @@ Status CudaEngine::value_latents(int l, Step& st) {
   const LatentFactors& f = factors_[l];
   const int64_t d = cfg_.d_model, T = st.T;
   if (layers_[l].v_down.empty()) {  // else projected with q (project_inputs)
-    LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width, false, 0, -1, -1, 0,
-                                 st.h_scale));
+    LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.v_down, st.cv.as<float>(), L.v_width));
   }
   if (f.v_down_bias.empty()) return Status::Ok();
   return add_row_vector(st.cv.as<float>(), L.v_width, T, L.v_width, f.v_down_bias.as<float>(), 1.0f, stream_);
@@ -243,8 +242,7 @@ Status CudaEngine::latent_keys(int l, Step& st, bool* cached) {
   if (L.key_mode == KeyMode::kRebuild) {  // RoPE(q) only: the kernel rotates the rebuilt keys
     LRKV_RETURN_IF_ERROR(rope_qk(rope_q(st), stream_));
     if (layers_[l].k_down.empty()) {  // else projected with q (project_inputs)
-      LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.k_down, st.ck.as<float>(), L.k_width, false, 0, -1, -1, 0,
-                                   st.h_scale));
+      LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, T, f.k_down, st.ck.as<float>(), L.k_width));
     }
     if (!f.k_down_bias.empty()) {
       LRKV_RETURN_IF_ERROR(
@@ -288,7 +286,10 @@ Status CudaEngine::attention_latent(int l, Step& st) {
   LRKV_RETURN_IF_ERROR(latent_keys(l, st, &cached));
   if (quantized()) {
     LRKV_RETURN_IF_ERROR(attention_latent_quantized(l, st, cached));
-    return latent_output(l, st);
+    LRKV_RETURN_IF_ERROR(
+        project(st.z.as<float>(), L.z_width, T, f.wo_folded, st.x.as<float>(), d, /*accumulate=*/true));
+    if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
+    return Status::Ok();
   }
   if (!cached) {
     CacheWriteParams kw, vw;
@@ -381,19 +382,8 @@ Status CudaEngine::attention_latent(int l, Step& st) {
       LRKV_RETURN_IF_ERROR(latent_attention(b, stream_));
     }
   }
-  return latent_output(l, st);
-}
-
-// x += z · W_o,foldedᵀ (+ the output bias); without a bias the launch also folds the FFN's norm.
-Status CudaEngine::latent_output(int l, Step& st) {
-  const LatentLayer& L = latent_[l];
-  const LatentFactors& f = factors_[l];
-  const int64_t d = cfg_.d_model;
-  const float* next = f.o_bias.empty() ? layers_[l].ffn_norm.as<float>() : nullptr;
-  LRKV_RETURN_IF_ERROR(add_residual(st.z.as<float>(), L.z_width, f.wo_folded, st, next));
-  if (!f.o_bias.empty()) {
-    LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, st.T, d, f.o_bias.as<float>(), 1.0f, stream_));
-  }
+  LRKV_RETURN_IF_ERROR(project(st.z.as<float>(), L.z_width, T, f.wo_folded, st.x.as<float>(), d, /*accumulate=*/true));
+  if (!f.o_bias.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.x.as<float>(), d, T, d, f.o_bias.as<float>(), 1.0f, stream_));
   return Status::Ok();
 }
 

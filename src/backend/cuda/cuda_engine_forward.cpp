@@ -19,7 +19,7 @@ struct CudaEngine::SampleJob {
   Selection sel;
   PoolBuffer dev;                 // eager steps: the device selection
   std::vector<std::byte> store;   // eager steps: its host copy
-  const std::byte* out = nullptr;  // the host selection (store, or a decode graph's pinned block)
+  const std::byte* out = nullptr;  // the host selection (store)
   std::vector<float> rows;        // [rows, n_vocab]: rows with k = -1 only
   int32_t word(size_t offset) const {
     int32_t v;
@@ -77,12 +77,13 @@ Status CudaEngine::select_on_device(const float* logits, const Selection& sel, v
 }
 
 // rmsnorm(x) and, when wanted, the LM head into st.logits ([n_logits, V]: every row, or the last
-// row of each span; one-token spans need no gather, so a folded output norm stays folded).
+// row of each span; one-token spans, as in decode steps, need no gather).
 Status CudaEngine::head(Step& st, LogitsMode mode, bool want_logits) {
   const int64_t d = cfg_.d_model, V = cfg_.n_vocab;
   const int64_t n_rows = mode == LogitsMode::kLast ? static_cast<int64_t>(st.spans.size()) : st.T;
   const bool gather = n_rows != st.T;
-  LRKV_RETURN_IF_ERROR(norm_input(st, out_norm_.as<float>(), /*scaled_ok=*/!gather));
+  LRKV_RETURN_IF_ERROR(rmsnorm(
+      RmsNormParams{st.x.as<float>(), out_norm_.as<float>(), st.h.as<float>(), st.T, d, d, cfg_.norm_eps}, stream_));
   st.n_logits = 0;
   if (mode == LogitsMode::kNone || !want_logits) return Status::Ok();
   const Matrix& head = cfg_.tied_embeddings ? tok_embd_ : output_;
@@ -99,7 +100,7 @@ Status CudaEngine::head(Step& st, LogitsMode mode, bool want_logits) {
   }
   LRKV_ASSIGN_OR_RETURN(st.logits, scratch<float>(pool_, n_rows * V, stream_));
   st.n_logits = n_rows;
-  return project(rows, d, n_rows, head, st.logits.as<float>(), V, false, 0, -1, -1, 0, st.h_scale);
+  return project(rows, d, n_rows, head, st.logits.as<float>(), V);
 }
 
 // The step's logits to the caller: sampled on the device, or downloaded.
@@ -273,9 +274,7 @@ Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache
   Step* run = &st;
   DecodeGraph* graph = nullptr;
   if (graph_eligible(st, mode, want_logits)) {
-    // A sampling step whose rows all select on the device captures the selection too.
-    const bool select = opt_.graph_selection && sample != nullptr && sample->sel.on_device();
-    auto g = decode_graph(st, select ? sample->sel.k : std::vector<int>{});
+    auto g = decode_graph(st);
     if (g.ok()) {
       graph = *g;
       run = &graph->st;
@@ -296,11 +295,7 @@ Status CudaEngine::run_forward(const std::vector<SeqSpan>& spans, KvCache& cache
                               "upload ids");
     LRKV_RETURN_IF_ERROR(run_step(st, mode, want_logits));
   }
-  if (graph != nullptr && !graph->select.empty()) {
-    sample->out = graph->host.bytes_at(graph->selection_offset());
-  } else {
-    LRKV_RETURN_IF_ERROR(deliver(*run, logits, sample));
-  }
+  LRKV_RETURN_IF_ERROR(deliver(*run, logits, sample));
   LRKV_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_), "forward");
   for (const SeqSpan& s : spans) cache_->advance(s.seq, s.n);
   if (logits != nullptr && run->n_logits > 0) {  // as the CPU engine: never a nan result

@@ -44,11 +44,6 @@ struct CudaEngine::Step {
   PoolBuffer gate, up;                           // f32: SwiGLU [T, ff]; (gate, up) pairs [T, 2 ff] (GEMM steps)
   PoolBuffer ck, cv, qk, z;                      // latent: [T, k_w], [T, v_w], [T, qk_w], [T, z_w] (max over layers)
   PoolBuffer last, logits;                       // kLast: gathered rows [spans, d]; logits [n_logits, n_vocab]
-  PoolBuffer sel;                                // a decode graph's token selection (Selection::bytes)
-  // Set by a folding add_residual: h holds x ∘ h_gain (not normalised) and h_scale [T] the norm's
-  // rsqrt(mean(x²) + eps) per row (CudaEngine::norm_input).
-  const float* h_scale = nullptr;
-  const float* h_gain = nullptr;
   int64_t n_logits = 0;
   // > 0: attention splits are planned for this many cache rows instead of the spans' longest
   // (a replayed decode graph serves every length up to it; the kernels mask by position).
@@ -67,25 +62,22 @@ struct CudaEngine::Selection {
   size_t ids_offset() const { return static_cast<size_t>(rows()) * 4; }
   size_t values_offset() const { return ids_offset() + static_cast<size_t>(rows() * width) * 4; }
   size_t bytes() const { return values_offset() + static_cast<size_t>(rows() * width) * 4; }
-  bool on_device() const {  // every row selected on the device (a decode graph can capture it)
+  bool on_device() const {  // every row selected on the device
     return std::all_of(k.begin(), k.end(), [](int v) { return v >= 0; });
   }
 };
 
 // One captured decode step: its key, the arena its buffers live in, the executable graph.
 // The graph's first node uploads the step's ids ([3, T] ints: tokens, positions, sequences) from
-// `host` and, when it selects tokens, its last node downloads the selection (Selection's block)
-// into `host` after them: a replay is one launch and one synchronisation, no other copy.
+// the pinned block `host`, written before each replay.
 struct CudaEngine::DecodeGraph {
   uint64_t cache_serial = 0;
-  std::vector<int> seqs;    // the spans' sequences, in order
-  int kv_plan = 0;          // attention planned for this many cache rows
-  std::vector<int> select;  // Selection::k of the captured selection; empty: logits stay on the device
-  DeviceBuffer arena;       // every buffer the captured kernels use (Step, workspaces, logits)
-  PinnedBuffer host;        // ids [3, T] ints, then the selection
-  Step st;                  // its buffers point into `arena`
+  std::vector<int> seqs;  // the spans' sequences, in order
+  int kv_plan = 0;        // attention planned for this many cache rows
+  DeviceBuffer arena;     // every buffer the captured kernels use (Step, workspaces, logits)
+  PinnedBuffer host;      // ids [3, T] ints
+  Step st;                // its buffers point into `arena`
   int* host_ids() const { return static_cast<int*>(host.data()); }
-  size_t selection_offset() const { return static_cast<size_t>(3 * st.T) * sizeof(int); }
   cudaGraphExec_t exec = nullptr;
   uint64_t last_used = 0;
   DecodeGraph() = default;

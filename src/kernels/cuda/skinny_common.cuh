@@ -35,10 +35,10 @@ __device__ __forceinline__ float fma4(const float4& x, const float* w, float s) 
   return fmaf(x.w, w[3], s);
 }
 
-// The results v[t] (t < M) of row `row` of W, times a.row_scale[t] when given, into the output
-// whose row range holds it, added when that output accumulates; stored[t] = the value now in y.
+// The results v[t] (t < M) of row `row` of W into the output whose row range holds it, added
+// when that output accumulates.
 template <int M>
-__device__ __forceinline__ void store_results(const SkinnyMatmulArgs& a, int64_t row, const float* v, float* stored) {
+__device__ __forceinline__ void store_results(const SkinnyMatmulArgs& a, int64_t row, const float* v) {
   int s = 0;
   while (s + 1 < a.n_out && row >= a.out[s + 1].row0) ++s;
   const SkinnyOutput& o = a.out[s];
@@ -46,24 +46,18 @@ __device__ __forceinline__ void store_results(const SkinnyMatmulArgs& a, int64_t
 #pragma unroll
   for (int t = 0; t < M; ++t) {
     float* yt = y + t * o.ldy;
-    const float r = a.row_scale ? a.row_scale[t] * v[t] : v[t];
-    stored[t] = o.accumulate ? *yt + r : r;
-    *yt = stored[t];
+    *yt = o.accumulate ? *yt + v[t] : v[t];
   }
 }
 
 // Rows row, row + 1 of W a (gate, up) pair (SkinnyMatmulArgs::swiglu_pairs): y[t, row / 2] =
-// silu(g) · u, g and u times a.row_scale[t] when given (the expression of the swiglu kernel).
+// silu(g) · u (the expression of the swiglu kernel).
 template <int M>
 __device__ __forceinline__ void store_swiglu(const SkinnyMatmulArgs& a, int64_t row, const float* g, const float* u) {
   const SkinnyOutput& o = a.out[0];
   float* y = o.y + row / 2;
 #pragma unroll
-  for (int t = 0; t < M; ++t) {
-    const float sc = a.row_scale ? a.row_scale[t] : 1.0f;
-    const float gt = sc * g[t], ut = sc * u[t];
-    y[t * o.ldy] = gt / (1.0f + __expf(-gt)) * ut;
-  }
+  for (int t = 0; t < M; ++t) y[t * o.ldy] = g[t] / (1.0f + __expf(-g[t])) * u[t];
 }
 
 // f.template operator()<W, M>() for W the storage type of `type` (f32, f16, bf16) and M = m

@@ -27,10 +27,10 @@ std::string misfit(const SkinnyMatmulArgs& a) {
   if (a.split != 0 && a.split != 1 && a.split != 2 && a.split != 4) return fmt::format("split {} (0, 1, 2, 4)", a.split);
   if (a.swiglu_pairs) {
     const SkinnyOutput& o = a.out[0];
-    if (a.n_out != 1 || a.n_rows % 2 != 0 || o.accumulate || a.norm.h != nullptr) {
-      return fmt::format("(gate, up) row pairs: {} outputs, {} rows of W{}{} (one output, an even row count, no "
-                         "accumulation or norm)",
-                         a.n_out, a.n_rows, o.accumulate ? ", accumulating" : "", a.norm.h ? ", a norm" : "");
+    if (a.n_out != 1 || a.n_rows % 2 != 0 || o.accumulate) {
+      return fmt::format("(gate, up) row pairs: {} outputs, {} rows of W{} (one output, an even row count, no "
+                         "accumulation)",
+                         a.n_out, a.n_rows, o.accumulate ? ", accumulating" : "");
     }
     if (!o.y || o.row0 != 0 || o.n != a.n_rows / 2 || o.ldy < o.n) {
       return fmt::format("(gate, up) row pairs: output of {} values (ldy {}) for {} rows of W (n_rows / 2)", o.n,
@@ -48,18 +48,6 @@ std::string misfit(const SkinnyMatmulArgs& a) {
     next += o.n;
   }
   if (next != a.n_rows) return fmt::format("outputs cover {} of W's {} rows", next, a.n_rows);
-  const SkinnyNormOut& nm = a.norm;
-  if (nm.h != nullptr) {
-    if (a.n_out != 1) return fmt::format("a norm of the results with {} outputs (one)", a.n_out);
-    if (!nm.gain || !nm.rs || !nm.partial || !nm.counter || nm.partial_ctas < 1) {
-      return "a norm of the results without its gain, rs, partial sums or counter";
-    }
-    if (nm.ldh < a.n_rows) return fmt::format("norm rows of {} values (ldh {})", a.n_rows, nm.ldh);
-    if (nm.partial_ctas < (a.n_rows + 1) / 2) {
-      return fmt::format("norm partial sums for {} CTAs (at least (n_rows + 1) / 2 = {})", nm.partial_ctas,
-                         (a.n_rows + 1) / 2);
-    }
-  }
   return {};
 }
 

@@ -9,9 +9,8 @@
 // lane * E + u * 32 * E (within its chunk) for kUnroll values of u before using them, so a warp
 // keeps kRowsPerWarp * kUnroll * 512 bytes of W in flight; x is read through the read-only cache
 // (every warp of the GPU reads the same m rows). Partial sums are reduced across the warp with
-// shuffles; lane 0 writes the kRowsPerWarp * m results. With SkinnyMatmulArgs::norm (kNorm, S > 1)
-// lane 0 also writes h = y · gain for its rows, the CTA sums its y² into norm.partial and the
-// last CTA to finish (a ticket on norm.counter) reduces the partial sums to rs (norm_epilogue).
+// shuffles; lane 0 writes the kRowsPerWarp * m results (with swiglu_pairs: silu(g) · u of each
+// (gate, up) pair of rows).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -31,80 +30,9 @@ template <int M>
 __host__ __device__ constexpr int rows_per_warp() { return M <= 4 ? 2 : 4; }
 static_assert(rows_per_warp<1>() % 2 == 0 && rows_per_warp<8>() % 2 == 0, "swiglu_pairs: whole pairs per warp");
 
-// The last CTA of a kNorm launch: rs[t] = rsqrt(Σ_c partial[c, t] / n_rows + eps), the partial
-// sums added in the same order whichever CTA runs it (thread i takes c = i, i + 128, ..., then a
-// fixed shuffle and shared-memory tree), then the counter back to 0.
-template <int M>
-__device__ void norm_last_cta(const SkinnyNormOut& nm, int64_t n_rows) {
-  __shared__ float warp_part[kWarps];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll 1
-  for (int t = 0; t < M; ++t) {
-    float s = 0.0f;
-    for (unsigned c = threadIdx.x; c < gridDim.x; c += blockDim.x) s += __ldcg(nm.partial + int64_t{c} * M + t);
-    s = dev::warp_sum(s);
-    if (lane == 0) warp_part[warp] = s;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      float total = 0.0f;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) total += warp_part[w];
-      nm.rs[t] = rsqrtf(total / static_cast<float>(n_rows) + nm.eps);
-    }
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) *nm.counter = 0u;
-}
-
-// The epilogue of a kNorm launch, every thread of the CTA: the team leaders (`leader`: lane 0 of
-// a team's first warp) store their rows' results, h = y · gain and their Σ y²; the CTA's sums go
-// to partial[blockIdx.x, t] (teams in order), then the ticket; the last CTA computes rs.
-template <int M, int S, int kRows>
-__device__ void norm_epilogue(const SkinnyMatmulArgs& a, const float (&acc)[kRows][M], int64_t j0, bool leader,
-                              int team) {
-  __shared__ float team_ss[kWarps / S][M];
-  __shared__ bool last;
-  if (leader) {
-    float stored[M], ss[M];
-#pragma unroll
-    for (int t = 0; t < M; ++t) ss[t] = 0.0f;
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-      const int64_t j = j0 + r;
-      if (j >= a.n_rows) break;
-      dev::store_results<M>(a, j, acc[r], stored);
-      const float g = a.norm.gain[j];
-#pragma unroll
-      for (int t = 0; t < M; ++t) {
-        a.norm.h[t * a.norm.ldh + j] = stored[t] * g;
-        ss[t] = fmaf(stored[t], stored[t], ss[t]);
-      }
-    }
-#pragma unroll
-    for (int t = 0; t < M; ++t) team_ss[team][t] = ss[t];
-  }
-  __syncthreads();
-  if (threadIdx.x == 0) {
-#pragma unroll
-    for (int t = 0; t < M; ++t) {
-      float s = 0.0f;
-#pragma unroll
-      for (int q = 0; q < kWarps / S; ++q) s += team_ss[q][t];
-      a.norm.partial[int64_t{blockIdx.x} * M + t] = s;
-    }
-    __threadfence();  // the partial sums and h visible before the ticket
-    last = atomicAdd(a.norm.counter, 1u) == gridDim.x - 1;
-  }
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  norm_last_cta<M>(a.norm, a.n_rows);
-}
-
-template <class W, int M, int S, bool kNorm>
+template <class W, int M, int S>
 __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid_constant__ SkinnyMatmulArgs a) {
   static_assert(kWarps % S == 0, "S warps per team");
-  static_assert(!kNorm || S > 1, "the norm epilogue needs every warp at its barriers");
   constexpr int E = 16 / sizeof(W);  // weights per 16-byte load
   constexpr int kRowsPerWarp = rows_per_warp<M>();
   constexpr int kChunk = 32 * E * kUnroll;  // columns one warp loads per iteration
@@ -173,7 +101,7 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
       }
     }
     __syncthreads();
-    if (!kNorm && (part != 0 || j0 >= a.n_rows)) return;
+    if (part != 0 || j0 >= a.n_rows) return;
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
 #pragma unroll
@@ -183,24 +111,19 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
       }
     }
   }
-  if constexpr (kNorm) {
-    norm_epilogue<M, S, kRowsPerWarp>(a, acc, j0, lane == 0 && part == 0, team);
-  } else {
-    if (lane != 0) return;
-    if (a.swiglu_pairs) {  // j0 is even and kRowsPerWarp too: a warp holds whole pairs
+  if (lane != 0) return;
+  if (a.swiglu_pairs) {  // j0 and kRowsPerWarp are even: a warp holds whole pairs
 #pragma unroll
-      for (int r = 0; r < kRowsPerWarp; r += 2) {
-        if (j0 + r >= a.n_rows) break;
-        dev::store_swiglu<M>(a, j0 + r, acc[r], acc[r + 1]);
-      }
-      return;
-    }
-    float stored[M];
-#pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r) {
+    for (int r = 0; r < kRowsPerWarp; r += 2) {
       if (j0 + r >= a.n_rows) break;
-      dev::store_results<M>(a, j0 + r, acc[r], stored);
+      dev::store_swiglu<M>(a, j0 + r, acc[r], acc[r + 1]);
     }
+    return;
+  }
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    if (j0 + r >= a.n_rows) break;
+    dev::store_results<M>(a, j0 + r, acc[r]);
   }
 }
 
@@ -220,18 +143,12 @@ cudaError_t launch_m(const SkinnyMatmulArgs& a, int multiprocessors, cudaStream_
   constexpr int kRows = rows_per_warp<M>();
   constexpr int kChunk = 32 * (16 / static_cast<int>(sizeof(W))) * kUnroll;
   const int64_t teams = (a.n_rows + kRows - 1) / kRows;
-  int split = a.split != 0 ? a.split : auto_split(teams, a.k, kChunk, multiprocessors);
+  const int split = a.split != 0 ? a.split : auto_split(teams, a.k, kChunk, multiprocessors);
   const auto blocks = [&](int s) { return static_cast<unsigned>((teams + kWarps / s - 1) / (kWarps / s)); };
-  if (a.norm.h != nullptr) {
-    if (split == 1) split = 2;  // the norm epilogue's barriers need S > 1 (see the kernel)
-    if (blocks(split) > a.norm.partial_ctas) return cudaErrorInvalidValue;
-    if (split == 4) return launch_pdl(skinny_matmul_kernel<W, M, 4, true>, blocks(4), 32 * kWarps, 0, stream, a);
-    return launch_pdl(skinny_matmul_kernel<W, M, 2, true>, blocks(2), 32 * kWarps, 0, stream, a);
-  }
   switch (split) {
-    case 4: return launch_pdl(skinny_matmul_kernel<W, M, 4, false>, blocks(4), 32 * kWarps, 0, stream, a);
-    case 2: return launch_pdl(skinny_matmul_kernel<W, M, 2, false>, blocks(2), 32 * kWarps, 0, stream, a);
-    default: return launch_pdl(skinny_matmul_kernel<W, M, 1, false>, blocks(1), 32 * kWarps, 0, stream, a);
+    case 4: return launch_pdl(skinny_matmul_kernel<W, M, 4>, blocks(4), 32 * kWarps, 0, stream, a);
+    case 2: return launch_pdl(skinny_matmul_kernel<W, M, 2>, blocks(2), 32 * kWarps, 0, stream, a);
+    default: return launch_pdl(skinny_matmul_kernel<W, M, 1>, blocks(1), 32 * kWarps, 0, stream, a);
   }
 }
 

@@ -4,7 +4,8 @@
 // activations are not rounded to 16 bits (each product enters the sum unrounded; the sum's
 // roundings and order are what differ from the fp64 reference). One launch streams W once at memory speed (16-byte loads, several rows and
 // loads in flight per warp) and writes up to three outputs, so q|k|v or gate|up of a layer are
-// one kernel over the concatenated weights. cuBLAS needs the activations converted (or split
+// one kernel over the concatenated weights; with swiglu_pairs (W_gate and W_up interleaved row by
+// row) it writes silu(g) · u of each pair instead, the FFN's SwiGLU. cuBLAS needs the activations converted (or split
 // hi + lo) first and runs at a fraction of the bandwidth for m this small.
 //
 // Use when skinny_matmul_fits(): m in 1..8, k a multiple of 8, W and x rows 16-byte aligned.

@@ -398,6 +398,41 @@ TEST(CudaEngine, EarlyAttentionRowsChangeNoBit) {
   }
 }
 
+// CudaEngineOptions::rope_in_projection rotates q and k and writes the new k and v rows into the
+// cache in the q|k|v projection's epilogue instead of a rope_qk launch: the same arithmetic on
+// the same values, so the logits must agree bit for bit with the engine without it, step after
+// step (dense rows, interleaved RoPE, whole-context slots and a paged cache, 1 and 3 sequences of
+// graph decode steps; the prompts, prefill steps, keep the rope_qk launch).
+TEST(CudaEngine, RopeInProjectionChangesNoBit) {
+  LRKV_REQUIRE_CUDA();
+  if (std::getenv("LRKV_ROPE_EPILOGUE") != nullptr) GTEST_SKIP() << "LRKV_ROPE_EPILOGUE is set: it overrides both engines";
+  LlamaConfig cfg = gqa_config();
+  cfg.rope_layout = RopeLayout::kInterleaved;
+  auto dense = make_random_model(cfg, 3, DType::kBF16);
+  ASSERT_TRUE(dense.ok());
+  KvCacheSpec paged(DType::kBF16);
+  paged.paging = KvPaging{160, 16};
+  for (const Case& c : {Case{&*dense, KvCacheSpec(DType::kBF16), "dense"}, Case{&*dense, KvCacheSpec(DType::kF16), "dense f16"},
+                        Case{&*dense, paged, "dense paged"}}) {
+    for (int n_seq : {1, 3}) {
+      cuda::CudaEngineOptions on, off;
+      on.rope_in_projection = true;
+      off.rope_in_projection = false;
+      auto ref = cuda::CudaEngine::create(*c.m, off);
+      auto fused = cuda::CudaEngine::create(*c.m, on);
+      ASSERT_TRUE(ref.ok() && fused.ok());
+      int differing = 0;
+      const int steps = paired_decode(**fused, **ref, c.spec, n_seq, 400, 100, 23,
+                                      [&](const std::vector<float>& lf, const std::vector<float>& lr) {
+        for (size_t i = 0; i < lr.size(); ++i) differing += std::memcmp(&lr[i], &lf[i], sizeof(float)) != 0;
+      });
+      std::printf("[rope in projection %s, %d seq] %d steps, %d logits differ\n", c.name, n_seq, steps, differing);
+      EXPECT_GT(steps, 250);
+      EXPECT_EQ(differing, 0) << c.name << " " << n_seq;
+    }
+  }
+}
+
 // Paged device caches (blocks of 16 rows, taken out of order: a sequence reserves and releases
 // blocks first) against whole-context slots of the same engine: prefills of three sequences
 // (one of them a 130-token chunk), batched decode steps (CUDA graphs) past several block

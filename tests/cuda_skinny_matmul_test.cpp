@@ -7,9 +7,11 @@
 #ifdef LRKV_HAVE_CUDA
 
 #include <cmath>
+#include <cstring>
 
 #include "cuda_test_util.h"
 #include "kernels/cuda/elementwise.h"
+#include "kernels/rope.h"
 #include "kernels/cuda/skinny_matmul.h"
 #include "kernels/matmul.h"
 
@@ -175,6 +177,187 @@ TEST(CudaSkinnyMatmul, SwigluPairsEpilogue) {
   }
 }
 
+// The q|k|v projection of a dense decode step with RoPE and the cache writes in its epilogue
+// (SkinnyMatmulArgs::rope, interleaved pairs), three ways: (1) bit for bit what the plain
+// projection followed by the rope_qk kernel computes (the same arithmetic); (2) against fp64 (dot
+// products, then the rotation by pos · inv_freq); (3) the head-major cache of two sequences holds
+// exactly the stored k and v rounded to its type at (sequence, kv head, position), and nothing
+// else is written. m = 1..8, each split forced in turn, bf16 and f16 weights and caches.
+TEST(CudaSkinnyMatmul, RopeEpilogueMatchesRopeKernel) {
+  LRKV_REQUIRE_CUDA();
+  const int hd = 64, nq = 4, nk = 2, cap = 48;
+  const int64_t k = 264, qd = nq * hd, kvd = nk * hd, n = qd + 2 * kvd;
+  std::vector<float> inv_freq(hd / 2);
+  for (int i = 0; i < hd / 2; ++i) inv_freq[i] = static_cast<float>(std::pow(10000.0, -2.0 * i / hd));
+  for (DType t : {DType::kBF16, DType::kF16}) {
+    for (int m = 1; m <= cuda::kSkinnyMaxRows; ++m) {
+      const auto x = test::randn(size_t(m) * k, 51 + m);
+      const auto w = test::randn(size_t(n) * k, 53 + m, 0.1f);
+      const auto wb = test::to_dtype(w, t);
+      std::vector<float> wr(w.size());
+      load_row(wb.data(), t, wr.data(), static_cast<int64_t>(w.size()));
+      std::vector<int> seq(m), pos(m);
+      for (int r = 0; r < m; ++r) {
+        seq[r] = r % 2;
+        pos[r] = 3 + 5 * r;  // distinct rows within each sequence
+      }
+      const size_t cache_elems = size_t(2) * nk * cap * hd;  // [seq][kv head][cap][hd]
+      const std::vector<uint8_t> poison(cache_elems * 2, 0x5a);
+      auto dx = DeviceBuffer::from_host(x);
+      auto dw = DeviceBuffer::from_host(wb);
+      auto dseq = DeviceBuffer::from_host(seq);
+      auto dpos = DeviceBuffer::from_host(pos);
+      auto dfreq = DeviceBuffer::from_host(inv_freq);
+      ASSERT_TRUE(dx.ok() && dw.ok() && dseq.ok() && dpos.ok() && dfreq.ok());
+      struct Run {
+        std::vector<DeviceBuffer> y;  // q, k, v
+        DeviceBuffer kc, vc;
+      };
+      auto make_run = [&]() {
+        Run r;
+        for (int64_t w_out : {qd, kvd, kvd}) {
+          auto b = DeviceBuffer::create(size_t(m) * w_out * sizeof(float));
+          EXPECT_TRUE(b.ok());
+          r.y.push_back(std::move(*b));
+        }
+        auto kc = DeviceBuffer::from_host(poison), vc = DeviceBuffer::from_host(poison);
+        EXPECT_TRUE(kc.ok() && vc.ok());
+        r.kc = std::move(*kc);
+        r.vc = std::move(*vc);
+        return r;
+      };
+      auto cache_params = [&](DeviceBuffer& c, const float* src) {
+        cuda::CacheWriteParams p;
+        p.src = src;
+        p.ld_src = kvd;
+        p.rows = m;
+        p.width = static_cast<int>(kvd);
+        p.dst = c.data();
+        p.type = t;
+        p.seq = dseq->as<int>();
+        p.pos = dpos->as<int>();
+        p.seg = hd;
+        p.seq_stride = int64_t{cap} * kvd;
+        p.row_stride = hd;
+        p.seg_stride = int64_t{cap} * hd;
+        return p;
+      };
+      auto args = [&](Run& r) {
+        cuda::SkinnyMatmulArgs a;
+        a.x = dx->as<float>();
+        a.ldx = k;
+        a.m = m;
+        a.w = dw->data();
+        a.ldw = k;
+        a.k = k;
+        a.n_rows = n;
+        a.w_type = t;
+        a.n_out = 3;
+        a.out[0] = cuda::SkinnyOutput{r.y[0].as<float>(), qd, 0, qd, 0};
+        a.out[1] = cuda::SkinnyOutput{r.y[1].as<float>(), kvd, qd, kvd, 0};
+        a.out[2] = cuda::SkinnyOutput{r.y[2].as<float>(), kvd, qd + kvd, kvd, 0};
+        a.split = kSplits[m % 4];
+        return a;
+      };
+      Run fused = make_run(), plain = make_run();
+      cuda::SkinnyMatmulArgs af = args(fused);
+      af.rope.positions = dpos->as<int>();
+      af.rope.inv_freq = dfreq->as<float>();
+      af.rope.head_dim = hd;
+      af.rope.k_cache = cache_params(fused.kc, nullptr);
+      af.rope.v_cache = cache_params(fused.vc, nullptr);
+      ASSERT_TRUE(cuda::skinny_matmul_fits(af));
+      LRKV_ASSERT_OK(cuda::skinny_matmul(af, nullptr));
+      LRKV_ASSERT_OK(cuda::skinny_matmul(args(plain), nullptr));
+      cuda::RopeQkParams rq;
+      const auto rope_of = [&](float* y, int64_t ld, int heads) {
+        RopeParams rp;
+        rp.x = y;
+        rp.rows = m;
+        rp.ld = ld;
+        rp.n_heads = heads;
+        rp.head_dim = hd;
+        rp.positions = dpos->as<int>();
+        rp.inv_freq = dfreq->as<float>();
+        rp.layout = RopeLayout::kInterleaved;
+        return rp;
+      };
+      rq.q = rope_of(plain.y[0].as<float>(), qd, nq);
+      rq.k = rope_of(plain.y[1].as<float>(), kvd, nk);
+      rq.k_cache = cache_params(plain.kc, plain.y[1].as<float>());
+      rq.v_cache = cache_params(plain.vc, plain.y[2].as<float>());
+      LRKV_ASSERT_OK(cuda::rope_qk(rq, nullptr));
+      const std::string what = fmt::format("{} m {} split {}", dtype_name(t), m, kSplits[m % 4]);
+      // (1) bit for bit the projection + rope_qk
+      int64_t widths[3] = {qd, kvd, kvd};
+      std::vector<std::vector<float>> yf(3);
+      for (int o = 0; o < 3; ++o) {
+        std::vector<float> yp(size_t(m) * widths[o]);
+        yf[o].resize(yp.size());
+        LRKV_ASSERT_OK(fused.y[o].download(yf[o].data(), yf[o].size() * sizeof(float)));
+        LRKV_ASSERT_OK(plain.y[o].download(yp.data(), yp.size() * sizeof(float)));
+        EXPECT_EQ(0, std::memcmp(yf[o].data(), yp.data(), yp.size() * sizeof(float))) << what << " output " << o;
+      }
+      std::vector<uint8_t> kcf(cache_elems * 2), kcp(kcf.size()), vcf(kcf.size()), vcp(kcf.size());
+      LRKV_ASSERT_OK(fused.kc.download(kcf.data(), kcf.size()));
+      LRKV_ASSERT_OK(plain.kc.download(kcp.data(), kcp.size()));
+      LRKV_ASSERT_OK(fused.vc.download(vcf.data(), vcf.size()));
+      LRKV_ASSERT_OK(plain.vc.download(vcp.data(), vcp.size()));
+      EXPECT_EQ(kcf, kcp) << what << " k cache";
+      EXPECT_EQ(vcf, vcp) << what << " v cache";
+      // (2) fp64: dot products, then the rotation
+      double worst = 0.0;
+      for (int r = 0; r < m; ++r) {
+        std::vector<double> row(n);
+        for (int64_t j = 0; j < n; ++j) {
+          double acc = 0.0;
+          for (int64_t i = 0; i < k; ++i) acc += double(x[size_t(r) * k + i]) * wr[size_t(j) * k + i];
+          row[j] = acc;
+        }
+        for (int64_t j = 0; j < qd + kvd; j += 2) {  // q and k pairs
+          const int i = static_cast<int>((j < qd ? j : j - qd) % hd) / 2;
+          const double a = double(pos[r]) * double(inv_freq[i]);
+          const double y0 = row[j] * std::cos(a) - row[j + 1] * std::sin(a);
+          const double y1 = row[j] * std::sin(a) + row[j + 1] * std::cos(a);
+          row[j] = y0;
+          row[j + 1] = y1;
+        }
+        for (int64_t j = 0; j < n; ++j) {
+          const int o = j < qd ? 0 : (j < qd + kvd ? 1 : 2);
+          const int64_t col = j - (o == 0 ? 0 : (o == 1 ? qd : qd + kvd));
+          const double got = yf[o][size_t(r) * widths[o] + col];
+          worst = std::max(worst, std::fabs(got - row[j]) / (1.0 + std::fabs(row[j])));
+        }
+      }
+      // f32 sums as in MatchesFp64Reference; the rotation: sincos of a reduced angle (~1e-6).
+      EXPECT_LT(worst, 1e-4) << what;
+      // (3) the cache holds the stored k / v rounded to its type, only at the steps' rows
+      std::vector<bool> written(cache_elems, false);
+      for (int r = 0; r < m; ++r) {
+        for (int c = 0; c < kvd; ++c) {
+          const size_t e = size_t(seq[r]) * nk * cap * hd + size_t(c / hd) * cap * hd + size_t(pos[r]) * hd + c % hd;
+          written[e] = true;
+          float kv[2];
+          load_row(kcf.data() + e * 2, t, &kv[0], 1);
+          load_row(vcf.data() + e * 2, t, &kv[1], 1);
+          const auto rounded = [&](float v) {
+            const auto b = test::to_dtype({v}, t);
+            float f;
+            load_row(b.data(), t, &f, 1);
+            return f;
+          };
+          ASSERT_EQ(kv[0], rounded(yf[1][size_t(r) * kvd + c])) << what << " k cache row " << r << " col " << c;
+          ASSERT_EQ(kv[1], rounded(yf[2][size_t(r) * kvd + c])) << what << " v cache row " << r << " col " << c;
+        }
+      }
+      for (size_t e = 0; e < cache_elems; ++e) {
+        if (written[e]) continue;
+        ASSERT_TRUE(kcf[2 * e] == 0x5a && kcf[2 * e + 1] == 0x5a) << what << " k cache element " << e << " written";
+      }
+    }
+  }
+}
+
 // Shapes and alignments are checked on the host (no device needed).
 TEST(CudaSkinnyMatmul, MisfitsAreNamed) {
   alignas(16) static float buf[64] = {};
@@ -231,6 +414,26 @@ TEST(CudaSkinnyMatmul, MisfitsAreNamed) {
   b.out[0].n = 2;
   b.out[0].accumulate = 1;
   expect_misfit(b, "accumulating");
+  static int ids[1] = {0};
+  static float freq[2] = {1.0f, 0.5f};
+  b = a;  // RoPE epilogue: q, k, v outputs of whole heads
+  b.n_out = 3;
+  b.out[0] = cuda::SkinnyOutput{buf, 2, 0, 2, 0};
+  b.out[1] = cuda::SkinnyOutput{buf, 1, 2, 1, 0};
+  b.out[2] = cuda::SkinnyOutput{buf, 1, 3, 1, 0};
+  b.rope.positions = ids;
+  b.rope.inv_freq = freq;
+  b.rope.head_dim = 2;
+  expect_misfit(b, "RoPE epilogue: 3 outputs of 2, 1, 1 rows, head_dim 2");
+  b.out[0] = cuda::SkinnyOutput{buf, 2, 0, 2, 0};
+  b.out[1] = cuda::SkinnyOutput{buf, 2, 2, 2, 0};
+  b.n_out = 2;
+  expect_misfit(b, "RoPE epilogue: 2 outputs");
+  b.n_out = 3;
+  b.out[1] = cuda::SkinnyOutput{buf, 1, 2, 1, 0};
+  b.out[0].n = 2;
+  b.rope.head_dim = 1;
+  expect_misfit(b, "head_dim 1");
 }
 
 }  // namespace

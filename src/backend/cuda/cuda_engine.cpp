@@ -132,6 +132,7 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   e->opt_.fused_absorption = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption);
   e->opt_.fused_absorption_quantized = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption_quantized);
   e->opt_.early_attention_rows = env_switch("LRKV_ATTN_EARLY", options.early_attention_rows);
+  e->opt_.rope_in_projection = env_switch("LRKV_ROPE_EPILOGUE", options.rope_in_projection);
   auto plan = model_rank_plan(model);
   if (plan.ok()) {
     LRKV_ASSIGN_OR_RETURN(e->latent_, build_latent_layers(model, *plan));
@@ -395,7 +396,7 @@ Status CudaEngine::check_spans(const std::vector<SeqSpan>& spans, const KvCache&
 // One skinny_matmul launch for the outputs (consecutive row ranges of W from its first row) when
 // the shapes allow it; false when the GEMM path has to run.
 bool CudaEngine::try_skinny(const float* x, int64_t ldx, int64_t m, const void* w, int64_t ldw, DType type, int64_t k,
-                            const std::vector<Output>& outs, Status* status) {
+                            const std::vector<Output>& outs, Status* status, const SkinnyRope* rope) {
   if (m > kSkinnyMaxRows || outs.size() > static_cast<size_t>(kSkinnyMaxOutputs)) return false;
   SkinnyMatmulArgs a;
   a.x = x;
@@ -410,6 +411,7 @@ bool CudaEngine::try_skinny(const float* x, int64_t ldx, int64_t m, const void* 
     a.out[s] = SkinnyOutput{outs[s].y, outs[s].ldy, a.n_rows, outs[s].n, outs[s].accumulate ? 1 : 0};
     a.n_rows += outs[s].n;
   }
+  if (rope != nullptr) a.rope = *rope;
   if (!skinny_matmul_fits(a)) return false;
   *status = skinny_matmul(a, stream_);
   return true;
@@ -454,7 +456,7 @@ Status CudaEngine::project_stacked(const float* x, int64_t ldx, int64_t m, const
   return gemm_->matmul_stacked(p, go);
 }
 
-Status CudaEngine::project_inputs(int l, Step& st) {
+Status CudaEngine::project_inputs(int l, Step& st, const SkinnyRope* rope, bool* roped) {
   const Layer& w = layers_[l];
   const int64_t d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim();
   LRKV_RETURN_IF_ERROR(rmsnorm(RmsNormParams{st.x.as<float>(), w.attn_norm.as<float>(), st.h.as<float>(), st.T, d, d,
@@ -465,6 +467,15 @@ Status CudaEngine::project_inputs(int l, Step& st) {
   if (!w.wv.empty()) outs.push_back({st.v.as<float>(), kvd, kvd});
   if (!w.k_down.empty()) outs.push_back({st.ck.as<float>(), latent_[l].k_width, w.k_down.rows});
   if (!w.v_down.empty()) outs.push_back({st.cv.as<float>(), latent_[l].v_width, w.v_down.rows});
+  if (roped != nullptr) *roped = false;
+  const bool biases = !w.bq.empty() || !w.bk.empty() || !w.bv.empty();
+  Status s;
+  if (rope != nullptr && !biases &&
+      try_skinny(st.h.as<float>(), d, st.T, w.qkv.buf.data(), w.qkv.cols, w.qkv.type, w.qkv.cols, outs, &s, rope)) {
+    LRKV_RETURN_IF_ERROR(s);
+    if (roped != nullptr) *roped = true;
+    return Status::Ok();
+  }
   LRKV_RETURN_IF_ERROR(project_stacked(st.h.as<float>(), d, st.T, w.qkv, outs));
   if (!w.bq.empty()) LRKV_RETURN_IF_ERROR(add_row_vector(st.q.as<float>(), qd, st.T, qd, w.bq.as<float>(), 1.0f, stream_));
   if (!w.wk.empty() && !w.bk.empty()) {

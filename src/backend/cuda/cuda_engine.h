@@ -38,6 +38,7 @@ namespace lrkv::cuda {
 
 struct RopeQkParams;  // kernels/cuda/elementwise.h
 struct CacheWriteParams;  // kernels/cuda/elementwise_kernels.h
+struct SkinnyRope;        // kernels/cuda/skinny_matmul_args.h
 
 struct CudaEngineOptions {
   DType weight_dtype = DType::kBF16;  // matrices and latent factors used in GEMMs (bf16/f16)
@@ -76,6 +77,12 @@ struct CudaEngineOptions {
   // part 16): dense +0.7% / +1.0%, 50% latents +1.5% / +1.7%, 50% + int4 +0.3% / +0.2%.
   // LRKV_ATTN_EARLY=0|1 overrides it.
   bool early_attention_rows = true;
+  // Dense decode steps (interleaved RoPE, no q/k/v biases, no device hook) rotate q and k and
+  // write the new k and v rows into the cache in the epilogue of the q|k|v projection
+  // (SkinnyRope, skinny_matmul_args.h) instead of a rope_qk launch after it: the same arithmetic,
+  // the same values. Off until measured on a GPU (bench/CUDA_NOTES.md part 17: compiled and
+  // unit-tested here, no device was lent); LRKV_ROPE_EPILOGUE=0|1 overrides it.
+  bool rope_in_projection = false;
 };
 
 class CudaEngine final : public Engine {
@@ -172,9 +179,11 @@ class CudaEngine final : public Engine {
   Status project_stacked(const float* x, int64_t ldx, int64_t m, const WeightView& w, const std::vector<Output>& outs);
   // skinny_matmul over outputs tiling W's rows from `w` when the shapes allow (sets *status), else false.
   bool try_skinny(const float* x, int64_t ldx, int64_t m, const void* w, int64_t ldw, DType type, int64_t k,
-                  const std::vector<Output>& outs, Status* status);
+                  const std::vector<Output>& outs, Status* status, const SkinnyRope* rope = nullptr);
   // h = rmsnorm(x); q (and k, v where the layer stacks them) = h · W_{q,k,v}ᵀ + biases (no RoPE).
-  Status project_inputs(int l, Step& st);
+  // With `rope` (dense layers without biases): RoPE and the cache writes in the projection's
+  // epilogue when it is a skinny launch; *roped says whether they were done.
+  Status project_inputs(int l, Step& st, const SkinnyRope* rope = nullptr, bool* roped = nullptr);
   // RoPE of the step's q rows, the parameters rope_qk extends with k and the cache writes.
   RopeQkParams rope_q(Step& st) const;
   Status attention_dense(int l, Step& st);

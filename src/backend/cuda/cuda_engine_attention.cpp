@@ -4,6 +4,7 @@
 #include "backend/cuda/cuda_engine.h"
 #include "backend/cuda/cuda_engine_step.h"
 #include "kernels/cuda/segment_project.h"
+#include "kernels/cuda/skinny_matmul_args.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/latent_attention.h"
 #include "kernels/cuda/quant_latent_attention.h"
@@ -80,13 +81,8 @@ Status CudaEngine::attention_dense(int l, Step& st) {
   const Layer& w = layers_[l];
   const int64_t qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), d = cfg_.d_model, T = st.T;
   const int hd = cfg_.head_dim, group = cfg_.group_size();
-  LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q, k, v (+ biases)
-  if (device_hook_) {
-    LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKvInput, st.h.as<float>(), T, d, d, stream_));
-    LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPreRope, st.k.as<float>(), T, kvd, kvd, stream_));
-    LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kV, st.v.as<float>(), T, kvd, kvd, stream_));
-  }
-  // RoPE(q), RoPE(k) and both cache writes: one launch.
+  // RoPE(q), RoPE(k) and both cache writes: in the projection's epilogue when it allows
+  // (CudaEngineOptions::rope_in_projection), else one rope_qk launch.
   const DType ct = cache_->dtype();
   RopeQkParams rq = rope_q(st);
   rq.k = rope_rows(st.k.as<float>(), T, kvd, cfg_.n_kv_head, cfg_, st.pos(), inv_freq_.as<float>());
@@ -94,7 +90,24 @@ Status CudaEngine::attention_dense(int l, Step& st) {
                           st.pos(), cache_->region_rows(), hd, cache_->maps(0));
   rq.v_cache = cache_rows(st.v.as<float>(), T, static_cast<int>(kvd), cache_->v[l].data(), ct, st.seq(),
                           st.pos(), cache_->region_rows(), hd, cache_->maps(0));
-  LRKV_RETURN_IF_ERROR(rope_qk(rq, stream_));
+  bool roped = false;
+  if (opt_.rope_in_projection && !device_hook_ && cfg_.rope_layout == RopeLayout::kInterleaved) {
+    SkinnyRope sr;
+    sr.positions = st.pos();
+    sr.inv_freq = inv_freq_.as<float>();
+    sr.head_dim = hd;
+    sr.k_cache = rq.k_cache;
+    sr.v_cache = rq.v_cache;
+    LRKV_RETURN_IF_ERROR(project_inputs(l, st, &sr, &roped));  // q, k, v rotated and cached
+  } else {
+    LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q, k, v (+ biases)
+  }
+  if (device_hook_) {
+    LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKvInput, st.h.as<float>(), T, d, d, stream_));
+    LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPreRope, st.k.as<float>(), T, kvd, kvd, stream_));
+    LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kV, st.v.as<float>(), T, kvd, kvd, stream_));
+  }
+  if (!roped) LRKV_RETURN_IF_ERROR(rope_qk(rq, stream_));
   if (device_hook_) LRKV_RETURN_IF_ERROR(device_hook_(l, HookPoint::kKPostRope, st.k.as<float>(), T, kvd, kvd, stream_));
   // Head-major cache: KV head g of a sequence (paged: of the storage) at g * region rows * hd,
   // row stride hd (make_cache keeps these offsets below 2^31).

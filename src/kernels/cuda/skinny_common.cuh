@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include "core/dtype.h"
+#include "kernels/cuda/cache_store.cuh"
 #include "kernels/cuda/device_utils.cuh"
 #include "kernels/cuda/skinny_matmul_args.h"
 
@@ -58,6 +59,35 @@ __device__ __forceinline__ void store_swiglu(const SkinnyMatmulArgs& a, int64_t 
   float* y = o.y + row / 2;
 #pragma unroll
   for (int t = 0; t < M; ++t) y[t * o.ldy] = g[t] / (1.0f + __expf(-g[t])) * u[t];
+}
+
+// Rows row, row + 1 (row even) of a q|k|v projection with SkinnyMatmulArgs::rope: a q or k pair
+// rotated (the arithmetic of rope_pair), stored, and k / v also into their cache.
+template <int M>
+__device__ __forceinline__ void store_rope(const SkinnyMatmulArgs& a, int64_t row, const float* v0, const float* v1) {
+  const int s = row < a.out[1].row0 ? 0 : (row < a.out[2].row0 ? 1 : 2);
+  const SkinnyOutput& o = a.out[s];
+  const int col = static_cast<int>(row - o.row0);
+  const SkinnyRope& rp = a.rope;
+  const CacheWriteParams* cw = s == 1 ? &rp.k_cache : (s == 2 ? &rp.v_cache : nullptr);
+  const float f = s < 2 ? rp.inv_freq[(col % rp.head_dim) / 2] : 0.0f;
+#pragma unroll
+  for (int t = 0; t < M; ++t) {
+    float y0 = v0[t], y1 = v1[t];
+    if (s < 2) {
+      float c, sn;
+      rope_sincos(rp.positions[t], f, &c, &sn);
+      y0 = __fsub_rn(__fmul_rn(v0[t], c), __fmul_rn(v1[t], sn));
+      y1 = __fadd_rn(__fmul_rn(v0[t], sn), __fmul_rn(v1[t], c));
+    }
+    float* y = o.y + t * o.ldy + col;
+    y[0] = y0;
+    y[1] = y1;
+    if (cw != nullptr && cw->dst != nullptr) {
+      store_from_float(cw->dst, cw->type, cache_at(*cw, t, col), y0);
+      store_from_float(cw->dst, cw->type, cache_at(*cw, t, col + 1), y1);
+    }
+  }
 }
 
 // f.template operator()<W, M>() for W the storage type of `type` (f32, f16, bf16) and M = m

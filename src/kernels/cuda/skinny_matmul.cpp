@@ -25,6 +25,20 @@ std::string misfit(const SkinnyMatmulArgs& a) {
   if (a.ldx < a.k || a.ldx % 4 != 0 || !aligned16(a.x)) return fmt::format("x rows not 16-byte aligned (ldx {})", a.ldx);
   if (a.n_out < 1 || a.n_out > kSkinnyMaxOutputs) return fmt::format("{} outputs (1..{})", a.n_out, kSkinnyMaxOutputs);
   if (a.split != 0 && a.split != 1 && a.split != 2 && a.split != 4) return fmt::format("split {} (0, 1, 2, 4)", a.split);
+  if (a.rope.positions != nullptr) {
+    const SkinnyRope& r = a.rope;
+    const int hd = r.head_dim;
+    if (a.swiglu_pairs || a.n_out != 3 || !r.inv_freq || hd < 2 || hd % 2 != 0 || a.out[0].n % hd != 0 ||
+        a.out[1].n % hd != 0 || a.out[0].accumulate || a.out[1].accumulate || a.out[2].accumulate) {
+      return fmt::format("RoPE epilogue: {} outputs of {}, {}, {} rows, head_dim {} (q, k, v; q and k whole heads "
+                         "of an even head_dim; no accumulation, no SwiGLU pairs)",
+                         a.n_out, a.out[0].n, a.out[1].n, a.out[2].n, hd);
+    }
+    if ((r.k_cache.dst && (!r.k_cache.seq || !r.k_cache.pos || r.k_cache.seg < 1)) ||
+        (r.v_cache.dst && (!r.v_cache.seq || !r.v_cache.pos || r.v_cache.seg < 1))) {
+      return "RoPE epilogue: a cache write without its sequences, positions or segment width";
+    }
+  }
   if (a.swiglu_pairs) {
     const SkinnyOutput& o = a.out[0];
     if (a.n_out != 1 || a.n_rows % 2 != 0 || o.accumulate) {

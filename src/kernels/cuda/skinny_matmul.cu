@@ -10,7 +10,7 @@
 // keeps kRowsPerWarp * kUnroll * 512 bytes of W in flight; x is read through the read-only cache
 // (every warp of the GPU reads the same m rows). Partial sums are reduced across the warp with
 // shuffles; lane 0 writes the kRowsPerWarp * m results (with swiglu_pairs: silu(g) · u of each
-// (gate, up) pair of rows).
+// (gate, up) pair of rows; with rope: q and k pairs rotated, k and v also into the cache).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -112,6 +112,14 @@ __global__ void __launch_bounds__(32 * kWarps) skinny_matmul_kernel(const __grid
     }
   }
   if (lane != 0) return;
+  if (a.rope.positions != nullptr) {  // pairs again: q and k heads start at even rows
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; r += 2) {
+      if (j0 + r >= a.n_rows) break;
+      dev::store_rope<M>(a, j0 + r, acc[r], acc[r + 1]);
+    }
+    return;
+  }
   if (a.swiglu_pairs) {  // j0 and kRowsPerWarp are even: a warp holds whole pairs
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; r += 2) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/cuda/elementwise_kernels.h"
 
 namespace lrkv::cuda {
 
@@ -18,6 +19,19 @@ struct SkinnyOutput {
   int64_t ldy = 0;
   int64_t row0 = 0, n = 0;
   int accumulate = 0;  // y += instead of y =
+};
+
+// RoPE and the cache writes in the epilogue of a dense decode step's q|k|v projection (outputs
+// 0, 1, 2 = q, k, v), interleaved pairs: dims 2i, 2i + 1 of a head rotated by the angle
+// positions[t] · inv_freq[i] (rope_pair's arithmetic, so the values are those of the rope_qk
+// kernel), then k and v stored into k_cache / v_cache (CacheWriteParams, row t; dst null: none).
+// A warp's rows start at an even row and come in even numbers, and q and k span whole heads of an
+// even head_dim, so both values of a pair are in one lane.
+struct SkinnyRope {
+  const int* positions = nullptr;   // [m] device; nullptr: no RoPE
+  const float* inv_freq = nullptr;  // [head_dim / 2] device
+  int head_dim = 0;
+  CacheWriteParams k_cache, v_cache;  // src, ld_src, rows, width unused
 };
 
 struct SkinnyMatmulArgs {
@@ -34,6 +48,7 @@ struct SkinnyMatmulArgs {
   // n_rows / 2 values y[t, j] = silu(g) · u with g, u the results of rows 2j, 2j + 1,
   // silu(g) = g / (1 + exp(-g)): a Llama FFN's SwiGLU without its own launch.
   int swiglu_pairs = 0;
+  SkinnyRope rope;  // rope.positions != nullptr: the q|k|v epilogue above
 };
 
 // The launch behind skinny_matmul (skinny_matmul.cu), arguments already checked; the device's

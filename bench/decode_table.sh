@@ -40,7 +40,7 @@
 # the next steps run; llamawait/llamacpp wait for it), E2E_NO_PDL=0 (no e2e rows without PDL), CLI_METHODS="" (dense CLI row only),
 # CLI_CTX (4096,32768), LRKV_PREBUILT=DIR (binaries from `bench/prebuilt.sh pack`, built off the
 # device: no lrkv build here unless their libraries are missing). llama.cpp built off the device
-# too: `bench/llamacpp_peer.sh build SRC BUILD` where nvcc works, strip BUILD/bin/llama-bench,
+# too: `LLAMA_PORTABLE=1 bench/llamacpp_peer.sh build SRC BUILD` where nvcc works, strip BUILD/bin/llama-bench,
 # carry it (xz: ~41 MB) and point LLAMA_BUILD at a directory holding bin/llama-bench; leave
 # "build" out of STEPS (CUDA_NOTES part 10's table ran this way, in 77 + 76 seconds).
 set -uo pipefail

@@ -5,7 +5,8 @@
 #
 #   prepare DEST              here (npm / internet): source tree -> DEST (~15 MB; carry it)
 #   build SRC BUILD [JOBS]    device: CUDA sm_90 Release build of LLAMA_TARGETS (default llama-bench;
-#                             "llama-bench llama-server" for the serving comparison; LLAMA_CUDA=OFF: CPU)
+#                             "llama-bench llama-server" for the serving comparison; LLAMA_CUDA=OFF: CPU;
+#                             LLAMA_PORTABLE=1: built here for the device, no native CPU flags, static)
 #   bench BUILD GGUF OUTDIR   device: llama-bench decode (tg64, batch 1) at depths 4096 and 32768
 #                             for f16 / q8_0 / q4_0 KV caches -> OUTDIR/llamacpp.csv
 #                             (kv_type,depth,tok_s,tok_s_sd) + raw jsonl and logs in OUTDIR/llamacpp-raw
@@ -121,12 +122,16 @@ cmd_build() {
   local jobs=${3:-$(nproc)} targets
   read -ra targets <<< "${LLAMA_TARGETS:-llama-bench}"
   [ -f "$src/$MARK" ] || die "$src: not a tree made by 'llamacpp_peer.sh prepare'"
+  # LLAMA_PORTABLE=1: a build made here to run elsewhere (the device machine): no -march=native
+  # CPU code and static libraries, so bin/llama-bench alone can be carried.
+  local portable=(-DGGML_NATIVE=ON)
+  [ "${LLAMA_PORTABLE:-0}" = 1 ] && portable=(-DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF)
   mkdir -p "$build"
   local log=$build/build.log
   stamp "llama.cpp: configure + build ${targets[*]} (-j $jobs), log $log"
   {
     cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DGGML_CUDA="${LLAMA_CUDA:-ON}" -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_NATIVE=ON "${LLAMA_CMAKE_FLAGS[@]}" &&
+      -DGGML_CUDA="${LLAMA_CUDA:-ON}" -DCMAKE_CUDA_ARCHITECTURES=90 "${portable[@]}" "${LLAMA_CMAKE_FLAGS[@]}" &&
       cmake --build "$build" -j "$jobs" --target "${targets[@]}"
   } > "$log" 2>&1 || { tail -40 "$log"; die "llama.cpp build failed (log $log)"; }
   local t

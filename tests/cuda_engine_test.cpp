@@ -304,6 +304,23 @@ int paired_decode(cuda::CudaEngine& a, cuda::CudaEngine& b, const KvCacheSpec& s
   return steps;
 }
 
+// Engines of model m with options `a` and `b` through paired_decode (cache `spec`, capacity cap,
+// prompts prompt0 + prompt_step * s): how many logits differ in any bit; *steps = decode steps run.
+int differing_logits(const Model& m, const cuda::CudaEngineOptions& a, const cuda::CudaEngineOptions& b,
+                     const KvCacheSpec& spec, int n_seq, int cap, int prompt0, int prompt_step, int* steps) {
+  auto ea = cuda::CudaEngine::create(m, a);
+  auto eb = cuda::CudaEngine::create(m, b);
+  EXPECT_TRUE(ea.ok() && eb.ok());
+  *steps = 0;
+  if (!ea.ok() || !eb.ok()) return -1;
+  int differing = 0;
+  *steps = paired_decode(**ea, **eb, spec, n_seq, cap, prompt0, prompt_step,
+                         [&](const std::vector<float>& la, const std::vector<float>& lb) {
+    for (size_t i = 0; i < lb.size(); ++i) differing += std::memcmp(&lb[i], &la[i], sizeof(float)) != 0;
+  });
+  return differing;
+}
+
 // Decode steps replayed from CUDA graphs against the same steps launched kernel by kernel: one and
 // three sequences, a dense model, absorbed latents in bf16 rows and as 4-bit codes, lengths that
 // cross the graphs' attention-plan buckets (256, 512) and reach the capacity. The plans differ
@@ -383,14 +400,8 @@ TEST(CudaEngine, EarlyAttentionRowsChangeNoBit) {
       cuda::CudaEngineOptions on, off;
       on.early_attention_rows = true;
       off.early_attention_rows = false;
-      auto ref = cuda::CudaEngine::create(*c.m, off);
-      auto early = cuda::CudaEngine::create(*c.m, on);
-      ASSERT_TRUE(ref.ok() && early.ok());
-      int differing = 0;
-      const int steps = paired_decode(**early, **ref, c.spec, n_seq, 600, 150, 23,
-                                      [&](const std::vector<float>& le, const std::vector<float>& lr) {
-        for (size_t i = 0; i < lr.size(); ++i) differing += std::memcmp(&lr[i], &le[i], sizeof(float)) != 0;
-      });
+      int steps = 0;
+      const int differing = differing_logits(*c.m, on, off, c.spec, n_seq, 600, 150, 23, &steps);
       std::printf("[early rows %s, %d seq] %d steps, %d logits differ\n", c.name, n_seq, steps, differing);
       EXPECT_GT(steps, 400);
       EXPECT_EQ(differing, 0) << c.name << " " << n_seq;
@@ -418,14 +429,8 @@ TEST(CudaEngine, RopeInProjectionChangesNoBit) {
       cuda::CudaEngineOptions on, off;
       on.rope_in_projection = true;
       off.rope_in_projection = false;
-      auto ref = cuda::CudaEngine::create(*c.m, off);
-      auto fused = cuda::CudaEngine::create(*c.m, on);
-      ASSERT_TRUE(ref.ok() && fused.ok());
-      int differing = 0;
-      const int steps = paired_decode(**fused, **ref, c.spec, n_seq, 400, 100, 23,
-                                      [&](const std::vector<float>& lf, const std::vector<float>& lr) {
-        for (size_t i = 0; i < lr.size(); ++i) differing += std::memcmp(&lr[i], &lf[i], sizeof(float)) != 0;
-      });
+      int steps = 0;
+      const int differing = differing_logits(*c.m, on, off, c.spec, n_seq, 400, 100, 23, &steps);
       std::printf("[rope in projection %s, %d seq] %d steps, %d logits differ\n", c.name, n_seq, steps, differing);
       EXPECT_GT(steps, 250);
       EXPECT_EQ(differing, 0) << c.name << " " << n_seq;

@@ -23,6 +23,23 @@ using cuda::DeviceBuffer;
 // Warps sharing a row inside a CTA, cycled over m: the shape's own choice (0) and each forced one.
 constexpr int kSplits[4] = {0, 1, 2, 4};
 
+// x [m, ldx] (f32) times W [n_rows, ldw] (type t) over k columns; outputs, split and epilogue are
+// the caller's.
+cuda::SkinnyMatmulArgs skinny_args(const float* x, int64_t ldx, int m, const void* w, int64_t ldw, int64_t k,
+                                   int64_t n_rows, DType t, int n_out) {
+  cuda::SkinnyMatmulArgs a;
+  a.x = x;
+  a.ldx = ldx;
+  a.m = m;
+  a.w = w;
+  a.ldw = ldw;
+  a.k = k;
+  a.n_rows = n_rows;
+  a.w_type = t;
+  a.n_out = n_out;
+  return a;
+}
+
 void run_reference_cases() {
   struct Shape {
     int64_t k, n0, n1, n2;
@@ -43,16 +60,7 @@ void run_reference_cases() {
         auto dx = DeviceBuffer::from_host(x);
         auto dw = DeviceBuffer::from_host(wbytes);
         ASSERT_TRUE(dx.ok() && dw.ok());
-        cuda::SkinnyMatmulArgs a;
-        a.x = dx->as<float>();
-        a.ldx = ldx;
-        a.m = m;
-        a.w = dw->data();
-        a.ldw = ldw;
-        a.k = k;
-        a.n_rows = n_rows;
-        a.w_type = t;
-        a.n_out = n_out;
+        cuda::SkinnyMatmulArgs a = skinny_args(dx->as<float>(), ldx, m, dw->data(), ldw, k, n_rows, t, n_out);
         a.split = kSplits[m % 4];
         std::vector<std::vector<float>> ref(n_out), init(n_out);
         std::vector<DeviceBuffer> dy;
@@ -132,16 +140,7 @@ TEST(CudaSkinnyMatmul, SwigluPairsEpilogue) {
         auto dgu = DeviceBuffer::create(size_t(m) * n * sizeof(float));
         auto dy2 = DeviceBuffer::create(size_t(m) * pairs * sizeof(float));
         ASSERT_TRUE(dx.ok() && dw.ok() && dy.ok() && dgu.ok() && dy2.ok());
-        cuda::SkinnyMatmulArgs a;
-        a.x = dx->as<float>();
-        a.ldx = k;
-        a.m = m;
-        a.w = dw->data();
-        a.ldw = k;
-        a.k = k;
-        a.n_rows = n;
-        a.w_type = t;
-        a.n_out = 1;
+        cuda::SkinnyMatmulArgs a = skinny_args(dx->as<float>(), k, m, dw->data(), k, k, n, t, 1);
         a.out[0] = cuda::SkinnyOutput{dy->as<float>(), pairs, 0, pairs, 0};
         a.split = kSplits[m % 4];
         a.swiglu_pairs = 1;
@@ -243,16 +242,7 @@ TEST(CudaSkinnyMatmul, RopeEpilogueMatchesRopeKernel) {
         return p;
       };
       auto args = [&](Run& r) {
-        cuda::SkinnyMatmulArgs a;
-        a.x = dx->as<float>();
-        a.ldx = k;
-        a.m = m;
-        a.w = dw->data();
-        a.ldw = k;
-        a.k = k;
-        a.n_rows = n;
-        a.w_type = t;
-        a.n_out = 3;
+        cuda::SkinnyMatmulArgs a = skinny_args(dx->as<float>(), k, m, dw->data(), k, k, n, t, 3);
         a.out[0] = cuda::SkinnyOutput{r.y[0].as<float>(), qd, 0, qd, 0};
         a.out[1] = cuda::SkinnyOutput{r.y[1].as<float>(), kvd, qd, kvd, 0};
         a.out[2] = cuda::SkinnyOutput{r.y[2].as<float>(), kvd, qd + kvd, kvd, 0};
@@ -361,16 +351,7 @@ TEST(CudaSkinnyMatmul, RopeEpilogueMatchesRopeKernel) {
 // Shapes and alignments are checked on the host (no device needed).
 TEST(CudaSkinnyMatmul, MisfitsAreNamed) {
   alignas(16) static float buf[64] = {};
-  cuda::SkinnyMatmulArgs a;
-  a.x = buf;
-  a.ldx = 16;
-  a.m = 2;
-  a.w = buf;
-  a.ldw = 16;
-  a.k = 16;
-  a.n_rows = 4;
-  a.w_type = DType::kBF16;
-  a.n_out = 1;
+  cuda::SkinnyMatmulArgs a = skinny_args(buf, 16, 2, buf, 16, 16, 4, DType::kBF16, 1);
   a.out[0] = cuda::SkinnyOutput{buf, 4, 0, 4, 0};
   EXPECT_TRUE(cuda::skinny_matmul_fits(a));
   auto expect_misfit = [&](cuda::SkinnyMatmulArgs b, const char* mentions) {

@@ -396,7 +396,8 @@ Status CudaEngine::check_spans(const std::vector<SeqSpan>& spans, const KvCache&
 // One skinny_matmul launch for the outputs (consecutive row ranges of W from its first row) when
 // the shapes allow it; false when the GEMM path has to run.
 bool CudaEngine::try_skinny(const float* x, int64_t ldx, int64_t m, const void* w, int64_t ldw, DType type, int64_t k,
-                            const std::vector<Output>& outs, Status* status, const SkinnyRope* rope) {
+                            const std::vector<Output>& outs, Status* status, const SkinnyRope* rope,
+                            bool swiglu_pairs) {
   if (m > kSkinnyMaxRows || outs.size() > static_cast<size_t>(kSkinnyMaxOutputs)) return false;
   SkinnyMatmulArgs a;
   a.x = x;
@@ -412,6 +413,10 @@ bool CudaEngine::try_skinny(const float* x, int64_t ldx, int64_t m, const void* 
     a.n_rows += outs[s].n;
   }
   if (rope != nullptr) a.rope = *rope;
+  if (swiglu_pairs) {  // one output of n values from 2n rows of W
+    a.swiglu_pairs = 1;
+    a.n_rows *= 2;
+  }
   if (!skinny_matmul_fits(a)) return false;
   *status = skinny_matmul(a, stream_);
   return true;
@@ -495,20 +500,10 @@ Status CudaEngine::ffn(int l, Step& st) {
                                stream_));
   // silu(h · W_gateᵀ) ⊙ (h · W_upᵀ) into st.gate: one skinny launch over the interleaved pairs,
   // else the GEMM into st.up ([T, 2 ff] pairs) and the pairs' SwiGLU.
-  SkinnyMatmulArgs a;
-  a.x = st.h.as<float>();
-  a.ldx = d;
-  a.m = static_cast<int>(st.T);  // above kSkinnyMaxRows: does not fit, the GEMM runs
-  a.w = w.gate_up.buf.data();
-  a.ldw = d;
-  a.k = d;
-  a.n_rows = 2 * ff;
-  a.w_type = w.gate_up.type;
-  a.n_out = 1;
-  a.out[0] = SkinnyOutput{st.gate.as<float>(), ff, 0, ff, 0};
-  a.swiglu_pairs = 1;
-  if (skinny_matmul_fits(a)) {
-    LRKV_RETURN_IF_ERROR(skinny_matmul(a, stream_));
+  Status s;
+  if (try_skinny(st.h.as<float>(), d, st.T, w.gate_up.buf.data(), d, w.gate_up.type, d, {{st.gate.as<float>(), ff, ff}},
+                 &s, nullptr, /*swiglu_pairs=*/true)) {
+    LRKV_RETURN_IF_ERROR(s);
   } else {
     LRKV_RETURN_IF_ERROR(project(st.h.as<float>(), d, st.T, w.gate_up, st.up.as<float>(), 2 * ff));
     LRKV_RETURN_IF_ERROR(swiglu_pairs(st.up.as<float>(), 2 * ff, st.gate.as<float>(), ff, st.T, ff, stream_));

@@ -177,9 +177,11 @@ class CudaEngine final : public Engine {
     bool accumulate = false;
   };
   Status project_stacked(const float* x, int64_t ldx, int64_t m, const WeightView& w, const std::vector<Output>& outs);
-  // skinny_matmul over outputs tiling W's rows from `w` when the shapes allow (sets *status), else false.
+  // skinny_matmul over outputs tiling W's rows from `w` when the shapes allow (sets *status), else
+  // false; with `rope` its q|k|v epilogue, with swiglu_pairs one output from W's (gate, up) row pairs.
   bool try_skinny(const float* x, int64_t ldx, int64_t m, const void* w, int64_t ldw, DType type, int64_t k,
-                  const std::vector<Output>& outs, Status* status, const SkinnyRope* rope = nullptr);
+                  const std::vector<Output>& outs, Status* status, const SkinnyRope* rope = nullptr,
+                  bool swiglu_pairs = false);
   // h = rmsnorm(x); q (and k, v where the layer stacks them) = h · W_{q,k,v}ᵀ + biases (no RoPE).
   // With `rope` (dense layers without biases): RoPE and the cache writes in the projection's
   // epilogue when it is a skinny launch; *roped says whether they were done.

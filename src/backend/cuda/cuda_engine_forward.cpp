@@ -15,23 +15,20 @@
 namespace lrkv::cuda {
 
 struct CudaEngine::SampleJob {
-  std::vector<Sampler>* samplers = nullptr;
   Selection sel;
-  PoolBuffer dev;                 // eager steps: the device selection
-  std::vector<std::byte> store;   // eager steps: its host copy
-  const std::byte* out = nullptr;  // the host selection (store)
-  std::vector<float> rows;        // [rows, n_vocab]: rows with k = -1 only
-  int32_t word(size_t offset) const {
-    int32_t v;
-    std::memcpy(&v, out + offset, sizeof v);
+  PoolBuffer dev;                // the device selection (Selection's block)
+  std::vector<std::byte> store;  // its host copy; empty until deliver downloads it
+  std::vector<float> rows;       // [rows, n_vocab]: rows with k = -1 only
+  template <class T>
+  T at(size_t offset) const {  // a 4-byte value of the block
+    T v;
+    std::memcpy(&v, store.data() + offset, sizeof v);
     return v;
   }
-  int bad(int64_t r) const { return word(static_cast<size_t>(r) * 4); }
-  int id(int64_t r, int i) const { return word(sel.ids_offset() + static_cast<size_t>(r * sel.width + i) * 4); }
+  int bad(int64_t r) const { return at<int32_t>(static_cast<size_t>(r) * 4); }
+  int id(int64_t r, int i) const { return at<int32_t>(sel.ids_offset() + static_cast<size_t>(r * sel.width + i) * 4); }
   float value(int64_t r, int i) const {
-    float v;
-    std::memcpy(&v, out + sel.values_offset() + static_cast<size_t>(r * sel.width + i) * 4, sizeof v);
-    return v;
+    return at<float>(sel.values_offset() + static_cast<size_t>(r * sel.width + i) * 4);
   }
 };
 
@@ -115,7 +112,6 @@ Status CudaEngine::deliver(const Step& st, std::vector<float>* logits, SampleJob
     sample->store.assign(sel.bytes(), std::byte{0});
     const bool whole = !sel.on_device();
     sample->rows.assign(whole ? sel.rows() * cfg_.n_vocab : 0, 0.0f);
-    sample->out = sample->store.data();
     return select_on_device(st.logits.as<float>(), sel, sample->dev.data(), sample->store.data(),
                             whole ? sample->rows.data() : nullptr);
   }
@@ -168,11 +164,10 @@ Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& ca
   }
   const int V = static_cast<int>(cfg_.n_vocab);
   SampleJob job;
-  job.samplers = &samplers;
   for (const Sampler& s : samplers) {  // what each row selects on the device (Selection)
     const int k = s.candidates_for(V);
     job.sel.k.push_back(k > kTopKMax ? -1 : k);
-    job.sel.width = std::max(job.sel.width, std::min(k, kTopKMax));
+    if (k <= kTopKMax) job.sel.width = std::max(job.sel.width, k);  // whole rows take no room in the block
   }
   if (fits_one_step(spans, kMaxChunk)) {
     LRKV_RETURN_IF_ERROR(run_forward(spans, cache, LogitsMode::kLast, nullptr, &job));
@@ -188,7 +183,7 @@ Status CudaEngine::forward_sample(const std::vector<SeqSpan>& spans, KvCache& ca
     LRKV_RETURN_IF_ERROR(run_forward(tails, cache, LogitsMode::kLast, nullptr, &job));
   }
   const int64_t n_rows = static_cast<int64_t>(spans.size());
-  if (job.out == nullptr) return make_error(ErrorCode::kInternal, "forward_sample: no selection was made");
+  if (job.store.empty()) return make_error(ErrorCode::kInternal, "forward_sample: no selection was made");
   for (int64_t r = 0; r < n_rows; ++r) {  // the selection kernels' scan, or the downloaded row
     const bool on_device = job.sel.k[r] >= 0;
     const int64_t col = on_device ? job.bad(r) : first_non_finite(DType::kF32, job.rows.data() + r * V, V);

@@ -57,7 +57,7 @@ struct CudaEngine::Step {
 // bad[r]: the first non-finite column of row r, or -1; row r's ids / values start at r * width.
 struct CudaEngine::Selection {
   std::vector<int> k;  // per row: 0 = argmax (ids[r, 0]), k = top-k, sorted; -1 = whole row downloaded
-  int width = 1;       // max(1, the largest k)
+  int width = 1;       // max(1, the largest k >= 0)
   int64_t rows() const { return static_cast<int64_t>(k.size()); }
   size_t ids_offset() const { return static_cast<size_t>(rows()) * 4; }
   size_t values_offset() const { return ids_offset() + static_cast<size_t>(rows() * width) * 4; }

@@ -80,9 +80,9 @@ struct CudaEngineOptions {
   // Dense decode steps (interleaved RoPE, no q/k/v biases, no device hook) rotate q and k and
   // write the new k and v rows into the cache in the epilogue of the q|k|v projection
   // (SkinnyRope, skinny_matmul_args.h) instead of a rope_qk launch after it: the same arithmetic,
-  // the same values. Off until measured on a GPU (bench/CUDA_NOTES.md part 17: compiled and
-  // unit-tested here, no device was lent); LRKV_ROPE_EPILOGUE=0|1 overrides it.
-  bool rope_in_projection = false;
+  // the same logits bit for bit. On an H100, 8B shape, b = 1, 4K / 32K end to end
+  // (bench/CUDA_NOTES.md part 18): dense +0.7% / +0.9%. LRKV_ROPE_EPILOGUE=0|1 overrides it.
+  bool rope_in_projection = true;
 };
 
 class CudaEngine final : public Engine {

@@ -216,6 +216,31 @@ TEST(CudaEngine, NonFiniteLogitsAreAnError) {
   }
 }
 
+// A cache larger than the GPU is an out-of-memory error that names its shape (not an internal
+// error), and the engine still runs afterwards (the failed cudaMalloc is not sticky).
+TEST(CudaEngine, CacheLargerThanTheGpuIsNamed) {
+  LRKV_REQUIRE_CUDA();
+  auto m = make_random_model(gqa_config(), 5, DType::kBF16);
+  ASSERT_TRUE(m.ok());
+  auto gpu = cuda::CudaEngine::create(*m);
+  ASSERT_TRUE(gpu.ok());
+  // 2^22 sequences x 256 tokens x 256 bf16 values (k) = 550 GB per layer: no GPU has that.
+  const int n_seq = 1 << 22;
+  auto big = (*gpu)->make_cache(n_seq, 256, DType::kBF16);
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), ErrorCode::kOutOfMemory) << big.status().to_string();
+  EXPECT_NE(big.status().message().find("4194304 sequence(s) x 256 tokens"), std::string::npos)
+      << big.status().message();
+  EXPECT_NE(big.status().message().find("GB requested"), std::string::npos) << big.status().message();
+  auto c = (*gpu)->make_cache(1, 16, DType::kBF16);
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  const auto t = tokens(4, 1, m->config.n_vocab);
+  std::vector<float> lg;
+  const Status s = (*gpu)->forward({SeqSpan{0, t.data(), 4}}, **c, LogitsMode::kLast, &lg);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  for (float v : lg) ASSERT_TRUE(std::isfinite(v));
+}
+
 // Prompts longer than one step's chunk (CudaEngine::kMaxChunk) run as several steps: all logits
 // (kAll) and the last ones (kLast, forward_sample) agree with the CPU engine's single pass
 // (f32-faithful GEMM inputs at every size, so that the comparison is the chunking's alone).

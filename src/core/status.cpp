@@ -11,6 +11,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kShapeMismatch: return "shape mismatch";
     case ErrorCode::kNotFound: return "not found";
+    case ErrorCode::kOutOfMemory: return "out of memory";
     case ErrorCode::kInternal: return "internal error";
   }
   return "unknown";

@@ -20,6 +20,7 @@ enum class ErrorCode {
   kUnsupported,      // a valid input we do not handle (architecture, dtype, version)
   kShapeMismatch,    // a tensor's shape differs from what the config implies
   kNotFound,         // missing tensor / key / file
+  kOutOfMemory,      // an allocation the device (or host) cannot satisfy: a smaller batch / context may fit
   kInternal,
 };
 

@@ -151,7 +151,10 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   LRKV_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&e->stream_, cudaStreamNonBlocking), "cudaStreamCreate");
   LRKV_ASSIGN_OR_RETURN(const int64_t exact, exact_rows(options));
   LRKV_ASSIGN_OR_RETURN(e->gemm_, CublasGemm::create(e->stream_, &e->pool_, exact));
-  LRKV_RETURN_IF_ERROR(e->upload());
+  if (Status up = e->upload(); !up.ok()) {
+    if (up.code() == ErrorCode::kOutOfMemory) up.with_context("CUDA engine: the model's weights do not fit on the GPU");
+    return up;
+  }
   if (!e->latent_.empty() && e->opt_.fused_absorption_quantized) {  // a counter per (segment, row tile)
     const size_t n = size_t{kSegProjMaxSegments} * ((kSegmentProjectMaxRows + 7) / 8);
     LRKV_ASSIGN_OR_RETURN(e->encode_counters_, DeviceBuffer::create(n * sizeof(unsigned)));
@@ -272,6 +275,16 @@ int64_t CudaEngine::decode_weight_bytes() const {
 }
 
 Result<std::unique_ptr<KvCache>> CudaEngine::make_cache(int n_seq, int capacity, const KvCacheSpec& spec) const {
+  auto cache = alloc_cache(n_seq, capacity, spec);
+  if (cache.ok() || cache.status().code() != ErrorCode::kOutOfMemory) return cache;
+  return make_error(ErrorCode::kOutOfMemory,
+                    "the KV cache of {} sequence(s) x {} tokens does not fit next to the weights ({}); lower the "
+                    "batch, the context or --kv-budget, or store less per token (a compressed model, "
+                    "--latent-bits 4)",
+                    n_seq, capacity, cache.status().message());
+}
+
+Result<std::unique_ptr<KvCache>> CudaEngine::alloc_cache(int n_seq, int capacity, const KvCacheSpec& spec) const {
   LRKV_RETURN_IF_ERROR(spec.validate());
   if (n_seq < 1 || capacity < 1) {
     return make_error(ErrorCode::kInvalidArgument, "CUDA engine cache: {} sequences of {} tokens", n_seq, capacity);

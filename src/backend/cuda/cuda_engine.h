@@ -163,6 +163,8 @@ class CudaEngine final : public Engine {
   struct Step;
 
  private:
+  // make_cache's allocations; make_cache names the cache's shape when the GPU runs out of memory.
+  Result<std::unique_ptr<KvCache>> alloc_cache(int n_seq, int capacity, const KvCacheSpec& spec) const;
   CudaEngine(const Model& model, const CudaEngineOptions& options);
   Status upload();
   Status check_spans(const std::vector<SeqSpan>& spans, const KvCache& cache) const;

@@ -11,6 +11,12 @@ Result<DeviceBuffer> DeviceBuffer::create(size_t bytes) {
   if (e != cudaSuccess) {
     b.ptr_ = nullptr;
     (void)cudaGetLastError();  // out of memory is not sticky: clear it so later launches do not report it
+    if (e == cudaErrorMemoryAllocation) {
+      size_t free = 0, total = 0;
+      if (cudaMemGetInfo(&free, &total) != cudaSuccess) (void)cudaGetLastError();
+      return make_error(ErrorCode::kOutOfMemory, "GPU memory: {:.2f} GB requested, {:.2f} GB free of {:.2f} GB",
+                        bytes / 1e9, free / 1e9, total / 1e9);
+    }
     return make_error(ErrorCode::kInternal, "cudaMalloc of {} bytes: {}", bytes, cudaGetErrorString(e));
   }
   b.bytes_ = bytes;

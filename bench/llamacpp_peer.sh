@@ -123,9 +123,11 @@ cmd_build() {
   read -ra targets <<< "${LLAMA_TARGETS:-llama-bench}"
   [ -f "$src/$MARK" ] || die "$src: not a tree made by 'llamacpp_peer.sh prepare'"
   # LLAMA_PORTABLE=1: a build made here to run elsewhere (the device machine): no -march=native
-  # CPU code and static libraries, so bin/llama-bench alone can be carried.
+  # CPU code, static libraries and no NCCL (found here in the CUDA toolkit, it would be a shared
+  # dependency the device's loader may not find), so bin/llama-bench alone can be carried; it
+  # still needs the device's libcudart / libcublas 13.
   local portable=(-DGGML_NATIVE=ON)
-  [ "${LLAMA_PORTABLE:-0}" = 1 ] && portable=(-DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF)
+  [ "${LLAMA_PORTABLE:-0}" = 1 ] && portable=(-DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF -DGGML_CUDA_NCCL=OFF)
   mkdir -p "$build"
   local log=$build/build.log
   stamp "llama.cpp: configure + build ${targets[*]} (-j $jobs), log $log"

@@ -346,8 +346,8 @@ int differing_logits(const Model& m, const cuda::CudaEngineOptions& a, const cud
   return differing;
 }
 
-// Decode steps replayed from CUDA graphs against the same steps launched kernel by kernel: one and
-// three sequences, a dense model, absorbed latents in bf16 rows and as 4-bit codes, lengths that
+// Decode steps replayed from CUDA graphs against the same steps launched kernel by kernel: one,
+// three and twelve sequences, a dense model, absorbed latents in bf16 rows and as 4-bit codes, lengths that
 // cross the graphs' attention-plan buckets (256, 512) and reach the capacity. The plans differ
 // (bucket vs exact length), so the split-K sums differ in order: rows agree to 1e-4 of their
 // largest logit, and every graph step's greedy token equals the eager one unless the eager top two
@@ -364,16 +364,18 @@ TEST(CudaEngine, DecodeGraphsMatchEagerSteps) {
   const KvCacheSpec q4 = int4_latents();
   for (const Case& c : {Case{&*dense, KvCacheSpec(DType::kBF16), "dense"}, Case{&latent, KvCacheSpec(DType::kBF16), "latent"},
                         Case{&latent, q4, "latent int4"}}) {
-    for (int n_seq : {1, 3}) {
-      cuda::CudaEngineOptions eager_opt;
+    // 12 sequences: more rows than skinny_matmul takes, so the graph captures cuBLAS GEMMs.
+    for (int n_seq : {1, 3, 12}) {
+      cuda::CudaEngineOptions graph_opt, eager_opt;
+      graph_opt.graph_max_seqs = 16;
       eager_opt.cuda_graphs = false;
-      auto graph = cuda::CudaEngine::create(*c.m);
+      auto graph = cuda::CudaEngine::create(*c.m, graph_opt);
       auto eager = cuda::CudaEngine::create(*c.m, eager_opt);
       ASSERT_TRUE(graph.ok() && eager.ok());
       const int V = cfg.n_vocab;
       double worst = 0.0;
       int token_mismatch = 0;
-      const int steps = paired_decode(**graph, **eager, c.spec, n_seq, 560, 200, 17,
+      const int steps = paired_decode(**graph, **eager, c.spec, n_seq, 560, 200, n_seq > 3 ? 2 : 17,
                                       [&](const std::vector<float>& lg, const std::vector<float>& le) {
         worst = std::max(worst, worst_row_error(lg, le, V));
         for (int s = 0; s < n_seq; ++s) {
@@ -389,6 +391,7 @@ TEST(CudaEngine, DecodeGraphsMatchEagerSteps) {
       });
       std::printf("[decode graphs %s, %d seq] %d steps, worst logits row error vs eager %.2e\n", c.name, n_seq, steps,
                   worst);
+      EXPECT_TRUE((*graph)->options().cuda_graphs) << c.name << " " << n_seq << ": a capture failed (graphs off)";
       EXPECT_GT(steps, 300);
       EXPECT_LT(worst, 1e-4) << c.name << " " << n_seq;
       EXPECT_EQ(token_mismatch, 0) << c.name << " " << n_seq;

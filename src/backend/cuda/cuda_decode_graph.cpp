@@ -1,9 +1,9 @@
-// CudaEngine's decode graphs: a decode step (one new token for each of up to kGraphMaxSeqs
-// sequences) is captured once into a CUDA graph and replayed, so a step costs one launch instead
-// of ~15 per layer. What a replay may not change is in the key: the cache (its buffers'
-// addresses), the sequences of the spans (their offsets in the cache), and the number of cache
-// rows the attention splits were planned for — a bucket above the longest sequence, so one graph
-// serves a stretch of lengths (the kernels read positions from the device and mask by them).
+// CudaEngine's decode graphs: a decode step (one new token for each of up to
+// CudaEngineOptions::graph_max_seqs sequences) is captured once into a CUDA graph and replayed,
+// so a step costs one launch instead of ~15 per layer. What a replay may not change is in the
+// key: the cache (its buffers' addresses), the sequences of the spans (their offsets in the
+// cache), and the number of cache rows the attention splits were planned for — a bucket above the
+// longest sequence, so one graph serves a stretch of lengths (the kernels read positions from the device and mask by them).
 // Token ids, positions and sequence ids are written into the graph's pinned host block before each
 // replay; the graph's first node uploads them. (Capturing forward_sample's token selection and its
 // download too was measured slower: bench/CUDA_NOTES.md part 17.)
@@ -32,7 +32,7 @@ int kv_bucket(int n, int capacity) {
 
 bool CudaEngine::graph_eligible(const Step& st, LogitsMode mode, bool want_logits) const {
   if (!opt_.cuda_graphs || device_hook_ || mode == LogitsMode::kNone || !want_logits) return false;
-  if (st.spans.empty() || st.spans.size() > static_cast<size_t>(kGraphMaxSeqs)) return false;
+  if (st.spans.empty() || st.spans.size() > static_cast<size_t>(opt_.graph_max_seqs)) return false;
   for (const SeqSpan& s : st.spans) {
     if (s.n != 1) return false;
   }

@@ -133,6 +133,7 @@ Result<std::unique_ptr<CudaEngine>> CudaEngine::create(const Model& model, const
   e->opt_.fused_absorption_quantized = env_switch("LRKV_FUSED_ABSORB", options.fused_absorption_quantized);
   e->opt_.early_attention_rows = env_switch("LRKV_ATTN_EARLY", options.early_attention_rows);
   e->opt_.rope_in_projection = env_switch("LRKV_ROPE_EPILOGUE", options.rope_in_projection);
+  if (const int n = env_int("LRKV_GRAPH_SEQS"); n > 0) e->opt_.graph_max_seqs = n;
   auto plan = model_rank_plan(model);
   if (plan.ok()) {
     LRKV_ASSIGN_OR_RETURN(e->latent_, build_latent_layers(model, *plan));

@@ -56,10 +56,15 @@ struct CudaEngineOptions {
   // relative 2^-8 (bf16) the weights themselves carry. LRKV_FACTOR_DTYPE=f32|weight overrides it
   // (A/B runs). Factors that do not fit an f16 weight type stay f32, with a note in the log.
   bool f32_factors = false;
-  // Decode steps (one new token per sequence, up to kGraphMaxSeqs sequences) replay a CUDA graph
+  // Decode steps (one new token per sequence, up to graph_max_seqs sequences) replay a CUDA graph
   // of the whole step, captured once per (cache, sequences, attention plan bucket): one launch
   // instead of hundreds. Off: every step launches its kernels one by one.
   bool cuda_graphs = true;
+  // Up to 8 sequences the step's projections are skinny_matmul launches; more rows go to cuBLAS,
+  // whose GEMMs are captured with the rest above 8 (cuBLAS 12.2+ takes its workspace
+  // stream-ordered, so a capture needs no explicit one). Above 8 not yet measured on a GPU
+  // (bench/CUDA_NOTES.md part 18), so 8 stays the default; LRKV_GRAPH_SEQS=N overrides it.
+  int graph_max_seqs = 8;
   // Decode steps of absorbed latents: RoPE of q and k, the key mean, the key latents, the query
   // absorption and the cache writes of both latents (fp16 rows or int4/int8 codes) in one
   // segment_project launch instead of three (rope_qk, segment_project, cache_write or
@@ -106,6 +111,8 @@ class CudaEngine final : public Engine {
   // (f32 is refused: use f16), or spec.latent bits 8/4/3/2 for a compressed model with absorbed
   // keys (dequantised inside the attention kernel). q8_0/q4_0/KIVI caches are CPU-only.
   Result<std::unique_ptr<KvCache>> make_cache(int n_seq, int capacity, const KvCacheSpec& spec = {}) const override;
+  // The options in effect (environment overrides applied; cuda_graphs turns off after a failed capture).
+  const CudaEngineOptions& options() const { return opt_; }
   // Runs the spans (distinct sequences of `cache`, which this engine made) through the model,
   // appending to the cache. Synchronous.
   Status forward(const std::vector<SeqSpan>& spans, KvCache& cache, LogitsMode mode,
@@ -207,7 +214,6 @@ class CudaEngine final : public Engine {
   Status deliver(const Step& st, std::vector<float>* logits, SampleJob* sample);
   // Decode graphs (cuda_decode_graph.cpp).
   struct DecodeGraph;
-  static constexpr int kGraphMaxSeqs = 8;  // the skinny projections' rows: no cuBLAS inside a graph
   static constexpr size_t kMaxGraphs = 8;  // least recently used ones beyond are destroyed
   bool graph_eligible(const Step& st, LogitsMode mode, bool want_logits) const;
   Result<DecodeGraph*> decode_graph(const Step& shape);

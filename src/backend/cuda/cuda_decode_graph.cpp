@@ -3,7 +3,8 @@
 // so a step costs one launch instead of ~15 per layer. What a replay may not change is in the
 // key: the cache (its buffers' addresses), the sequences of the spans (their offsets in the
 // cache), and the number of cache rows the attention splits were planned for — a bucket above the
-// longest sequence, so one graph serves a stretch of lengths (the kernels read positions from the device and mask by them).
+// longest sequence, so one graph serves a stretch of lengths (the kernels read positions from the
+// device and mask by them).
 // Token ids, positions and sequence ids are written into the graph's pinned host block before each
 // replay; the graph's first node uploads them. (Capturing forward_sample's token selection and its
 // download too was measured slower: bench/CUDA_NOTES.md part 17.)

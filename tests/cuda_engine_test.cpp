@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 
 #include "backend/cuda/cuda_engine.h"
 #include "io/model_io.h"
@@ -346,6 +347,26 @@ int differing_logits(const Model& m, const cuda::CudaEngineOptions& a, const cud
   return differing;
 }
 
+// An engine option that must not change what is computed: engines of each case with set(o, true)
+// and set(o, false) through differing_logits (1 and 3 sequences, capacity cap, prompts prompt0 +
+// 23 s) agree bit for bit over more than min_steps decode steps; `tag` names the printed lines.
+void expect_option_changes_no_bit(const char* tag, std::initializer_list<Case> cases,
+                                  const std::function<void(cuda::CudaEngineOptions&, bool)>& set, int cap,
+                                  int prompt0, int min_steps) {
+  for (const Case& c : cases) {
+    for (int n_seq : {1, 3}) {
+      cuda::CudaEngineOptions on, off;
+      set(on, true);
+      set(off, false);
+      int steps = 0;
+      const int differing = differing_logits(*c.m, on, off, c.spec, n_seq, cap, prompt0, 23, &steps);
+      std::printf("[%s %s, %d seq] %d steps, %d logits differ\n", tag, c.name, n_seq, steps, differing);
+      EXPECT_GT(steps, min_steps);
+      EXPECT_EQ(differing, 0) << tag << " " << c.name << " " << n_seq;
+    }
+  }
+}
+
 // Decode steps replayed from CUDA graphs against the same steps launched kernel by kernel: one,
 // three and twelve sequences, a dense model, absorbed latents in bf16 rows and as 4-bit codes, lengths that
 // cross the graphs' attention-plan buckets (256, 512) and reach the capacity. The plans differ
@@ -421,20 +442,12 @@ TEST(CudaEngine, EarlyAttentionRowsChangeNoBit) {
   ASSERT_TRUE(dense.ok());
   KvCacheSpec paged(DType::kBF16);
   paged.paging = KvPaging{160, 16};
-  for (const Case& c : {Case{&*dense, KvCacheSpec(DType::kBF16), "dense"}, Case{&latent, KvCacheSpec(DType::kF16), "latent"},
-                        Case{&latent, int4_latents(), "latent int4"}, Case{&rebuilt, KvCacheSpec(DType::kBF16), "rebuilt keys"},
-                        Case{&*dense, paged, "dense paged"}}) {
-    for (int n_seq : {1, 3}) {
-      cuda::CudaEngineOptions on, off;
-      on.early_attention_rows = true;
-      off.early_attention_rows = false;
-      int steps = 0;
-      const int differing = differing_logits(*c.m, on, off, c.spec, n_seq, 600, 150, 23, &steps);
-      std::printf("[early rows %s, %d seq] %d steps, %d logits differ\n", c.name, n_seq, steps, differing);
-      EXPECT_GT(steps, 400);
-      EXPECT_EQ(differing, 0) << c.name << " " << n_seq;
-    }
-  }
+  expect_option_changes_no_bit(
+      "early rows",
+      {Case{&*dense, KvCacheSpec(DType::kBF16), "dense"}, Case{&latent, KvCacheSpec(DType::kF16), "latent"},
+       Case{&latent, int4_latents(), "latent int4"}, Case{&rebuilt, KvCacheSpec(DType::kBF16), "rebuilt keys"},
+       Case{&*dense, paged, "dense paged"}},
+      [](cuda::CudaEngineOptions& o, bool on) { o.early_attention_rows = on; }, 600, 150, 400);
 }
 
 // CudaEngineOptions::rope_in_projection rotates q and k and writes the new k and v rows into the
@@ -451,19 +464,11 @@ TEST(CudaEngine, RopeInProjectionChangesNoBit) {
   ASSERT_TRUE(dense.ok());
   KvCacheSpec paged(DType::kBF16);
   paged.paging = KvPaging{160, 16};
-  for (const Case& c : {Case{&*dense, KvCacheSpec(DType::kBF16), "dense"}, Case{&*dense, KvCacheSpec(DType::kF16), "dense f16"},
-                        Case{&*dense, paged, "dense paged"}}) {
-    for (int n_seq : {1, 3}) {
-      cuda::CudaEngineOptions on, off;
-      on.rope_in_projection = true;
-      off.rope_in_projection = false;
-      int steps = 0;
-      const int differing = differing_logits(*c.m, on, off, c.spec, n_seq, 400, 100, 23, &steps);
-      std::printf("[rope in projection %s, %d seq] %d steps, %d logits differ\n", c.name, n_seq, steps, differing);
-      EXPECT_GT(steps, 250);
-      EXPECT_EQ(differing, 0) << c.name << " " << n_seq;
-    }
-  }
+  expect_option_changes_no_bit(
+      "rope in projection",
+      {Case{&*dense, KvCacheSpec(DType::kBF16), "dense"}, Case{&*dense, KvCacheSpec(DType::kF16), "dense f16"},
+       Case{&*dense, paged, "dense paged"}},
+      [](cuda::CudaEngineOptions& o, bool on) { o.rope_in_projection = on; }, 400, 100, 250);
 }
 
 // Paged device caches (blocks of 16 rows, taken out of order: a sequence reserves and releases

@@ -92,12 +92,7 @@ Status CudaEngine::attention_dense(int l, Step& st) {
                           st.pos(), cache_->region_rows(), hd, cache_->maps(0));
   bool roped = false;
   if (opt_.rope_in_projection && !device_hook_ && cfg_.rope_layout == RopeLayout::kInterleaved) {
-    SkinnyRope sr;
-    sr.positions = st.pos();
-    sr.inv_freq = inv_freq_.as<float>();
-    sr.head_dim = hd;
-    sr.k_cache = rq.k_cache;
-    sr.v_cache = rq.v_cache;
+    const SkinnyRope sr{rq.k.positions, rq.k.inv_freq, rq.k.head_dim, rq.k_cache, rq.v_cache};  // rope_qk's
     LRKV_RETURN_IF_ERROR(project_inputs(l, st, &sr, &roped));  // q, k, v rotated and cached
   } else {
     LRKV_RETURN_IF_ERROR(project_inputs(l, st));  // q, k, v (+ biases)

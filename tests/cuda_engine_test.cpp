@@ -388,7 +388,6 @@ TEST(CudaEngine, DecodeGraphsMatchEagerSteps) {
     // 12 sequences: more rows than skinny_matmul takes, so the graph captures cuBLAS GEMMs.
     for (int n_seq : {1, 3, 12}) {
       cuda::CudaEngineOptions graph_opt, eager_opt;
-      graph_opt.graph_max_seqs = 16;
       eager_opt.cuda_graphs = false;
       auto graph = cuda::CudaEngine::create(*c.m, graph_opt);
       auto eager = cuda::CudaEngine::create(*c.m, eager_opt);

@@ -61,10 +61,12 @@ struct CudaEngineOptions {
   // instead of hundreds. Off: every step launches its kernels one by one.
   bool cuda_graphs = true;
   // Up to 8 sequences the step's projections are skinny_matmul launches; more rows go to cuBLAS,
-  // whose GEMMs are captured with the rest above 8 (cuBLAS 12.2+ takes its workspace
-  // stream-ordered, so a capture needs no explicit one). Above 8 not yet measured on a GPU
-  // (bench/CUDA_NOTES.md part 18), so 8 stays the default; LRKV_GRAPH_SEQS=N overrides it.
-  int graph_max_seqs = 8;
+  // whose GEMMs are captured with the rest (cuBLAS 12.2+ takes its workspace stream-ordered, so a
+  // capture needs no explicit one). Graphs against eager steps, H100, Llama-3-8B shape
+  // (bench/CUDA_NOTES.md part 19): b = 16 fp16 latents +9.8% / +4.8% (4K / 32K), int4 +11.3% /
+  // +6.8%; b = 32 at 4K dense +7.6%, int4 +12.7%. Each graph keeps an arena of ~2x its step's
+  // buffers (kMaxGraphs of them). LRKV_GRAPH_SEQS=N overrides the limit.
+  int graph_max_seqs = 32;
   // Decode steps of absorbed latents: RoPE of q and k, the key mean, the key latents, the query
   // absorption and the cache writes of both latents (fp16 rows or int4/int8 codes) in one
   // segment_project launch instead of three (rope_qk, segment_project, cache_write or

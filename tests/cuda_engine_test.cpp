@@ -387,11 +387,13 @@ TEST(CudaEngine, DecodeGraphsMatchEagerSteps) {
                         Case{&latent, q4, "latent int4"}}) {
     // 12 sequences: more rows than skinny_matmul takes, so the graph captures cuBLAS GEMMs.
     for (int n_seq : {1, 3, 12}) {
-      cuda::CudaEngineOptions graph_opt, eager_opt;
+      cuda::CudaEngineOptions eager_opt;
       eager_opt.cuda_graphs = false;
-      auto graph = cuda::CudaEngine::create(*c.m, graph_opt);
+      auto graph = cuda::CudaEngine::create(*c.m);
       auto eager = cuda::CudaEngine::create(*c.m, eager_opt);
       ASSERT_TRUE(graph.ok() && eager.ok());
+      // Else the steps would run eagerly on both sides and agree trivially.
+      ASSERT_GE((*graph)->options().graph_max_seqs, n_seq) << "the default engine must replay graphs of " << n_seq;
       const int V = cfg.n_vocab;
       double worst = 0.0;
       int token_mismatch = 0;
